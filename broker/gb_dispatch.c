@@ -1,0 +1,136 @@
+/*
+ * From a frame to a handler call: the handler table, the request header,
+ * version checks, decoding into the request's arena.
+ *
+ * What happens to a frame, in order:
+ *  - an API key the schema does not know: the connection is closed (Kafka
+ *    cannot parse such a request either);
+ *  - ApiVersions at a version newer than the broker knows: a v0 response
+ *    with UNSUPPORTED_VERSION and the supported table, as Kafka answers, so
+ *    the client can retry with a version from the table;
+ *  - any other API at a version outside the schema: the header cannot be
+ *    read reliably, so the connection is closed with a log line;
+ *  - a known version the broker does not implement: UNSUPPORTED_VERSION in
+ *    the response's top-level error code where it has one; where it has none
+ *    the connection is closed (no client sends a version that ApiVersions
+ *    did not advertise);
+ *  - a header or body that does not decode: the connection is closed with a
+ *    log line naming the client and the reason.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/gp_errors.h"
+#include "broker/gb_log.h"
+#include "broker/gb_server.h"
+
+/* Implemented APIs and versions. ApiVersions advertises exactly this. */
+const gb_handler gb_handlers[] = {
+    {GP_API_METADATA, 0, 12, gb_handle_metadata},
+    {GP_API_API_VERSIONS, 0, 4, gb_handle_api_versions},
+};
+const size_t gb_handler_count = sizeof gb_handlers / sizeof gb_handlers[0];
+
+const gb_handler *gb_handler_get(int16_t api_key)
+{
+    for (size_t i = 0; i < gb_handler_count; i++)
+        if (gb_handlers[i].api_key == api_key)
+            return &gb_handlers[i];
+    return NULL;
+}
+
+static int16_t gb__be16(const uint8_t *p)
+{
+    return (int16_t)((p[0] << 8) | p[1]);
+}
+
+static int32_t gb__be32(const uint8_t *p)
+{
+    return (int32_t)(((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]);
+}
+
+int gb_dispatch_frame(gb_broker *b, gb_conn *conn, const uint8_t *data, size_t len, void *frame,
+                      const char **why)
+{
+    static char reason[256];
+    int16_t key = gb__be16(data);
+    int16_t version = gb__be16(data + 2);
+    const gp_api *api = gp_api_get(key);
+    if (!api) {
+        free(frame);
+        snprintf(reason, sizeof reason, "unknown API key %d", key);
+        *why = reason;
+        return -1;
+    }
+
+    gb_request *req = gb_conn_new_request(conn);
+    req->api = api;
+    req->version = version;
+    req->hdr.api_key = key;
+    req->hdr.api_version = version;
+    req->hdr.correlation_id = gb__be32(data + 4);
+    if (!frame) {
+        /* Small frame from the shared read buffer: keep a copy. */
+        void *copy = gp_arena_alloc(&req->arena, len);
+        memcpy(copy, data, len);
+        data = copy;
+    } else {
+        req->frame = frame;
+    }
+
+    if (key == GP_API_API_VERSIONS && version > api->max_version) {
+        req->version = 0;
+        req->resp = gp_arena_alloc(&req->arena, api->response.size_of);
+        api->response.init(req->resp);
+        gb_api_versions_unsupported(b, req);
+        return 0;
+    }
+    if (version < api->min_version || version > api->max_version) {
+        snprintf(reason, sizeof reason, "%s v%d is not a version Gregor knows (v%d-v%d)", api->name, version,
+                 api->min_version, api->max_version);
+        goto fail;
+    }
+
+    gp_reader r;
+    gp_reader_init(&r, data, len);
+    if (gp_request_header_read(&r, gp_request_header_version(api, version), &req->hdr) < 0) {
+        snprintf(reason, sizeof reason, "malformed %s v%d request header: %s", api->name, version,
+                 gp_strerror(r.err));
+        goto fail;
+    }
+    gb_conn_set_client_id(conn, req->hdr.client_id);
+
+    req->resp = gp_arena_alloc(&req->arena, api->response.size_of);
+    api->response.init(req->resp);
+    const gb_handler *h = gb_handler_get(key);
+    if (!h || version < h->min_version || version > h->max_version) {
+        if (api->response_set_error(req->resp, version, GP_E_UNSUPPORTED_VERSION)) {
+            gb_log_debug("%s sent %s v%d, which Gregor does not implement: UNSUPPORTED_VERSION",
+                         gb_conn_peer(conn), api->name, version);
+            gb_request_respond(req);
+            return 0;
+        }
+        if (h)
+            snprintf(reason, sizeof reason, "%s v%d is not supported (Gregor implements v%d-v%d)", api->name,
+                     version, h->min_version, h->max_version);
+        else
+            snprintf(reason, sizeof reason, "%s is not supported by Gregor (not advertised in ApiVersions)",
+                     api->name);
+        goto fail;
+    }
+
+    req->body = gp_arena_alloc(&req->arena, api->request.size_of);
+    if (api->request.decode(&r, &req->arena, version, req->body) < 0) {
+        snprintf(reason, sizeof reason, "malformed %s v%d request: %s", api->name, version, gp_strerror(r.err));
+        goto fail;
+    }
+    h->fn(b, req);
+    return 0;
+
+fail:
+    /* No answer: closing the connection drops the request. */
+    req->state = GB_REQ_SILENT;
+    *why = reason;
+    return -1;
+}

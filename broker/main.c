@@ -1,0 +1,102 @@
+/*
+ * gregor [server.properties] [--override key=value]...
+ *
+ * The kafka-server-start convention: an optional properties file, then
+ * overrides. Configuration precedence: defaults < file < KAFKA_* environment
+ * < --override.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "broker/gb_broker.h"
+#include "broker/gb_log.h"
+#include "broker/gb_server.h"
+
+#ifndef GREGOR_VERSION
+#define GREGOR_VERSION "unknown"
+#endif
+
+extern char **environ;
+
+static void gb__usage(FILE *out)
+{
+    fprintf(out,
+            "usage: gregor [server.properties] [--override key=value]...\n"
+            "       gregor --help | --version\n\n"
+            "A single-node broker that speaks the Apache Kafka protocol.\n"
+            "Configuration: defaults < properties file < KAFKA_* environment variables\n"
+            "(KAFKA_LOG_DIRS -> log.dirs) < --override. Keys:\n\n");
+    gc_config_print_help(out);
+}
+
+static void gb__warn(void *ud, const char *msg)
+{
+    (void)ud;
+    gb_log_warn("%s", msg);
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    char **overrides = calloc((size_t)argc, sizeof *overrides);
+    int noverrides = 0;
+    gb_log_init_from_env();
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            gb__usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("gregor %s\n", GREGOR_VERSION);
+            return 0;
+        } else if (strcmp(argv[i], "--override") == 0) {
+            if (i + 1 == argc) {
+                fprintf(stderr, "gregor: --override needs key=value\n");
+                return 2;
+            }
+            overrides[noverrides++] = argv[++i];
+        } else if (strncmp(argv[i], "--override=", 11) == 0) {
+            overrides[noverrides++] = argv[i] + 11;
+        } else if (argv[i][0] == '-' || path) {
+            fprintf(stderr, "gregor: unexpected argument '%s' (see gregor --help)\n", argv[i]);
+            return 2;
+        } else {
+            path = argv[i];
+        }
+    }
+
+    uint64_t t0 = uv_hrtime();
+    gc_config cfg;
+    char err[1024];
+    if (gc_config_load(&cfg, path, environ, noverrides, overrides, gb__warn, NULL, err, sizeof err) < 0) {
+        gb_log_error("configuration: %s", err);
+        return 1;
+    }
+    free(overrides);
+
+    gb_broker broker = {0};
+    broker.loop = uv_default_loop();
+    broker.cfg = &cfg;
+    broker.data_dir = gc_config_log_dir(&cfg);
+    if (gs_meta_load_or_create(broker.data_dir, cfg.node_id, &broker.meta, err, sizeof err) < 0) {
+        gb_log_error("data directory: %s", err);
+        return 1;
+    }
+    if (gb_server_start(&broker, err, sizeof err) < 0) {
+        gb_log_error("%s", err);
+        return 1;
+    }
+    gb_log_info("Gregor %s started in %.1f ms: node %d, cluster %s, listeners %s, data dir %s", GREGOR_VERSION,
+                (double)(uv_hrtime() - t0) / 1e6, broker.meta.node_id, broker.meta.cluster_id,
+                gb_server_describe(broker.server), broker.data_dir);
+
+    uv_run(broker.loop, UV_RUN_DEFAULT);
+
+    gb_log_info("stopped");
+    gb_server_free(broker.server);
+    if (uv_loop_close(broker.loop) != 0)
+        gb_log_warn("event loop closed with handles still open");
+    gc_config_free(&cfg);
+    return 0;
+}
