@@ -15,8 +15,8 @@ typedef struct gb_server gb_server;
 typedef struct gb_broker {
     uv_loop_t *loop;
     const gc_config *cfg;
-    const char *data_dir;   /* the effective log directory */
-    gs_meta meta;           /* cluster id and node id */
+    const char *data_dir; /* the effective log directory */
+    gs_meta meta;         /* cluster id and node id */
     gb_server *server;
 } gb_broker;
 

@@ -50,8 +50,7 @@ static int32_t gb__be32(const uint8_t *p)
     return (int32_t)(((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]);
 }
 
-int gb_dispatch_frame(gb_broker *b, gb_conn *conn, const uint8_t *data, size_t len, void *frame,
-                      const char **why)
+int gb_dispatch_frame(gb_broker *b, gb_conn *conn, const uint8_t *data, size_t len, void *frame, const char **why)
 {
     static char reason[256];
     int16_t key = gb__be16(data);
@@ -95,8 +94,7 @@ int gb_dispatch_frame(gb_broker *b, gb_conn *conn, const uint8_t *data, size_t l
     gp_reader r;
     gp_reader_init(&r, data, len);
     if (gp_request_header_read(&r, gp_request_header_version(api, version), &req->hdr) < 0) {
-        snprintf(reason, sizeof reason, "malformed %s v%d request header: %s", api->name, version,
-                 gp_strerror(r.err));
+        snprintf(reason, sizeof reason, "malformed %s v%d request header: %s", api->name, version, gp_strerror(r.err));
         goto fail;
     }
     gb_conn_set_client_id(conn, req->hdr.client_id);
@@ -106,17 +104,16 @@ int gb_dispatch_frame(gb_broker *b, gb_conn *conn, const uint8_t *data, size_t l
     const gb_handler *h = gb_handler_get(key);
     if (!h || version < h->min_version || version > h->max_version) {
         if (api->response_set_error(req->resp, version, GP_E_UNSUPPORTED_VERSION)) {
-            gb_log_debug("%s sent %s v%d, which Gregor does not implement: UNSUPPORTED_VERSION",
-                         gb_conn_peer(conn), api->name, version);
+            gb_log_debug("%s sent %s v%d, which Gregor does not implement: UNSUPPORTED_VERSION", gb_conn_peer(conn),
+                         api->name, version);
             gb_request_respond(req);
             return 0;
         }
         if (h)
-            snprintf(reason, sizeof reason, "%s v%d is not supported (Gregor implements v%d-v%d)", api->name,
-                     version, h->min_version, h->max_version);
+            snprintf(reason, sizeof reason, "%s v%d is not supported (Gregor implements v%d-v%d)", api->name, version,
+                     h->min_version, h->max_version);
         else
-            snprintf(reason, sizeof reason, "%s is not supported by Gregor (not advertised in ApiVersions)",
-                     api->name);
+            snprintf(reason, sizeof reason, "%s is not supported by Gregor (not advertised in ApiVersions)", api->name);
         goto fail;
     }
 

@@ -17,10 +17,10 @@ void gb_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 #define gb_log_error(...) gb_log(GB_LOG_ERROR, __VA_ARGS__)
 #define gb_log_warn(...) gb_log(GB_LOG_WARN, __VA_ARGS__)
 #define gb_log_info(...) gb_log(GB_LOG_INFO, __VA_ARGS__)
-#define gb_log_debug(...) \
-    do { \
-        if (gb_log_level >= GB_LOG_DEBUG) \
-            gb_log(GB_LOG_DEBUG, __VA_ARGS__); \
+#define gb_log_debug(...)                                                                                              \
+    do {                                                                                                               \
+        if (gb_log_level >= GB_LOG_DEBUG)                                                                              \
+            gb_log(GB_LOG_DEBUG, __VA_ARGS__);                                                                         \
     } while (0)
 
 #endif

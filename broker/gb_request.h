@@ -21,25 +21,25 @@ typedef struct gb_conn gb_conn;
 typedef struct gb_request gb_request;
 
 enum gb_request_state {
-    GB_REQ_PENDING,     /* handler has not answered yet */
-    GB_REQ_READY,       /* response encoded, waiting for earlier responses */
-    GB_REQ_SILENT,      /* answered without a response (acks=0 produce) */
-    GB_REQ_WRITING,     /* handed to the socket */
+    GB_REQ_PENDING, /* handler has not answered yet */
+    GB_REQ_READY,   /* response encoded, waiting for earlier responses */
+    GB_REQ_SILENT,  /* answered without a response (acks=0 produce) */
+    GB_REQ_WRITING, /* handed to the socket */
 };
 
 #define GB_REQUEST_BLOCK 3072 /* first arena block, inside the request */
 
 struct gb_request {
     gb_conn *conn;
-    gb_request *next;          /* next request on the connection, in order */
+    gb_request *next; /* next request on the connection, in order */
     enum gb_request_state state;
     gp_request_header hdr;
     const gp_api *api;
     int16_t version;
-    void *body;                /* decoded request struct */
-    void *resp;                /* response struct, initialised */
-    void *frame;               /* malloc'd frame bytes the body points into, or NULL */
-    uv_buf_t out;              /* size prefix + response header + body */
+    void *body;   /* decoded request struct */
+    void *resp;   /* response struct, initialised */
+    void *frame;  /* malloc'd frame bytes the body points into, or NULL */
+    uv_buf_t out; /* size prefix + response header + body */
     uv_write_t write_req;
     gp_arena arena;
     _Alignas(16) uint8_t block[GB_REQUEST_BLOCK];
@@ -76,8 +76,7 @@ const gb_handler *gb_handler_get(int16_t api_key);
 /* Called by the server for every complete frame; takes ownership of
  * `frame` if non-NULL (else the bytes are copied). Returns 0, or a negative
  * value after which the connection must be closed; *why says why. */
-int gb_dispatch_frame(gb_broker *b, gb_conn *conn, const uint8_t *data, size_t len, void *frame,
-                      const char **why);
+int gb_dispatch_frame(gb_broker *b, gb_conn *conn, const uint8_t *data, size_t len, void *frame, const char **why);
 
 /* Handlers. */
 void gb_handle_api_versions(gb_broker *b, gb_request *req);

@@ -38,10 +38,10 @@
 typedef struct gb_listener {
     gb_server *srv;
     char name[64];
-    char host[256];      /* as configured; "" = every interface */
-    int port;            /* as configured; 0 = any free port */
-    char adv_host[256];  /* advertised in Metadata */
-    int adv_port;        /* 0 = the bound port */
+    char host[256];     /* as configured; "" = every interface */
+    int port;           /* as configured; 0 = any free port */
+    char adv_host[256]; /* advertised in Metadata */
+    int adv_port;       /* 0 = the bound port */
     uv_tcp_t tcp[GB_MAX_BINDS];
     int ntcp;
     int bound_port;
@@ -51,17 +51,17 @@ struct gb_conn {
     uv_tcp_t tcp;
     gb_server *srv;
     gb_listener *listener;
-    gb_conn *prev, *next;            /* all connections */
-    gb_conn *backlog_next;           /* on srv->backlog when in_backlog */
-    char addr[64];                   /* peer ip:port */
-    char peer[200];                  /* "client 'x' at ip:port" */
-    uint8_t *rbuf;                   /* GB_CONN_RBUF bytes */
-    size_t rpos, rlen;               /* unparsed bytes are rbuf[rpos..rlen) */
-    uint8_t *frame;                  /* a large frame being read into its own buffer */
+    gb_conn *prev, *next;  /* all connections */
+    gb_conn *backlog_next; /* on srv->backlog when in_backlog */
+    char addr[64];         /* peer ip:port */
+    char peer[200];        /* "client 'x' at ip:port" */
+    uint8_t *rbuf;         /* GB_CONN_RBUF bytes */
+    size_t rpos, rlen;     /* unparsed bytes are rbuf[rpos..rlen) */
+    uint8_t *frame;        /* a large frame being read into its own buffer */
     size_t frame_len, frame_have;
-    gb_request *head, *tail;         /* requests not yet handed to the socket */
-    size_t nrequests;                /* every live request, incl. writing */
-    size_t unsent;                   /* bytes handed to the socket, not yet written */
+    gb_request *head, *tail; /* requests not yet handed to the socket */
+    size_t nrequests;        /* every live request, incl. writing */
+    size_t unsent;           /* bytes handed to the socket, not yet written */
     bool reading, closing, in_backlog, client_id_set;
 };
 
@@ -275,8 +275,8 @@ void gb_conn_set_client_id(gb_conn *c, gp_str client_id)
         return;
     c->client_id_set = true;
     if (client_id.len > 0)
-        snprintf(c->peer, sizeof c->peer, "client '%.*s' at %s",
-                 client_id.len > 100 ? 100 : (int)client_id.len, client_id.p, c->addr);
+        snprintf(c->peer, sizeof c->peer, "client '%.*s' at %s", client_id.len > 100 ? 100 : (int)client_id.len,
+                 client_id.p, c->addr);
 }
 
 const char *gb_conn_peer(const gb_conn *c)
@@ -325,8 +325,7 @@ static int gb__frame_size(gb_conn *c, const uint8_t *p, size_t *size)
         return -1;
     }
     if ((uint32_t)n > c->srv->max_request) {
-        snprintf(why, sizeof why, "frame size %d exceeds socket.request.max.bytes (%u)", n,
-                 c->srv->max_request);
+        snprintf(why, sizeof why, "frame size %d exceeds socket.request.max.bytes (%u)", n, c->srv->max_request);
         gb__conn_close(c, why);
         return -1;
     }
@@ -520,8 +519,8 @@ static void gb__on_connection(uv_stream_t *server, int status)
 /* ---- listeners ---------------------------------------------------------------------- */
 
 /* Split "NAME://host:port" (host may be empty or [v6]). */
-static int gb__parse_endpoint(const char *text, size_t len, char *name, size_t nlen, char *host,
-                              size_t hlen, int *port, char *err, size_t errlen)
+static int gb__parse_endpoint(const char *text, size_t len, char *name, size_t nlen, char *host, size_t hlen, int *port,
+                              char *err, size_t errlen)
 {
     char buf[512];
     if (len >= sizeof buf) {
@@ -659,7 +658,8 @@ static int gb__add_listener(void *ud, const char *item, size_t len)
     if (!gb__listener_protocol(cfg->listener_security_protocol_map, name, proto, sizeof proto)) {
         snprintf(ctx->err, ctx->errlen,
                  "listeners: no security protocol for listener name %s (add it to "
-                 "listener.security.protocol.map)", name);
+                 "listener.security.protocol.map)",
+                 name);
         return -1;
     }
     if (strcmp(proto, "PLAINTEXT") != 0) {

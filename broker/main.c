@@ -13,6 +13,7 @@
 #include "broker/gb_broker.h"
 #include "broker/gb_log.h"
 #include "broker/gb_server.h"
+#include "protocol/gp_messages.h"
 
 #ifndef GREGOR_VERSION
 #define GREGOR_VERSION "unknown"
@@ -22,13 +23,39 @@ extern char **environ;
 
 static void gb__usage(FILE *out)
 {
-    fprintf(out,
-            "usage: gregor [server.properties] [--override key=value]...\n"
-            "       gregor --help | --version\n\n"
-            "A single-node broker that speaks the Apache Kafka protocol.\n"
-            "Configuration: defaults < properties file < KAFKA_* environment variables\n"
-            "(KAFKA_LOG_DIRS -> log.dirs) < --override. Keys:\n\n");
+    fprintf(out, "usage: gregor [server.properties] [--override key=value]...\n"
+                 "       gregor --help | --version | --print-api-table\n\n"
+                 "A single-node broker that speaks the Apache Kafka protocol.\n"
+                 "Configuration: defaults < properties file < KAFKA_* environment variables\n"
+                 "(KAFKA_LOG_DIRS -> log.dirs) < --override. Keys:\n\n");
     gc_config_print_help(out);
+}
+
+/* The API tables of docs/compatibility.md, from the handler table (what
+ * is implemented) and the schema table (what is planned). */
+static void gb__print_api_table(FILE *out)
+{
+    fprintf(out, "| key | API | versions Gregor implements | versions Kafka defines | flexible from |\n"
+                 "|---:|---|---|---|---|\n");
+    for (size_t i = 0; i < gp_api_count; i++) {
+        const gp_api *api = &gp_apis[i];
+        const gb_handler *h = gb_handler_get(api->key);
+        if (!h)
+            continue;
+        fprintf(out, "| %d | %s | %d-%d | %d-%d | ", api->key, api->name, h->min_version, h->max_version,
+                api->min_version, api->max_version);
+        if (api->flexible_min >= 0)
+            fprintf(out, "v%d |\n", api->flexible_min);
+        else
+            fprintf(out, "never |\n");
+    }
+    fprintf(out, "\nPlanned (schema and codec exist, no handler yet; not advertised):\n\n"
+                 "| key | API | versions Kafka defines |\n|---:|---|---|\n");
+    for (size_t i = 0; i < gp_api_count; i++) {
+        const gp_api *api = &gp_apis[i];
+        if (!gb_handler_get(api->key))
+            fprintf(out, "| %d | %s | %d-%d |\n", api->key, api->name, api->min_version, api->max_version);
+    }
 }
 
 static void gb__warn(void *ud, const char *msg)
@@ -46,6 +73,9 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             gb__usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--print-api-table") == 0) {
+            gb__print_api_table(stdout);
             return 0;
         } else if (strcmp(argv[i], "--version") == 0) {
             printf("gregor %s\n", GREGOR_VERSION);

@@ -14,10 +14,10 @@
 typedef struct gp_arena_block gp_arena_block;
 
 typedef struct gp_arena {
-    uint8_t *cur;            /* next free byte in the current block */
-    uint8_t *end;            /* end of the current block */
-    gp_arena_block *blocks;  /* malloc'd blocks, newest first */
-    size_t allocated;        /* bytes malloc'd beyond the initial block */
+    uint8_t *cur;           /* next free byte in the current block */
+    uint8_t *end;           /* end of the current block */
+    gp_arena_block *blocks; /* malloc'd blocks, newest first */
+    size_t allocated;       /* bytes malloc'd beyond the initial block */
 } gp_arena;
 
 /* Start an arena on a caller-provided first block (may be NULL/0). */

@@ -6,14 +6,22 @@
 const char *gp_strerror(int err)
 {
     switch (err) {
-    case GP_OK: return "ok";
-    case GP_ERR_TRUNCATED: return "truncated field";
-    case GP_ERR_COUNT: return "count or length larger than the bytes left";
-    case GP_ERR_VARINT: return "malformed varint";
-    case GP_ERR_NULL: return "null in a non-nullable field";
-    case GP_ERR_TRAILING: return "trailing bytes after the message";
-    case GP_ERR_VERSION: return "unknown version";
-    default: return "unknown error";
+    case GP_OK:
+        return "ok";
+    case GP_ERR_TRUNCATED:
+        return "truncated field";
+    case GP_ERR_COUNT:
+        return "count or length larger than the bytes left";
+    case GP_ERR_VARINT:
+        return "malformed varint";
+    case GP_ERR_NULL:
+        return "null in a non-nullable field";
+    case GP_ERR_TRAILING:
+        return "trailing bytes after the message";
+    case GP_ERR_VERSION:
+        return "unknown version";
+    default:
+        return "unknown error";
     }
 }
 

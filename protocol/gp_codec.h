@@ -60,12 +60,12 @@ static inline bool gp_uuid_is_zero(const gp_uuid *u)
 /* Reader errors (negative, as every internal error in Gregor). */
 enum {
     GP_OK = 0,
-    GP_ERR_TRUNCATED = -1,  /* fewer bytes than a field needs */
-    GP_ERR_COUNT = -2,      /* a count or length larger than the bytes left */
-    GP_ERR_VARINT = -3,     /* a varint longer than its type */
-    GP_ERR_NULL = -4,       /* null where the schema forbids it */
-    GP_ERR_TRAILING = -5,   /* bytes left after the message */
-    GP_ERR_VERSION = -6,    /* a version the schema does not have */
+    GP_ERR_TRUNCATED = -1, /* fewer bytes than a field needs */
+    GP_ERR_COUNT = -2,     /* a count or length larger than the bytes left */
+    GP_ERR_VARINT = -3,    /* a varint longer than its type */
+    GP_ERR_NULL = -4,      /* null where the schema forbids it */
+    GP_ERR_TRAILING = -5,  /* bytes left after the message */
+    GP_ERR_VERSION = -6,   /* a version the schema does not have */
 };
 
 const char *gp_strerror(int err);
@@ -112,29 +112,44 @@ static inline uint8_t gp_read_uint8(gp_reader *r)
     const uint8_t *p = gp_read_raw(r, 1);
     return p ? p[0] : 0;
 }
-static inline int8_t gp_read_int8(gp_reader *r) { return (int8_t)gp_read_uint8(r); }
-static inline bool gp_read_bool(gp_reader *r) { return gp_read_uint8(r) != 0; }
+static inline int8_t gp_read_int8(gp_reader *r)
+{
+    return (int8_t)gp_read_uint8(r);
+}
+static inline bool gp_read_bool(gp_reader *r)
+{
+    return gp_read_uint8(r) != 0;
+}
 
 static inline uint16_t gp_read_uint16(gp_reader *r)
 {
     const uint8_t *p = gp_read_raw(r, 2);
     return p ? (uint16_t)((p[0] << 8) | p[1]) : 0;
 }
-static inline int16_t gp_read_int16(gp_reader *r) { return (int16_t)gp_read_uint16(r); }
+static inline int16_t gp_read_int16(gp_reader *r)
+{
+    return (int16_t)gp_read_uint16(r);
+}
 
 static inline uint32_t gp_read_uint32(gp_reader *r)
 {
     const uint8_t *p = gp_read_raw(r, 4);
     return p ? ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3] : 0;
 }
-static inline int32_t gp_read_int32(gp_reader *r) { return (int32_t)gp_read_uint32(r); }
+static inline int32_t gp_read_int32(gp_reader *r)
+{
+    return (int32_t)gp_read_uint32(r);
+}
 
 static inline uint64_t gp_read_uint64(gp_reader *r)
 {
     uint64_t hi = gp_read_uint32(r);
     return (hi << 32) | gp_read_uint32(r);
 }
-static inline int64_t gp_read_int64(gp_reader *r) { return (int64_t)gp_read_uint64(r); }
+static inline int64_t gp_read_int64(gp_reader *r)
+{
+    return (int64_t)gp_read_uint64(r);
+}
 
 static inline double gp_read_float64(gp_reader *r)
 {
@@ -201,9 +216,18 @@ static inline void gp_write_bytes_raw(gp_writer *w, const void *src, size_t n)
         memcpy(gp_write_raw(w, n), src, n);
 }
 
-static inline void gp_write_uint8(gp_writer *w, uint8_t v) { *gp_write_raw(w, 1) = v; }
-static inline void gp_write_int8(gp_writer *w, int8_t v) { gp_write_uint8(w, (uint8_t)v); }
-static inline void gp_write_bool(gp_writer *w, bool v) { gp_write_uint8(w, v ? 1 : 0); }
+static inline void gp_write_uint8(gp_writer *w, uint8_t v)
+{
+    *gp_write_raw(w, 1) = v;
+}
+static inline void gp_write_int8(gp_writer *w, int8_t v)
+{
+    gp_write_uint8(w, (uint8_t)v);
+}
+static inline void gp_write_bool(gp_writer *w, bool v)
+{
+    gp_write_uint8(w, v ? 1 : 0);
+}
 
 static inline void gp_write_uint16(gp_writer *w, uint16_t v)
 {
@@ -211,7 +235,10 @@ static inline void gp_write_uint16(gp_writer *w, uint16_t v)
     p[0] = (uint8_t)(v >> 8);
     p[1] = (uint8_t)v;
 }
-static inline void gp_write_int16(gp_writer *w, int16_t v) { gp_write_uint16(w, (uint16_t)v); }
+static inline void gp_write_int16(gp_writer *w, int16_t v)
+{
+    gp_write_uint16(w, (uint16_t)v);
+}
 
 static inline void gp_write_uint32(gp_writer *w, uint32_t v)
 {
@@ -221,14 +248,20 @@ static inline void gp_write_uint32(gp_writer *w, uint32_t v)
     p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
 }
-static inline void gp_write_int32(gp_writer *w, int32_t v) { gp_write_uint32(w, (uint32_t)v); }
+static inline void gp_write_int32(gp_writer *w, int32_t v)
+{
+    gp_write_uint32(w, (uint32_t)v);
+}
 
 static inline void gp_write_uint64(gp_writer *w, uint64_t v)
 {
     gp_write_uint32(w, (uint32_t)(v >> 32));
     gp_write_uint32(w, (uint32_t)v);
 }
-static inline void gp_write_int64(gp_writer *w, int64_t v) { gp_write_uint64(w, (uint64_t)v); }
+static inline void gp_write_int64(gp_writer *w, int64_t v)
+{
+    gp_write_uint64(w, (uint64_t)v);
+}
 
 static inline void gp_write_float64(gp_writer *w, double d)
 {
@@ -237,7 +270,10 @@ static inline void gp_write_float64(gp_writer *w, double d)
     gp_write_uint64(w, u);
 }
 
-static inline void gp_write_uuid(gp_writer *w, gp_uuid u) { gp_write_bytes_raw(w, u.b, 16); }
+static inline void gp_write_uuid(gp_writer *w, gp_uuid u)
+{
+    gp_write_bytes_raw(w, u.b, 16);
+}
 
 void gp_write_uvarint(gp_writer *w, uint32_t v);
 void gp_write_uvarlong(gp_writer *w, uint64_t v);

@@ -32,10 +32,9 @@ uint32_t gp_crc32c_sw(uint32_t crc, const void *buf, size_t len)
         uint64_t w;
         memcpy(&w, p, 8);
         w ^= crc; /* little-endian hosts only: Gregor targets x86-64 and arm64 Linux */
-        crc = gp__crc_table[7][w & 0xff] ^ gp__crc_table[6][(w >> 8) & 0xff] ^
-              gp__crc_table[5][(w >> 16) & 0xff] ^ gp__crc_table[4][(w >> 24) & 0xff] ^
-              gp__crc_table[3][(w >> 32) & 0xff] ^ gp__crc_table[2][(w >> 40) & 0xff] ^
-              gp__crc_table[1][(w >> 48) & 0xff] ^ gp__crc_table[0][w >> 56];
+        crc = gp__crc_table[7][w & 0xff] ^ gp__crc_table[6][(w >> 8) & 0xff] ^ gp__crc_table[5][(w >> 16) & 0xff] ^
+              gp__crc_table[4][(w >> 24) & 0xff] ^ gp__crc_table[3][(w >> 32) & 0xff] ^
+              gp__crc_table[2][(w >> 40) & 0xff] ^ gp__crc_table[1][(w >> 48) & 0xff] ^ gp__crc_table[0][w >> 56];
         p += 8;
         len -= 8;
     }

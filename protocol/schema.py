@@ -23,8 +23,8 @@ records, a struct name (capitalised; its fields follow, indented two spaces
 more), or `[]` followed by any of those. A field with `tag=N` is a tagged
 field in the versions given (which must all be flexible). `default=` gives the
 value a decoder fills in where the field is absent, and the value a tagged
-field is omitted at; without it numbers are 0, bools false, strings empty (or
-null where nullable) and arrays empty.
+field is omitted at; without it numbers are 0, bools false, strings empty
+(also where nullable, as in Kafka) and arrays empty.
 
 The module is shared by the code generator and by the checker that compares
 the schema files with Kafka's reference JSON.

@@ -184,7 +184,8 @@ int gs_meta_load_or_create(const char *dir, int32_t node_id, gs_meta *meta, char
         if (meta->node_id >= 0 && meta->node_id != node_id) {
             snprintf(err, errlen,
                      "%s: stored node.id %d does not match the configured node.id %d (a data directory "
-                     "belongs to one node)", path, meta->node_id, node_id);
+                     "belongs to one node)",
+                     path, meta->node_id, node_id);
             return -EINVAL;
         }
         meta->node_id = node_id;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 typedef struct gs_meta {
-    char cluster_id[23];   /* Kafka Uuid text: 22 chars of unpadded base64url */
+    char cluster_id[23]; /* Kafka Uuid text: 22 chars of unpadded base64url */
     char directory_id[23];
     int32_t node_id;
 } gs_meta;

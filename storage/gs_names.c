@@ -20,8 +20,8 @@ int gs_topic_name_check(const char *name, size_t len, const char **why)
     }
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-')) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-')) {
             *why = "Topic name contains a character other than ASCII alphanumerics, '.', '_' and '-'";
             return -1;
         }

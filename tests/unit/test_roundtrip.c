@@ -38,8 +38,7 @@ static int roundtrip_one(const gpt_message *m, int16_t v, uint64_t seed)
     int rc = ops->decode(&r, &a, v, back);
     ck_assert_msg(rc == 0, "%s %s v%d: decode failed: %s", api->name, m->is_request ? "request" : "response", v,
                   gp_strerror(rc));
-    ck_assert_msg(gp_reader_left(&r) == 0, "%s v%d: %zu bytes left after decode", api->name, v,
-                  gp_reader_left(&r));
+    ck_assert_msg(gp_reader_left(&r) == 0, "%s v%d: %zu bytes left after decode", api->name, v, gp_reader_left(&r));
     size_t n2 = ops->size(v, back);
     ck_assert_msg(n2 == n, "%s %s v%d: size %zu after round trip, was %zu", api->name,
                   m->is_request ? "request" : "response", v, n2, n);

@@ -1,0 +1,217 @@
+"""
+Test harness: run the built gregor binary as a child process.
+
+A Broker gets a free port (bind port 0, read it, close, pass it on), a fresh
+temporary data directory (unless one is given, for restart tests) and a log
+file that captures its stderr. start() returns once the broker accepts
+connections; stop() sends SIGTERM and checks that the broker exits with 0
+within STOP_DEADLINE seconds.
+
+Nothing here sleeps to "let the broker catch up": every wait is a poll for a
+condition with a deadline (wait_until).
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+START_DEADLINE = 10.0  # seconds until the broker must accept connections
+STOP_DEADLINE = 1.0    # seconds between SIGTERM and exit
+LOG_DEADLINE = 5.0     # seconds for an expected log line to appear
+
+
+def gregor_bin():
+    path = os.environ.get("GREGOR_BIN")
+    if not path:
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = os.path.join(here, "..", "..", "build", "broker", "gregor")
+    if not os.access(path, os.X_OK):
+        raise RuntimeError("gregor binary not found at %s (set GREGOR_BIN)" % path)
+    return path
+
+
+def clean_env(extra=None):
+    """The environment for a child gregor: ours without KAFKA_* variables
+    (they are configuration) and without GREGOR_LOG_LEVEL, plus `extra`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("KAFKA_") and k != "GREGOR_LOG_LEVEL"}
+    env.update(extra or {})
+    return env
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(cond, deadline, what, interval=0.01):
+    """Poll cond() until it returns a true value (which is returned), or
+    raise AssertionError after `deadline` seconds."""
+    end = time.monotonic() + deadline
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() >= end:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (deadline, what))
+        time.sleep(interval)
+
+
+def run_gregor(args, env=None, timeout=10.0):
+    """Run gregor expecting it to exit by itself (configuration errors).
+    Returns (exit code, stderr). A broker that starts instead is stopped and
+    reported as a failure."""
+    p = subprocess.Popen([gregor_bin()] + list(args), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=clean_env(env))
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        raise AssertionError("gregor %s did not exit within %.0f s; stderr:\n%s"
+                             % (" ".join(args), timeout, err.decode(errors="replace")))
+    return p.returncode, err.decode(errors="replace")
+
+
+class Broker:
+    def __init__(self, node_id=1, data_dir=None, overrides=None, env=None):
+        self.node_id = node_id
+        self.host = "127.0.0.1"
+        self.port = None
+        self._own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="gregor-it-")
+        self.overrides = dict(overrides or {})
+        self.env = env
+        self.proc = None
+        self._logf = None
+        self.log_path = None
+
+    @property
+    def bootstrap(self):
+        return "%s:%d" % (self.host, self.port)
+
+    def args(self):
+        conf = {
+            "node.id": str(self.node_id),
+            "listeners": "PLAINTEXT://%s:%d" % (self.host, self.port),
+            "log.dirs": os.path.join(self.data_dir, "data"),
+        }
+        conf.update(self.overrides)
+        out = []
+        for k, v in conf.items():
+            out += ["--override", "%s=%s" % (k, v)]
+        return out
+
+    def start(self):
+        self.port = free_port()
+        fd, self.log_path = tempfile.mkstemp(prefix="gregor-it-", suffix=".log")
+        self._logf = os.fdopen(fd, "wb")
+        self.proc = subprocess.Popen([gregor_bin()] + self.args(), stdin=subprocess.DEVNULL,
+                                     stdout=self._logf, stderr=self._logf, env=clean_env(self.env))
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("gregor exited with %d during startup; log:\n%s"
+                                     % (self.proc.returncode, self.log()))
+            try:
+                socket.create_connection((self.host, self.port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+
+        try:
+            wait_until(ready, START_DEADLINE, "gregor to accept connections on %s" % self.bootstrap)
+            wait_until(lambda: "started" in self.log(), LOG_DEADLINE, "the 'started' log line")
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
+    def log(self):
+        if not self.log_path:
+            return ""
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_for_log(self, pattern, deadline=LOG_DEADLINE):
+        """Wait for a log line matching the regex; return the match."""
+        rx = re.compile(pattern)
+        return wait_until(lambda: rx.search(self.log()), deadline, "log line /%s/" % pattern)
+
+    def closing_reason(self, local_port, deadline=LOG_DEADLINE):
+        """The reason logged for closing the connection from our local port
+        (peer is "ip:port" or "client 'id' at ip:port")."""
+        m = self.wait_for_log(r"WARN +closing connection from (?:client '[^']*' at )?127\.0\.0\.1:%d: (.+)"
+                              % local_port, deadline)
+        return m.group(1)
+
+    def cluster_id(self):
+        """cluster.id from <data dir>/meta.properties."""
+        with open(os.path.join(self.data_dir, "data", "meta.properties")) as f:
+            for line in f:
+                if line.startswith("cluster.id="):
+                    return line.strip().split("=", 1)[1]
+        return None
+
+    def stop(self):
+        """SIGTERM; the broker must exit with 0 within STOP_DEADLINE."""
+        if not self.proc or self.proc.poll() is not None:
+            rc = self.proc.returncode if self.proc else None
+            self._close_log()
+            if rc not in (None, 0):
+                raise AssertionError("gregor had already exited with %d; log:\n%s" % (rc, self.log()))
+            return
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=STOP_DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("gregor did not exit within %.1f s of SIGTERM; log:\n%s"
+                                 % (STOP_DEADLINE, self.log()))
+        finally:
+            self._close_log()
+        elapsed = time.monotonic() - t0
+        if rc != 0:
+            raise AssertionError("gregor exited with %d after SIGTERM; log:\n%s" % (rc, self.log()))
+        return elapsed
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._close_log()
+
+    def _close_log(self):
+        if self._logf:
+            self._logf.close()
+            self._logf = None
+
+    def cleanup(self):
+        """Kill if still running; remove the data dir (if ours) and the log."""
+        self.kill()
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self.log_path:
+            try:
+                os.unlink(self.log_path)
+            except OSError:
+                pass
+            self.log_path = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        try:
+            if exc[0] is None:
+                self.stop()
+        finally:
+            self.cleanup()
