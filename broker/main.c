@@ -24,7 +24,7 @@ extern char **environ;
 static void gb__usage(FILE *out)
 {
     fprintf(out, "usage: gregor [server.properties] [--override key=value]...\n"
-                 "       gregor --help | --version | --print-api-table\n\n"
+                 "       gregor --help | --version | --print-api-table | --print-config-docs\n\n"
                  "A single-node broker that speaks the Apache Kafka protocol.\n"
                  "Configuration: defaults < properties file < KAFKA_* environment variables\n"
                  "(KAFKA_LOG_DIRS -> log.dirs) < --override. Keys:\n\n");
@@ -73,6 +73,9 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             gb__usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--print-config-docs") == 0) {
+            gc_config_print_markdown(stdout); /* docs/configuration.md */
             return 0;
         } else if (strcmp(argv[i], "--print-api-table") == 0) {
             gb__print_api_table(stdout);

@@ -33,9 +33,8 @@ typedef struct gc__key {
 } gc__key;
 
 static const gc__key gc__keys[GC_KEY_COUNT] = {
-#define GC_KEY(field, name, type, def, lo, hi, choices, flags, doc)                                  \
-    {{name, GC__TNAME_##type, def, doc, flags}, GC_T_##type, offsetof(gc_config, field), lo, hi,  \
-     choices},
+#define GC_KEY(field, name, type, def, lo, hi, choices, flags, doc)                                                    \
+    {{name, GC__TNAME_##type, def, doc, flags}, GC_T_##type, offsetof(gc_config, field), lo, hi, choices},
 #include "config/gc_keys.def"
 #undef GC_KEY
 };
@@ -52,11 +51,20 @@ static const struct {
 
 /* Variables of the apache/kafka image that are not configuration keys. */
 static const char *const gc__env_skip[] = {
-    "KAFKA_HEAP_OPTS",     "KAFKA_OPTS",           "KAFKA_JMX_OPTS",
-    "KAFKA_JMX_PORT",      "KAFKA_JMX_HOSTNAME",   "KAFKA_LOG4J_OPTS",
-    "KAFKA_LOG4J_ROOT_LOGLEVEL", "KAFKA_LOG4J_LOGGERS", "KAFKA_TOOLS_LOG4J_LOGLEVEL",
-    "KAFKA_JVM_PERFORMANCE_OPTS", "KAFKA_GC_LOG_OPTS", "KAFKA_VERSION",
-    "KAFKA_HOME",          "KAFKA_DEBUG",
+    "KAFKA_HEAP_OPTS",
+    "KAFKA_OPTS",
+    "KAFKA_JMX_OPTS",
+    "KAFKA_JMX_PORT",
+    "KAFKA_JMX_HOSTNAME",
+    "KAFKA_LOG4J_OPTS",
+    "KAFKA_LOG4J_ROOT_LOGLEVEL",
+    "KAFKA_LOG4J_LOGGERS",
+    "KAFKA_TOOLS_LOG4J_LOGLEVEL",
+    "KAFKA_JVM_PERFORMANCE_OPTS",
+    "KAFKA_GC_LOG_OPTS",
+    "KAFKA_VERSION",
+    "KAFKA_HOME",
+    "KAFKA_DEBUG",
 };
 
 #define GC__COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -71,8 +79,8 @@ typedef struct gc__loader {
     const char *path;
     char *err;
     size_t errlen;
-    int line[GC_KEY_COUNT];         /* file line, when the source is the file */
-    const char *env[GC_KEY_COUNT];  /* "KAFKA_X=v", when the source is the environment */
+    int line[GC_KEY_COUNT];        /* file line, when the source is the file */
+    const char *env[GC_KEY_COUNT]; /* "KAFKA_X=v", when the source is the environment */
 } gc__loader;
 
 /* A growable byte buffer for the logical lines of the properties file. */
@@ -271,10 +279,18 @@ static void gc__store(gc_config *cfg, size_t i, const gc__val *v)
 {
     void *f = gc__field(cfg, i);
     switch (gc__keys[i].type) {
-    case GC_T_INT: *(int32_t *)f = v ? (int32_t)v->n : 0; break;
-    case GC_T_LONG: *(int64_t *)f = v ? v->n : 0; break;
-    case GC_T_SHORT: *(int16_t *)f = v ? (int16_t)v->n : 0; break;
-    case GC_T_BOOL: *(bool *)f = v ? v->b : false; break;
+    case GC_T_INT:
+        *(int32_t *)f = v ? (int32_t)v->n : 0;
+        break;
+    case GC_T_LONG:
+        *(int64_t *)f = v ? v->n : 0;
+        break;
+    case GC_T_SHORT:
+        *(int16_t *)f = v ? (int16_t)v->n : 0;
+        break;
+    case GC_T_BOOL:
+        *(bool *)f = v ? v->b : false;
+        break;
     default:
         free(*(char **)f);
         *(char **)f = v ? v->s : NULL;
@@ -287,22 +303,32 @@ static int64_t gc__num_value(const gc_config *cfg, size_t i)
 {
     const void *f = gc__field(cfg, i);
     switch (gc__keys[i].type) {
-    case GC_T_INT: return *(const int32_t *)f;
-    case GC_T_SHORT: return *(const int16_t *)f;
-    default: return *(const int64_t *)f;
+    case GC_T_INT:
+        return *(const int32_t *)f;
+    case GC_T_SHORT:
+        return *(const int16_t *)f;
+    default:
+        return *(const int64_t *)f;
     }
 }
 
 /* Where a value came from, for messages: "path:12", "environment variable
  * KAFKA_X", "--override" or "default". */
-static const char *gc__where(const gc__loader *ld, int src, int line, const char *env, char *buf,
-                             size_t len)
+static const char *gc__where(const gc__loader *ld, int src, int line, const char *env, char *buf, size_t len)
 {
     switch (src) {
-    case GC_SRC_FILE: snprintf(buf, len, "%s:%d", ld->path, line); break;
-    case GC_SRC_ENV: snprintf(buf, len, "environment variable %.*s", (int)strcspn(env, "="), env); break;
-    case GC_SRC_OVERRIDE: snprintf(buf, len, "--override"); break;
-    default: snprintf(buf, len, "default"); break;
+    case GC_SRC_FILE:
+        snprintf(buf, len, "%s:%d", ld->path, line);
+        break;
+    case GC_SRC_ENV:
+        snprintf(buf, len, "environment variable %.*s", (int)strcspn(env, "="), env);
+        break;
+    case GC_SRC_OVERRIDE:
+        snprintf(buf, len, "--override");
+        break;
+    default:
+        snprintf(buf, len, "default");
+        break;
     }
     return buf;
 }
@@ -326,8 +352,8 @@ static int gc__set(gc__loader *ld, size_t i, const char *text, int src, int line
     gc__val v = {0};
     int rc = gc__parse(&gc__keys[i], s, &v, why, sizeof why);
     if (rc < 0) {
-        gc__fail(ld, "%s: invalid value '%s' for '%s': %s", gc__where(ld, src, line, env, where, sizeof where),
-                 s, gc__keys[i].info.name, why);
+        gc__fail(ld, "%s: invalid value '%s' for '%s': %s", gc__where(ld, src, line, env, where, sizeof where), s,
+                 gc__keys[i].info.name, why);
     } else {
         gc__store(ld->cfg, i, &v);
         ld->cfg->source[i] = (uint8_t)src;
@@ -362,10 +388,18 @@ static char *gc__unescape(const char *s, size_t len)
         if (++i == len)
             break;
         switch (s[i]) {
-        case 't': *o++ = '\t'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 'f': *o++ = '\f'; break;
+        case 't':
+            *o++ = '\t';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
         case 'u': {
             unsigned cp = 0;
             for (int j = 1; j <= 4; j++) {
@@ -392,7 +426,9 @@ static char *gc__unescape(const char *s, size_t len)
             }
             break;
         }
-        default: *o++ = s[i]; break;
+        default:
+            *o++ = s[i];
+            break;
         }
     }
     *o = '\0';
@@ -548,8 +584,8 @@ static int gc__load_env(gc__loader *ld, char *const *envp, gc_warn_fn warn, void
         int i = gc__find(key, strlen(key));
         if (i < 0 && warn) {
             char msg[512];
-            snprintf(msg, sizeof msg, "ignoring environment variable %.*s: unknown configuration key '%s'",
-                     (int)nlen, var, key);
+            snprintf(msg, sizeof msg, "ignoring environment variable %.*s: unknown configuration key '%s'", (int)nlen,
+                     var, key);
             warn(ud, msg);
         }
         free(key);
@@ -599,7 +635,9 @@ static int gc__check(gc__loader *ld)
     bool bset = cfg->source[GC_K_broker_id] != GC_SRC_DEFAULT;
     bool nset = cfg->source[GC_K_node_id] != GC_SRC_DEFAULT;
     if (bset && nset && cfg->broker_id != cfg->node_id)
-        return gc__fail(ld, "%s: broker.id %" PRId32 " differs from node.id %" PRId32 " (%s); they are synonyms: set one, or both to the same value",
+        return gc__fail(ld,
+                        "%s: broker.id %" PRId32 " differs from node.id %" PRId32
+                        " (%s); they are synonyms: set one, or both to the same value",
                         gc__origin(ld, GC_K_broker_id, a, sizeof a), cfg->broker_id, cfg->node_id,
                         gc__origin(ld, GC_K_node_id, b, sizeof b));
     if (bset)
@@ -613,27 +651,30 @@ static int gc__check(gc__loader *ld)
             n += *p == ',';
         if (n != 1)
             return gc__fail(ld, "%s: log.dirs %s '%s', but Gregor stores its data in one directory",
-                            gc__origin(ld, GC_K_log_dirs, a, sizeof a),
-                            n ? "lists several directories" : "is empty", cfg->log_dirs);
+                            gc__origin(ld, GC_K_log_dirs, a, sizeof a), n ? "lists several directories" : "is empty",
+                            cfg->log_dirs);
     } else if (!cfg->log_dir || !cfg->log_dir[0]) {
         return gc__fail(ld, "%s: log.dir is empty", gc__origin(ld, GC_K_log_dir, a, sizeof a));
     }
 
     if (cfg->default_replication_factor != 1)
-        return gc__fail(ld, "%s: invalid value '%" PRId16 "' for 'default.replication.factor': a single node has one replica, so it must be 1",
-                        gc__origin(ld, GC_K_default_replication_factor, a, sizeof a),
-                        cfg->default_replication_factor);
+        return gc__fail(ld,
+                        "%s: invalid value '%" PRId16
+                        "' for 'default.replication.factor': a single node has one replica, so it must be 1",
+                        gc__origin(ld, GC_K_default_replication_factor, a, sizeof a), cfg->default_replication_factor);
 
     if (cfg->group_min_session_timeout_ms > cfg->group_max_session_timeout_ms)
-        return gc__fail(ld, "%s: group.min.session.timeout.ms %" PRId32 " is greater than group.max.session.timeout.ms %" PRId32 " (%s)",
+        return gc__fail(ld,
+                        "%s: group.min.session.timeout.ms %" PRId32
+                        " is greater than group.max.session.timeout.ms %" PRId32 " (%s)",
                         gc__origin(ld, GC_K_group_min_session_timeout_ms, a, sizeof a),
                         cfg->group_min_session_timeout_ms, cfg->group_max_session_timeout_ms,
                         gc__origin(ld, GC_K_group_max_session_timeout_ms, b, sizeof b));
     return 0;
 }
 
-int gc_config_load(gc_config *cfg, const char *path, char *const *envp, int noverrides,
-                   char *const *overrides, gc_warn_fn warn, void *ud, char *err, size_t errlen)
+int gc_config_load(gc_config *cfg, const char *path, char *const *envp, int noverrides, char *const *overrides,
+                   gc_warn_fn warn, void *ud, char *err, size_t errlen)
 {
     gc__loader ld = {.cfg = cfg, .path = path, .err = err, .errlen = errlen};
     int rc = 0;
@@ -684,10 +725,16 @@ const char *gc_config_value_text(const gc_config *cfg, size_t i, char *buf, size
     if (i >= GC_KEY_COUNT || cfg->isnull[i])
         return NULL;
     switch (gc__keys[i].type) {
-    case GC_T_BOOL: snprintf(buf, len, "%s", *(const bool *)gc__field(cfg, i) ? "true" : "false"); break;
+    case GC_T_BOOL:
+        snprintf(buf, len, "%s", *(const bool *)gc__field(cfg, i) ? "true" : "false");
+        break;
     case GC_T_STRING:
-    case GC_T_LIST: snprintf(buf, len, "%s", *(char *const *)gc__field(cfg, i)); break;
-    default: snprintf(buf, len, "%" PRId64, gc__num_value(cfg, i)); break;
+    case GC_T_LIST:
+        snprintf(buf, len, "%s", *(char *const *)gc__field(cfg, i));
+        break;
+    default:
+        snprintf(buf, len, "%" PRId64, gc__num_value(cfg, i));
+        break;
     }
     return buf;
 }
@@ -742,14 +789,18 @@ static const char *gc__valid_text(const gc__key *k, char *buf, size_t len)
 void gc_config_print_help(FILE *out)
 {
     char valid[256];
-    fprintf(out, "Configuration keys (Kafka's names; set with --override key=value, a properties file or KAFKA_* variables):\n");
+    fprintf(
+        out,
+        "Configuration keys (Kafka's names; set with --override key=value, a properties file or KAFKA_* variables):\n");
     for (size_t i = 0; i < GC_KEY_COUNT; i++) {
         const gc__key *k = &gc__keys[i];
         const char *def = k->info.default_text;
         gc__valid_text(k, valid, sizeof valid);
         fprintf(out, "  %s (%s, default %s%s%s%s)\n      %s\n", k->info.name, k->info.type,
-                !def ? "null" : def[0] ? def : "\"\"", valid[0] ? ", valid " : "", valid,
-                k->info.flags & GC_F_IGNORED ? ", ignored" : "", k->info.doc);
+                !def     ? "null"
+                : def[0] ? def
+                         : "\"\"",
+                valid[0] ? ", valid " : "", valid, k->info.flags & GC_F_IGNORED ? ", ignored" : "", k->info.doc);
     }
 }
 
@@ -789,9 +840,9 @@ void gc_config_print_markdown(FILE *out)
         const gc__key *k = &gc__keys[i];
         if (k->info.flags & GC_F_IGNORED)
             continue;
-        fprintf(out, "| `%s` | %s | %s%s%s | %s | %s |\n", k->info.name, k->info.type,
-                k->info.default_text ? "`" : "", k->info.default_text ? k->info.default_text : "null",
-                k->info.default_text ? "`" : "", gc__valid_text(k, valid, sizeof valid), k->info.doc);
+        fprintf(out, "| `%s` | %s | %s%s%s | %s | %s |\n", k->info.name, k->info.type, k->info.default_text ? "`" : "",
+                k->info.default_text ? k->info.default_text : "null", k->info.default_text ? "`" : "",
+                gc__valid_text(k, valid, sizeof valid), k->info.doc);
     }
     fputs("\n"
           "## Accepted for compatibility\n"
@@ -807,6 +858,9 @@ void gc_config_print_markdown(FILE *out)
         const char *def = gc__keys[i].info.default_text;
         if (gc__keys[i].info.flags & GC_F_IGNORED)
             fprintf(out, "| `%s` | %s%s%s |\n", gc__keys[i].info.name, def ? "`" : "",
-                    !def ? "null" : def[0] ? def : "\"\"", def ? "`" : "");
+                    !def     ? "null"
+                    : def[0] ? def
+                             : "\"\"",
+                    def ? "`" : "");
     }
 }

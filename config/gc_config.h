@@ -56,8 +56,8 @@ typedef void (*gc_warn_fn)(void *ud, const char *msg);
  * Returns 0, or -1 with a one-line message in err naming the key and, for
  * the file, "path:line"; cfg then owns nothing. Environment variables naming
  * unknown keys are skipped with a message to warn, if non-NULL. */
-int gc_config_load(gc_config *cfg, const char *path, char *const *envp, int noverrides,
-                   char *const *overrides, gc_warn_fn warn, void *ud, char *err, size_t errlen);
+int gc_config_load(gc_config *cfg, const char *path, char *const *envp, int noverrides, char *const *overrides,
+                   gc_warn_fn warn, void *ud, char *err, size_t errlen);
 
 /* Free the owned strings; cfg may be loaded, failed or zeroed. */
 void gc_config_free(gc_config *cfg);

@@ -233,8 +233,10 @@ START_TEST(test_env)
     ck_assert_str_eq(cfg.listeners, "PLAINTEXT://:19092");
     ck_assert_int_eq(cfg.num_partitions, 1);
     ck_assert_int_eq(g_nwarn, 2);
-    ck_assert_str_eq(g_warn, "ignoring environment variable KAFKA_FOO__BAR___BAZ: unknown configuration key 'foo_bar-baz'\n"
-                             "ignoring environment variable KAFKA_BOOTSTRAP_SERVERS: unknown configuration key 'bootstrap.servers'\n");
+    ck_assert_str_eq(
+        g_warn,
+        "ignoring environment variable KAFKA_FOO__BAR___BAZ: unknown configuration key 'foo_bar-baz'\n"
+        "ignoring environment variable KAFKA_BOOTSTRAP_SERVERS: unknown configuration key 'bootstrap.servers'\n");
     gc_config_free(&cfg);
 
     /* Without a callback, unknown variables are skipped silently. */
@@ -304,9 +306,8 @@ END_TEST
 START_TEST(test_missing_file)
 {
     gc_config cfg;
-    ck_assert_int_eq(gc_config_load(&cfg, "/nonexistent/server.properties", NULL, 0, NULL, NULL, NULL, g_err,
-                                    sizeof g_err),
-                     -1);
+    ck_assert_int_eq(
+        gc_config_load(&cfg, "/nonexistent/server.properties", NULL, 0, NULL, NULL, NULL, g_err, sizeof g_err), -1);
     ck_assert_str_eq(g_err, "/nonexistent/server.properties: No such file or directory");
 }
 END_TEST
@@ -347,7 +348,8 @@ START_TEST(test_synonyms)
     ck_assert_msg(strstr(g_err, want), "'%s' lacks '%s'", g_err, want);
 
     char *env[] = {"KAFKA_BROKER_ID=5", NULL}, *ov[] = {"node.id=6"};
-    load_fails(NULL, env, 1, ov, "environment variable KAFKA_BROKER_ID: broker.id 5 differs from node.id 6 (--override)");
+    load_fails(NULL, env, 1, ov,
+               "environment variable KAFKA_BROKER_ID: broker.id 5 differs from node.id 6 (--override)");
 }
 END_TEST
 
@@ -360,7 +362,8 @@ START_TEST(test_cross_checks)
     ck_assert_int_eq(load(&cfg, "log.dir=/x\nlog.dirs= /y ,\n", NULL, 0, NULL), 0);
     ck_assert_str_eq(gc_config_log_dir(&cfg), "/y");
     gc_config_free(&cfg);
-    load_fails("log.dirs=/a,/b\n", NULL, 0, NULL, ":1: log.dirs lists several directories '/a,/b', but Gregor stores its data in one directory");
+    load_fails("log.dirs=/a,/b\n", NULL, 0, NULL,
+               ":1: log.dirs lists several directories '/a,/b', but Gregor stores its data in one directory");
     load_fails("log.dirs=\n", NULL, 0, NULL, ":1: log.dirs is empty");
     load_fails("log.dir=\n", NULL, 0, NULL, ":1: log.dir is empty");
 
@@ -369,8 +372,9 @@ START_TEST(test_cross_checks)
 
     ck_assert_int_eq(load(&cfg, "group.min.session.timeout.ms=5\ngroup.max.session.timeout.ms=5\n", NULL, 0, NULL), 0);
     gc_config_free(&cfg);
-    load_fails("group.min.session.timeout.ms=2000000\n", NULL, 0, NULL,
-               ":1: group.min.session.timeout.ms 2000000 is greater than group.max.session.timeout.ms 1800000 (default)");
+    load_fails(
+        "group.min.session.timeout.ms=2000000\n", NULL, 0, NULL,
+        ":1: group.min.session.timeout.ms 2000000 is greater than group.max.session.timeout.ms 1800000 (default)");
 }
 END_TEST
 
@@ -454,7 +458,9 @@ START_TEST(test_markdown_is_current)
     fclose(f);
     fclose(m);
     ck_assert_msg(hlen == wlen && memcmp(have, want, wlen) == 0,
-                  "%s differs from gc_config_print_markdown(); regenerate it", path);
+                  "%s differs from gc_config_print_markdown(); regenerate it with "
+                  "build/broker/gregor --print-config-docs > docs/configuration.md",
+                  path);
     free(want);
     free(have);
 }
