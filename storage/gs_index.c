@@ -1,0 +1,239 @@
+#include "storage/gs_index.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static uint32_t gs__get32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static uint64_t gs__get64(const uint8_t *p)
+{
+    return ((uint64_t)gs__get32(p) << 32) | gs__get32(p + 4);
+}
+
+static void gs__put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void gs__put64(uint8_t *p, uint64_t v)
+{
+    gs__put32(p, (uint32_t)(v >> 32));
+    gs__put32(p + 4, (uint32_t)v);
+}
+
+/* Key and value of entry i: (offset, position) or (timestamp, offset). */
+static void gs__entry(const gs_index *ix, size_t i, int64_t *key, int64_t *value)
+{
+    const uint8_t *p = ix->map + i * (size_t)ix->kind;
+    if (ix->kind == GS_INDEX_OFFSET) {
+        *key = ix->base_offset + (int32_t)gs__get32(p);
+        *value = gs__get32(p + 4);
+    } else {
+        *key = (int64_t)gs__get64(p);
+        *value = ix->base_offset + (int32_t)gs__get32(p + 8);
+    }
+}
+
+int gs_index_open(gs_index *ix, const char *path, enum gs_index_kind kind, int64_t base_offset, size_t max_bytes,
+                  bool writable)
+{
+    memset(ix, 0, sizeof *ix);
+    ix->fd = -1;
+    ix->kind = kind;
+    ix->base_offset = base_offset;
+    int fd = open(path, (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    size_t len = (size_t)st.st_size - (size_t)st.st_size % (size_t)kind;
+    size_t entries = len / (size_t)kind;
+    size_t cap = len;
+    if (writable) {
+        size_t want = max_bytes - max_bytes % (size_t)kind;
+        if (want < (size_t)kind)
+            want = (size_t)kind;
+        if (want > cap)
+            cap = want;
+        if ((size_t)st.st_size != cap && ftruncate(fd, (off_t)cap) < 0) {
+            int e = -errno;
+            close(fd);
+            return e;
+        }
+    }
+    ix->fd = fd;
+    ix->writable = writable;
+    ix->map_len = cap;
+    if (cap > 0) {
+        void *m = mmap(NULL, cap, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED) {
+            int e = -errno;
+            close(fd);
+            ix->fd = -1;
+            return e;
+        }
+        ix->map = m;
+    }
+    ix->entries = entries;
+    return 0;
+}
+
+void gs_index_close(gs_index *ix)
+{
+    if (ix->map)
+        munmap(ix->map, ix->map_len);
+    if (ix->fd >= 0)
+        close(ix->fd);
+    ix->map = NULL;
+    ix->fd = -1;
+}
+
+bool gs_index_full(const gs_index *ix)
+{
+    return (ix->entries + 1) * (size_t)ix->kind > ix->map_len;
+}
+
+bool gs_index_last(const gs_index *ix, int64_t *key, int64_t *value)
+{
+    if (ix->entries == 0)
+        return false;
+    gs__entry(ix, ix->entries - 1, key, value);
+    return true;
+}
+
+int gs_offset_index_append(gs_index *ix, int64_t offset, uint32_t position)
+{
+    int64_t rel = offset - ix->base_offset;
+    if (rel < 0 || rel > INT32_MAX || position > INT32_MAX)
+        return -EINVAL;
+    int64_t k, v;
+    if (gs_index_last(ix, &k, &v) && (offset <= k || position <= (uint32_t)v))
+        return -EINVAL;
+    if (!ix->writable || gs_index_full(ix))
+        return -ENOSPC;
+    uint8_t *p = ix->map + ix->entries * GS_INDEX_OFFSET;
+    gs__put32(p, (uint32_t)rel);
+    gs__put32(p + 4, position);
+    ix->entries++;
+    return 0;
+}
+
+int gs_time_index_append(gs_index *ix, int64_t timestamp, int64_t offset)
+{
+    int64_t rel = offset - ix->base_offset;
+    if (rel < 0 || rel > INT32_MAX)
+        return -EINVAL;
+    int64_t k, v;
+    if (gs_index_last(ix, &k, &v) && (timestamp <= k || offset < v))
+        return -EINVAL;
+    if (!ix->writable || gs_index_full(ix))
+        return -ENOSPC;
+    uint8_t *p = ix->map + ix->entries * GS_INDEX_TIME;
+    gs__put64(p, (uint64_t)timestamp);
+    gs__put32(p + 8, (uint32_t)rel);
+    ix->entries++;
+    return 0;
+}
+
+/* Index of the last entry whose key is <= target, or -1. */
+static ptrdiff_t gs__floor(const gs_index *ix, int64_t target)
+{
+    ptrdiff_t lo = 0, hi = (ptrdiff_t)ix->entries - 1, found = -1;
+    while (lo <= hi) {
+        ptrdiff_t mid = lo + (hi - lo) / 2;
+        int64_t k, v;
+        gs__entry(ix, (size_t)mid, &k, &v);
+        if (k <= target) {
+            found = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return found;
+}
+
+void gs_offset_index_lookup(const gs_index *ix, int64_t target, int64_t *offset, uint32_t *position)
+{
+    ptrdiff_t i = gs__floor(ix, target);
+    if (i < 0) {
+        *offset = ix->base_offset;
+        *position = 0;
+        return;
+    }
+    int64_t k, v;
+    gs__entry(ix, (size_t)i, &k, &v);
+    *offset = k;
+    *position = (uint32_t)v;
+}
+
+bool gs_time_index_lookup(const gs_index *ix, int64_t target, int64_t *timestamp, int64_t *offset)
+{
+    ptrdiff_t i = gs__floor(ix, target);
+    if (i < 0)
+        return false;
+    gs__entry(ix, (size_t)i, timestamp, offset);
+    return true;
+}
+
+void gs_index_reset(gs_index *ix)
+{
+    ix->entries = 0;
+    if (ix->map && ix->writable)
+        memset(ix->map, 0, ix->map_len);
+}
+
+void gs_index_truncate_offset(gs_index *ix, int64_t offset)
+{
+    while (ix->entries > 0) {
+        int64_t k, v;
+        gs__entry(ix, ix->entries - 1, &k, &v);
+        int64_t entry_offset = ix->kind == GS_INDEX_OFFSET ? k : v;
+        if (entry_offset < offset)
+            break;
+        ix->entries--;
+    }
+    if (ix->writable && ix->map)
+        memset(ix->map + ix->entries * (size_t)ix->kind, 0, ix->map_len - ix->entries * (size_t)ix->kind);
+}
+
+int gs_index_trim(gs_index *ix)
+{
+    size_t len = ix->entries * (size_t)ix->kind;
+    if (ix->map) {
+        munmap(ix->map, ix->map_len);
+        ix->map = NULL;
+    }
+    if (ftruncate(ix->fd, (off_t)len) < 0)
+        return -errno;
+    ix->map_len = len;
+    ix->writable = false;
+    if (len > 0) {
+        void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, ix->fd, 0);
+        if (m == MAP_FAILED)
+            return -errno;
+        ix->map = m;
+    }
+    return 0;
+}
+
+int gs_index_flush(gs_index *ix)
+{
+    if (ix->map && msync(ix->map, ix->map_len, MS_SYNC) < 0)
+        return -errno;
+    return 0;
+}

@@ -1,0 +1,73 @@
+/*
+ * A segment's sparse indexes, in Kafka's file formats so that Kafka's tools
+ * read them:
+ *
+ *   .index      8-byte entries: offset - base (int32 BE), file position (int32 BE)
+ *   .timeindex  12-byte entries: timestamp (int64 BE), offset - base (int32 BE)
+ *
+ * Both files are preallocated to segment.index.bytes (rounded down to whole
+ * entries) and mmapped while their segment is active; gs_index_trim()
+ * shrinks the file to its entries when the segment rolls or the broker
+ * stops. Entries are strictly increasing in their key (offset, or
+ * timestamp for the time index), so lookups are binary searches.
+ */
+#ifndef GS_INDEX_H
+#define GS_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum gs_index_kind { GS_INDEX_OFFSET = 8, GS_INDEX_TIME = 12 }; /* = entry size */
+
+typedef struct gs_index {
+    int fd;
+    uint8_t *map;
+    size_t map_len; /* bytes mapped: the file's capacity */
+    size_t entries;
+    int64_t base_offset;
+    enum gs_index_kind kind;
+    bool writable;
+} gs_index;
+
+/* Open or create `path`. An existing file's entries are its length divided
+ * by the entry size: right for an index trimmed at roll or clean stop. The
+ * active segment's index after a crash is still preallocated; recovery
+ * calls gs_index_reset() and rebuilds it from the log. A writable index is
+ * extended to max_bytes. Returns 0 or a negative errno. */
+int gs_index_open(gs_index *ix, const char *path, enum gs_index_kind kind, int64_t base_offset, size_t max_bytes,
+                  bool writable);
+
+/* Forget every entry (before a rebuild from the log). Writable only. */
+void gs_index_reset(gs_index *ix);
+void gs_index_close(gs_index *ix);
+
+bool gs_index_full(const gs_index *ix);
+
+/* Append an entry; keys must increase. Returns 0, -ENOSPC when full, or
+ * -EINVAL when the key does not increase or the offset is out of range. */
+int gs_offset_index_append(gs_index *ix, int64_t offset, uint32_t position);
+int gs_time_index_append(gs_index *ix, int64_t timestamp, int64_t offset);
+
+/* The entry with the largest offset <= target; (base, 0) when none. */
+void gs_offset_index_lookup(const gs_index *ix, int64_t target, int64_t *offset, uint32_t *position);
+
+/* The entry with the largest timestamp <= target: scanning the log from
+ * its offset finds the first record with a timestamp >= target. Returns
+ * false when every entry is newer than target (scan from the segment's
+ * start). */
+bool gs_time_index_lookup(const gs_index *ix, int64_t target, int64_t *timestamp, int64_t *offset);
+
+/* The last entry's key (offset or timestamp); false when empty. */
+bool gs_index_last(const gs_index *ix, int64_t *key, int64_t *value);
+
+/* Drop entries whose offset is >= offset (log truncation). */
+void gs_index_truncate_offset(gs_index *ix, int64_t offset);
+
+/* Shrink the file to its entries (segment rolled or clean stop). */
+int gs_index_trim(gs_index *ix);
+
+/* Make the entries durable (msync). */
+int gs_index_flush(gs_index *ix);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * Offset and time indexes: Kafka's byte layout, appends that must increase,
+ * floor lookups at and between entries, full index, truncation, trim to
+ * size and reopen, reset before a rebuild.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/gs_index.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/gregor-index.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    return st.st_size;
+}
+
+START_TEST(test_offset_index)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/00000000000000000100.index", dir);
+    gs_index ix;
+    ck_assert_int_eq(gs_index_open(&ix, path, GS_INDEX_OFFSET, 100, 1000, true), 0);
+    ck_assert_int_eq(file_size(path), 1000 - 1000 % 8); /* preallocated */
+    ck_assert_uint_eq(ix.entries, 0);
+    int64_t off;
+    uint32_t pos;
+    gs_offset_index_lookup(&ix, 150, &off, &pos);
+    ck_assert(off == 100 && pos == 0); /* empty: segment start */
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(gs_offset_index_append(&ix, 110 + i * 10, (uint32_t)(4096 * (i + 1))), 0);
+    /* keys and positions must increase */
+    ck_assert_int_eq(gs_offset_index_append(&ix, 200, 100), -EINVAL);
+    ck_assert_int_eq(gs_offset_index_append(&ix, 99, 1 << 20), -EINVAL);
+    /* Kafka's layout: relative offset, position, big-endian */
+    ck_assert_uint_eq(ix.map[3], 10);
+    ck_assert_uint_eq(ix.map[6], 0x10);
+    gs_offset_index_lookup(&ix, 105, &off, &pos);
+    ck_assert(off == 100 && pos == 0);
+    gs_offset_index_lookup(&ix, 110, &off, &pos);
+    ck_assert(off == 110 && pos == 4096);
+    gs_offset_index_lookup(&ix, 139, &off, &pos);
+    ck_assert(off == 130 && pos == 3 * 4096);
+    gs_offset_index_lookup(&ix, 1000000, &off, &pos);
+    ck_assert(off == 200 && pos == 10 * 4096);
+
+    gs_index_truncate_offset(&ix, 150); /* drops 150.. */
+    ck_assert_uint_eq(ix.entries, 4);
+    gs_offset_index_lookup(&ix, 175, &off, &pos);
+    ck_assert(off == 140);
+
+    ck_assert_int_eq(gs_index_trim(&ix), 0);
+    ck_assert_int_eq(file_size(path), 4 * 8);
+    gs_index_close(&ix);
+    ck_assert_int_eq(gs_index_open(&ix, path, GS_INDEX_OFFSET, 100, 1000, false), 0);
+    ck_assert_uint_eq(ix.entries, 4);
+    gs_offset_index_lookup(&ix, 135, &off, &pos);
+    ck_assert(off == 130 && pos == 3 * 4096);
+    ck_assert_int_eq(gs_offset_index_append(&ix, 500, 1 << 24), -ENOSPC); /* read-only */
+    gs_index_close(&ix);
+}
+END_TEST
+
+START_TEST(test_offset_index_full)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/0.index", dir);
+    gs_index ix;
+    ck_assert_int_eq(gs_index_open(&ix, path, GS_INDEX_OFFSET, 0, 24, true), 0);
+    ck_assert(!gs_index_full(&ix));
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(gs_offset_index_append(&ix, i + 1, (uint32_t)(i + 1) * 100), 0);
+    ck_assert(gs_index_full(&ix));
+    ck_assert_int_eq(gs_offset_index_append(&ix, 10, 1000), -ENOSPC);
+    /* a relative offset beyond int32 cannot be stored */
+    gs_index_reset(&ix);
+    ck_assert_uint_eq(ix.entries, 0);
+    ck_assert_int_eq(gs_offset_index_append(&ix, (int64_t)INT32_MAX + 1, 1), -EINVAL);
+    gs_index_close(&ix);
+}
+END_TEST
+
+START_TEST(test_time_index)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/00000000000000000050.timeindex", dir);
+    gs_index ix;
+    ck_assert_int_eq(gs_index_open(&ix, path, GS_INDEX_TIME, 50, 120, true), 0);
+    /* (timestamp, offset): max timestamp so far and its offset */
+    ck_assert_int_eq(gs_time_index_append(&ix, 1000, 55), 0);
+    ck_assert_int_eq(gs_time_index_append(&ix, 2000, 60), 0);
+    ck_assert_int_eq(gs_time_index_append(&ix, 3000, 70), 0);
+    ck_assert_int_eq(gs_time_index_append(&ix, 3000, 80), -EINVAL); /* timestamps increase */
+    ck_assert_uint_eq(ix.map[7], 1000 & 0xff);
+    ck_assert_uint_eq(ix.map[11], 5);
+    int64_t ts, off;
+    ck_assert(!gs_time_index_lookup(&ix, 999, &ts, &off));
+    ck_assert(gs_time_index_lookup(&ix, 1000, &ts, &off) && ts == 1000 && off == 55);
+    ck_assert(gs_time_index_lookup(&ix, 2999, &ts, &off) && ts == 2000 && off == 60);
+    ck_assert(gs_time_index_lookup(&ix, 99999, &ts, &off) && ts == 3000 && off == 70);
+    int64_t k, v;
+    ck_assert(gs_index_last(&ix, &k, &v) && k == 3000 && v == 70);
+    gs_index_truncate_offset(&ix, 60);
+    ck_assert_uint_eq(ix.entries, 1);
+    ck_assert_int_eq(gs_index_trim(&ix), 0);
+    ck_assert_int_eq(file_size(path), 12);
+    gs_index_close(&ix);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("index");
+    TCase *tc = tcase_create("index");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_offset_index);
+    tcase_add_test(tc, test_offset_index_full);
+    tcase_add_test(tc, test_time_index);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
