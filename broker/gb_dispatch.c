@@ -5,7 +5,8 @@
  * What happens to a frame, in order:
  *  - an API key the schema does not know: the connection is closed (Kafka
  *    cannot parse such a request either);
- *  - ApiVersions at a version newer than the broker knows: a v0 response
+ *  - ApiVersions at a version the broker does not know (newer, or
+ *    negative): a v0 response
  *    with UNSUPPORTED_VERSION and the supported table, as Kafka answers, so
  *    the client can retry with a version from the table;
  *  - any other API at a version outside the schema: the header cannot be
@@ -78,7 +79,7 @@ int gb_dispatch_frame(gb_broker *b, gb_conn *conn, const uint8_t *data, size_t l
         req->frame = frame;
     }
 
-    if (key == GP_API_API_VERSIONS && version > api->max_version) {
+    if (key == GP_API_API_VERSIONS && (version < api->min_version || version > api->max_version)) {
         req->version = 0;
         req->resp = gp_arena_alloc(&req->arena, api->response.size_of);
         api->response.init(req->resp);

@@ -67,7 +67,9 @@ static void gb__warn(void *ud, const char *msg)
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    char **overrides = calloc((size_t)argc, sizeof *overrides);
+    /* At most argc overrides, pointing into argv: nothing to free on the
+     * early returns below. */
+    char *overrides[argc > 0 ? argc : 1];
     int noverrides = 0;
     gb_log_init_from_env();
     for (int i = 1; i < argc; i++) {
@@ -106,7 +108,6 @@ int main(int argc, char **argv)
         gb_log_error("configuration: %s", err);
         return 1;
     }
-    free(overrides);
 
     gb_broker broker = {0};
     broker.loop = uv_default_loop();

@@ -15,9 +15,18 @@ import time
 API_METADATA = 3
 API_API_VERSIONS = 18
 
-# First flexible version of each API (request header v2, response header v1,
-# except ApiVersions whose response header is always v0).
-FLEXIBLE_MIN = {API_METADATA: 9, API_API_VERSIONS: 3}
+# First flexible version of each API the tests send (request header v2,
+# response header v1, except ApiVersions whose response header is always
+# v0); None: never flexible.
+FLEXIBLE_MIN = {
+    0: 9,                  # Produce
+    API_METADATA: 9,
+    8: 8,                  # OffsetCommit
+    10: 3,                 # FindCoordinator
+    16: 3,                 # ListGroups
+    17: None,              # SaslHandshake
+    API_API_VERSIONS: 3,
+}
 
 
 # ---- encoding ---------------------------------------------------------------
@@ -55,7 +64,8 @@ def array(items, enc, compact):
 
 
 def is_flexible(api_key, version):
-    return version >= FLEXIBLE_MIN[api_key]
+    first = FLEXIBLE_MIN[api_key]
+    return first is not None and version >= first
 
 
 def request_header(api_key, version, correlation_id, client_id="gregor-it"):
@@ -75,6 +85,18 @@ def api_versions_request(version, correlation_id, client_id="gregor-it",
     if version >= 3:
         body = compact_string(software_name) + compact_string(software_version) + uvarint(0)
     return frame(request_header(API_API_VERSIONS, version, correlation_id, client_id) + body)
+
+
+def padded_api_versions_request(correlation_id, size, client_id="pad"):
+    """An ApiVersions v3 frame whose payload (after the size) is exactly
+    `size` bytes, padded with an unknown tagged field the broker must skip."""
+    hdr = request_header(API_API_VERSIONS, 3, correlation_id, client_id)
+    body = compact_string("x") + compact_string("1")
+    value_len = size - len(hdr + body) - 2  # tagged-field count and tag: 1 byte each
+    value_len -= len(uvarint(value_len))
+    payload = hdr + body + uvarint(1) + uvarint(9) + uvarint(value_len) + b"\x00" * value_len
+    assert len(payload) == size, (len(payload), size)
+    return frame(payload)
 
 
 def metadata_request(version, correlation_id, topics=None, allow_auto_topic_creation=False,

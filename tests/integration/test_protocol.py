@@ -99,6 +99,23 @@ class ProtocolTest(unittest.TestCase):
             # The connection stays usable.
             self.assertEqual(c.api_versions(3, correlation_id=56)["error_code"], NONE)
 
+    def test_api_versions_negative_version(self):
+        # Kafka answers any ApiVersions version it does not support, negative
+        # ones included (RequestContext.isUnsupportedApiVersionsRequest is
+        # !isVersionSupported), with a v0 response carrying error 35 and the
+        # table.
+        with self.conn() as c:
+            c.send(kwire.frame(struct.pack(">hhi", 18, -1, 66) + kwire.string("x")))
+            resp = kwire.decode_api_versions_response(0, c.recv_frame())
+        self.assertEqual((resp["correlation_id"], resp["error_code"]), (66, UNSUPPORTED_VERSION))
+        self.assert_table(resp)
+
+    def test_api_versions_null_client_id(self):
+        with self.conn() as c:
+            for v in (0, 3):
+                resp = c.api_versions(v, correlation_id=v, client_id=None)
+                self.assertEqual((resp["correlation_id"], resp["error_code"]), (v, NONE))
+
     def test_api_versions_invalid_software_name(self):
         with self.conn() as c:
             resp = c.api_versions(3, software_name="-bad")
@@ -171,7 +188,47 @@ class ProtocolTest(unittest.TestCase):
         self.assertEqual(got, [("no-such-topic", UNKNOWN_TOPIC_OR_PARTITION, bytes(16)),
                                (None, UNKNOWN_TOPIC_ID, tid)])
 
-    # ---- pipelining -----------------------------------------------------------
+    def test_metadata_topic_name_rules(self):
+        # Kafka's rules: 1-249 characters from [a-zA-Z0-9._-], not "." or "..".
+        names = ["", ".", "..", "a" * 249, "a" * 250, "a b", "ok_name-1.x", "\u00e9", "_-."]
+        with self.conn() as c:
+            resp = c.metadata(4, topics=names)
+        got = [(t["name"], t["error_code"]) for t in resp["topics"]]
+        E, U = INVALID_TOPIC_EXCEPTION, UNKNOWN_TOPIC_OR_PARTITION
+        self.assertEqual(got, list(zip(names, [E, E, E, U, E, E, U, E, U])))
+
+    # ---- APIs not implemented -------------------------------------------------
+
+    def unadvertised(self, candidates):
+        for key, version in candidates:
+            if key not in EXPECTED_API_TABLE:
+                return key, version
+        self.skipTest("every candidate API is implemented now: pick others")
+
+    def test_unadvertised_api_with_error_code(self):
+        # A schema-known API the broker does not implement, at a version whose
+        # response has a top-level error code: UNSUPPORTED_VERSION there.
+        # ListGroups v0 / SaslHandshake v0 / FindCoordinator v0 responses all
+        # begin with error_code (header v0).
+        key, version = self.unadvertised([(16, 0), (17, 0), (10, 0)])
+        body = {16: b"", 17: kwire.string("PLAIN"), 10: kwire.string("g")}[key]
+        with self.conn() as c:
+            c.send(kwire.frame(kwire.request_header(key, version, 808) + body))
+            raw = c.recv_frame()
+            self.assertEqual(struct.unpack(">ih", raw[:6]), (808, UNSUPPORTED_VERSION))
+            self.assertEqual(c.api_versions(3, correlation_id=809)["correlation_id"], 809)
+
+    def test_unadvertised_api_without_error_code(self):
+        # No top-level error code (Produce v3, OffsetCommit v2): the broker
+        # closes the connection and says why.
+        key, version = self.unadvertised([(0, 3), (8, 2)])
+        with self.conn() as c:
+            port = c.local_port
+            c.send(kwire.frame(kwire.request_header(key, version, 1) + b"\x00" * 16))
+            self.assertEqual(c.wait_closed(), b"")
+        self.assertIn("not advertised in ApiVersions", self.broker.closing_reason(port))
+
+    # ---- pipelining and load --------------------------------------------------
 
     def test_pipelined_responses_in_order(self):
         # 50 mixed requests in one write (more than the broker serves per
@@ -197,6 +254,48 @@ class ProtocolTest(unittest.TestCase):
                 self.assertEqual(got[-1], corr, "responses out of order: %s" % got)
                 dec(raw)
         self.assertEqual(got, [corr for corr, _ in decoders])
+
+    def test_pipelined_beyond_inflight_limit(self):
+        # 2000 requests in one write: far beyond what the broker keeps in
+        # flight per connection, so it must pause reading and resume as
+        # responses drain, losing and reordering nothing.
+        n = 2000
+        with self.conn() as c:
+            c.send(b"".join(kwire.metadata_request(i % 13, i, topics=[] if i % 13 == 0 else None)
+                            for i in range(n)))
+            for i in range(n):
+                raw = c.recv_frame()
+                self.assertEqual(struct.unpack(">i", raw[:4])[0], i)
+                kwire.decode_metadata_response(i % 13, raw)
+
+    def test_frames_larger_than_read_buffer(self):
+        # Frames over 64 KiB take another path (a buffer of their own); two
+        # of them and a small one, in one write and then in 3000-byte pieces.
+        data = kwire.padded_api_versions_request(1, 200000) + kwire.padded_api_versions_request(2, 70000) + \
+            kwire.api_versions_request(0, 3)
+        for chunk in (len(data), 3000):
+            with self.subTest(chunk=chunk), self.conn() as c:
+                for i in range(0, len(data), chunk):
+                    c.send(data[i:i + chunk])
+                got = []
+                for v in (3, 3, 0):
+                    resp = kwire.decode_api_versions_response(v, c.recv_frame())
+                    got.append((resp["correlation_id"], resp["error_code"]))
+                self.assertEqual(got, [(1, NONE), (2, NONE), (3, NONE)])
+
+    def test_many_connections(self):
+        conns = []
+        try:
+            for i in range(200):
+                conns.append(self.conn())
+            for i, c in enumerate(conns):
+                c.send(kwire.api_versions_request(3, i))
+            for i, c in enumerate(conns):
+                resp = kwire.decode_api_versions_response(3, c.recv_frame())
+                self.assertEqual((resp["correlation_id"], resp["error_code"]), (i, NONE))
+        finally:
+            for c in conns:
+                c.close()
 
 
 if __name__ == "__main__":
