@@ -1,0 +1,724 @@
+/*
+ * Kafka's compression codecs over zlib, snappy, lz4frame and zstd. See
+ * gp_compress.h for the framings and the output cap.
+ */
+#include "protocol/gp_compress.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lz4frame.h>
+#include <snappy-c.h>
+#include <zlib.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+/* Kafka's default levels (compression.<codec>.level, KIP-390). */
+#define GX_GZIP_LEVEL_DEFAULT 6
+#define GX_LZ4_LEVEL_DEFAULT 9
+#define GX_ZSTD_LEVEL_DEFAULT 3
+
+/* xerial's framing: 8 bytes of magic, version 1, compatible version 1, and
+ * blocks of 32 KiB of input (SnappyOutputStream's default). */
+static const uint8_t gx_xerial_magic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
+#define GX_XERIAL_HEADER_SIZE 16
+#define GX_XERIAL_BLOCK 32768
+
+/* zstd: windows up to 8 MiB (what zstd picks for levels up to 19 when the
+ * content size is unknown, as in the Java client's stream) are always
+ * accepted; beyond that only as far as the output cap, and never beyond
+ * zstd's own default limit. A cached context that grew past this is freed. */
+#define GX_ZSTD_WINDOWLOG_MIN 23
+#define GX_ZSTD_WINDOWLOG_MAX 27 /* zstd's ZSTD_WINDOWLOG_LIMIT_DEFAULT (static-only API) */
+#define GX_ZSTD_DCTX_KEEP (16u << 20)
+
+/* ---- per-thread codec contexts ------------------------------------------- */
+
+static _Thread_local struct gx_ctx {
+    z_stream inflater;
+    bool inflater_ready;
+    z_stream deflater;
+    int deflater_level;
+    bool deflater_ready;
+    ZSTD_DCtx *zstd_d;
+    ZSTD_CCtx *zstd_c;
+    LZ4F_dctx *lz4_d;
+    LZ4F_cctx *lz4_c;
+} gx_ctx;
+
+static void gx_oom(void) __attribute__((noreturn));
+static void gx_oom(void)
+{
+    abort();
+}
+
+void gp_compress_thread_free(void)
+{
+    struct gx_ctx *c = &gx_ctx;
+    if (c->inflater_ready)
+        inflateEnd(&c->inflater);
+    if (c->deflater_ready)
+        deflateEnd(&c->deflater);
+    ZSTD_freeDCtx(c->zstd_d);
+    ZSTD_freeCCtx(c->zstd_c);
+    if (c->lz4_d)
+        LZ4F_freeDecompressionContext(c->lz4_d);
+    if (c->lz4_c)
+        LZ4F_freeCompressionContext(c->lz4_c);
+    memset(c, 0, sizeof *c);
+}
+
+static z_stream *gx_inflater(int window_bits)
+{
+    struct gx_ctx *c = &gx_ctx;
+    if (!c->inflater_ready) {
+        memset(&c->inflater, 0, sizeof c->inflater);
+        int rc = inflateInit2(&c->inflater, window_bits);
+        if (rc == Z_MEM_ERROR)
+            gx_oom();
+        if (rc != Z_OK)
+            abort();
+        c->inflater_ready = true;
+        return &c->inflater;
+    }
+    if (inflateReset2(&c->inflater, window_bits) != Z_OK)
+        abort();
+    return &c->inflater;
+}
+
+static z_stream *gx_deflater(int level)
+{
+    struct gx_ctx *c = &gx_ctx;
+    if (c->deflater_ready && c->deflater_level != level) {
+        deflateEnd(&c->deflater);
+        c->deflater_ready = false;
+    }
+    if (!c->deflater_ready) {
+        memset(&c->deflater, 0, sizeof c->deflater);
+        /* 15 + 16: gzip wrapper, 32 KiB window; memLevel 8 is zlib's default. */
+        int rc = deflateInit2(&c->deflater, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+        if (rc == Z_MEM_ERROR)
+            gx_oom();
+        if (rc != Z_OK)
+            return NULL; /* a level zlib does not have */
+        c->deflater_ready = true;
+        c->deflater_level = level;
+        return &c->deflater;
+    }
+    if (deflateReset(&c->deflater) != Z_OK)
+        abort();
+    return &c->deflater;
+}
+
+static ZSTD_DCtx *gx_zstd_dctx(void)
+{
+    if (!gx_ctx.zstd_d && !(gx_ctx.zstd_d = ZSTD_createDCtx()))
+        gx_oom();
+    return gx_ctx.zstd_d;
+}
+
+static ZSTD_CCtx *gx_zstd_cctx(void)
+{
+    if (!gx_ctx.zstd_c && !(gx_ctx.zstd_c = ZSTD_createCCtx()))
+        gx_oom();
+    return gx_ctx.zstd_c;
+}
+
+static LZ4F_dctx *gx_lz4_dctx(void)
+{
+    if (!gx_ctx.lz4_d) {
+        if (LZ4F_isError(LZ4F_createDecompressionContext(&gx_ctx.lz4_d, LZ4F_VERSION)))
+            gx_oom();
+    } else {
+        LZ4F_resetDecompressionContext(gx_ctx.lz4_d);
+    }
+    return gx_ctx.lz4_d;
+}
+
+static LZ4F_cctx *gx_lz4_cctx(void)
+{
+    if (!gx_ctx.lz4_c && LZ4F_isError(LZ4F_createCompressionContext(&gx_ctx.lz4_c, LZ4F_VERSION)))
+        gx_oom();
+    return gx_ctx.lz4_c;
+}
+
+/* ---- bounded output ------------------------------------------------------ */
+
+/*
+ * Where a decompressor writes. With an arena the buffer starts at a size
+ * guessed from the stream and doubles (copying) when full, never beyond cap;
+ * without one it is the caller's cap bytes. Once cap bytes are out, the room
+ * offered is one spare byte: a codec that writes it has more output than the
+ * cap allows, and one that does not has ended (it may still consume a
+ * trailer). This way no codec needs to be asked "is there more?" separately.
+ */
+typedef struct gx_out {
+    gp_arena *a; /* NULL: buf is the caller's, size == cap */
+    uint8_t *buf;
+    size_t size; /* bytes buf holds */
+    size_t len;  /* bytes produced */
+    size_t cap;
+    uint8_t spare;
+} gx_out;
+
+static void gx_out_start(gx_out *o, size_t hint)
+{
+    if (!o->a)
+        return;
+    size_t size = hint < 64 ? 64 : hint;
+    if (size > o->cap)
+        size = o->cap;
+    o->buf = gp_arena_alloc(o->a, size);
+    o->size = size;
+    o->len = 0;
+}
+
+static void gx_out_resize(gx_out *o, size_t size)
+{
+    uint8_t *nb = gp_arena_alloc(o->a, size);
+    if (o->len)
+        memcpy(nb, o->buf, o->len);
+    o->buf = nb;
+    o->size = size;
+}
+
+/* The room to write into next (never empty). */
+static void gx_out_room(gx_out *o, uint8_t **p, size_t *n)
+{
+    if (o->len == o->size && o->a && o->size < o->cap)
+        gx_out_resize(o, o->size > o->cap / 2 ? o->cap : o->size * 2);
+    if (o->len < o->size) {
+        *p = o->buf + o->len;
+        *n = o->size - o->len;
+    } else {
+        *p = &o->spare;
+        *n = 1;
+    }
+}
+
+/* n bytes were written into the room at p. */
+static int gx_out_commit(gx_out *o, const uint8_t *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (p == &o->spare)
+        return GP_COMPRESS_ERR_TOO_LARGE;
+    o->len += n;
+    return 0;
+}
+
+/* Exactly n more bytes, contiguous; for codecs that know a block's size. */
+static uint8_t *gx_out_reserve(gx_out *o, size_t n)
+{
+    if (n > o->cap - o->len)
+        return NULL;
+    if (n > o->size - o->len) {
+        size_t want = o->size > o->cap / 2 ? o->cap : o->size * 2;
+        gx_out_resize(o, want < o->len + n ? o->len + n : want);
+    }
+    return o->buf + o->len;
+}
+
+/* A guess at the output size when the stream does not tell. */
+static size_t gx_guess(size_t len)
+{
+    return len > SIZE_MAX / 4 ? SIZE_MAX : (len * 4 < 4096 ? 4096 : len * 4);
+}
+
+static uint32_t gx_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static void gx_put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* ---- gzip ---------------------------------------------------------------- */
+
+/*
+ * gzip (several members in a row read as one stream, bytes after the last
+ * member ignored, as GZIPInputStream does), else zlib, else raw deflate,
+ * told apart by their first two bytes.
+ */
+static int gx_gunzip(const uint8_t *src, size_t len, gx_out *o)
+{
+    if (len > UINT_MAX)
+        return GP_COMPRESS_ERR_CORRUPT;
+    bool gzip = len >= 2 && src[0] == 0x1f && src[1] == 0x8b;
+    bool zlib = !gzip && len >= 2 && (src[0] & 0x0f) == Z_DEFLATED && (src[0] >> 4) <= 7 &&
+                ((unsigned)src[0] << 8 | src[1]) % 31 == 0;
+    /* A single member's trailer says its size (mod 2^32): a good first guess. */
+    size_t hint = gx_guess(len);
+    if (gzip && len >= 18) {
+        const uint8_t *t = src + len - 4;
+        hint = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
+        /* deflate expands at most 1032:1; a larger claim is a lie. */
+        if (len <= SIZE_MAX / 1032 && hint > len * 1032)
+            hint = len * 1032;
+    }
+    gx_out_start(o, hint);
+
+    z_stream *zs = gx_inflater(gzip ? 15 + 16 : zlib ? 15 : -15);
+    zs->next_in = (Bytef *)(uintptr_t)src;
+    zs->avail_in = (uInt)len;
+    for (;;) {
+        uint8_t *p;
+        size_t n;
+        gx_out_room(o, &p, &n);
+        if (n > UINT_MAX)
+            n = UINT_MAX;
+        zs->next_out = p;
+        zs->avail_out = (uInt)n;
+        int rc = inflate(zs, Z_NO_FLUSH);
+        if (gx_out_commit(o, p, n - zs->avail_out))
+            return GP_COMPRESS_ERR_TOO_LARGE;
+        if (rc == Z_STREAM_END) {
+            if (gzip && zs->avail_in >= 2 && zs->next_in[0] == 0x1f && zs->next_in[1] == 0x8b) {
+                if (inflateReset(zs) != Z_OK)
+                    abort();
+                continue;
+            }
+            return 0;
+        }
+        if (rc == Z_OK)
+            continue;
+        if (rc == Z_MEM_ERROR)
+            gx_oom();
+        /* Z_BUF_ERROR with room to write: the input ended inside the stream. */
+        return GP_COMPRESS_ERR_CORRUPT;
+    }
+}
+
+static int gx_gzip(int level, const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
+{
+    if (len > UINT_MAX || cap > UINT_MAX)
+        return GP_COMPRESS_ERR_LIBRARY;
+    z_stream *zs = gx_deflater(level == GP_COMPRESS_LEVEL_DEFAULT ? GX_GZIP_LEVEL_DEFAULT : level);
+    if (!zs)
+        return GP_COMPRESS_ERR_LIBRARY;
+    zs->next_in = (Bytef *)(uintptr_t)src;
+    zs->avail_in = (uInt)len;
+    zs->next_out = dst;
+    zs->avail_out = (uInt)cap;
+    if (deflate(zs, Z_FINISH) != Z_STREAM_END)
+        return GP_COMPRESS_ERR_LIBRARY;
+    *out_len = cap - zs->avail_out;
+    return 0;
+}
+
+/* ---- snappy -------------------------------------------------------------- */
+
+/* One raw snappy block of n bytes, its output size told by its header. */
+static int gx_unsnappy_block(const uint8_t *src, size_t n, gx_out *o)
+{
+    size_t u;
+    if (snappy_uncompressed_length((const char *)src, n, &u) != SNAPPY_OK)
+        return GP_COMPRESS_ERR_CORRUPT;
+    uint8_t *dst = gx_out_reserve(o, u);
+    if (!dst)
+        return GP_COMPRESS_ERR_TOO_LARGE;
+    size_t got = u;
+    if (snappy_uncompress((const char *)src, n, (char *)dst, &got) != SNAPPY_OK || got != u)
+        return GP_COMPRESS_ERR_CORRUPT;
+    o->len += u;
+    return 0;
+}
+
+static bool gx_is_xerial(const uint8_t *p, size_t left)
+{
+    return left >= sizeof gx_xerial_magic && memcmp(p, gx_xerial_magic, sizeof gx_xerial_magic) == 0;
+}
+
+/*
+ * Walk xerial's blocks. With o NULL only sum their output sizes into *total
+ * (each block's header says its size), so that the second walk writes into
+ * one buffer of the right size. A header inside the stream starts a
+ * concatenated stream, as xerial reads it; a block length is an int32 and so
+ * never starts with the magic's 0x82.
+ */
+static int gx_xerial_walk(const uint8_t *src, size_t len, gx_out *o, size_t cap, size_t *total)
+{
+    size_t pos = 0;
+    *total = 0;
+    while (pos < len) {
+        if (gx_is_xerial(src + pos, len - pos)) {
+            if (len - pos < GX_XERIAL_HEADER_SIZE)
+                return GP_COMPRESS_ERR_CORRUPT;
+            pos += GX_XERIAL_HEADER_SIZE;
+            continue;
+        }
+        if (len - pos < 4)
+            return GP_COMPRESS_ERR_CORRUPT;
+        uint32_t n = gx_be32(src + pos);
+        pos += 4;
+        if (n == 0 || n > INT32_MAX || n > len - pos)
+            return GP_COMPRESS_ERR_CORRUPT;
+        if (o) {
+            int rc = gx_unsnappy_block(src + pos, n, o);
+            if (rc)
+                return rc;
+        } else {
+            size_t u;
+            if (snappy_uncompressed_length((const char *)src + pos, n, &u) != SNAPPY_OK)
+                return GP_COMPRESS_ERR_CORRUPT;
+            if (u > cap - *total)
+                return GP_COMPRESS_ERR_TOO_LARGE;
+            *total += u;
+        }
+        pos += n;
+    }
+    return 0;
+}
+
+static int gx_unsnappy(const uint8_t *src, size_t len, gx_out *o)
+{
+    if (!(len >= GX_XERIAL_HEADER_SIZE && gx_is_xerial(src, len))) {
+        size_t u;
+        if (snappy_uncompressed_length((const char *)src, len, &u) != SNAPPY_OK)
+            return GP_COMPRESS_ERR_CORRUPT;
+        if (u > o->cap)
+            return GP_COMPRESS_ERR_TOO_LARGE;
+        gx_out_start(o, u);
+        return gx_unsnappy_block(src, len, o);
+    }
+    size_t total;
+    int rc = gx_xerial_walk(src, len, NULL, o->cap, &total);
+    if (rc)
+        return rc;
+    gx_out_start(o, total);
+    return gx_xerial_walk(src, len, o, o->cap, &total);
+}
+
+static size_t gx_snappy_bound(size_t len)
+{
+    size_t blocks = len / GX_XERIAL_BLOCK, last = len % GX_XERIAL_BLOCK;
+    size_t n = GX_XERIAL_HEADER_SIZE + blocks * (4 + snappy_max_compressed_length(GX_XERIAL_BLOCK));
+    if (last)
+        n += 4 + snappy_max_compressed_length(last);
+    return n;
+}
+
+static int gx_snappy(const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
+{
+    if (cap < GX_XERIAL_HEADER_SIZE)
+        return GP_COMPRESS_ERR_LIBRARY;
+    memcpy(dst, gx_xerial_magic, sizeof gx_xerial_magic);
+    gx_put_be32(dst + 8, 1);
+    gx_put_be32(dst + 12, 1);
+    size_t pos = GX_XERIAL_HEADER_SIZE;
+    for (size_t off = 0; off < len; off += GX_XERIAL_BLOCK) {
+        size_t n = len - off < GX_XERIAL_BLOCK ? len - off : GX_XERIAL_BLOCK;
+        size_t room = snappy_max_compressed_length(n);
+        if (cap - pos < 4 || cap - pos - 4 < room)
+            return GP_COMPRESS_ERR_LIBRARY;
+        if (snappy_compress((const char *)src + off, n, (char *)dst + pos + 4, &room) != SNAPPY_OK)
+            return GP_COMPRESS_ERR_LIBRARY;
+        gx_put_be32(dst + pos, (uint32_t)room);
+        pos += 4 + room;
+    }
+    *out_len = pos;
+    return 0;
+}
+
+/* ---- lz4 ----------------------------------------------------------------- */
+
+/*
+ * The output size of the frame whose blocks start at pos, from above: its
+ * block count times the block size (Kafka's writers fill every block but the
+ * last). 0 when the block headers do not add up; decompression finds out why.
+ */
+static size_t gx_lz4_estimate(const uint8_t *src, size_t len, size_t pos, const LZ4F_frameInfo_t *fi)
+{
+    static const size_t block_size[8] = {0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20};
+    size_t bs = block_size[fi->blockSizeID & 7] ? block_size[fi->blockSizeID & 7] : 64 << 10;
+    size_t extra = fi->blockChecksumFlag == LZ4F_blockChecksumEnabled ? 4 : 0;
+    size_t blocks = 0;
+    while (len - pos >= 4) {
+        uint32_t n = (uint32_t)src[pos] | (uint32_t)src[pos + 1] << 8 | (uint32_t)src[pos + 2] << 16 |
+                     (uint32_t)src[pos + 3] << 24;
+        pos += 4;
+        if (n == 0)
+            return blocks * bs;
+        n &= 0x7fffffffu;
+        if (n > len - pos || extra > len - pos - n)
+            return 0;
+        pos += n + extra;
+        blocks++;
+    }
+    return 0;
+}
+
+/* One or more LZ4 frames; anything after the last frame must be a frame too. */
+static int gx_unlz4(const uint8_t *src, size_t len, gx_out *o)
+{
+    if (len == 0)
+        return GP_COMPRESS_ERR_CORRUPT;
+    LZ4F_dctx *d = gx_lz4_dctx();
+    LZ4F_frameInfo_t fi;
+    size_t pos = len;
+    size_t r = LZ4F_getFrameInfo(d, &fi, src, &pos);
+    if (LZ4F_isError(r))
+        return GP_COMPRESS_ERR_CORRUPT;
+    if (fi.contentSize > o->cap)
+        return GP_COMPRESS_ERR_TOO_LARGE;
+    size_t hint = fi.contentSize ? (size_t)fi.contentSize : gx_lz4_estimate(src, len, pos, &fi);
+    gx_out_start(o, hint ? hint : gx_guess(len));
+    if (r == 0) /* the frame ended within its header (cannot happen: it has an end mark) */
+        return pos == len ? 0 : GP_COMPRESS_ERR_CORRUPT;
+    for (;;) {
+        uint8_t *p;
+        size_t n;
+        gx_out_room(o, &p, &n);
+        size_t dn = n, sn = len - pos;
+        r = LZ4F_decompress(d, p, &dn, src + pos, &sn, NULL);
+        if (LZ4F_isError(r))
+            return GP_COMPRESS_ERR_CORRUPT;
+        pos += sn;
+        if (gx_out_commit(o, p, dn))
+            return GP_COMPRESS_ERR_TOO_LARGE;
+        if (r == 0) {
+            if (pos == len)
+                return 0;
+            continue; /* another frame follows */
+        }
+        if (pos == len && dn < n)
+            return GP_COMPRESS_ERR_CORRUPT; /* wants input that is not there */
+        if (sn == 0 && dn == 0)
+            return GP_COMPRESS_ERR_CORRUPT; /* no progress */
+    }
+}
+
+static void gx_lz4_prefs(LZ4F_preferences_t *prefs, int level)
+{
+    memset(prefs, 0, sizeof *prefs);
+    prefs->frameInfo.blockSizeID = LZ4F_max64KB;
+    prefs->frameInfo.blockMode = LZ4F_blockIndependent;
+    prefs->compressionLevel = level;
+}
+
+static size_t gx_lz4_bound(size_t len)
+{
+    LZ4F_preferences_t prefs;
+    gx_lz4_prefs(&prefs, 0);
+    return LZ4F_HEADER_SIZE_MAX + LZ4F_compressBound(len, &prefs) + LZ4F_compressBound(0, &prefs);
+}
+
+static int gx_lz4(int level, const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
+{
+    LZ4F_preferences_t prefs;
+    gx_lz4_prefs(&prefs, level == GP_COMPRESS_LEVEL_DEFAULT ? GX_LZ4_LEVEL_DEFAULT : level);
+    LZ4F_cctx *c = gx_lz4_cctx();
+    size_t h = LZ4F_compressBegin(c, dst, cap, &prefs);
+    if (LZ4F_isError(h))
+        return GP_COMPRESS_ERR_LIBRARY;
+    size_t u = LZ4F_compressUpdate(c, dst + h, cap - h, src, len, NULL);
+    if (LZ4F_isError(u))
+        goto fail;
+    size_t e = LZ4F_compressEnd(c, dst + h + u, cap - h - u, NULL);
+    if (LZ4F_isError(e))
+        goto fail;
+    *out_len = h + u + e;
+    return 0;
+fail:
+    /* After a failed update the context is undefined: start a new one. */
+    LZ4F_freeCompressionContext(gx_ctx.lz4_c);
+    gx_ctx.lz4_c = NULL;
+    return GP_COMPRESS_ERR_LIBRARY;
+}
+
+/* ---- zstd ---------------------------------------------------------------- */
+
+static int gx_zstd_window_log(size_t cap)
+{
+    int log = 0;
+    while (log < 62 && ((size_t)1 << log) < cap)
+        log++;
+    if (log < GX_ZSTD_WINDOWLOG_MIN)
+        log = GX_ZSTD_WINDOWLOG_MIN;
+    if (log > GX_ZSTD_WINDOWLOG_MAX)
+        log = GX_ZSTD_WINDOWLOG_MAX;
+    return log;
+}
+
+/*
+ * When the first frame states its content size, decompress in one call into
+ * a buffer of that size: zstd then needs no window buffer of its own. If the
+ * input holds more than that (more frames), or the size is absent, stream.
+ */
+static int gx_unzstd(const uint8_t *src, size_t len, gx_out *o)
+{
+    ZSTD_DCtx *d = gx_zstd_dctx();
+    unsigned long long fcs = ZSTD_getFrameContentSize(src, len);
+    if (fcs == ZSTD_CONTENTSIZE_ERROR)
+        return GP_COMPRESS_ERR_CORRUPT;
+    if (fcs != ZSTD_CONTENTSIZE_UNKNOWN) {
+        if (fcs > o->cap)
+            return GP_COMPRESS_ERR_TOO_LARGE;
+        gx_out_start(o, (size_t)fcs);
+        size_t r = ZSTD_decompressDCtx(d, o->buf, o->size, src, len);
+        if (!ZSTD_isError(r)) {
+            o->len = r;
+            return 0;
+        }
+        if (ZSTD_getErrorCode(r) != ZSTD_error_dstSize_tooSmall)
+            return GP_COMPRESS_ERR_CORRUPT;
+        o->len = 0; /* stream it, into the same buffer */
+    } else {
+        gx_out_start(o, gx_guess(len));
+    }
+
+    ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+    ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, gx_zstd_window_log(o->cap));
+    ZSTD_inBuffer in = {src, len, 0};
+    int rc;
+    for (;;) {
+        uint8_t *p;
+        size_t n;
+        gx_out_room(o, &p, &n);
+        ZSTD_outBuffer out = {p, n, 0};
+        size_t r = ZSTD_decompressStream(d, &out, &in);
+        if (ZSTD_isError(r)) {
+            rc = ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge ? GP_COMPRESS_ERR_TOO_LARGE
+                                                                                  : GP_COMPRESS_ERR_CORRUPT;
+            break;
+        }
+        if ((rc = gx_out_commit(o, p, out.pos)) != 0)
+            break;
+        if (r == 0 && in.pos == in.size)
+            break; /* the last frame ended with the input */
+        if (in.pos == in.size && out.pos < out.size) {
+            rc = GP_COMPRESS_ERR_CORRUPT; /* the input ended inside a frame */
+            break;
+        }
+    }
+    if (ZSTD_sizeof_DCtx(d) > GX_ZSTD_DCTX_KEEP) {
+        ZSTD_freeDCtx(d);
+        gx_ctx.zstd_d = NULL;
+    } else {
+        ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+    }
+    return rc;
+}
+
+static int gx_zstd(int level, const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
+{
+    size_t r = ZSTD_compressCCtx(gx_zstd_cctx(), dst, cap, src, len,
+                                 level == GP_COMPRESS_LEVEL_DEFAULT ? GX_ZSTD_LEVEL_DEFAULT : level);
+    if (ZSTD_isError(r))
+        return GP_COMPRESS_ERR_LIBRARY;
+    *out_len = r;
+    return 0;
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+static int gx_decompress(int codec, const uint8_t *src, size_t len, gx_out *o)
+{
+    switch (codec) {
+    case GP_CODEC_GZIP:
+        return gx_gunzip(src, len, o);
+    case GP_CODEC_SNAPPY:
+        return gx_unsnappy(src, len, o);
+    case GP_CODEC_LZ4:
+        return gx_unlz4(src, len, o);
+    case GP_CODEC_ZSTD:
+        return gx_unzstd(src, len, o);
+    default:
+        return GP_COMPRESS_ERR_CODEC;
+    }
+}
+
+int gp_decompress(int codec, const uint8_t *src, size_t len, gp_arena *a, size_t cap, const uint8_t **out,
+                  size_t *out_len)
+{
+    gx_out o = {.a = a, .cap = cap};
+    int rc = gx_decompress(codec, src, len, &o);
+    if (rc)
+        return rc;
+    *out = o.buf;
+    *out_len = o.len;
+    return 0;
+}
+
+int gp_decompress_into(int codec, const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
+{
+    gx_out o = {.buf = dst, .size = cap, .cap = cap};
+    int rc = gx_decompress(codec, src, len, &o);
+    if (rc)
+        return rc;
+    *out_len = o.len;
+    return 0;
+}
+
+size_t gp_compress_bound(int codec, size_t len)
+{
+    switch (codec) {
+    case GP_CODEC_GZIP:
+        /* compressBound covers zlib's 6-byte wrapper; gzip's is 18. */
+        return compressBound((uLong)len) + 32;
+    case GP_CODEC_SNAPPY:
+        return gx_snappy_bound(len);
+    case GP_CODEC_LZ4:
+        return gx_lz4_bound(len);
+    case GP_CODEC_ZSTD:
+        return ZSTD_compressBound(len);
+    default:
+        return 0;
+    }
+}
+
+int gp_compress(int codec, int level, const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
+{
+    switch (codec) {
+    case GP_CODEC_GZIP:
+        return gx_gzip(level, src, len, dst, cap, out_len);
+    case GP_CODEC_SNAPPY:
+        return gx_snappy(src, len, dst, cap, out_len);
+    case GP_CODEC_LZ4:
+        return gx_lz4(level, src, len, dst, cap, out_len);
+    case GP_CODEC_ZSTD:
+        return gx_zstd(level, src, len, dst, cap, out_len);
+    default:
+        return GP_COMPRESS_ERR_CODEC;
+    }
+}
+
+const char *gp_compress_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+    case GP_COMPRESS_ERR_CODEC:
+        return "unknown compression codec";
+    case GP_COMPRESS_ERR_CORRUPT:
+        return "corrupt compressed data";
+    case GP_COMPRESS_ERR_TOO_LARGE:
+        return "decompressed data exceeds the limit";
+    case GP_COMPRESS_ERR_LIBRARY:
+        return "compression library failure";
+    default:
+        return "unknown error";
+    }
+}
+
+static const char *const gx_codec_names[GP_CODEC_COUNT] = {"none", "gzip", "snappy", "lz4", "zstd"};
+
+const char *gp_codec_name(int codec)
+{
+    return codec >= 0 && codec < GP_CODEC_COUNT ? gx_codec_names[codec] : NULL;
+}
+
+int gp_codec_from_name(const char *name, size_t len)
+{
+    for (int i = 0; i < GP_CODEC_COUNT; i++)
+        if (strlen(gx_codec_names[i]) == len && memcmp(gx_codec_names[i], name, len) == 0)
+            return i;
+    return -1;
+}

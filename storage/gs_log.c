@@ -1,0 +1,735 @@
+#include "storage/gs_log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocol/gp_batch.h"
+#include "storage/gs_meta.h"
+
+struct gs_log {
+    char *dir;
+    gs_log_config cfg;
+    gs_segment **segs; /* by base offset; the last is the active segment */
+    size_t nsegs, cap;
+    int64_t start_offset;
+    int64_t end_offset;
+};
+
+static int64_t gs__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void gs__path(const gs_log *log, int64_t base, const char *ext, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%020" PRId64 ".%s", log->dir, base, ext);
+}
+
+static gs_segment *gs__active(const gs_log *log)
+{
+    return log->segs[log->nsegs - 1];
+}
+
+static void gs__segment_unref(gs_segment *seg)
+{
+    if (--seg->refs > 0)
+        return;
+    gs_index_close(&seg->index);
+    gs_index_close(&seg->timeindex);
+    if (seg->fd >= 0)
+        close(seg->fd);
+    free(seg);
+}
+
+static int gs__segment_open_indexes(gs_log *log, gs_segment *seg, bool writable)
+{
+    char path[PATH_MAX];
+    size_t ixmax = (size_t)log->cfg.segment_index_bytes;
+    gs_index_close(&seg->index);
+    gs_index_close(&seg->timeindex);
+    gs__path(log, seg->base_offset, "index", path, sizeof path);
+    int rc = gs_index_open(&seg->index, path, GS_INDEX_OFFSET, seg->base_offset, ixmax, writable);
+    if (rc < 0)
+        return rc;
+    gs__path(log, seg->base_offset, "timeindex", path, sizeof path);
+    return gs_index_open(&seg->timeindex, path, GS_INDEX_TIME, seg->base_offset, ixmax, writable);
+}
+
+/* Open a segment's three files; `active` maps the indexes writable and
+ * preallocated. */
+static int gs__segment_open(gs_log *log, int64_t base, bool active, bool create, gs_segment **out)
+{
+    char path[PATH_MAX];
+    gs_segment *seg = calloc(1, sizeof *seg);
+    if (!seg)
+        abort();
+    seg->base_offset = base;
+    seg->next_offset = base;
+    seg->max_timestamp = -1;
+    seg->max_timestamp_offset = -1;
+    seg->refs = 1;
+    seg->index.fd = seg->timeindex.fd = -1;
+    gs__path(log, base, "log", path, sizeof path);
+    seg->fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0644);
+    int rc;
+    if (seg->fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    struct stat st;
+    if (fstat(seg->fd, &st) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    seg->size = st.st_size;
+    seg->created_ms = create ? gs__now_ms() : (int64_t)st.st_mtim.tv_sec * 1000;
+    if ((rc = gs__segment_open_indexes(log, seg, active)) == -ENOENT && !active) {
+        /* A closed segment without its index files: rebuild them. */
+        seg->needs_rebuild = true;
+        rc = gs__segment_open_indexes(log, seg, true);
+    }
+    if (rc < 0)
+        goto fail;
+    *out = seg;
+    return 0;
+fail:
+    seg->refs = 1;
+    gs__segment_unref(seg);
+    return rc;
+}
+
+static void gs__segs_push(gs_log *log, gs_segment *seg)
+{
+    if (log->nsegs == log->cap) {
+        log->cap = log->cap ? log->cap * 2 : 8;
+        log->segs = realloc(log->segs, log->cap * sizeof *log->segs);
+        if (!log->segs)
+            abort();
+    }
+    log->segs[log->nsegs++] = seg;
+}
+
+static int gs__read_header(const gs_segment *seg, int64_t pos, gp_batch_header *h)
+{
+    uint8_t buf[GP_BATCH_HEADER_SIZE];
+    ssize_t n = pread(seg->fd, buf, sizeof buf, pos);
+    if (n < 0)
+        return -errno;
+    if ((size_t)n < GP_BATCH_LOG_OVERHEAD + 5)
+        return -EIO;
+    if (gp_batch_header_parse(buf, (size_t)n, h) < 0) {
+        /* A header cut short: only offset and length were readable. */
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Note a batch at `pos` (already in the file) in the segment's indexes and
+ * bookkeeping. */
+static void gs__segment_account(gs_log *log, gs_segment *seg, const gp_batch_header *h, int64_t pos)
+{
+    int64_t last = h->base_offset + h->last_offset_delta;
+    int64_t bytes = GP_BATCH_LOG_OVERHEAD + (int64_t)h->batch_length;
+    if (h->max_timestamp > seg->max_timestamp) {
+        seg->max_timestamp = h->max_timestamp;
+        seg->max_timestamp_offset = last;
+    }
+    if (seg->bytes_since_index > log->cfg.index_interval_bytes) {
+        if (seg->index.writable)
+            (void)gs_offset_index_append(&seg->index, last, (uint32_t)pos);
+        int64_t lts, loff;
+        if (seg->timeindex.writable && (!gs_index_last(&seg->timeindex, &lts, &loff) || seg->max_timestamp > lts))
+            (void)gs_time_index_append(&seg->timeindex, seg->max_timestamp, seg->max_timestamp_offset);
+        seg->bytes_since_index = 0;
+    }
+    seg->bytes_since_index += bytes;
+    seg->next_offset = last + 1;
+}
+
+/* Check every batch of a segment from the start, rebuilding its indexes;
+ * cut the file at the first bad byte. Returns the bytes cut (>= 0) or a
+ * negative errno. */
+static int64_t gs__segment_recover(gs_log *log, gs_segment *seg, bool *cut)
+{
+    *cut = false;
+    gs_index_reset(&seg->index);
+    gs_index_reset(&seg->timeindex);
+    seg->bytes_since_index = 0;
+    seg->next_offset = seg->base_offset;
+    seg->max_timestamp = seg->max_timestamp_offset = -1;
+    int64_t pos = 0;
+    uint8_t *buf = NULL;
+    size_t bufcap = 0;
+    while (pos < seg->size) {
+        gp_batch_header h;
+        if (seg->size - pos < GP_BATCH_HEADER_SIZE || gs__read_header(seg, pos, &h) < 0)
+            break;
+        int64_t bytes = GP_BATCH_LOG_OVERHEAD + (int64_t)h.batch_length;
+        if (h.batch_length < GP_BATCH_HEADER_SIZE - GP_BATCH_LOG_OVERHEAD || bytes > seg->size - pos ||
+            h.magic != GP_BATCH_MAGIC || h.base_offset < seg->next_offset || h.last_offset_delta < 0)
+            break;
+        if ((size_t)bytes > bufcap) {
+            bufcap = (size_t)bytes;
+            free(buf);
+            buf = malloc(bufcap);
+            if (!buf)
+                abort();
+        }
+        if (pread(seg->fd, buf, (size_t)bytes, pos) != bytes)
+            break;
+        if (gp_batch_crc(buf, (size_t)bytes) != h.crc)
+            break;
+        gs__segment_account(log, seg, &h, pos);
+        pos += bytes;
+    }
+    free(buf);
+    int64_t cut_bytes = seg->size - pos;
+    if (cut_bytes > 0) {
+        if (ftruncate(seg->fd, pos) < 0)
+            return -errno;
+        seg->size = pos;
+        *cut = true;
+    }
+    return cut_bytes;
+}
+
+/* For a trusted segment: its next offset and max timestamp from the last
+ * index entries plus the batches after them (a short scan). */
+static int gs__segment_load_tail(gs_log *log, gs_segment *seg)
+{
+    (void)log;
+    int64_t key, value, pos = 0;
+    if (gs_index_last(&seg->index, &key, &value))
+        pos = value;
+    if (gs_index_last(&seg->timeindex, &key, &value)) {
+        seg->max_timestamp = key;
+        seg->max_timestamp_offset = value;
+    }
+    while (pos < seg->size) {
+        gp_batch_header h;
+        int rc = gs__read_header(seg, pos, &h);
+        if (rc < 0)
+            return rc;
+        int64_t last = h.base_offset + h.last_offset_delta;
+        if (h.max_timestamp > seg->max_timestamp) {
+            seg->max_timestamp = h.max_timestamp;
+            seg->max_timestamp_offset = last;
+        }
+        seg->next_offset = last + 1;
+        pos += GP_BATCH_LOG_OVERHEAD + (int64_t)h.batch_length;
+    }
+    return 0;
+}
+
+static int gs__cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void gs__segment_remove_files(gs_log *log, gs_segment *seg)
+{
+    char path[PATH_MAX];
+    static const char *const exts[] = {"log", "index", "timeindex", "txnindex"};
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        gs__path(log, seg->base_offset, exts[i], path, sizeof path);
+        unlink(path);
+    }
+    seg->deleted = true;
+}
+
+int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_point, int64_t log_start_offset, bool clean,
+                gs_log **out, gs_log_recovery *rec, char *err, size_t errlen)
+{
+    memset(rec, 0, sizeof *rec);
+    rec->truncated_at_offset = -1;
+    int rc = gs_mkdirs(dir);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    gs_log *log = calloc(1, sizeof *log);
+    if (!log || !(log->dir = strdup(dir)))
+        abort();
+    log->cfg = *cfg;
+
+    /* The segments: every NNNNNNNNNNNNNNNNNNNN.log. */
+    DIR *d = opendir(dir);
+    if (!d) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot read %s: %s", dir, strerror(errno));
+        free(log->dir);
+        free(log);
+        return rc;
+    }
+    int64_t *bases = NULL;
+    size_t nb = 0, cb = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (n != 24 || strcmp(de->d_name + 20, ".log") != 0 || strspn(de->d_name, "0123456789") != 20)
+            continue;
+        if (nb == cb) {
+            cb = cb ? cb * 2 : 16;
+            bases = realloc(bases, cb * sizeof *bases);
+            if (!bases)
+                abort();
+        }
+        bases[nb++] = strtoll(de->d_name, NULL, 10);
+    }
+    closedir(d);
+    if (nb > 1)
+        qsort(bases, nb, sizeof *bases, gs__cmp_i64);
+
+    for (size_t i = 0; i < nb; i++) {
+        gs_segment *seg;
+        if ((rc = gs__segment_open(log, bases[i], i + 1 == nb, false, &seg)) < 0) {
+            snprintf(err, errlen, "cannot open segment %020" PRId64 " in %s: %s", bases[i], dir, strerror(-rc));
+            goto fail;
+        }
+        gs__segs_push(log, seg);
+    }
+    free(bases);
+    bases = NULL;
+    rec->segments = (int)log->nsegs;
+
+    /* Recovery: segments below the recovery point are trusted (their
+     * tail is read for the next offset); the others are checked batch by
+     * batch with their indexes rebuilt, and the log is cut at the first bad
+     * byte. A closed segment's rebuilt indexes are trimmed again. */
+    for (size_t i = 0; i < log->nsegs; i++) {
+        gs_segment *seg = log->segs[i];
+        bool active = i + 1 == log->nsegs;
+        bool trusted = clean || (!active && log->segs[i + 1]->base_offset <= recovery_point);
+        if (trusted && !seg->needs_rebuild) {
+            if ((rc = gs__segment_load_tail(log, seg)) < 0) {
+                snprintf(err, errlen, "cannot read segment %020" PRId64 " in %s: %s", seg->base_offset, dir,
+                         strerror(-rc));
+                goto fail;
+            }
+            continue;
+        }
+        bool cut = false;
+        int64_t cutb;
+        if ((!seg->index.writable && (rc = gs__segment_open_indexes(log, seg, true)) < 0) ||
+            (cutb = gs__segment_recover(log, seg, &cut)) < 0) {
+            rc = rc < 0 ? rc : (int)cutb;
+            snprintf(err, errlen, "cannot recover segment %020" PRId64 " in %s: %s", seg->base_offset, dir,
+                     strerror(-rc));
+            goto fail;
+        }
+        rec->indexes_rebuilt++;
+        if (cut) {
+            /* Everything after a cut is gone: later segments cannot follow a hole. */
+            rec->truncated_bytes += cutb;
+            rec->truncated_at_offset = seg->next_offset;
+            while (log->nsegs > i + 1) {
+                gs_segment *later = log->segs[--log->nsegs];
+                rec->truncated_bytes += later->size;
+                rec->segments_removed++;
+                gs__segment_remove_files(log, later);
+                gs__segment_unref(later);
+            }
+            break; /* seg is the active segment now, its indexes writable */
+        }
+        if (!active && ((rc = gs_index_trim(&seg->index)) < 0 || (rc = gs_index_trim(&seg->timeindex)) < 0)) {
+            snprintf(err, errlen, "cannot write the indexes of segment %020" PRId64 " in %s: %s", seg->base_offset, dir,
+                     strerror(-rc));
+            goto fail;
+        }
+    }
+
+    if (log->nsegs == 0) {
+        gs_segment *seg;
+        int64_t base = log_start_offset > 0 ? log_start_offset : 0;
+        if ((rc = gs__segment_open(log, base, true, true, &seg)) < 0) {
+            snprintf(err, errlen, "cannot create segment in %s: %s", dir, strerror(-rc));
+            goto fail;
+        }
+        gs__segs_push(log, seg);
+    }
+    log->end_offset = gs__active(log)->next_offset;
+    log->start_offset = log->segs[0]->base_offset;
+    if (log_start_offset > log->start_offset)
+        log->start_offset = log_start_offset < log->end_offset ? log_start_offset : log->end_offset;
+    *out = log;
+    return 0;
+
+fail:
+    free(bases);
+    gs_log_close(log);
+    return rc;
+}
+
+void gs_log_close(gs_log *log)
+{
+    if (!log)
+        return;
+    for (size_t i = 0; i < log->nsegs; i++) {
+        gs_segment *seg = log->segs[i];
+        if (seg->index.writable)
+            (void)gs_index_trim(&seg->index);
+        if (seg->timeindex.writable)
+            (void)gs_index_trim(&seg->timeindex);
+        gs__segment_unref(seg);
+    }
+    free(log->segs);
+    free(log->dir);
+    free(log);
+}
+
+int gs_log_delete(gs_log *log)
+{
+    for (size_t i = 0; i < log->nsegs; i++)
+        gs__segment_remove_files(log, log->segs[i]);
+    /* Whatever else Gregor or Kafka left in the directory. */
+    DIR *d = opendir(log->dir);
+    if (d) {
+        struct dirent *de;
+        char path[PATH_MAX];
+        while ((de = readdir(d))) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            snprintf(path, sizeof path, "%s/%s", log->dir, de->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    int rc = rmdir(log->dir) < 0 ? -errno : 0;
+    for (size_t i = 0; i < log->nsegs; i++)
+        gs__segment_unref(log->segs[i]);
+    log->nsegs = 0;
+    free(log->segs);
+    free(log->dir);
+    free(log);
+    return rc;
+}
+
+const char *gs_log_dir(const gs_log *log)
+{
+    return log->dir;
+}
+
+int64_t gs_log_start_offset(const gs_log *log)
+{
+    return log->start_offset;
+}
+
+int64_t gs_log_end_offset(const gs_log *log)
+{
+    return log->end_offset;
+}
+
+int64_t gs_log_size(const gs_log *log)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < log->nsegs; i++)
+        n += log->segs[i]->size;
+    return n;
+}
+
+size_t gs_log_segment_count(const gs_log *log)
+{
+    return log->nsegs;
+}
+
+void gs_log_set_config(gs_log *log, const gs_log_config *cfg)
+{
+    log->cfg = *cfg;
+}
+
+/* Close the active segment (trim its indexes) and start a new one at the
+ * log end offset. */
+static int gs__roll(gs_log *log)
+{
+    gs_segment *act = gs__active(log);
+    if (act->size == 0)
+        return 0;
+    int rc;
+    if ((rc = gs_index_trim(&act->index)) < 0 || (rc = gs_index_trim(&act->timeindex)) < 0)
+        return rc;
+    gs_segment *seg;
+    if ((rc = gs__segment_open(log, log->end_offset, true, true, &seg)) < 0)
+        return rc;
+    gs__segs_push(log, seg);
+    return 0;
+}
+
+int gs_log_maybe_roll(gs_log *log, int64_t now_ms)
+{
+    gs_segment *act = gs__active(log);
+    if (act->size > 0 && log->cfg.segment_ms > 0 && now_ms - act->created_ms >= log->cfg.segment_ms)
+        return gs__roll(log);
+    return 0;
+}
+
+int gs_log_append(gs_log *log, uint8_t *data, size_t len, int64_t now_ms, bool log_append_time, int32_t leader_epoch,
+                  int64_t *base_offset, int64_t *last_offset)
+{
+    /* Count the offsets first: a segment may hold at most INT32_MAX of them
+     * (relative offsets in the index are int32). */
+    int64_t count = 0;
+    for (size_t pos = 0; pos < len;) {
+        gp_batch_header h;
+        if (gp_batch_header_parse(data + pos, len - pos, &h) < 0 || h.batch_length < 0 ||
+            (size_t)h.batch_length + GP_BATCH_LOG_OVERHEAD > len - pos)
+            return -EINVAL; /* not validated: a broker bug */
+        count += (int64_t)h.last_offset_delta + 1;
+        pos += GP_BATCH_LOG_OVERHEAD + (size_t)h.batch_length;
+    }
+    gs_segment *act = gs__active(log);
+    bool roll = act->size > 0 && (act->size + (int64_t)len > log->cfg.segment_bytes ||
+                                  (log->cfg.segment_ms > 0 && now_ms - act->created_ms >= log->cfg.segment_ms) ||
+                                  gs_index_full(&act->index) || gs_index_full(&act->timeindex) ||
+                                  log->end_offset + count - act->base_offset > INT32_MAX);
+    int rc;
+    if (roll && (rc = gs__roll(log)) < 0)
+        return rc;
+    act = gs__active(log);
+    if (act->size == 0)
+        act->created_ms = now_ms;
+
+    /* Assign offsets in place. */
+    int64_t next = log->end_offset;
+    for (size_t pos = 0; pos < len;) {
+        uint8_t *b = data + pos;
+        gp_batch_header h;
+        gp_batch_header_parse(b, len - pos, &h);
+        size_t bytes = GP_BATCH_LOG_OVERHEAD + (size_t)h.batch_length;
+        gp_batch_set_base_offset(b, next);
+        gp_batch_set_partition_leader_epoch(b, leader_epoch);
+        if (log_append_time && gp_batch_set_max_timestamp(b, now_ms, true))
+            gp_batch_update_crc(b, bytes);
+        next += (int64_t)h.last_offset_delta + 1;
+        pos += bytes;
+    }
+
+    /* One write; a short or failed write is cut back so that nothing
+     * half-written stays in the log. */
+    int64_t start = act->size;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pwrite(act->fd, data + done, len - done, start + (int64_t)done);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            if (ftruncate(act->fd, start) < 0) {
+                /* The file now has bytes the log does not account for; the
+                 * next recovery cuts them. */
+            }
+            return rc;
+        }
+        done += (size_t)n;
+    }
+    act->size += (int64_t)len;
+
+    for (size_t pos = 0; pos < len;) {
+        gp_batch_header h;
+        gp_batch_header_parse(data + pos, len - pos, &h);
+        gs__segment_account(log, act, &h, start + (int64_t)pos);
+        pos += GP_BATCH_LOG_OVERHEAD + (size_t)h.batch_length;
+    }
+    *base_offset = log->end_offset;
+    *last_offset = next - 1;
+    log->end_offset = next;
+    return 0;
+}
+
+/* The segment holding offset (the last whose base offset is <= offset). */
+static size_t gs__find_segment(const gs_log *log, int64_t offset)
+{
+    size_t lo = 0, hi = log->nsegs;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (log->segs[mid]->base_offset <= offset)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int gs_log_read(gs_log *log, int64_t offset, int64_t max_bytes, bool min_one_batch, gs_log_slice *out)
+{
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    if (offset < log->start_offset || offset > log->end_offset)
+        return -ERANGE;
+    if (offset == log->end_offset)
+        return 0;
+    size_t i = gs__find_segment(log, offset);
+    while (i < log->nsegs && log->segs[i]->next_offset <= offset)
+        i++; /* offset in a gap (records removed by compaction) */
+    if (i == log->nsegs)
+        return 0;
+    gs_segment *seg = log->segs[i];
+    int64_t ioff;
+    uint32_t ipos;
+    gs_offset_index_lookup(&seg->index, offset, &ioff, &ipos);
+    int64_t pos = ipos;
+    gp_batch_header h;
+    while (pos < seg->size) {
+        int rc = gs__read_header(seg, pos, &h);
+        if (rc < 0)
+            return rc;
+        if (h.base_offset + h.last_offset_delta >= offset)
+            break;
+        pos += GP_BATCH_LOG_OVERHEAD + (int64_t)h.batch_length;
+    }
+    if (pos >= seg->size)
+        return 0;
+    int64_t first = GP_BATCH_LOG_OVERHEAD + (int64_t)h.batch_length;
+    int64_t len = seg->size - pos;
+    if (len > max_bytes)
+        len = max_bytes;
+    if (len < first && min_one_batch)
+        len = first;
+    if (len < 0)
+        len = 0;
+    seg->refs++;
+    out->seg = seg;
+    out->fd = seg->fd;
+    out->pos = pos;
+    out->len = len;
+    return 0;
+}
+
+void gs_log_slice_release(gs_log_slice *s)
+{
+    if (s->seg)
+        gs__segment_unref(s->seg);
+    s->seg = NULL;
+    s->fd = -1;
+}
+
+bool gs_log_batch_for_timestamp(gs_log *log, int64_t ts, int64_t *batch_offset, int64_t *batch_max_timestamp,
+                                gs_log_slice *batch)
+{
+    memset(batch, 0, sizeof *batch);
+    batch->fd = -1;
+    for (size_t i = 0; i < log->nsegs; i++) {
+        gs_segment *seg = log->segs[i];
+        if (seg->max_timestamp < ts)
+            continue;
+        int64_t its, ioff, pos = 0;
+        if (gs_time_index_lookup(&seg->timeindex, ts, &its, &ioff)) {
+            int64_t o;
+            uint32_t p;
+            gs_offset_index_lookup(&seg->index, ioff, &o, &p);
+            pos = p;
+        }
+        while (pos < seg->size) {
+            gp_batch_header h;
+            if (gs__read_header(seg, pos, &h) < 0)
+                return false;
+            int64_t bytes = GP_BATCH_LOG_OVERHEAD + (int64_t)h.batch_length;
+            if (h.max_timestamp >= ts && h.base_offset + h.last_offset_delta >= log->start_offset) {
+                *batch_offset = h.base_offset;
+                *batch_max_timestamp = h.max_timestamp;
+                seg->refs++;
+                batch->seg = seg;
+                batch->fd = seg->fd;
+                batch->pos = pos;
+                batch->len = bytes;
+                return true;
+            }
+            pos += bytes;
+        }
+    }
+    return false;
+}
+
+bool gs_log_max_timestamp(const gs_log *log, int64_t *offset, int64_t *timestamp)
+{
+    bool found = false;
+    for (size_t i = 0; i < log->nsegs; i++) {
+        const gs_segment *seg = log->segs[i];
+        if (seg->max_timestamp_offset >= 0 && (!found || seg->max_timestamp > *timestamp)) {
+            *timestamp = seg->max_timestamp;
+            *offset = seg->max_timestamp_offset;
+            found = true;
+        }
+    }
+    return found;
+}
+
+/* Drop the oldest segment (never the only one). */
+static void gs__drop_first(gs_log *log)
+{
+    gs_segment *seg = log->segs[0];
+    gs__segment_remove_files(log, seg);
+    memmove(log->segs, log->segs + 1, (log->nsegs - 1) * sizeof *log->segs);
+    log->nsegs--;
+    gs__segment_unref(seg);
+    if (log->segs[0]->base_offset > log->start_offset)
+        log->start_offset = log->segs[0]->base_offset;
+}
+
+int gs_log_retain(gs_log *log, int64_t now_ms, int64_t retention_ms, int64_t retention_bytes)
+{
+    int deleted = 0;
+    int64_t size = gs_log_size(log);
+    for (;;) {
+        gs_segment *seg = log->segs[0];
+        bool by_time =
+            retention_ms >= 0 && seg->size > 0 && seg->max_timestamp >= 0 && now_ms - seg->max_timestamp > retention_ms;
+        bool by_size = retention_bytes >= 0 && seg->size > 0 && size - seg->size >= retention_bytes;
+        if (!by_time && !by_size)
+            break;
+        if (log->nsegs == 1) {
+            /* The active segment itself is due: roll so it can go. */
+            int rc = gs__roll(log);
+            if (rc < 0)
+                return rc;
+            if (log->nsegs == 1)
+                break;
+        }
+        size -= seg->size;
+        gs__drop_first(log);
+        deleted++;
+    }
+    return deleted;
+}
+
+int gs_log_advance_start(gs_log *log, int64_t offset)
+{
+    if (offset > log->end_offset)
+        return -ERANGE;
+    if (offset <= log->start_offset)
+        return 0;
+    log->start_offset = offset;
+    while (log->nsegs > 1 && log->segs[1]->base_offset <= offset)
+        gs__drop_first(log);
+    if (log->nsegs == 1 && offset == log->end_offset && gs__active(log)->size > 0) {
+        int rc = gs__roll(log);
+        if (rc < 0)
+            return rc;
+        gs__drop_first(log);
+    }
+    log->start_offset = offset;
+    return 0;
+}
+
+int gs_log_flush(gs_log *log, int64_t *flushed)
+{
+    gs_segment *act = gs__active(log);
+    if (fdatasync(act->fd) < 0)
+        return -errno;
+    int rc;
+    if ((rc = gs_index_flush(&act->index)) < 0 || (rc = gs_index_flush(&act->timeindex)) < 0)
+        return rc;
+    *flushed = log->end_offset;
+    return 0;
+}

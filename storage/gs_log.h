@@ -1,0 +1,135 @@
+/*
+ * A partition log: <log.dirs>/<topic>-<partition>/ with segments named by
+ * their base offset (%020lld.log, .index, .timeindex), in Kafka's on-disk
+ * format.
+ *
+ * The log stores record batches as producers sent them, after the broker
+ * validated them: gs_log_append() only assigns offsets (rewriting each
+ * batch's baseOffset), sets the partition leader epoch and, for
+ * LogAppendTime topics, the max timestamp (recomputing the CRC), and writes
+ * the whole blob with one write(2). Reads return file slices (fd, position,
+ * length) so that the broker can send them with sendfile without copying
+ * record data through user space; a slice holds a reference on its segment,
+ * so a segment deleted by retention stays readable until the slice is
+ * released.
+ *
+ * Called from the loop thread only, except gs_log_flush_fd targets, which
+ * are plain fds a flusher thread may fdatasync.
+ */
+#ifndef GS_LOG_H
+#define GS_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/gs_index.h"
+
+typedef struct gs_log_config {
+    int64_t segment_bytes;        /* segment.bytes: roll before exceeding it */
+    int64_t segment_ms;           /* segment.ms: roll when the segment is older; <= 0 never */
+    int32_t segment_index_bytes;  /* segment.index.bytes: index preallocation */
+    int32_t index_interval_bytes; /* index.interval.bytes: bytes between index entries */
+} gs_log_config;
+
+typedef struct gs_segment {
+    int64_t base_offset;
+    int fd;
+    int64_t size;                 /* bytes of batches in the .log */
+    int64_t next_offset;          /* offset after its last batch (== base when empty) */
+    int64_t max_timestamp;        /* -1 when empty */
+    int64_t max_timestamp_offset; /* offset of the record with max_timestamp, -1 when empty */
+    int64_t created_ms;           /* for segment.ms: first batch's append time */
+    int64_t bytes_since_index;
+    gs_index index;
+    gs_index timeindex;
+    int refs;           /* the log's own + one per live slice */
+    bool deleted;       /* unlinked; freed with the last reference */
+    bool needs_rebuild; /* index files were missing */
+} gs_segment;
+
+typedef struct gs_log gs_log;
+
+/* What gs_log_open found and did, for the broker to log. */
+typedef struct gs_log_recovery {
+    int segments;
+    int64_t truncated_bytes;     /* bytes cut from a torn or corrupt tail */
+    int64_t truncated_at_offset; /* log end offset after the cut, or -1 */
+    int segments_removed;        /* segments after the cut */
+    int indexes_rebuilt;
+} gs_log_recovery;
+
+/* Open (creating the directory if needed) the log in `dir`. Segments whose
+ * base offset lies below recovery_point are trusted when `clean` is false;
+ * every batch after it is checked (length, magic, CRC) and the log is cut
+ * at the first bad byte, with the indexes of every checked segment rebuilt.
+ * After a clean shutdown nothing is scanned. Returns 0 or a negative errno
+ * with a message in err. */
+int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_point, int64_t log_start_offset, bool clean,
+                gs_log **out, gs_log_recovery *rec, char *err, size_t errlen);
+
+/* Close the files, trimming the active segment's indexes (a clean stop). */
+void gs_log_close(gs_log *log);
+
+/* Close and remove the directory and all its files (DeleteTopics). */
+int gs_log_delete(gs_log *log);
+
+const char *gs_log_dir(const gs_log *log);
+int64_t gs_log_start_offset(const gs_log *log);
+int64_t gs_log_end_offset(const gs_log *log);
+int64_t gs_log_size(const gs_log *log);
+size_t gs_log_segment_count(const gs_log *log);
+void gs_log_set_config(gs_log *log, const gs_log_config *cfg);
+
+/* Append validated batches (one Produce partition's records). Offsets are
+ * assigned from the log end offset. For LogAppendTime, each batch's max
+ * timestamp becomes now_ms. On success *base_offset is the first offset
+ * assigned and *last_offset the last; on failure (disk full, I/O error)
+ * nothing is appended: a partial write is cut back. */
+int gs_log_append(gs_log *log, uint8_t *data, size_t len, int64_t now_ms, bool log_append_time, int32_t leader_epoch,
+                  int64_t *base_offset, int64_t *last_offset);
+
+/* A part of a segment file, holding a reference on the segment. */
+typedef struct gs_log_slice {
+    gs_segment *seg;
+    int fd;
+    int64_t pos;
+    int64_t len;
+} gs_log_slice;
+
+/* Batches from the one containing `offset`, at most max_bytes (the last may
+ * be cut, as Kafka does; clients drop a partial batch), or the whole first
+ * batch if it alone is larger and min_one_batch is set (KIP-74). Stays in
+ * one segment. -ERANGE if offset is outside [start, end]; len 0 at the end.
+ * Release the slice with gs_log_slice_release. */
+int gs_log_read(gs_log *log, int64_t offset, int64_t max_bytes, bool min_one_batch, gs_log_slice *out);
+void gs_log_slice_release(gs_log_slice *s);
+
+/* ListOffsets by timestamp: the first batch whose max timestamp is >= ts;
+ * its base offset and max timestamp. Returns false if none. (The record
+ * inside the batch is found by the broker, which can decompress.) */
+bool gs_log_batch_for_timestamp(gs_log *log, int64_t ts, int64_t *batch_offset, int64_t *batch_max_timestamp,
+                                gs_log_slice *batch);
+
+/* The record with the largest timestamp: its offset and timestamp, or
+ * false for an empty log. */
+bool gs_log_max_timestamp(const gs_log *log, int64_t *offset, int64_t *timestamp);
+
+/* Roll now if the active segment is older than segment.ms (timer). */
+int gs_log_maybe_roll(gs_log *log, int64_t now_ms);
+
+/* Retention: delete the oldest segments (never the active one) while they
+ * are all older than retention_ms (by their max timestamp) or the log is
+ * larger than retention_bytes (-1 disables either). Advances the log start
+ * offset. Returns the number of segments deleted, or a negative errno. */
+int gs_log_retain(gs_log *log, int64_t now_ms, int64_t retention_ms, int64_t retention_bytes);
+
+/* Raise the log start offset (DeleteRecords), deleting whole segments
+ * below it. */
+int gs_log_advance_start(gs_log *log, int64_t offset);
+
+/* fdatasync the active segment and its indexes; *flushed is the log end
+ * offset covered. */
+int gs_log_flush(gs_log *log, int64_t *flushed);
+
+#endif

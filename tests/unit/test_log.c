@@ -1,0 +1,374 @@
+/*
+ * Partition log: offsets assigned by rewriting base offsets, reads as file
+ * slices from any offset (index and scan), KIP-74's first batch, segment
+ * roll by size and index, reopen after a clean stop without a scan,
+ * recovery after a crash cutting a torn last batch at every byte, a flipped
+ * byte (CRC), missing index files, lookup by timestamp, LogAppendTime,
+ * retention by size and time, log start offset, delete.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "protocol/gp_batch.h"
+#include "storage/gs_log.h"
+
+static char root[64], dir[128];
+static gp_arena arena;
+
+static const gs_log_config small_cfg = {
+    .segment_bytes = 4096, .segment_ms = 0, .segment_index_bytes = 1024, .index_interval_bytes = 256};
+
+static void setup(void)
+{
+    snprintf(root, sizeof root, "/tmp/gregor-log.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    snprintf(dir, sizeof dir, "%s/topic-0", root);
+    gp_arena_init(&arena, NULL, 0);
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    ck_assert_int_eq(system(cmd), 0);
+    gp_arena_reset(&arena, NULL, 0);
+}
+
+/* A batch of n records "v<first+i>" with timestamps ts + i, in a fresh
+ * malloc'd buffer (the log rewrites it in place). */
+static uint8_t *make_batch(int first, int n, int64_t ts, size_t *len)
+{
+    gp_record *recs = gp_arena_calloc(&arena, (size_t)n, sizeof *recs);
+    for (int i = 0; i < n; i++) {
+        char *v = gp_arena_printf(&arena, "v%d-padding-padding-padding", first + i);
+        recs[i].timestamp_delta = i;
+        recs[i].key = (gp_bytes){NULL, -1};
+        recs[i].value = (gp_bytes){(const uint8_t *)v, (int32_t)strlen(v)};
+    }
+    gp_batch_params p = {.base_timestamp = ts, .producer_id = -1, .base_sequence = -1, .codec = GP_CODEC_NONE};
+    gp_bytes out;
+    ck_assert_int_eq(gp_batch_build(&arena, &p, recs, n, &out), 0);
+    uint8_t *buf = malloc((size_t)out.len);
+    memcpy(buf, out.p, (size_t)out.len);
+    *len = (size_t)out.len;
+    return buf;
+}
+
+static int64_t append(gs_log *log, int first, int n, int64_t ts)
+{
+    size_t len;
+    uint8_t *b = make_batch(first, n, ts, &len);
+    int64_t base, last;
+    ck_assert_int_eq(gs_log_append(log, b, len, ts, false, 0, &base, &last), 0);
+    ck_assert_int_eq(last - base + 1, n);
+    free(b);
+    return base;
+}
+
+/* Read the batch containing offset and return its base offset and first
+ * record value. */
+static int64_t read_at(gs_log *log, int64_t offset, char *value, size_t vlen)
+{
+    gs_log_slice s;
+    ck_assert_int_eq(gs_log_read(log, offset, 1 << 20, true, &s), 0);
+    ck_assert_int_gt(s.len, 0);
+    uint8_t *buf = malloc((size_t)s.len);
+    ck_assert_int_eq(pread(s.fd, buf, (size_t)s.len, s.pos), s.len);
+    gp_batch_header h;
+    ck_assert_int_eq(gp_batch_header_parse(buf, (size_t)s.len, &h), 0);
+    ck_assert_uint_eq(gp_batch_crc(buf, GP_BATCH_LOG_OVERHEAD + (size_t)h.batch_length), h.crc);
+    gp_record_iter it;
+    gp_record_iter_init(&it, buf + GP_BATCH_HEADER_SIZE,
+                        (size_t)h.batch_length + GP_BATCH_LOG_OVERHEAD - GP_BATCH_HEADER_SIZE, h.records_count);
+    gp_record r;
+    ck_assert_int_eq(gp_record_next(&it, &r), 1);
+    snprintf(value, vlen, "%.*s", r.value.len, (const char *)r.value.p);
+    gs_log_slice_release(&s);
+    free(buf);
+    return h.base_offset;
+}
+
+static gs_log *open_log(bool clean, int64_t rp, gs_log_recovery *rec)
+{
+    gs_log *log;
+    gs_log_recovery r;
+    char err[256];
+    int rc = gs_log_open(dir, &small_cfg, rp, 0, clean, &log, rec ? rec : &r, err, sizeof err);
+    ck_assert_msg(rc == 0, "open: %s", err);
+    return log;
+}
+
+START_TEST(test_append_read)
+{
+    gs_log *log = open_log(true, 0, NULL);
+    ck_assert_int_eq(gs_log_end_offset(log), 0);
+    int next = 0;
+    for (int b = 0; b < 50; b++) {
+        int n = 1 + b % 5;
+        ck_assert_int_eq(append(log, next, n, 1000 + next), next);
+        next += n;
+    }
+    ck_assert_int_eq(gs_log_end_offset(log), next);
+    ck_assert_uint_gt(gs_log_segment_count(log), 2); /* rolled by size */
+    char v[64];
+    for (int o = 0; o < next; o++) {
+        int64_t base = read_at(log, o, v, sizeof v);
+        ck_assert_int_le(base, o);
+        /* the batch holding o starts at base: its first value is v<base> */
+        char want[32];
+        snprintf(want, sizeof want, "v%" PRId64 "-", base);
+        ck_assert_msg(strncmp(v, want, strlen(want)) == 0, "offset %d: %s", o, v);
+    }
+    gs_log_slice s;
+    ck_assert_int_eq(gs_log_read(log, next, 1000, true, &s), 0);
+    ck_assert_int_eq(s.len, 0);
+    ck_assert_int_eq(gs_log_read(log, next + 1, 1000, true, &s), -ERANGE);
+    ck_assert_int_eq(gs_log_read(log, -1, 1000, true, &s), -ERANGE);
+    /* KIP-74: max_bytes smaller than the first batch still returns it */
+    ck_assert_int_eq(gs_log_read(log, 0, 10, true, &s), 0);
+    ck_assert_int_gt(s.len, 10);
+    gs_log_slice_release(&s);
+    ck_assert_int_eq(gs_log_read(log, 0, 10, false, &s), 0);
+    ck_assert_int_eq(s.len, 10);
+    gs_log_slice_release(&s);
+    gs_log_close(log);
+
+    /* Clean reopen: same end offset, every offset still readable. */
+    log = open_log(true, -1, NULL);
+    ck_assert_int_eq(gs_log_end_offset(log), next);
+    for (int o = 0; o < next; o += 7)
+        read_at(log, o, v, sizeof v);
+    ck_assert_int_eq(append(log, next, 2, 5000), next);
+    gs_log_close(log);
+}
+END_TEST
+
+static char *seg_path(int64_t base, const char *ext)
+{
+    static char p[256];
+    snprintf(p, sizeof p, "%s/%020" PRId64 ".%s", dir, base, ext);
+    return p;
+}
+
+START_TEST(test_kafka_layout)
+{
+    gs_log *log = open_log(true, 0, NULL);
+    append(log, 0, 3, 1000);
+    struct stat st;
+    ck_assert_int_eq(stat(seg_path(0, "log"), &st), 0);
+    ck_assert_int_eq(stat(seg_path(0, "index"), &st), 0);
+    ck_assert_int_eq(st.st_size, 1024); /* preallocated while active */
+    ck_assert_int_eq(stat(seg_path(0, "timeindex"), &st), 0);
+    gs_log_close(log);
+    ck_assert_int_eq(stat(seg_path(0, "index"), &st), 0);
+    ck_assert_int_eq(st.st_size, 0); /* trimmed at close: no entry yet */
+}
+END_TEST
+
+/* A torn last batch: cut at every byte, recovery keeps exactly the
+ * complete batches. */
+START_TEST(test_recovery_torn_tail)
+{
+    gs_log *log = open_log(true, 0, NULL);
+    append(log, 0, 4, 1000);
+    append(log, 4, 3, 2000);
+    int64_t good = gs_log_size(log);
+    append(log, 7, 5, 3000);
+    int64_t full = gs_log_size(log);
+    gs_log_close(log);
+    uint8_t *copy = malloc((size_t)full);
+    int fd = open(seg_path(0, "log"), O_RDONLY);
+    ck_assert_int_eq(read(fd, copy, (size_t)full), full);
+    close(fd);
+    for (int64_t cut = good; cut < full; cut++) {
+        fd = open(seg_path(0, "log"), O_WRONLY | O_TRUNC);
+        ck_assert_int_eq(write(fd, copy, (size_t)cut), cut);
+        close(fd);
+        gs_log_recovery rec;
+        log = open_log(false, 0, &rec);
+        ck_assert_int_eq(gs_log_end_offset(log), 7);
+        ck_assert_int_eq(gs_log_size(log), good);
+        ck_assert_int_eq(rec.truncated_bytes, cut - good);
+        if (cut > good)
+            ck_assert_int_eq(rec.truncated_at_offset, 7);
+        /* appending after recovery continues at 7 */
+        ck_assert_int_eq(append(log, 7, 1, 4000), 7);
+        gs_log_close(log);
+    }
+    free(copy);
+}
+END_TEST
+
+START_TEST(test_recovery_corrupt_byte)
+{
+    gs_log *log = open_log(true, 0, NULL);
+    append(log, 0, 4, 1000);
+    int64_t first = gs_log_size(log);
+    append(log, 4, 4, 2000);
+    append(log, 8, 4, 3000);
+    gs_log_close(log);
+    /* flip a byte in the second batch's records: CRC fails there */
+    int fd = open(seg_path(0, "log"), O_RDWR);
+    uint8_t b;
+    ck_assert_int_eq(pread(fd, &b, 1, first + 70), 1);
+    b ^= 0x40;
+    ck_assert_int_eq(pwrite(fd, &b, 1, first + 70), 1);
+    close(fd);
+    gs_log_recovery rec;
+    log = open_log(false, 0, &rec);
+    ck_assert_int_eq(gs_log_end_offset(log), 4);
+    ck_assert_int_eq(gs_log_size(log), first);
+    gs_log_close(log);
+}
+END_TEST
+
+START_TEST(test_recovery_across_segments)
+{
+    gs_log *log = open_log(true, 0, NULL);
+    int next = 0;
+    while (gs_log_segment_count(log) < 4) {
+        append(log, next, 5, 1000 + next);
+        next += 5;
+    }
+    size_t nsegs = gs_log_segment_count(log);
+    gs_log_close(log);
+    /* remove a closed segment's index files: rebuilt */
+    ck_assert_int_eq(unlink(seg_path(0, "index")), 0);
+    ck_assert_int_eq(unlink(seg_path(0, "timeindex")), 0);
+    gs_log_recovery rec;
+    log = open_log(false, 0, &rec);
+    ck_assert_uint_eq(gs_log_segment_count(log), nsegs);
+    ck_assert_int_eq(gs_log_end_offset(log), next);
+    ck_assert_int_eq(rec.truncated_bytes, 0);
+    char v[64];
+    for (int o = 0; o < next; o += 3)
+        read_at(log, o, v, sizeof v);
+    gs_log_close(log);
+    struct stat st;
+    ck_assert_int_eq(stat(seg_path(0, "index"), &st), 0);
+}
+END_TEST
+
+START_TEST(test_timestamps)
+{
+    gs_log *log = open_log(true, 0, NULL);
+    for (int b = 0; b < 20; b++)
+        append(log, b * 3, 3, 10000 + b * 100); /* batch b: ts 10000+100b .. +2 */
+    int64_t off, ts;
+    gs_log_slice s;
+    ck_assert(gs_log_batch_for_timestamp(log, 10550, &off, &ts, &s));
+    ck_assert_int_eq(off, 18); /* batch 6 starts at 10600 */
+    ck_assert_int_eq(ts, 10602);
+    gs_log_slice_release(&s);
+    ck_assert(gs_log_batch_for_timestamp(log, 0, &off, &ts, &s));
+    ck_assert_int_eq(off, 0);
+    gs_log_slice_release(&s);
+    ck_assert(!gs_log_batch_for_timestamp(log, 99999, &off, &ts, &s));
+    ck_assert(gs_log_max_timestamp(log, &off, &ts));
+    ck_assert_int_eq(ts, 10000 + 19 * 100 + 2);
+    ck_assert_int_eq(off, 59);
+
+    /* LogAppendTime: max timestamp becomes the append time, CRC still valid */
+    size_t len;
+    uint8_t *b = make_batch(60, 2, 5, &len);
+    int64_t base, last;
+    ck_assert_int_eq(gs_log_append(log, b, len, 777777, true, 0, &base, &last), 0);
+    free(b);
+    char v[64];
+    read_at(log, 60, v, sizeof v); /* checks the CRC */
+    ck_assert(gs_log_max_timestamp(log, &off, &ts));
+    ck_assert_int_eq(ts, 777777);
+    gs_log_close(log);
+}
+END_TEST
+
+START_TEST(test_retention)
+{
+    gs_log *log = open_log(true, 0, NULL);
+    int next = 0;
+    while (gs_log_segment_count(log) < 5) {
+        append(log, next, 5, 1000);
+        next += 5;
+    }
+    int64_t size = gs_log_size(log);
+    /* by size: keep at most half */
+    int deleted = gs_log_retain(log, 2000, -1, size / 2);
+    ck_assert_int_gt(deleted, 0);
+    ck_assert_int_le(gs_log_size(log), size / 2 + 4096);
+    int64_t start = gs_log_start_offset(log);
+    ck_assert_int_gt(start, 0);
+    gs_log_slice s;
+    ck_assert_int_eq(gs_log_read(log, start - 1, 100, true, &s), -ERANGE);
+    char v[64];
+    read_at(log, start, v, sizeof v);
+    struct stat st;
+    ck_assert_int_ne(stat(seg_path(0, "log"), &st), 0);
+    /* by time: everything is older than 500 ms at t=10000 */
+    deleted = gs_log_retain(log, 10000, 500, -1);
+    ck_assert_int_gt(deleted, 0);
+    ck_assert_int_eq(gs_log_start_offset(log), next);
+    ck_assert_int_eq(gs_log_end_offset(log), next);
+    ck_assert_int_eq(append(log, next, 1, 20000), next);
+    gs_log_close(log);
+}
+END_TEST
+
+START_TEST(test_slice_outlives_deleted_segment)
+{
+    gs_log *log = open_log(true, 0, NULL);
+    int next = 0;
+    while (gs_log_segment_count(log) < 3) {
+        append(log, next, 5, 1000);
+        next += 5;
+    }
+    gs_log_slice s;
+    ck_assert_int_eq(gs_log_read(log, 0, 100000, true, &s), 0);
+    ck_assert_int_eq(gs_log_advance_start(log, next - 1), 0);
+    /* the segment is unlinked but the slice still reads it */
+    uint8_t buf[GP_BATCH_HEADER_SIZE];
+    ck_assert_int_eq(pread(s.fd, buf, sizeof buf, s.pos), (ssize_t)sizeof buf);
+    gs_log_slice_release(&s);
+    ck_assert_int_eq(gs_log_start_offset(log), next - 1);
+    gs_log_close(log);
+}
+END_TEST
+
+START_TEST(test_delete)
+{
+    gs_log *log = open_log(true, 0, NULL);
+    append(log, 0, 3, 1000);
+    ck_assert_int_eq(gs_log_delete(log), 0);
+    struct stat st;
+    ck_assert_int_ne(stat(dir, &st), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("log");
+    TCase *tc = tcase_create("log");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_append_read);
+    tcase_add_test(tc, test_kafka_layout);
+    tcase_add_test(tc, test_recovery_torn_tail);
+    tcase_add_test(tc, test_recovery_corrupt_byte);
+    tcase_add_test(tc, test_recovery_across_segments);
+    tcase_add_test(tc, test_timestamps);
+    tcase_add_test(tc, test_retention);
+    tcase_add_test(tc, test_slice_outlives_deleted_segment);
+    tcase_add_test(tc, test_delete);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
