@@ -24,10 +24,17 @@ enum gb_request_state {
     GB_REQ_PENDING, /* handler has not answered yet */
     GB_REQ_READY,   /* response encoded, waiting for earlier responses */
     GB_REQ_SILENT,  /* answered without a response (acks=0 produce) */
-    GB_REQ_WRITING, /* handed to the socket */
+    GB_REQ_WRITING, /* on the connection's write queue */
 };
 
 #define GB_REQUEST_BLOCK 3072 /* first arena block, inside the request */
+
+/* Work to do when a request is freed (release file slices, ...). */
+typedef struct gb_cleanup {
+    void (*fn)(void *arg);
+    void *arg;
+    struct gb_cleanup *next;
+} gb_cleanup;
 
 struct gb_request {
     gb_conn *conn;
@@ -36,11 +43,19 @@ struct gb_request {
     gp_request_header hdr;
     const gp_api *api;
     int16_t version;
-    void *body;   /* decoded request struct */
-    void *resp;   /* response struct, initialised */
-    void *frame;  /* malloc'd frame bytes the body points into, or NULL */
-    uv_buf_t out; /* size prefix + response header + body */
-    uv_write_t write_req;
+    void *body;         /* decoded request struct */
+    void *resp;         /* response struct, initialised */
+    void *frame;        /* malloc'd frame bytes the body points into, or NULL */
+    int64_t file_bytes; /* response bytes the handler left in files (gp_records.file) */
+    uint8_t *out;       /* size prefix + response header + body, less the file bytes */
+    size_t out_len;
+    gp_splice *splices; /* where the file bytes go on the wire */
+    size_t nsplices;
+    size_t sent_mem;     /* write cursor: bytes of out sent, */
+    size_t splice_idx;   /* splices done, */
+    int64_t splice_sent; /* bytes of the current splice sent */
+    int64_t wire_left;   /* bytes of this response not yet on the wire */
+    gb_cleanup *cleanups;
     gp_arena arena;
     _Alignas(16) uint8_t block[GB_REQUEST_BLOCK];
 };
@@ -50,6 +65,20 @@ void gb_request_respond(gb_request *req);
 
 /* Finish a request that gets no response (acks=0 produce). */
 void gb_request_respond_none(gb_request *req);
+
+/* Run fn(arg) when the request is freed (after its response is written or
+ * its connection closed). */
+void gb_request_defer(gb_request *req, void (*fn)(void *arg), void *arg);
+
+/* Has the client gone away? A handler that answers later can stop early. */
+bool gb_request_orphaned(const gb_request *req);
+
+/* Run fn(arg) when the request is freed (after its response is written or
+ * the connection closed). */
+void gb_request_defer(gb_request *req, void (*fn)(void *arg), void *arg);
+
+/* Has the client gone away? A handler that answers later can stop early. */
+bool gb_request_orphaned(const gb_request *req);
 
 /* "client 'id' at host:port", for log lines about this request. */
 const char *gb_request_peer(const gb_request *req);

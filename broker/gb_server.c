@@ -1,13 +1,20 @@
 /*
  * Listeners and connections.
  *
- * A connection reads into a fixed buffer and cuts it into frames. A frame
- * that does not fit there gets a buffer of its own (after its size has been
- * checked against socket.request.max.bytes) and later reads go straight into
- * it, so a large Produce is not copied. Each frame becomes a request, queued
- * on the connection in arrival order; responses are written from the head of
- * that queue only, so they leave in request order however the handlers
- * finish.
+ * Sockets are plain non-blocking fds watched with uv_poll, so that the
+ * broker controls its own writes: memory parts of responses go out with
+ * writev (several queued responses per call), file-backed record bytes
+ * (gp_splice) with sendfile, from the page cache to the socket without a
+ * copy through user space. Write readiness is watched only while a write
+ * would block.
+ *
+ * A connection reads (one read per wake-up) into a fixed buffer and cuts it
+ * into frames. A frame that does not fit there gets a buffer of its own
+ * (after its size has been checked against socket.request.max.bytes) and
+ * later reads go straight into it, so a large Produce is not copied. Each
+ * frame becomes a request, queued on the connection in arrival order;
+ * responses go to the write queue from the head of that queue only, so they
+ * leave in request order however the handlers finish.
  *
  * Fairness and flow control (memcached's habit): at most GB_CONN_BURST frames
  * are handled per connection per wake-up; leftovers wait on the backlog list,
@@ -19,10 +26,15 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "broker/gb_log.h"
@@ -31,8 +43,10 @@
 #define GB_CONN_BURST 16
 #define GB_CONN_MAX_UNSENT (16u * 1024 * 1024)
 #define GB_CONN_MAX_INFLIGHT 256
+#define GB_CONN_IOV 64
 #define GB_MAX_LISTENERS 8
 #define GB_MAX_BINDS 4
+#define GB_ACCEPT_BURST 64
 #define GB_STOP_GRACE_MS 500
 
 typedef struct gb_listener {
@@ -42,13 +56,17 @@ typedef struct gb_listener {
     int port;           /* as configured; 0 = any free port */
     char adv_host[256]; /* advertised in Metadata */
     int adv_port;       /* 0 = the bound port */
-    uv_tcp_t tcp[GB_MAX_BINDS];
-    int ntcp;
+    int fd[GB_MAX_BINDS];
+    uv_poll_t poll[GB_MAX_BINDS];
+    int nfd;
     int bound_port;
 } gb_listener;
 
 struct gb_conn {
-    uv_tcp_t tcp;
+    int fd;
+    uv_poll_t poll;
+    int poll_events; /* what the poll handle watches now */
+    bool poll_open;  /* the handle exists (closed in gb__conn_close) */
     gb_server *srv;
     gb_listener *listener;
     gb_conn *prev, *next;  /* all connections */
@@ -59,10 +77,11 @@ struct gb_conn {
     size_t rpos, rlen;     /* unparsed bytes are rbuf[rpos..rlen) */
     uint8_t *frame;        /* a large frame being read into its own buffer */
     size_t frame_len, frame_have;
-    gb_request *head, *tail; /* requests not yet handed to the socket */
-    size_t nrequests;        /* every live request, incl. writing */
-    size_t unsent;           /* bytes handed to the socket, not yet written */
-    bool reading, closing, in_backlog, client_id_set;
+    gb_request *head, *tail;       /* requests not yet on the write queue */
+    gb_request *wq_head, *wq_tail; /* responses being written, in order */
+    size_t nrequests;              /* every live request */
+    size_t unsent;                 /* bytes on the write queue not yet written */
+    bool reading, write_blocked, closing, in_backlog, client_id_set;
 };
 
 struct gb_server {
@@ -82,17 +101,17 @@ struct gb_server {
 
 static void gb__conn_close(gb_conn *c, const char *why);
 static void gb__conn_pump(gb_conn *c);
-static void gb__on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
-static void gb__on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void gb__conn_write(gb_conn *c);
 static void gb__on_backlog(uv_idle_t *idle);
+static void gb__on_poll(uv_poll_t *p, int status, int events);
 
 /* ---- connection lifetime --------------------------------------------------- */
 
-/* A connection is freed once it is closing, its handle's close callback
- * has run (tcp.data cleared) and no request refers to it any more. */
+/* A connection is freed once it is closing, its poll handle's close
+ * callback has run and no request refers to it any more. */
 static void gb__conn_free_if_done(gb_conn *c)
 {
-    if (!c->closing || c->nrequests > 0 || c->tcp.data != NULL)
+    if (!c->closing || c->nrequests > 0 || c->poll_open)
         return;
     free(c->rbuf);
     free(c->frame);
@@ -102,13 +121,17 @@ static void gb__conn_free_if_done(gb_conn *c)
 static void gb__conn_on_close(uv_handle_t *h)
 {
     gb_conn *c = h->data;
-    c->tcp.data = NULL; /* the handle is gone */
+    close(c->fd);
+    c->fd = -1;
+    c->poll_open = false;
     gb__conn_free_if_done(c);
 }
 
 static void gb__request_free(gb_request *req)
 {
     gb_conn *c = req->conn;
+    for (gb_cleanup *k = req->cleanups; k; k = k->next)
+        k->fn(k->arg);
     gp_arena_reset(&req->arena, NULL, 0);
     free(req->frame);
     free(req);
@@ -116,8 +139,24 @@ static void gb__request_free(gb_request *req)
     gb__conn_free_if_done(c);
 }
 
+/* Watch for what the connection wants now: data to read, room to write. */
+static void gb__conn_poll_update(gb_conn *c)
+{
+    if (c->closing)
+        return;
+    int ev = (c->reading ? UV_READABLE : 0) | (c->write_blocked ? UV_WRITABLE : 0);
+    if (ev == c->poll_events)
+        return;
+    c->poll_events = ev;
+    if (ev)
+        uv_poll_start(&c->poll, ev, gb__on_poll);
+    else
+        uv_poll_stop(&c->poll);
+}
+
 /* Close a connection: log why (NULL for an orderly end), drop what was not
- * answered yet. Requests being written finish through their callbacks. */
+ * answered yet. Requests whose handler has not answered stay until it does
+ * (gb_request_orphaned tells it). */
 static void gb__conn_close(gb_conn *c, const char *why)
 {
     if (c->closing)
@@ -134,8 +173,12 @@ static void gb__conn_close(gb_conn *c, const char *why)
     if (c->next)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
-    /* Requests still queued: their handlers have answered (all handlers are
-     * synchronous so far) or will see conn->closing; drop the answered ones. */
+    while (c->wq_head) {
+        gb_request *req = c->wq_head;
+        c->wq_head = req->next;
+        gb__request_free(req);
+    }
+    c->wq_tail = NULL;
     gb_request **pp = &c->head;
     while (*pp) {
         gb_request *req = *pp;
@@ -149,9 +192,9 @@ static void gb__conn_close(gb_conn *c, const char *why)
     c->tail = NULL;
     for (gb_request *r = c->head; r; r = r->next)
         c->tail = r;
-    uv_read_stop((uv_stream_t *)&c->tcp);
-    c->reading = false;
-    uv_close((uv_handle_t *)&c->tcp, gb__conn_on_close);
+    c->reading = c->write_blocked = false;
+    uv_poll_stop(&c->poll);
+    uv_close((uv_handle_t *)&c->poll, gb__conn_on_close);
     gb_server *srv = c->srv;
     if (srv->stopping && !srv->conns && !uv_is_closing((uv_handle_t *)&srv->stop_timer))
         uv_close((uv_handle_t *)&srv->stop_timer, NULL);
@@ -175,54 +218,127 @@ static void gb__backlog_add(gb_conn *c)
     uv_idle_start(&c->srv->backlog_idle, gb__on_backlog);
 }
 
-/* A response is written (or cancelled by a close: libuv runs these
- * callbacks before the handle's close callback, so `c` is alive here). */
-static void gb__on_write(uv_write_t *w, int status)
+static bool gb__request_written(const gb_request *req)
 {
-    gb_request *req = w->data;
-    gb_conn *c = req->conn;
-    bool was_paused = gb__conn_paused(c);
-    c->unsent -= req->out.len;
-    if (status < 0 && status != UV_ECANCELED && !c->closing) {
-        char why[128];
-        snprintf(why, sizeof why, "write failed: %s", uv_strerror(status));
-        gb__conn_close(c, why);
+    return req->sent_mem == req->out_len && req->splice_idx == req->nsplices;
+}
+
+/* Where the memory bytes of req stop before its next splice. */
+static size_t gb__request_cut(const gb_request *req)
+{
+    return req->splice_idx < req->nsplices ? req->splices[req->splice_idx].at : req->out_len;
+}
+
+/* Pop and free written responses at the head of the write queue. */
+static void gb__conn_reap(gb_conn *c)
+{
+    while (c->wq_head && gb__request_written(c->wq_head)) {
+        gb_request *req = c->wq_head;
+        c->wq_head = req->next;
+        if (!c->wq_head)
+            c->wq_tail = NULL;
+        gb__request_free(req);
     }
-    bool closing = c->closing;
-    gb__request_free(req);
-    if (closing)
+}
+
+/* Write as much of the write queue as the socket takes. */
+static void gb__conn_write(gb_conn *c)
+{
+    bool was_paused = gb__conn_paused(c);
+    while (c->wq_head && !c->closing) {
+        struct iovec iov[GB_CONN_IOV];
+        int n = 0;
+        for (gb_request *req = c->wq_head; req && n < GB_CONN_IOV; req = req->next) {
+            size_t cut = gb__request_cut(req);
+            if (req->sent_mem < cut)
+                iov[n++] = (struct iovec){req->out + req->sent_mem, cut - req->sent_mem};
+            if (!(cut == req->out_len && req->splice_idx == req->nsplices))
+                break; /* a splice comes next */
+        }
+        ssize_t w;
+        if (n > 0) {
+            w = writev(c->fd, iov, n);
+            if (w > 0) {
+                size_t left = (size_t)w;
+                for (gb_request *req = c->wq_head; req && left > 0; req = req->next) {
+                    size_t cut = gb__request_cut(req);
+                    size_t take = cut - req->sent_mem < left ? cut - req->sent_mem : left;
+                    req->sent_mem += take;
+                    req->wire_left -= (int64_t)take;
+                    left -= take;
+                }
+            }
+        } else {
+            gb_request *req = c->wq_head;
+            const gp_splice *s = &req->splices[req->splice_idx];
+            off_t pos = (off_t)(s->pos + req->splice_sent);
+            w = sendfile(c->fd, s->fd, &pos, (size_t)(s->len - req->splice_sent));
+            if (w == 0) {
+                gb__conn_close(c, "a log segment was shorter than its index said (response cut)");
+                return;
+            }
+            if (w > 0) {
+                req->splice_sent += w;
+                req->wire_left -= w;
+                if (req->splice_sent == s->len) {
+                    req->splice_idx++;
+                    req->splice_sent = 0;
+                }
+            }
+        }
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                c->write_blocked = true;
+                gb__conn_poll_update(c);
+                return;
+            }
+            char why[128];
+            snprintf(why, sizeof why, "write failed: %s", strerror(errno));
+            gb__conn_close(c, why);
+            return;
+        }
+        c->unsent -= (size_t)w;
+        gb__conn_reap(c);
+    }
+    if (c->closing)
         return;
-    if (c->srv->stopping && c->nrequests == 0)
+    c->write_blocked = false;
+    if (c->srv->stopping && c->nrequests == 0) {
         gb__conn_close(c, NULL);
-    else if (was_paused && !gb__conn_paused(c))
+        return;
+    }
+    gb__conn_poll_update(c);
+    if (was_paused && !gb__conn_paused(c))
         gb__backlog_add(c);
 }
 
-/* Hand every answered request at the head of the queue to the socket. */
+/* Move every answered request at the head of the queue to the write queue. */
 static void gb__conn_flush(gb_conn *c)
 {
+    bool queued = false;
     while (c->head && c->head->state != GB_REQ_PENDING) {
         gb_request *req = c->head;
         c->head = req->next;
         if (!c->head)
             c->tail = NULL;
+        req->next = NULL;
         if (req->state == GB_REQ_SILENT || c->closing) {
             gb__request_free(req);
             continue;
         }
         req->state = GB_REQ_WRITING;
-        req->write_req.data = req;
-        c->unsent += req->out.len;
-        int rc = uv_write(&req->write_req, (uv_stream_t *)&c->tcp, &req->out, 1, gb__on_write);
-        if (rc < 0) {
-            c->unsent -= req->out.len;
-            gb__request_free(req);
-            char why[128];
-            snprintf(why, sizeof why, "write failed: %s", uv_strerror(rc));
-            gb__conn_close(c, why);
-            return;
-        }
+        if (c->wq_tail)
+            c->wq_tail->next = req;
+        else
+            c->wq_head = req;
+        c->wq_tail = req;
+        c->unsent += (size_t)req->wire_left;
+        queued = true;
     }
+    if (queued && !c->write_blocked)
+        gb__conn_write(c);
 }
 
 void gb_request_respond(gb_request *req)
@@ -230,17 +346,23 @@ void gb_request_respond(gb_request *req)
     int hv = gp_response_header_version(req->api, req->version);
     size_t body = req->api->response.size(req->version, req->resp);
     size_t total = gp_response_header_size(hv) + body;
-    if (total > INT32_MAX)
-        abort(); /* a response that large is a handler bug */
-    uint8_t *buf = gp_arena_alloc(&req->arena, 4 + total);
+    if (total > INT32_MAX || (int64_t)total < req->file_bytes)
+        abort(); /* a handler bug */
+    size_t mem = 4 + total - (size_t)req->file_bytes;
+    uint8_t *buf = gp_arena_alloc(&req->arena, mem);
     gp_writer w;
-    gp_writer_init(&w, buf, 4 + total);
+    gp_writer_init(&w, buf, mem);
+    w.arena = &req->arena;
     gp_write_int32(&w, (int32_t)total);
     gp_response_header_write(&w, hv, req->hdr.correlation_id);
     req->api->response.encode(&w, req->version, req->resp);
     if (w.p != w.end)
-        abort(); /* size and encode disagree: a generator bug */
-    req->out = uv_buf_init((char *)buf, (unsigned)(4 + total));
+        abort(); /* size and encode disagree: a generator or handler bug */
+    req->out = buf;
+    req->out_len = mem;
+    req->splices = w.splices;
+    req->nsplices = w.nsplices;
+    req->wire_left = (int64_t)(4 + total);
     req->state = GB_REQ_READY;
     gb__conn_flush(req->conn);
 }
@@ -249,6 +371,20 @@ void gb_request_respond_none(gb_request *req)
 {
     req->state = GB_REQ_SILENT;
     gb__conn_flush(req->conn);
+}
+
+void gb_request_defer(gb_request *req, void (*fn)(void *arg), void *arg)
+{
+    gb_cleanup *k = gp_arena_alloc(&req->arena, sizeof *k);
+    k->fn = fn;
+    k->arg = arg;
+    k->next = req->cleanups;
+    req->cleanups = k;
+}
+
+bool gb_request_orphaned(const gb_request *req)
+{
+    return req->conn->closing;
 }
 
 gb_request *gb_conn_new_request(gb_conn *c)
@@ -304,14 +440,8 @@ int gb_request_advertised_port(const gb_request *req)
 
 static void gb__conn_update_reading(gb_conn *c)
 {
-    bool want = !c->closing && !c->srv->stopping && !gb__conn_paused(c) && !c->in_backlog;
-    if (want && !c->reading) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, gb__on_alloc, gb__on_read) == 0)
-            c->reading = true;
-    } else if (!want && c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = false;
-    }
+    c->reading = !c->closing && !c->srv->stopping && !gb__conn_paused(c) && !c->in_backlog;
+    gb__conn_poll_update(c);
 }
 
 /* Check a frame's size field before anything is reserved for it. */
@@ -385,45 +515,37 @@ static void gb__conn_pump(gb_conn *c)
     gb__conn_update_reading(c);
 }
 
-static void gb__on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+/* One read per wake-up: level-triggered polling brings us back for more,
+ * after the other connections had their turn. */
+static void gb__conn_read(gb_conn *c)
 {
-    (void)hint;
-    gb_conn *c = h->data;
+    uint8_t *buf;
+    size_t room;
     if (c->frame) {
-        buf->base = (char *)c->frame + c->frame_have;
-        buf->len = c->frame_len - c->frame_have;
+        buf = c->frame + c->frame_have;
+        room = c->frame_len - c->frame_have;
     } else {
-        if (c->rpos > 0) {
-            memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
-            c->rlen -= c->rpos;
-            c->rpos = 0;
-        }
-        buf->base = (char *)c->rbuf + c->rlen;
-        buf->len = GB_CONN_RBUF - c->rlen;
+        buf = c->rbuf + c->rlen;
+        room = GB_CONN_RBUF - c->rlen;
     }
-}
-
-static void gb__on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    (void)buf;
-    gb_conn *c = s->data;
-    if (nread < 0) {
-        if (nread == UV_EOF) {
-            if (c->frame || c->rlen > c->rpos)
-                gb__conn_close(c, "connection closed by the client in the middle of a request");
-            else
-                gb__conn_close(c, NULL);
-        } else {
-            char why[128];
-            snprintf(why, sizeof why, "read failed: %s", uv_strerror((int)nread));
-            gb__conn_close(c, why);
-        }
+    ssize_t n = read(c->fd, buf, room);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return;
+        char why[128];
+        snprintf(why, sizeof why, "read failed: %s", strerror(errno));
+        gb__conn_close(c, why);
         return;
     }
-    if (nread == 0)
+    if (n == 0) {
+        if (c->frame || c->rlen > c->rpos)
+            gb__conn_close(c, "connection closed by the client in the middle of a request");
+        else
+            gb__conn_close(c, NULL);
         return;
+    }
     if (c->frame) {
-        c->frame_have += (size_t)nread;
+        c->frame_have += (size_t)n;
         if (c->frame_have < c->frame_len)
             return;
         void *frame = c->frame;
@@ -435,8 +557,25 @@ static void gb__on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             gb__conn_pump(c);
         return;
     }
-    c->rlen += (size_t)nread;
+    c->rlen += (size_t)n;
     gb__conn_pump(c);
+}
+
+static void gb__on_poll(uv_poll_t *p, int status, int events)
+{
+    gb_conn *c = p->data;
+    if (status < 0) {
+        char why[128];
+        snprintf(why, sizeof why, "socket error: %s", uv_strerror(status));
+        gb__conn_close(c, why);
+        return;
+    }
+    if ((events & UV_WRITABLE) && c->write_blocked) {
+        c->write_blocked = false;
+        gb__conn_write(c);
+    }
+    if ((events & UV_READABLE) && c->reading && !c->closing)
+        gb__conn_read(c);
 }
 
 /* Serve connections that had more frames than one wake-up allows, or that
@@ -464,56 +603,72 @@ static void gb__on_backlog(uv_idle_t *idle)
 static void gb__format_addr(const struct sockaddr *sa, char *out, size_t len)
 {
     char ip[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
         inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-        port = ntohs(in->sin_port);
-        snprintf(out, len, "%s:%d", ip, port);
+        snprintf(out, len, "%s:%d", ip, ntohs(in->sin_port));
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
         inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-        port = ntohs(in6->sin6_port);
-        snprintf(out, len, "[%s]:%d", ip, port);
+        snprintf(out, len, "[%s]:%d", ip, ntohs(in6->sin6_port));
     } else {
         snprintf(out, len, "?");
     }
 }
 
-static void gb__on_connection(uv_stream_t *server, int status)
+static void gb__conn_start(gb_listener *l, int fd, const struct sockaddr *sa)
 {
-    gb_listener *l = server->data;
     gb_server *srv = l->srv;
-    if (status < 0) {
-        gb_log_warn("accept on %s failed: %s", l->name, uv_strerror(status));
-        return;
-    }
     gb_conn *c = calloc(1, sizeof *c);
     if (!c || !(c->rbuf = malloc(GB_CONN_RBUF)))
         abort();
+    c->fd = fd;
     c->srv = srv;
     c->listener = l;
-    uv_tcp_init(srv->loop, &c->tcp);
-    c->tcp.data = c;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
-        c->closing = true;
-        uv_close((uv_handle_t *)&c->tcp, gb__conn_on_close);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    gb__format_addr(sa, c->addr, sizeof c->addr);
+    snprintf(c->peer, sizeof c->peer, "%s", c->addr);
+    if (uv_poll_init_socket(srv->loop, &c->poll, fd) < 0) {
+        gb_log_warn("cannot watch connection from %s", c->addr);
+        close(fd);
+        free(c->rbuf);
+        free(c);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
-    struct sockaddr_storage ss;
-    int sslen = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) == 0)
-        gb__format_addr((struct sockaddr *)&ss, c->addr, sizeof c->addr);
-    else
-        snprintf(c->addr, sizeof c->addr, "unknown peer");
-    snprintf(c->peer, sizeof c->peer, "%s", c->addr);
+    c->poll.data = c;
+    c->poll_open = true;
     c->next = srv->conns;
     if (srv->conns)
         srv->conns->prev = c;
     srv->conns = c;
     gb_log_debug("connection from %s on %s", c->addr, l->name);
     gb__conn_update_reading(c);
+}
+
+static void gb__on_accept(uv_poll_t *p, int status, int events)
+{
+    (void)events;
+    gb_listener *l = p->data;
+    int lfd = -1;
+    for (int i = 0; i < l->nfd; i++)
+        if (&l->poll[i] == p)
+            lfd = l->fd[i];
+    if (status < 0 || lfd < 0)
+        return;
+    for (int k = 0; k < GB_ACCEPT_BURST; k++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                gb_log_warn("accept on %s failed: %s", l->name, strerror(errno));
+            return;
+        }
+        gb__conn_start(l, fd, (struct sockaddr *)&ss);
+    }
 }
 
 /* ---- listeners ---------------------------------------------------------------------- */
@@ -711,26 +866,37 @@ static int gb__add_advertised(void *ud, const char *item, size_t len)
     return -1;
 }
 
-static int gb__bind_one(gb_listener *l, const struct sockaddr *sa, unsigned flags, char *err, size_t errlen)
+static int gb__bind_one(gb_listener *l, const struct sockaddr *sa, socklen_t salen, bool v6only, char *err,
+                        size_t errlen)
 {
-    uv_tcp_t *t = &l->tcp[l->ntcp];
-    uv_tcp_init(l->srv->loop, t);
-    t->data = l;
     char addr[80];
     gb__format_addr(sa, addr, sizeof addr);
-    int rc = uv_tcp_bind(t, sa, flags);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)t, 511, gb__on_connection);
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1, v6 = v6only ? 1 : 0, rc = 0;
+    if (fd < 0) {
+        rc = -errno;
+    } else {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (sa->sa_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6, sizeof v6);
+        if (bind(fd, sa, salen) < 0 || listen(fd, 511) < 0)
+            rc = -errno;
+    }
+    if (rc == 0 && uv_poll_init_socket(l->srv->loop, &l->poll[l->nfd], fd) < 0)
+        rc = -EINVAL;
     if (rc < 0) {
-        snprintf(err, errlen, "cannot listen on %s (listener %s): %s", addr, l->name, uv_strerror(rc));
-        uv_close((uv_handle_t *)t, NULL);
+        snprintf(err, errlen, "cannot listen on %s (listener %s): %s", addr, l->name, strerror(-rc));
+        if (fd >= 0)
+            close(fd);
         return rc;
     }
-    l->ntcp++;
+    l->poll[l->nfd].data = l;
+    uv_poll_start(&l->poll[l->nfd], UV_READABLE, gb__on_accept);
+    l->fd[l->nfd++] = fd;
     if (!l->bound_port) {
         struct sockaddr_storage ss;
-        int n = sizeof ss;
-        uv_tcp_getsockname(t, (struct sockaddr *)&ss, &n);
+        socklen_t n = sizeof ss;
+        getsockname(fd, (struct sockaddr *)&ss, &n);
         l->bound_port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
                                                       : ((struct sockaddr_in6 *)&ss)->sin6_port);
     }
@@ -745,11 +911,11 @@ static int gb__bind_listener(gb_listener *l, char *err, size_t errlen)
     if (l->host[0] == '\0') {
         struct sockaddr_in6 any6;
         uv_ip6_addr("::", l->port, &any6);
-        if (gb__bind_one(l, (struct sockaddr *)&any6, 0, err, errlen) == 0)
+        if (gb__bind_one(l, (struct sockaddr *)&any6, sizeof any6, false, err, errlen) == 0)
             return 0; /* dual-stack */
         struct sockaddr_in any4;
         uv_ip4_addr("0.0.0.0", l->port, &any4);
-        return gb__bind_one(l, (struct sockaddr *)&any4, 0, err, errlen);
+        return gb__bind_one(l, (struct sockaddr *)&any4, sizeof any4, false, err, errlen);
     }
     struct addrinfo hints = {0}, *res;
     hints.ai_socktype = SOCK_STREAM;
@@ -762,7 +928,7 @@ static int gb__bind_listener(gb_listener *l, char *err, size_t errlen)
         return -1;
     }
     int rc = 0;
-    for (struct addrinfo *ai = res; ai && l->ntcp < GB_MAX_BINDS; ai = ai->ai_next) {
+    for (struct addrinfo *ai = res; ai && l->nfd < GB_MAX_BINDS; ai = ai->ai_next) {
         if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
             continue;
         bool dup = false;
@@ -778,10 +944,10 @@ static int gb__bind_listener(gb_listener *l, char *err, size_t errlen)
                 ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons((uint16_t)l->bound_port);
         }
         char e2[256];
-        int r = gb__bind_one(l, ai->ai_addr, ai->ai_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0, e2, sizeof e2);
+        int r = gb__bind_one(l, ai->ai_addr, ai->ai_addrlen, ai->ai_family == AF_INET6, e2, sizeof e2);
         if (r < 0) {
             /* A second address family the machine lacks is not an error. */
-            if (l->ntcp > 0 && (r == UV_EADDRNOTAVAIL || r == UV_EAFNOSUPPORT))
+            if (l->nfd > 0 && (r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT))
                 continue;
             snprintf(err, errlen, "%s", e2);
             rc = -1;
@@ -789,7 +955,7 @@ static int gb__bind_listener(gb_listener *l, char *err, size_t errlen)
         }
     }
     freeaddrinfo(res);
-    if (rc == 0 && l->ntcp == 0) {
+    if (rc == 0 && l->nfd == 0) {
         snprintf(err, errlen, "listener host '%s' (%s) has no IPv4 or IPv6 address", l->host, l->name);
         rc = -1;
     }
@@ -876,8 +1042,10 @@ void gb_server_stop(gb_server *srv)
         return;
     srv->stopping = true;
     for (int i = 0; i < srv->nlisteners; i++)
-        for (int k = 0; k < srv->listeners[i].ntcp; k++)
-            uv_close((uv_handle_t *)&srv->listeners[i].tcp[k], NULL);
+        for (int k = 0; k < srv->listeners[i].nfd; k++) {
+            uv_close((uv_handle_t *)&srv->listeners[i].poll[k], NULL);
+            close(srv->listeners[i].fd[k]);
+        }
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->backlog_idle, NULL);

@@ -23,7 +23,7 @@ C_SCALAR = {
     "bool": "bool", "int8": "int8_t", "int16": "int16_t", "int32": "int32_t",
     "int64": "int64_t", "uint16": "uint16_t", "uint32": "uint32_t",
     "float64": "double", "string": "gp_str", "bytes": "gp_bytes",
-    "records": "gp_bytes", "uuid": "gp_uuid",
+    "records": "gp_records", "uuid": "gp_uuid",
 }
 FIXED_SIZE = {"bool": 1, "int8": 1, "int16": 2, "int32": 4, "int64": 8,
               "uint16": 2, "uint32": 4, "float64": 8, "uuid": 16}
@@ -75,9 +75,13 @@ def default_value(f):
         if d:
             return 'GP_STR_LIT("%s")' % d.replace('"', '\\"')
         return None
-    if t in ("bytes", "records"):
+    if t == "bytes":
         if d == "null":
             return "((gp_bytes){NULL, -1})"
+        return None
+    if t == "records":
+        if d == "null":
+            return "((gp_records){NULL, -1, NULL})"
         return None
     if d is None:
         return None
@@ -276,21 +280,27 @@ extern const size_t gpt_message_count;
     def read_scalar(self, t, rd, nullable_c):
         if t == "string":
             return "gp_read_string(%s, flex, %s)" % (rd, nullable_c)
-        if t in ("bytes", "records"):
+        if t == "records":
+            return "gp_read_records(%s, flex, %s)" % (rd, nullable_c)
+        if t in ("bytes",):
             return "gp_read_bytes(%s, flex, %s)" % (rd, nullable_c)
         return "gp_read_%s(%s)" % (t, rd)
 
     def write_scalar(self, t, val):
         if t == "string":
             return "gp_write_string(w, flex, %s);" % val
-        if t in ("bytes", "records"):
+        if t == "records":
+            return "gp_write_records(w, flex, %s);" % val
+        if t in ("bytes",):
             return "gp_write_bytes(w, flex, %s);" % val
         return "gp_write_%s(w, %s);" % (t, val)
 
     def size_scalar(self, t, val):
         if t == "string":
             return "gp_size_string(flex, %s)" % val
-        if t in ("bytes", "records"):
+        if t == "records":
+            return "gp_size_records(flex, %s)" % val
+        if t in ("bytes",):
             return "gp_size_bytes(flex, %s)" % val
         return "%d" % FIXED_SIZE[t]
 
@@ -596,6 +606,12 @@ static __attribute__((unused)) gp_bytes rnd_bytes(gp_arena *a, uint64_t *s, bool
     return (gp_bytes){p, n};
 }
 
+static __attribute__((unused)) gp_records rnd_records(gp_arena *a, uint64_t *s, bool nullable)
+{
+    gp_bytes b = rnd_bytes(a, s, nullable);
+    return (gp_records){b.p, b.len, NULL};
+}
+
 static __attribute__((unused)) gp_uuid rnd_uuid(uint64_t *s)
 {
     gp_uuid u;
@@ -633,8 +649,10 @@ static __attribute__((unused)) gp_uuid rnd_uuid(uint64_t *s)
             return "(rnd(s) & 1) != 0"
         if t == "string":
             return "rnd_str(a, s, %s)" % nullable_c
-        if t in ("bytes", "records"):
+        if t == "bytes":
             return "rnd_bytes(a, s, %s)" % nullable_c
+        if t == "records":
+            return "rnd_records(a, s, %s)" % nullable_c
         if t == "uuid":
             return "rnd_uuid(s)"
         if t == "float64":

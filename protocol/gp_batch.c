@@ -357,8 +357,7 @@ static int64_t gx_add_ts(int64_t base, int64_t delta)
 
 /*
  * The records of batch k, in one pass: count, structure, offset deltas,
- * timestamps, keys, and the control record. base_index is the number of
- * records in the batches before it.
+ * timestamps, keys, and the control record.
  */
 static int gx_walk_records(gx_val *v, int32_t k, gp_batch_summary *s)
 {
@@ -389,8 +388,13 @@ static int gx_walk_records(gx_val *v, int32_t k, gp_batch_summary *s)
         }
         if (rec.key.len < 0)
             all_keys = false;
-        if (control && gp_control_record_parse(&rec, &s->marker, &why) != 0)
-            return gx_fail(v, GP_E_INVALID_RECORD, k, i, "batch %d: %s", k, why);
+        if (control) {
+            if (gp_control_record_parse(&rec, &s->marker, &why) != 0)
+                return gx_fail(v, GP_E_INVALID_RECORD, k, i, "batch %d: %s", k, why);
+            s->marker.producer_id = s->h.producer_id;
+            s->marker.producer_epoch = s->h.producer_epoch;
+            s->marker.timestamp = ts;
+        }
     }
     if (gp_reader_left(&r) != 0)
         return gx_fail(v, GP_E_INVALID_RECORD, k, -1,
@@ -408,7 +412,7 @@ static int gx_validate_batch(gx_val *v, int32_t k, const uint8_t *bp, gp_batch_s
 {
     const gp_batch_limits *lim = v->lim;
     gp_batch_header *h = &s->h;
-    gp_batch_header_parse(bp, s->size, h);
+    (void)gp_batch_header_parse(bp, s->size, h); /* framing made sure of its 61 bytes */
 
     uint32_t crc = gp_batch_crc(bp, s->size);
     if (crc != h->crc)

@@ -216,7 +216,7 @@ typedef struct gp_batch_summary {
     int64_t max_timestamp;       /* -1 if none; may differ from h.max_timestamp */
     int32_t max_timestamp_delta; /* offset delta of the first record with max_timestamp; -1 if none */
     bool all_keys;               /* every record has a non-null key */
-    gp_txn_marker marker;        /* control batches: type and coordinator epoch */
+    gp_txn_marker marker;        /* control batches: their transaction marker */
 } gp_batch_summary;
 
 /* What validation learned about the whole blob. */

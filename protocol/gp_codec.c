@@ -127,6 +127,12 @@ gp_bytes gp_read_bytes(gp_reader *r, bool compact, bool nullable)
     return b;
 }
 
+gp_records gp_read_records(gp_reader *r, bool compact, bool nullable)
+{
+    gp_bytes b = gp_read_bytes(r, compact, nullable);
+    return (gp_records){b.p, b.len, NULL};
+}
+
 int32_t gp_read_array_len(gp_reader *r, bool compact, bool nullable)
 {
     int64_t n = gp__read_len(r, compact, false);
@@ -192,6 +198,31 @@ void gp_write_bytes(gp_writer *w, bool compact, gp_bytes b)
         gp_write_int32(w, b.len);
     if (b.len > 0)
         gp_write_bytes_raw(w, b.p, (size_t)b.len);
+}
+
+void gp_write_records(gp_writer *w, bool compact, gp_records r)
+{
+    if (!r.file) {
+        gp_write_bytes(w, compact, (gp_bytes){r.p, r.len});
+        return;
+    }
+    if (compact)
+        gp_write_uvarint(w, (uint32_t)(r.len + 1));
+    else
+        gp_write_int32(w, r.len);
+    if (r.len <= 0)
+        return;
+    if (!w->arena)
+        gp__writer_overflow();
+    if (w->nsplices == w->splices_cap) {
+        size_t cap = w->splices_cap ? w->splices_cap * 2 : 16;
+        gp_splice *n = gp_arena_alloc(w->arena, cap * sizeof *n);
+        if (w->nsplices)
+            memcpy(n, w->splices, w->nsplices * sizeof *n);
+        w->splices = n;
+        w->splices_cap = cap;
+    }
+    w->splices[w->nsplices++] = (gp_splice){(size_t)(w->p - w->start), r.file->fd, r.file->pos, r.len};
 }
 
 void gp_write_array_len(gp_writer *w, bool compact, int32_t n)

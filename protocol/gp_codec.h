@@ -33,6 +33,22 @@ typedef struct gp_bytes {
     int32_t len;
 } gp_bytes;
 
+/* Where file-backed record bytes live (a partition log segment). */
+typedef struct gp_file_span {
+    int fd;
+    int64_t pos;
+} gp_file_span;
+
+/* A records field (record batches): len bytes at p, or, when file is set,
+ * len bytes of that file from file->pos, which the writer does not copy but
+ * leaves as a splice for the connection to send with sendfile. len == -1 is
+ * null. */
+typedef struct gp_records {
+    const uint8_t *p;
+    int32_t len;
+    const gp_file_span *file;
+} gp_records;
+
 typedef struct gp_uuid {
     uint8_t b[16];
 } gp_uuid;
@@ -186,17 +202,35 @@ int32_t gp_read_array_len(gp_reader *r, bool compact, bool nullable);
 /* Skip the value of an unknown tagged field. */
 void gp_read_skip(gp_reader *r, size_t n);
 
+gp_records gp_read_records(gp_reader *r, bool compact, bool nullable);
+
 /* ---- writer -------------------------------------------------------------- */
+
+/* A hole in the encoded bytes: `len` bytes of file `fd` from `pos` go on
+ * the wire at byte `at` of the buffer. */
+typedef struct gp_splice {
+    size_t at;
+    int fd;
+    int64_t pos;
+    int64_t len;
+} gp_splice;
 
 typedef struct gp_writer {
     uint8_t *p;
     uint8_t *end;
+    uint8_t *start;
+    gp_arena *arena; /* for the splice list; NULL: file-backed records abort */
+    gp_splice *splices;
+    size_t nsplices, splices_cap;
 } gp_writer;
 
 static inline void gp_writer_init(gp_writer *w, void *buf, size_t len)
 {
-    w->p = (uint8_t *)buf;
+    w->p = w->start = (uint8_t *)buf;
     w->end = w->p + len;
+    w->arena = NULL;
+    w->splices = NULL;
+    w->nsplices = w->splices_cap = 0;
 }
 
 void gp__writer_overflow(void) __attribute__((noreturn));
@@ -282,6 +316,8 @@ void gp_write_varlong(gp_writer *w, int64_t v);
 void gp_write_string(gp_writer *w, bool compact, gp_str s);
 void gp_write_bytes(gp_writer *w, bool compact, gp_bytes b);
 void gp_write_array_len(gp_writer *w, bool compact, int32_t n);
+/* Bytes in memory are copied; file-backed ones become a splice. */
+void gp_write_records(gp_writer *w, bool compact, gp_records r);
 
 /* Sizes of what the writer functions above produce. */
 static inline size_t gp_size_uvarint(uint32_t v)
@@ -323,6 +359,11 @@ static inline size_t gp_size_bytes(bool compact, gp_bytes b)
     if (compact)
         return gp_size_uvarint((uint32_t)(b.len + 1)) + body;
     return 4 + body;
+}
+/* The wire size, file-backed bytes included. */
+static inline size_t gp_size_records(bool compact, gp_records r)
+{
+    return gp_size_bytes(compact, (gp_bytes){r.p, r.len});
 }
 static inline size_t gp_size_array_len(bool compact, int32_t n)
 {

@@ -34,6 +34,19 @@ static const uint8_t gx_xerial_magic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0
 #define GX_ZSTD_WINDOWLOG_MAX 27 /* zstd's ZSTD_WINDOWLOG_LIMIT_DEFAULT (static-only API) */
 #define GX_ZSTD_DCTX_KEEP (16u << 20)
 
+/*
+ * The most each format can expand its input: deflate 1032:1; a snappy copy
+ * tag of 3 bytes makes at most 64 bytes; an lz4 length byte adds at most 255;
+ * a zstd RLE block of 4 bytes makes at most 128 KiB. A stream claiming more
+ * output than its size allows is corrupt, and no buffer is sized from such a
+ * claim: so an attacker's size fields cannot make the output buffer larger
+ * than the input could really fill (the cap bounds it in any case).
+ */
+#define GX_MAX_RATIO_GZIP 1032
+#define GX_MAX_RATIO_SNAPPY 22
+#define GX_MAX_RATIO_LZ4 256
+#define GX_MAX_RATIO_ZSTD 32768
+
 /* ---- per-thread codec contexts ------------------------------------------- */
 
 static _Thread_local struct gx_ctx {
@@ -227,6 +240,12 @@ static size_t gx_guess(size_t len)
     return len > SIZE_MAX / 4 ? SIZE_MAX : (len * 4 < 4096 ? 4096 : len * 4);
 }
 
+/* Whether n output bytes are more than len input bytes can make at ratio. */
+static bool gx_beyond(size_t n, size_t len, size_t ratio)
+{
+    return len < SIZE_MAX / ratio - 64 && n > len * ratio + 64;
+}
+
 static uint32_t gx_be32(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
@@ -259,9 +278,8 @@ static int gx_gunzip(const uint8_t *src, size_t len, gx_out *o)
     if (gzip && len >= 18) {
         const uint8_t *t = src + len - 4;
         hint = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
-        /* deflate expands at most 1032:1; a larger claim is a lie. */
-        if (len <= SIZE_MAX / 1032 && hint > len * 1032)
-            hint = len * 1032;
+        if (gx_beyond(hint, len, GX_MAX_RATIO_GZIP)) /* a trailer that lies, or several members */
+            hint = gx_guess(len);
     }
     gx_out_start(o, hint);
 
@@ -319,7 +337,7 @@ static int gx_gzip(int level, const uint8_t *src, size_t len, uint8_t *dst, size
 static int gx_unsnappy_block(const uint8_t *src, size_t n, gx_out *o)
 {
     size_t u;
-    if (snappy_uncompressed_length((const char *)src, n, &u) != SNAPPY_OK)
+    if (snappy_uncompressed_length((const char *)src, n, &u) != SNAPPY_OK || gx_beyond(u, n, GX_MAX_RATIO_SNAPPY))
         return GP_COMPRESS_ERR_CORRUPT;
     uint8_t *dst = gx_out_reserve(o, u);
     if (!dst)
@@ -366,7 +384,8 @@ static int gx_xerial_walk(const uint8_t *src, size_t len, gx_out *o, size_t cap,
                 return rc;
         } else {
             size_t u;
-            if (snappy_uncompressed_length((const char *)src + pos, n, &u) != SNAPPY_OK)
+            if (snappy_uncompressed_length((const char *)src + pos, n, &u) != SNAPPY_OK ||
+                gx_beyond(u, n, GX_MAX_RATIO_SNAPPY))
                 return GP_COMPRESS_ERR_CORRUPT;
             if (u > cap - *total)
                 return GP_COMPRESS_ERR_TOO_LARGE;
@@ -381,7 +400,8 @@ static int gx_unsnappy(const uint8_t *src, size_t len, gx_out *o)
 {
     if (!(len >= GX_XERIAL_HEADER_SIZE && gx_is_xerial(src, len))) {
         size_t u;
-        if (snappy_uncompressed_length((const char *)src, len, &u) != SNAPPY_OK)
+        if (snappy_uncompressed_length((const char *)src, len, &u) != SNAPPY_OK ||
+            gx_beyond(u, len, GX_MAX_RATIO_SNAPPY))
             return GP_COMPRESS_ERR_CORRUPT;
         if (u > o->cap)
             return GP_COMPRESS_ERR_TOO_LARGE;
@@ -469,7 +489,9 @@ static int gx_unlz4(const uint8_t *src, size_t len, gx_out *o)
     if (fi.contentSize > o->cap)
         return GP_COMPRESS_ERR_TOO_LARGE;
     size_t hint = fi.contentSize ? (size_t)fi.contentSize : gx_lz4_estimate(src, len, pos, &fi);
-    gx_out_start(o, hint ? hint : gx_guess(len));
+    if (hint == 0 || gx_beyond(hint, len, GX_MAX_RATIO_LZ4))
+        hint = gx_guess(len);
+    gx_out_start(o, hint);
     if (r == 0) /* the frame ended within its header (cannot happen: it has an end mark) */
         return pos == len ? 0 : GP_COMPRESS_ERR_CORRUPT;
     for (;;) {
@@ -561,6 +583,8 @@ static int gx_unzstd(const uint8_t *src, size_t len, gx_out *o)
     if (fcs != ZSTD_CONTENTSIZE_UNKNOWN) {
         if (fcs > o->cap)
             return GP_COMPRESS_ERR_TOO_LARGE;
+        if (gx_beyond((size_t)fcs, len, GX_MAX_RATIO_ZSTD))
+            return GP_COMPRESS_ERR_CORRUPT;
         gx_out_start(o, (size_t)fcs);
         size_t r = ZSTD_decompressDCtx(d, o->buf, o->size, src, len);
         if (!ZSTD_isError(r)) {
