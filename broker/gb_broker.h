@@ -5,12 +5,17 @@
 #ifndef GB_BROKER_H
 #define GB_BROKER_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <uv.h>
 
 #include "config/gc_config.h"
 #include "storage/gs_meta.h"
 
 typedef struct gb_server gb_server;
+typedef struct gb_topics gb_topics;
+typedef struct gb_flusher gb_flusher;
+typedef struct gb_fetches gb_fetches;
 
 typedef struct gb_broker {
     uv_loop_t *loop;
@@ -18,6 +23,19 @@ typedef struct gb_broker {
     const char *data_dir; /* the effective log directory */
     gs_meta meta;         /* cluster id and node id */
     gb_server *server;
+    gb_topics *topics;   /* topics and partitions */
+    gb_flusher *flusher; /* fdatasync off the loop thread */
+    gb_fetches *fetches; /* parked (long-polling) fetches */
+    uv_timer_t retention_timer;
+    bool stopping;
 } gb_broker;
+
+/* Open the data directory's topics, start the flusher and the listeners.
+ * Returns 0 or -1 with a message in err. */
+int gb_broker_start(gb_broker *b, char *err, size_t errlen);
+/* Begin an orderly stop (signals): the loop then runs dry. */
+void gb_broker_stop(gb_broker *b);
+/* After uv_run returned: logs durable, checkpoints, clean-shutdown marker. */
+void gb_broker_close(gb_broker *b);
 
 #endif

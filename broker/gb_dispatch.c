@@ -24,10 +24,13 @@
 
 #include "protocol/gp_errors.h"
 #include "broker/gb_log.h"
+#include "broker/gb_fetch.h"
 #include "broker/gb_server.h"
 
 /* Implemented APIs and versions. ApiVersions advertises exactly this. */
 const gb_handler gb_handlers[] = {
+    {GP_API_PRODUCE, 0, 11, gb_handle_produce},
+    {GP_API_FETCH, 4, 17, gb_handle_fetch},
     {GP_API_METADATA, 0, 12, gb_handle_metadata},
     {GP_API_API_VERSIONS, 0, 4, gb_handle_api_versions},
 };

@@ -1,16 +1,46 @@
 /*
  * Metadata: this broker (the only one, and the controller, since admin
  * clients send their requests to the controller id), the cluster id from
- * meta.properties, and the topics asked for.
+ * meta.properties, and the topics asked for, each partition led by this
+ * broker at leader epoch 0 with itself as the only replica.
  *
  * Which topics: a null list (v1+) means all; in v0, where the list cannot
- * be null, an empty list means all; otherwise exactly those named. Unknown
- * names get UNKNOWN_TOPIC_OR_PARTITION, names that break Kafka's rules
- * INVALID_TOPIC_EXCEPTION, unknown ids (v10+) UNKNOWN_TOPIC_ID.
+ * be null, an empty list means all; otherwise exactly those named (by id
+ * from v10). A named topic that does not exist is created when
+ * auto.create.topics.enable and the request allows it (always before v4;
+ * consumers send false, producers true); otherwise it gets
+ * UNKNOWN_TOPIC_OR_PARTITION, a name that breaks Kafka's rules
+ * INVALID_TOPIC_EXCEPTION, an unknown id UNKNOWN_TOPIC_ID.
  */
 #include "broker/gb_request.h"
+#include "broker/gb_topics.h"
 #include "protocol/gp_errors.h"
 #include "storage/gs_names.h"
+
+static void gb__fill_topic(gb_broker *b, gb_request *req, gb_topic *t, gp_metadata_response_topic *out)
+{
+    out->error_code = 0;
+    out->name = (gp_str){t->name, (int32_t)t->name_len};
+    out->topic_id = t->id;
+    out->is_internal = t->internal;
+    out->partitions_count = t->npartitions;
+    out->partitions =
+        gp_arena_alloc(&req->arena, (size_t)(t->npartitions ? t->npartitions : 1) * sizeof *out->partitions);
+    int32_t *self = gp_arena_alloc(&req->arena, sizeof *self);
+    *self = b->meta.node_id;
+    for (int32_t p = 0; p < t->npartitions; p++) {
+        gp_metadata_response_partition *mp = &out->partitions[p];
+        gp_metadata_response_partition_init(mp);
+        mp->partition_index = p;
+        mp->leader_id = b->meta.node_id;
+        mp->leader_epoch = 0;
+        mp->replica_nodes = self;
+        mp->replica_nodes_count = 1;
+        mp->isr_nodes = self;
+        mp->isr_nodes_count = 1;
+        mp->offline_replicas_count = 0;
+    }
+}
 
 void gb_handle_metadata(gb_broker *b, gb_request *req)
 {
@@ -28,28 +58,49 @@ void gb_handle_metadata(gb_broker *b, gb_request *req)
 
     bool all = body->topics_count < 0 || (req->version == 0 && body->topics_count == 0);
     if (all) {
-        /* No topic exists until storage arrives: an empty list. */
-        resp->topics_count = 0;
+        size_t n;
+        gb_topic **list = gb_topics_list(b, &req->arena, &n);
+        resp->topics_count = (int32_t)n;
+        resp->topics = gp_arena_alloc(&req->arena, (n ? n : 1) * sizeof *resp->topics);
+        for (size_t i = 0; i < n; i++) {
+            gp_metadata_response_topic_init(&resp->topics[i]);
+            gb__fill_topic(b, req, list[i], &resp->topics[i]);
+        }
         gb_request_respond(req);
         return;
     }
+    bool auto_create = req->version < 4 || body->allow_auto_topic_creation;
     resp->topics_count = body->topics_count;
-    resp->topics = gp_arena_calloc(&req->arena, (size_t)body->topics_count, sizeof resp->topics[0]);
+    resp->topics =
+        gp_arena_alloc(&req->arena, (size_t)(body->topics_count ? body->topics_count : 1) * sizeof *resp->topics);
     for (int32_t i = 0; i < body->topics_count; i++) {
-        const gp_metadata_request_topic *t = &body->topics[i];
+        const gp_metadata_request_topic *in = &body->topics[i];
         gp_metadata_response_topic *out = &resp->topics[i];
-        out->topic_authorized_operations = INT32_MIN;
+        gp_metadata_response_topic_init(out);
         /* The response name is nullable only from v12 on. */
-        out->name = t->name.len < 0 && req->version < 12 ? GP_STR_LIT("") : t->name;
+        out->name = in->name.len < 0 && req->version < 12 ? GP_STR_LIT("") : in->name;
+        gb_topic *t = NULL;
         const char *why;
-        if (t->name.len < 0) {
-            out->error_code = gp_uuid_is_zero(&t->topic_id) ? GP_E_INVALID_REQUEST : GP_E_UNKNOWN_TOPIC_ID;
-            out->topic_id = t->topic_id;
-        } else if (gs_topic_name_check(t->name.p, (size_t)t->name.len, &why) < 0) {
+        if (in->name.len < 0) {
+            t = gb_topic_find_id(b, &in->topic_id);
+            if (!t) {
+                out->error_code = gp_uuid_is_zero(&in->topic_id) ? GP_E_INVALID_REQUEST : GP_E_UNKNOWN_TOPIC_ID;
+                out->topic_id = in->topic_id;
+                continue;
+            }
+        } else if (gs_topic_name_check(in->name.p, (size_t)in->name.len, &why) < 0) {
             out->error_code = GP_E_INVALID_TOPIC_EXCEPTION;
+            continue;
         } else {
-            out->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+            t = gb_topic_find(b, in->name.p, (size_t)in->name.len);
+            if (!t && auto_create)
+                t = gb_topic_auto_create(b, in->name.p, (size_t)in->name.len);
+            if (!t) {
+                out->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
         }
+        gb__fill_topic(b, req, t, out);
     }
     gb_request_respond(req);
 }

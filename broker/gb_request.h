@@ -110,6 +110,7 @@ int gb_dispatch_frame(gb_broker *b, gb_conn *conn, const uint8_t *data, size_t l
 /* Handlers. */
 void gb_handle_api_versions(gb_broker *b, gb_request *req);
 void gb_handle_metadata(gb_broker *b, gb_request *req);
+void gb_handle_produce(gb_broker *b, gb_request *req);
 
 /* Answer an ApiVersions request whose version the broker does not know:
  * a v0 response with UNSUPPORTED_VERSION and the supported table. */

@@ -966,7 +966,7 @@ static void gb__on_signal(uv_signal_t *s, int signum)
 {
     gb_server *srv = s->data;
     gb_log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    gb_server_stop(srv);
+    gb_broker_stop(srv->broker);
 }
 
 int gb_server_start(gb_broker *b, char *err, size_t errlen)

@@ -117,7 +117,7 @@ int main(int argc, char **argv)
         gb_log_error("data directory: %s", err);
         return 1;
     }
-    if (gb_server_start(&broker, err, sizeof err) < 0) {
+    if (gb_broker_start(&broker, err, sizeof err) < 0) {
         gb_log_error("%s", err);
         return 1;
     }
@@ -127,8 +127,8 @@ int main(int argc, char **argv)
 
     uv_run(broker.loop, UV_RUN_DEFAULT);
 
+    gb_broker_close(&broker);
     gb_log_info("stopped");
-    gb_server_free(broker.server);
     if (uv_loop_close(broker.loop) != 0)
         gb_log_warn("event loop closed with handles still open");
     gc_config_free(&cfg);

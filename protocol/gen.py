@@ -135,10 +135,15 @@ class Gen:
                         o("char unused_;")
                     o.end("};")
                     o()
+        o("/* Set every field to its schema default (nested structs too). */")
+        for a in self.apis:
+            for msg in (a.request, a.response):
+                for s in all_structs(msg.struct):
+                    o("void %s_init(%s *o);" % (s.name, s.name))
+        o()
         for a in self.apis:
             for msg in (a.request, a.response):
                 n = msg.struct.name
-                o("void %s_init(%s *msg);" % (n, n))
                 o("int %s_decode(gp_reader *r, gp_arena *a, int16_t version, %s *msg);" % (n, n))
                 o("size_t %s_size(int16_t version, const %s *msg);" % (n, n))
                 o("void %s_encode(gp_writer *w, int16_t version, const %s *msg);" % (n, n))
@@ -214,7 +219,6 @@ extern const size_t gpt_message_count;
         for a in self.apis:
             for msg in (a.request, a.response):
                 for s in all_structs(msg.struct):
-                    o("static void init_%s(%s *o);" % (s.name, s.name))
                     o("static void dec_%s(gp_reader *r, gp_arena *a, int16_t v, bool flex, %s *o);"
                       % (s.name, s.name))
                     o("static size_t size_%s(int16_t v, bool flex, const %s *o);" % (s.name, s.name))
@@ -236,11 +240,11 @@ extern const size_t gpt_message_count;
         return o.text()
 
     def gen_init(self, o, s):
-        o.block("static void init_%s(%s *o)" % (s.name, s.name))
+        o.block("void %s_init(%s *o)" % (s.name, s.name))
         o("memset(o, 0, sizeof *o);")
         for f in s.fields:
             if f.struct and not f.is_array and f.nullable.empty():
-                o("init_%s(&o->%s);" % (f.struct.name, f.name))
+                o("%s_init(&o->%s);" % (f.struct.name, f.name))
             elif array_null_default(f):
                 o("o->%s_count = -1;" % f.name)
             else:
@@ -316,7 +320,7 @@ extern const size_t gpt_message_count;
             o("o->%s = gp_arena_alloc(a, (size_t)n * sizeof(%s));" % (f.name, et))
             o.block("for (int32_t i = 0; i < n; i++)")
             if f.struct:
-                o("init_%s(&o->%s[i]);" % (f.struct.name, f.name))
+                o("%s_init(&o->%s[i]);" % (f.struct.name, f.name))
                 o("dec_%s(%s, a, v, flex, &o->%s[i]);" % (f.struct.name, rd, f.name))
             else:
                 o("o->%s[i] = %s;" % (f.name, self.read_scalar(f.elem, rd, "false")))
@@ -330,7 +334,7 @@ extern const size_t gpt_message_count;
                 o("o->%s = NULL;" % f.name)
                 o.block("if (present >= 0)")
                 o("o->%s = gp_arena_alloc(a, sizeof(%s));" % (f.name, f.struct.name))
-                o("init_%s(o->%s);" % (f.struct.name, f.name))
+                o("%s_init(o->%s);" % (f.struct.name, f.name))
                 o("dec_%s(%s, a, v, flex, o->%s);" % (f.struct.name, rd, f.name))
                 o.end()
                 o.end()
@@ -491,12 +495,8 @@ extern const size_t gpt_message_count;
         n = msg.struct.name
         flex = a.flexible.c_test()
         valid = a.versions.c_test("version")
-        o.block("void %s_init(%s *msg)" % (n, n))
-        o("init_%s(msg);" % n)
-        o.end()
-        o()
         o.block("int %s_decode(gp_reader *r, gp_arena *a, int16_t version, %s *msg)" % (n, n))
-        o("init_%s(msg);" % n)
+        o("%s_init(msg);" % n)
         o.block("if (!(%s))" % valid)
         o("return GP_ERR_VERSION;")
         o.end()

@@ -733,3 +733,14 @@ int gs_log_flush(gs_log *log, int64_t *flushed)
     *flushed = log->end_offset;
     return 0;
 }
+
+size_t gs_log_sync_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t max)
+{
+    size_t i = from <= log->segs[0]->base_offset ? 0 : gs__find_segment(log, from), n = 0;
+    for (; i < log->nsegs && n < max; i++) {
+        gs_segment *seg = log->segs[i];
+        seg->refs++;
+        out[n++] = (gs_log_slice){seg, seg->fd, 0, seg->size};
+    }
+    return n;
+}

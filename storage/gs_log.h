@@ -132,4 +132,9 @@ int gs_log_advance_start(gs_log *log, int64_t offset);
  * offset covered. */
 int gs_log_flush(gs_log *log, int64_t *flushed);
 
+/* References to the segments holding offsets >= from (at most max), for a
+ * flusher thread to fdatasync their fds; release each with
+ * gs_log_slice_release on the loop thread. Returns how many. */
+size_t gs_log_sync_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t max);
+
 #endif

@@ -14,6 +14,8 @@ NODE_ID = 3
 # UPDATE THIS as APIs are implemented: it must list everything the broker
 # advertises and nothing else.
 EXPECTED_API_TABLE = {
+    0: (0, 11),   # Produce (v0-2 answered UNSUPPORTED_VERSION, as advertised by Kafka 4)
+    1: (4, 17),   # Fetch
     3: (0, 12),   # Metadata
     18: (0, 4),   # ApiVersions
 }

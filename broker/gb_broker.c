@@ -1,0 +1,58 @@
+/*
+ * The broker's lifecycle around the loop: what starts before it runs, and
+ * the order things stop in on SIGINT/SIGTERM.
+ */
+#include "broker/gb_broker.h"
+
+#include <time.h>
+
+#include "broker/gb_fetch.h"
+#include "broker/gb_flusher.h"
+#include "broker/gb_log.h"
+#include "broker/gb_server.h"
+#include "broker/gb_topics.h"
+
+static void gb__on_retention(uv_timer_t *t)
+{
+    gb_broker *b = t->data;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gb_topics_retain(b, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+int gb_broker_start(gb_broker *b, char *err, size_t errlen)
+{
+    if (gb_topics_open(b, err, errlen) < 0)
+        return -1;
+    if (gb_flusher_start(b) < 0) {
+        snprintf(err, errlen, "cannot start the flusher thread");
+        return -1;
+    }
+    uv_timer_init(b->loop, &b->retention_timer);
+    b->retention_timer.data = b;
+    uint64_t every = (uint64_t)b->cfg->log_retention_check_interval_ms;
+    uv_timer_start(&b->retention_timer, gb__on_retention, every, every);
+    return gb_server_start(b, err, errlen);
+}
+
+/* Stop accepting and reading, answer parked fetches and acks=all waits,
+ * then let the loop run dry: gb_broker_close() finishes after uv_run. */
+void gb_broker_stop(gb_broker *b)
+{
+    if (b->stopping)
+        return;
+    b->stopping = true;
+    gb_server_stop(b->server);
+    gb_fetch_stop_all(b);
+    gb_flusher_stop(b);
+    uv_close((uv_handle_t *)&b->retention_timer, NULL);
+}
+
+/* After the loop: make every log durable, write the checkpoints and the
+ * clean-shutdown marker. */
+void gb_broker_close(gb_broker *b)
+{
+    gb_topics_close(b);
+    gb_server_free(b->server);
+    b->server = NULL;
+}

@@ -1,0 +1,246 @@
+/*
+ * Produce v3+ (v0-v2 are advertised, as Kafka 4 does, so that older
+ * librdkafka keeps compression on, and answered UNSUPPORTED_VERSION: their
+ * message formats arrive with a later issue).
+ *
+ * Per partition, before anything is written: the topic exists (or is
+ * auto-created), the blob is one valid v2 batch (gp_batches_validate:
+ * sizes, CRC-32C, codec, records, offsets), timestamps lie within the
+ * topic's bounds, a compacted topic's records have keys. Then the batch is
+ * recompressed if the topic's compression.type asks for another codec, and
+ * appended with one write (all or nothing). acks=0 gets no answer (as in
+ * Kafka: a client that gets one resends); acks=1 is answered once the batch
+ * is in the page cache; acks=-1 once the flusher has made it durable, unless
+ * gregor.acks.all.fsync=false.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker/gb_fetch.h"
+#include "broker/gb_flusher.h"
+#include "broker/gb_log.h"
+#include "protocol/gp_batch.h"
+#include "protocol/gp_errors.h"
+
+static int64_t gb__wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct gb_produce {
+    gb_request *req;
+    int waiting; /* flushes not done yet, + 1 while the handler runs */
+} gb_produce;
+
+/* One partition of an acks=all request waiting for the flusher. */
+typedef struct gb_produce_wait {
+    gb_produce *pp;
+    gp_produce_response_partition_response *pr;
+} gb_produce_wait;
+
+static void gb__flushed(void *arg, int status)
+{
+    gb_produce_wait *w = arg;
+    gb_produce *pp = w->pp;
+    gp_produce_response_partition_response *pr = w->pr;
+    if (status < 0) {
+        pr->error_code = GP_E_KAFKA_STORAGE_ERROR;
+        pr->base_offset = -1;
+        pr->error_message = gp_str_c(status == -ENOENT ? "the partition was deleted" : "the log could not be synced");
+    }
+    if (--pp->waiting == 0)
+        gb_request_respond(pp->req);
+}
+
+/* Record-level error for Produce v8+: which record of the batch. */
+static void gb__record_error(gb_request *req, gp_produce_response_partition_response *pr, int32_t record,
+                             const char *msg)
+{
+    if (record < 0)
+        return;
+    pr->record_errors_count = 1;
+    pr->record_errors = gp_arena_calloc(&req->arena, 1, sizeof *pr->record_errors);
+    pr->record_errors[0].batch_index = record;
+    pr->record_errors[0].batch_index_error_message = gp_str_c(msg);
+}
+
+/* Rebuild the batch with the topic's codec. */
+static int gb__recompress(gb_request *req, const gp_batch_summary *s, int codec, gp_bytes *out)
+{
+    gp_record *recs =
+        gp_arena_alloc(&req->arena, (size_t)(s->h.records_count > 0 ? s->h.records_count : 1) * sizeof *recs);
+    gp_record_iter it;
+    gp_record_iter_init(&it, s->records, s->records_len, s->h.records_count);
+    int32_t n = 0;
+    while (n < s->h.records_count && gp_record_next(&it, &recs[n]) == 1)
+        n++;
+    gp_batch_params p = {
+        .base_offset = 0,
+        .base_timestamp = s->h.base_timestamp,
+        .log_append_time = gp_batch_is_log_append_time(&s->h),
+        .log_append_time_ms = s->h.max_timestamp,
+        .producer_id = s->h.producer_id,
+        .producer_epoch = s->h.producer_epoch,
+        .base_sequence = s->h.base_sequence,
+        .transactional = gp_batch_is_transactional(&s->h),
+        .codec = codec,
+        .level = GP_COMPRESS_LEVEL_DEFAULT,
+    };
+    return gp_batch_build(&req->arena, &p, recs, n, out);
+}
+
+/* Validate and append one partition's records; fill pr. Returns true when
+ * something was appended (and *last is its last offset). */
+static bool gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb_partition *p, gp_records records,
+                                  gp_produce_response_partition_response *pr, int64_t now, int64_t *last)
+{
+    const gc_topic_config *cfg = &t->cfg;
+    if (records.len <= 0) {
+        pr->error_code = GP_E_INVALID_RECORD;
+        pr->error_message = gp_str_c("Produce request has no records");
+        return false;
+    }
+    gp_batch_limits lim = {
+        .max_uncompressed = 0,
+        .max_batch_bytes = (size_t)(cfg->max_message_bytes > 0 ? cfg->max_message_bytes : 0),
+        .max_batches = 1,
+        .from_client = true,
+    };
+    gp_batch_info info;
+    int16_t kerr = 0;
+    const char *msg = NULL;
+    int rc = gp_batches_validate(records.p, (size_t)records.len, &lim, &req->arena, &info, &kerr, &msg);
+    if (rc < 0) {
+        pr->error_code = kerr ? kerr : GP_E_CORRUPT_MESSAGE;
+        if (rc == GP_BATCH_OLD_MAGIC)
+            msg = "Produce v3 and later need record batches of magic 2";
+        pr->error_message = gp_str_c(msg);
+        if (rc == GP_BATCH_ERR_INVALID)
+            gb__record_error(req, pr, info.error_record, msg);
+        return false;
+    }
+    if (info.producer_id >= 0) {
+        /* Idempotent and transactional producers arrive with their own
+         * issue: InitProducerId is not advertised, so no client gets here. */
+        pr->error_code = GP_E_UNKNOWN_PRODUCER_ID;
+        pr->error_message = gp_str_c("idempotent and transactional producers are not supported yet");
+        return false;
+    }
+    if (gc_topic_compacted(cfg) && !info.all_keys) {
+        pr->error_code = GP_E_INVALID_RECORD;
+        pr->error_message = gp_str_c("Compacted topic cannot accept message without key in topic partition");
+        return false;
+    }
+    bool append_time = gc_topic_log_append_time(cfg);
+    if (!append_time && info.min_timestamp >= 0) {
+        int64_t lo = cfg->message_timestamp_before_max_ms, hi = cfg->message_timestamp_after_max_ms;
+        bool early = lo < now && info.min_timestamp < now - lo;
+        bool late = hi < INT64_MAX - now && info.max_timestamp > now + hi;
+        if (early || late) {
+            pr->error_code = GP_E_INVALID_TIMESTAMP;
+            pr->error_message = gp_str_c(gp_arena_printf(
+                &req->arena,
+                "Timestamp %" PRId64 " of a record is out of range. The timestamp should be within [%" PRId64
+                ", %" PRId64 "]",
+                early ? info.min_timestamp : info.max_timestamp, lo < now ? now - lo : INT64_MIN,
+                hi < INT64_MAX - now ? now + hi : INT64_MAX));
+            return false;
+        }
+    }
+    uint8_t *data = (uint8_t *)records.p; /* the request owns its frame */
+    size_t len = (size_t)records.len;
+    int codec = gc_topic_codec(cfg);
+    if (codec >= 0 && codec != info.codec) {
+        gp_bytes rebuilt;
+        if (gb__recompress(req, &info.first, codec, &rebuilt) < 0) {
+            pr->error_code = GP_E_UNKNOWN_SERVER_ERROR;
+            pr->error_message = gp_str_c("recompression failed");
+            return false;
+        }
+        data = (uint8_t *)rebuilt.p;
+        len = (size_t)rebuilt.len;
+    }
+    int64_t base;
+    rc = gs_log_append(p->log, data, len, now, append_time, 0, &base, last);
+    if (rc < 0) {
+        gb_log_error("partition %s-%d: append failed: %s", t->name, p->index, strerror(-rc));
+        pr->error_code = GP_E_KAFKA_STORAGE_ERROR;
+        pr->error_message = gp_str_c(strerror(-rc));
+        return false;
+    }
+    pr->base_offset = base;
+    pr->log_append_time_ms = append_time ? now : -1;
+    pr->log_start_offset = gs_log_start_offset(p->log);
+    gb_fetch_wake(b, p);
+    return true;
+}
+
+void gb_handle_produce(gb_broker *b, gb_request *req)
+{
+    const gp_produce_request *body = req->body;
+    gp_produce_response *resp = req->resp;
+    int64_t now = gb__wall_ms();
+    bool bad_acks = body->acks != 0 && body->acks != 1 && body->acks != -1;
+    bool durable = body->acks == -1 && b->cfg->gregor_acks_all_fsync;
+    gb_produce *pp = gp_arena_calloc(&req->arena, 1, sizeof *pp);
+    pp->req = req;
+    pp->waiting = 1; /* released at the end of this function */
+
+    resp->responses_count = body->topic_data_count > 0 ? body->topic_data_count : 0;
+    resp->responses = gp_arena_calloc(&req->arena, (size_t)(resp->responses_count ? resp->responses_count : 1),
+                                      sizeof *resp->responses);
+    for (int32_t i = 0; i < resp->responses_count; i++) {
+        const gp_produce_request_topic_data *td = &body->topic_data[i];
+        gp_produce_response_topic_response *tr = &resp->responses[i];
+        tr->name = td->name;
+        tr->partition_responses_count = td->partition_data_count > 0 ? td->partition_data_count : 0;
+        tr->partition_responses =
+            gp_arena_alloc(&req->arena, (size_t)(tr->partition_responses_count ? tr->partition_responses_count : 1) *
+                                            sizeof *tr->partition_responses);
+        gb_topic *t = NULL;
+        if (req->version >= 3 && !bad_acks) {
+            t = gb_topic_find(b, td->name.p, (size_t)td->name.len);
+            if (!t && td->name.len > 0)
+                t = gb_topic_auto_create(b, td->name.p, (size_t)td->name.len);
+        }
+        for (int32_t j = 0; j < tr->partition_responses_count; j++) {
+            const gp_produce_request_partition_data *in = &td->partition_data[j];
+            gp_produce_response_partition_response *pr = &tr->partition_responses[j];
+            gp_produce_response_partition_response_init(pr);
+            pr->index = in->index;
+            pr->base_offset = -1;
+            if (req->version < 3) {
+                pr->error_code = GP_E_UNSUPPORTED_VERSION;
+                continue;
+            }
+            if (bad_acks) {
+                pr->error_code = GP_E_INVALID_REQUIRED_ACKS;
+                continue;
+            }
+            gb_partition *p = t ? gb_topic_partition(t, in->index) : NULL;
+            if (!p) {
+                pr->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            int64_t last;
+            if (gb__produce_partition(b, req, t, p, in->records, pr, now, &last) && durable) {
+                gb_produce_wait *w = gp_arena_alloc(&req->arena, sizeof *w);
+                w->pp = pp;
+                w->pr = pr;
+                pp->waiting++;
+                gb_flusher_wait(b, p, last, gb__flushed, w);
+            }
+        }
+    }
+    if (body->acks == 0 && !bad_acks) {
+        gb_request_respond_none(req); /* Kafka never answers acks=0 */
+        return;
+    }
+    if (--pp->waiting == 0)
+        gb_request_respond(req);
+}

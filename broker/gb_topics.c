@@ -1,0 +1,882 @@
+#include "broker/gb_topics.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker/gb_fetch.h"
+#include "broker/gb_log.h"
+#include "protocol/gp_errors.h"
+#include "storage/gs_meta.h"
+#include "storage/gs_names.h"
+
+#define GB_TOPICS_FILE "gregor-topics.properties"
+#define GB_CLEAN_MARKER ".kafka_cleanshutdown"
+#define GB_RECOVERY_CHECKPOINT "recovery-point-offset-checkpoint"
+#define GB_START_CHECKPOINT "log-start-offset-checkpoint"
+
+struct gb_topics {
+    gb_topic **buckets;
+    size_t nbuckets; /* a power of two */
+    size_t count;
+    /* topic store writes: one in flight, the next one coalesced */
+    bool writing, dirty;
+    struct gb_persist_wait *waiting, *in_flight;
+};
+
+typedef struct gb_persist_wait {
+    void (*done)(void *arg);
+    void *arg;
+    struct gb_persist_wait *next;
+} gb_persist_wait;
+
+static uint64_t gb__hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void gb__insert(gb_topics *ts, gb_topic *t)
+{
+    if (ts->count + 1 > ts->nbuckets) {
+        size_t nb = ts->nbuckets ? ts->nbuckets * 2 : 64;
+        gb_topic **b = calloc(nb, sizeof *b);
+        if (!b)
+            abort();
+        for (size_t i = 0; i < ts->nbuckets; i++)
+            for (gb_topic *x = ts->buckets[i], *next; x; x = next) {
+                next = x->hash_next;
+                size_t k = gb__hash(x->name, x->name_len) & (nb - 1);
+                x->hash_next = b[k];
+                b[k] = x;
+            }
+        free(ts->buckets);
+        ts->buckets = b;
+        ts->nbuckets = nb;
+    }
+    size_t k = gb__hash(t->name, t->name_len) & (ts->nbuckets - 1);
+    t->hash_next = ts->buckets[k];
+    ts->buckets[k] = t;
+    ts->count++;
+}
+
+static void gb__remove(gb_topics *ts, gb_topic *t)
+{
+    size_t k = gb__hash(t->name, t->name_len) & (ts->nbuckets - 1);
+    for (gb_topic **pp = &ts->buckets[k]; *pp; pp = &(*pp)->hash_next)
+        if (*pp == t) {
+            *pp = t->hash_next;
+            ts->count--;
+            return;
+        }
+}
+
+gb_topic *gb_topic_find(gb_broker *b, const char *name, size_t len)
+{
+    gb_topics *ts = b->topics;
+    if (!ts->nbuckets)
+        return NULL;
+    for (gb_topic *t = ts->buckets[gb__hash(name, len) & (ts->nbuckets - 1)]; t; t = t->hash_next)
+        if (t->name_len == len && memcmp(t->name, name, len) == 0)
+            return t;
+    return NULL;
+}
+
+gb_topic *gb_topic_find_id(gb_broker *b, const gp_uuid *id)
+{
+    gb_topics *ts = b->topics;
+    for (size_t i = 0; i < ts->nbuckets; i++)
+        for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
+            if (memcmp(t->id.b, id->b, 16) == 0)
+                return t;
+    return NULL;
+}
+
+gb_partition *gb_topic_partition(gb_topic *t, int32_t index)
+{
+    return index >= 0 && index < t->npartitions ? t->partitions[index] : NULL;
+}
+
+static int gb__cmp_topic(const void *a, const void *b)
+{
+    const gb_topic *x = *(gb_topic *const *)a, *y = *(gb_topic *const *)b;
+    return strcmp(x->name, y->name);
+}
+
+gb_topic **gb_topics_list(gb_broker *b, gp_arena *a, size_t *n)
+{
+    gb_topics *ts = b->topics;
+    gb_topic **list = gp_arena_alloc(a, (ts->count ? ts->count : 1) * sizeof *list);
+    size_t k = 0;
+    for (size_t i = 0; i < ts->nbuckets; i++)
+        for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
+            list[k++] = t;
+    if (k > 1)
+        qsort(list, k, sizeof *list, gb__cmp_topic);
+    *n = k;
+    return list;
+}
+
+void gb_topic_log_config(const gb_topic *t, gs_log_config *out)
+{
+    out->segment_bytes = t->cfg.segment_bytes;
+    out->segment_ms = t->cfg.segment_ms;
+    out->segment_index_bytes = t->cfg.segment_index_bytes;
+    out->index_interval_bytes = t->cfg.index_interval_bytes;
+}
+
+/* ---- uuids ------------------------------------------------------------------ */
+
+static int gb__b64_val(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+/* Kafka's Uuid text (22 chars of unpadded base64url) to bytes. */
+static int gb__uuid_parse(const char *s, gp_uuid *u)
+{
+    if (strlen(s) != 22)
+        return -1;
+    uint8_t out[18] = {0};
+    size_t o = 0;
+    for (size_t i = 0; i < 22; i += 4) {
+        uint32_t v = 0;
+        size_t n = i + 4 <= 22 ? 4 : 22 - i;
+        for (size_t k = 0; k < 4; k++) {
+            int d = k < n ? gb__b64_val(s[i + k]) : 0;
+            if (d < 0)
+                return -1;
+            v = (v << 6) | (uint32_t)d;
+        }
+        out[o++] = (uint8_t)(v >> 16);
+        out[o++] = (uint8_t)(v >> 8);
+        out[o++] = (uint8_t)v;
+    }
+    memcpy(u->b, out, 16);
+    return 0;
+}
+
+/* A new topic id, avoiding the ids Kafka reserves or avoids (zero, one,
+ * and ids whose text starts with '-', which look like command-line flags). */
+static void gb__new_topic_id(gp_uuid *u, char text[23])
+{
+    for (;;) {
+        if (gs_uuid_random(u->b) < 0)
+            abort();
+        gs_uuid_text(u->b, text);
+        if (text[0] != '-')
+            return;
+    }
+}
+
+/* ---- files ------------------------------------------------------------------ */
+
+static void gb__partition_dir(gb_broker *b, const gb_topic *t, int32_t p, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%s-%d", b->data_dir, t->name, p);
+}
+
+/* partition.metadata, Kafka's format ("version: 0", "topic_id: <id>"). */
+static int gb__write_partition_metadata(const char *dir, const char *id_text)
+{
+    char path[PATH_MAX + 32], text[128];
+    snprintf(path, sizeof path, "%s/partition.metadata", dir);
+    int n = snprintf(text, sizeof text, "version: 0\ntopic_id: %s\n", id_text);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -errno;
+    int rc = fwrite(text, 1, (size_t)n, f) == (size_t)n ? 0 : -EIO;
+    if (fclose(f) != 0 && rc == 0)
+        rc = -errno;
+    return rc;
+}
+
+static bool gb__read_partition_metadata(const char *dir, char id_text[23])
+{
+    char path[PATH_MAX + 32], line[128];
+    snprintf(path, sizeof path, "%s/partition.metadata", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool found = false;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "topic_id: %22s", id_text) == 1)
+            found = true;
+    fclose(f);
+    return found;
+}
+
+/* Kafka's offset checkpoint files: "0", count, then "topic partition offset". */
+typedef struct gb_checkpoint {
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+} gb_checkpoint;
+
+static gb_checkpoint *gb__read_checkpoint(const char *dir, const char *name, size_t *n)
+{
+    char path[PATH_MAX], topic[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    *n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    int version, count;
+    gb_checkpoint *cp = NULL;
+    if (fscanf(f, "%d %d", &version, &count) == 2 && version == 0 && count > 0 && count < 10000000) {
+        cp = calloc((size_t)count, sizeof *cp);
+        int32_t p;
+        int64_t off;
+        while (*n < (size_t)count && fscanf(f, "%255s %" SCNd32 " %" SCNd64, topic, &p, &off) == 3) {
+            cp[*n].topic = strdup(topic);
+            cp[*n].partition = p;
+            cp[*n].offset = off;
+            (*n)++;
+        }
+    }
+    fclose(f);
+    return cp;
+}
+
+static int64_t gb__checkpoint_get(const gb_checkpoint *cp, size_t n, const char *topic, int32_t p)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cp[i].partition == p && strcmp(cp[i].topic, topic) == 0)
+            return cp[i].offset;
+    return -1;
+}
+
+static void gb__free_checkpoint(gb_checkpoint *cp, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(cp[i].topic);
+    free(cp);
+}
+
+/* Write both checkpoint files; `recovery` selects flushed offsets. */
+static int gb__write_checkpoints(gb_broker *b)
+{
+    gb_topics *ts = b->topics;
+    size_t cap = 4096, len = 0, len2 = 0, n = 0;
+    for (size_t i = 0; i < ts->nbuckets; i++)
+        for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
+            n += (size_t)t->npartitions;
+    cap += n * 300;
+    char *rp = malloc(cap), *ls = malloc(cap);
+    if (!rp || !ls)
+        abort();
+    len = (size_t)snprintf(rp, cap, "0\n%zu\n", n);
+    len2 = (size_t)snprintf(ls, cap, "0\n%zu\n", n);
+    for (size_t i = 0; i < ts->nbuckets; i++)
+        for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
+            for (int32_t p = 0; p < t->npartitions; p++) {
+                gb_partition *part = t->partitions[p];
+                len += (size_t)snprintf(rp + len, cap - len, "%s %d %" PRId64 "\n", t->name, p, part->flushed_offset);
+                len2 += (size_t)snprintf(ls + len2, cap - len2, "%s %d %" PRId64 "\n", t->name, p,
+                                         gs_log_start_offset(part->log));
+            }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_RECOVERY_CHECKPOINT);
+    int rc = gs_write_file_atomic(path, rp, len);
+    snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_START_CHECKPOINT);
+    if (rc == 0)
+        rc = gs_write_file_atomic(path, ls, len2);
+    free(rp);
+    free(ls);
+    return rc;
+}
+
+/* ---- topic objects --------------------------------------------------------------- */
+
+static void gb__free_overrides(gc_kv *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((char *)kv[i].key);
+        free((char *)kv[i].value);
+    }
+    free(kv);
+}
+
+static gc_kv *gb__copy_overrides(const gc_kv *kv, size_t n)
+{
+    gc_kv *c = calloc(n ? n : 1, sizeof *c);
+    if (!c)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        c[i].key = strdup(kv[i].key);
+        c[i].value = kv[i].value ? strdup(kv[i].value) : NULL;
+    }
+    return c;
+}
+
+static void gb__topic_free(gb_topic *t)
+{
+    for (int32_t p = 0; p < t->npartitions; p++)
+        free(t->partitions[p]);
+    free(t->partitions);
+    gc_topic_config_free(&t->cfg);
+    gb__free_overrides(t->overrides, t->noverrides);
+    free(t->name);
+    free(t);
+}
+
+static gb_topic *gb__topic_new(const char *name, size_t len)
+{
+    gb_topic *t = calloc(1, sizeof *t);
+    if (!t || !(t->name = malloc(len + 1)))
+        abort();
+    memcpy(t->name, name, len);
+    t->name[len] = '\0';
+    t->name_len = len;
+    t->internal = len > 2 && name[0] == '_' && name[1] == '_';
+    return t;
+}
+
+/* Open (creating or recovering) partitions [from, to) of t. */
+static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t to, bool creating,
+                               const gb_checkpoint *rp, size_t nrp, const gb_checkpoint *ls, size_t nls, bool clean,
+                               char *err, size_t errlen)
+{
+    gb_partition **parts = realloc(t->partitions, (size_t)to * sizeof *parts);
+    if (!parts)
+        abort();
+    t->partitions = parts;
+    gs_log_config lc;
+    gb_topic_log_config(t, &lc);
+    for (int32_t p = from; p < to; p++) {
+        char dir[PATH_MAX];
+        gb__partition_dir(b, t, p, dir, sizeof dir);
+        int64_t recovery = creating ? 0 : gb__checkpoint_get(rp, nrp, t->name, p);
+        int64_t start = creating ? 0 : gb__checkpoint_get(ls, nls, t->name, p);
+        gs_log_recovery rec;
+        gs_log *log;
+        char e[512];
+        if (gs_log_open(dir, &lc, recovery < 0 ? 0 : recovery, start < 0 ? 0 : start, clean || creating, &log, &rec, e,
+                        sizeof e) < 0) {
+            snprintf(err, errlen, "partition %s-%d: %s", t->name, p, e);
+            t->npartitions = p;
+            return -1;
+        }
+        if (rec.truncated_bytes > 0)
+            gb_log_warn("partition %s-%d: recovery cut %" PRId64 " bytes of a torn or corrupt tail (%d segment(s) "
+                        "removed); log end offset now %" PRId64,
+                        t->name, p, rec.truncated_bytes, rec.segments_removed, gs_log_end_offset(log));
+        else if (!clean && !creating && rec.indexes_rebuilt > 0)
+            gb_log_info("partition %s-%d: recovered %d segment(s), nothing cut; log end offset %" PRId64, t->name, p,
+                        rec.indexes_rebuilt, gs_log_end_offset(log));
+        char id[23];
+        if (creating || !gb__read_partition_metadata(dir, id) || strcmp(id, t->id_text) != 0)
+            (void)gb__write_partition_metadata(dir, t->id_text);
+        gb_partition *part = calloc(1, sizeof *part);
+        if (!part)
+            abort();
+        part->topic = t;
+        part->index = p;
+        part->log = log;
+        part->flushed_offset = clean || creating ? gs_log_end_offset(log) : (recovery < 0 ? 0 : recovery);
+        if (part->flushed_offset > gs_log_end_offset(log))
+            part->flushed_offset = gs_log_end_offset(log);
+        t->partitions[p] = part;
+        t->npartitions = p + 1;
+    }
+    return 0;
+}
+
+/* ---- the store file ------------------------------------------------------------- */
+
+/* name/id=..., name/partitions=N, name/config/<key>=<value>, one topic
+ * after the other. Topic names cannot contain '/'. */
+static char *gb__store_text(gb_broker *b, size_t *len)
+{
+    gp_arena a;
+    gp_arena_init(&a, NULL, 0);
+    size_t n;
+    gb_topic **list = gb_topics_list(b, &a, &n);
+    size_t cap = 256, used = 0;
+    for (size_t i = 0; i < n; i++) {
+        cap += 2 * list[i]->name_len + 96;
+        for (size_t k = 0; k < list[i]->noverrides; k++)
+            cap += list[i]->name_len + strlen(list[i]->overrides[k].key) +
+                   (list[i]->overrides[k].value ? strlen(list[i]->overrides[k].value) : 0) + 16;
+    }
+    char *text = malloc(cap);
+    if (!text)
+        abort();
+    used += (size_t)snprintf(text, cap, "# Gregor's topic store: ids, partition counts, config overrides.\n");
+    for (size_t i = 0; i < n; i++) {
+        gb_topic *t = list[i];
+        used += (size_t)snprintf(text + used, cap - used, "%s/id=%s\n%s/partitions=%d\n", t->name, t->id_text, t->name,
+                                 t->npartitions);
+        for (size_t k = 0; k < t->noverrides; k++)
+            if (t->overrides[k].value)
+                used += (size_t)snprintf(text + used, cap - used, "%s/config/%s=%s\n", t->name, t->overrides[k].key,
+                                         t->overrides[k].value);
+    }
+    gp_arena_reset(&a, NULL, 0);
+    *len = used;
+    return text;
+}
+
+typedef struct gb_persist_job {
+    uv_work_t work;
+    gb_broker *b;
+    char *path;
+    char *text;
+    size_t len;
+    int rc;
+} gb_persist_job;
+
+static void gb__persist_work(uv_work_t *w)
+{
+    gb_persist_job *job = w->data;
+    job->rc = gs_write_file_atomic(job->path, job->text, job->len);
+}
+
+static void gb__persist_start(gb_broker *b);
+
+static void gb__persist_after(uv_work_t *w, int status)
+{
+    (void)status;
+    gb_persist_job *job = w->data;
+    gb_broker *b = job->b;
+    gb_topics *ts = b->topics;
+    if (job->rc < 0)
+        gb_log_error("cannot write %s: %s", job->path, strerror(-job->rc));
+    gb_persist_wait *done = ts->in_flight;
+    ts->in_flight = NULL;
+    ts->writing = false;
+    free(job->path);
+    free(job->text);
+    free(job);
+    if (ts->dirty)
+        gb__persist_start(b);
+    while (done) {
+        gb_persist_wait *next = done->next;
+        done->done(done->arg);
+        free(done);
+        done = next;
+    }
+}
+
+static void gb__persist_start(gb_broker *b)
+{
+    gb_topics *ts = b->topics;
+    gb_persist_job *job = calloc(1, sizeof *job);
+    if (!job)
+        abort();
+    job->b = b;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_TOPICS_FILE);
+    job->path = strdup(path);
+    job->text = gb__store_text(b, &job->len);
+    job->work.data = job;
+    ts->writing = true;
+    ts->dirty = false;
+    ts->in_flight = ts->waiting;
+    ts->waiting = NULL;
+    uv_queue_work(b->loop, &job->work, gb__persist_work, gb__persist_after);
+}
+
+void gb_topics_persist(gb_broker *b, void (*done)(void *arg), void *arg)
+{
+    gb_topics *ts = b->topics;
+    if (done) {
+        gb_persist_wait *w = malloc(sizeof *w);
+        if (!w)
+            abort();
+        w->done = done;
+        w->arg = arg;
+        w->next = ts->waiting;
+        ts->waiting = w;
+    }
+    ts->dirty = true;
+    if (!ts->writing)
+        gb__persist_start(b);
+}
+
+static int gb__persist_now(gb_broker *b)
+{
+    size_t len;
+    char *text = gb__store_text(b, &len);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_TOPICS_FILE);
+    int rc = gs_write_file_atomic(path, text, len);
+    free(text);
+    return rc;
+}
+
+/* Parse the store into topics (without opening partitions). */
+static int gb__load_store(gb_broker *b, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_TOPICS_FILE);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? 0 : -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int lineno = 0;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n == 0 || line[0] == '#')
+            continue;
+        char *slash = strchr(line, '/'), *eq = strchr(line, '=');
+        if (!slash || !eq || eq < slash) {
+            snprintf(err, errlen, "%s:%d: cannot read '%s'", path, lineno, line);
+            free(line);
+            fclose(f);
+            return -1;
+        }
+        *slash = '\0';
+        *eq = '\0';
+        const char *name = line, *what = slash + 1, *value = eq + 1;
+        gb_topic *t = gb_topic_find(b, name, strlen(name));
+        if (!t) {
+            t = gb__topic_new(name, strlen(name));
+            gb__insert(b->topics, t);
+        }
+        if (strcmp(what, "id") == 0) {
+            snprintf(t->id_text, sizeof t->id_text, "%s", value);
+            if (gb__uuid_parse(value, &t->id) < 0) {
+                snprintf(err, errlen, "%s:%d: bad topic id '%s'", path, lineno, value);
+                free(line);
+                fclose(f);
+                return -1;
+            }
+        } else if (strcmp(what, "partitions") == 0) {
+            t->npartitions = atoi(value); /* opened later */
+        } else if (strncmp(what, "config/", 7) == 0) {
+            t->overrides = realloc(t->overrides, (t->noverrides + 1) * sizeof *t->overrides);
+            if (!t->overrides)
+                abort();
+            t->overrides[t->noverrides].key = strdup(what + 7);
+            t->overrides[t->noverrides].value = strdup(value);
+            t->noverrides++;
+        }
+    }
+    free(line);
+    fclose(f);
+    return 0;
+}
+
+/* Partition directories the store does not know: adopt them. */
+static bool gb__scan_dirs(gb_broker *b)
+{
+    bool adopted = false;
+    DIR *d = opendir(b->data_dir);
+    if (!d)
+        return false;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *dash = strrchr(de->d_name, '-');
+        if (!dash || dash == de->d_name || !dash[1] || strspn(dash + 1, "0123456789") != strlen(dash + 1))
+            continue;
+        size_t len = (size_t)(dash - de->d_name);
+        const char *why;
+        if (gs_topic_name_check(de->d_name, len, &why) < 0)
+            continue;
+        char path[PATH_MAX];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", b->data_dir, de->d_name);
+        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+            continue;
+        int32_t p = atoi(dash + 1);
+        gb_topic *t = gb_topic_find(b, de->d_name, len);
+        if (!t) {
+            t = gb__topic_new(de->d_name, len);
+            gb__insert(b->topics, t);
+            char id[23];
+            if (gb__read_partition_metadata(path, id) && gb__uuid_parse(id, &t->id) == 0)
+                snprintf(t->id_text, sizeof t->id_text, "%s", id);
+            gb_log_warn("adopting partition directory %s: topic %s was not in %s (created with default configs)",
+                        de->d_name, t->name, GB_TOPICS_FILE);
+            adopted = true;
+        }
+        if (p + 1 > t->npartitions) {
+            t->npartitions = p + 1;
+            adopted = true;
+        }
+    }
+    closedir(d);
+    return adopted;
+}
+
+int gb_topics_open(gb_broker *b, char *err, size_t errlen)
+{
+    b->topics = calloc(1, sizeof *b->topics);
+    if (!b->topics)
+        abort();
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_CLEAN_MARKER);
+    struct stat st;
+    bool clean = stat(path, &st) == 0;
+    if (gb__load_store(b, err, errlen) < 0)
+        return -1;
+    bool changed = gb__scan_dirs(b);
+    size_t nrp, nls;
+    gb_checkpoint *rp = gb__read_checkpoint(b->data_dir, GB_RECOVERY_CHECKPOINT, &nrp);
+    gb_checkpoint *ls = gb__read_checkpoint(b->data_dir, GB_START_CHECKPOINT, &nls);
+    gp_arena a;
+    gp_arena_init(&a, NULL, 0);
+    size_t n;
+    gb_topic **list = gb_topics_list(b, &a, &n);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        gb_topic *t = list[i];
+        if (gp_uuid_is_zero(&t->id)) {
+            gb__new_topic_id(&t->id, t->id_text);
+            changed = true;
+        }
+        char e[512];
+        if (gc_topic_config_resolve(&t->cfg, b->cfg, t->overrides, t->noverrides, e, sizeof e) < 0) {
+            gb_log_warn("topic %s: stored configs no longer valid (%s); using the defaults", t->name, e);
+            gb__free_overrides(t->overrides, t->noverrides);
+            t->overrides = NULL;
+            t->noverrides = 0;
+            (void)gc_topic_config_resolve(&t->cfg, b->cfg, NULL, 0, e, sizeof e);
+            changed = true;
+        }
+        int32_t np = t->npartitions;
+        t->npartitions = 0;
+        rc = gb__open_partitions(b, t, 0, np, false, rp, nrp, ls, nls, clean, err, errlen);
+    }
+    gp_arena_reset(&a, NULL, 0);
+    gb__free_checkpoint(rp, nrp);
+    gb__free_checkpoint(ls, nls);
+    if (rc < 0)
+        return -1;
+    if (changed && gb__persist_now(b) < 0)
+        gb_log_warn("cannot write %s/%s", b->data_dir, GB_TOPICS_FILE);
+    /* From now on a crash is an unclean stop. */
+    unlink(path);
+    gb_log_info("loaded %zu topic(s) after a%s shutdown", b->topics->count, clean ? " clean" : "n unclean");
+    return 0;
+}
+
+void gb_topics_close(gb_broker *b)
+{
+    gb_topics *ts = b->topics;
+    if (!ts)
+        return;
+    bool ok = true;
+    for (size_t i = 0; i < ts->nbuckets; i++)
+        for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
+            for (int32_t p = 0; p < t->npartitions; p++) {
+                int64_t flushed;
+                if (gs_log_flush(t->partitions[p]->log, &flushed) == 0)
+                    t->partitions[p]->flushed_offset = flushed;
+                else
+                    ok = false;
+            }
+    if (gb__write_checkpoints(b) < 0)
+        ok = false;
+    for (size_t i = 0; i < ts->nbuckets; i++)
+        for (gb_topic *t = ts->buckets[i], *next; t; t = next) {
+            next = t->hash_next;
+            for (int32_t p = 0; p < t->npartitions; p++)
+                gs_log_close(t->partitions[p]->log);
+            gb__topic_free(t);
+        }
+    free(ts->buckets);
+    free(ts);
+    b->topics = NULL;
+    if (ok) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_CLEAN_MARKER);
+        (void)gs_write_file_atomic(path, "", 0);
+    }
+}
+
+/* ---- changes ---------------------------------------------------------------------- */
+
+/* Kafka refuses names that differ only in '.' versus '_' (they collide in
+ * metric names). */
+static gb_topic *gb__colliding(gb_broker *b, const char *name, size_t len)
+{
+    gb_topics *ts = b->topics;
+    for (size_t i = 0; i < ts->nbuckets; i++)
+        for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next) {
+            if (t->name_len != len)
+                continue;
+            size_t k = 0;
+            for (; k < len; k++) {
+                char x = t->name[k] == '.' ? '_' : t->name[k], y = name[k] == '.' ? '_' : name[k];
+                if (x != y)
+                    break;
+            }
+            if (k == len)
+                return t;
+        }
+    return NULL;
+}
+
+int gb_topic_create(gb_broker *b, const char *name, size_t len, int32_t partitions, const gc_kv *overrides, size_t n,
+                    bool validate_only, gb_topic **out, int16_t *kafka_error, char *msg, size_t msglen)
+{
+    const char *why;
+    *out = NULL;
+    if (gs_topic_name_check(name, len, &why) < 0) {
+        *kafka_error = GP_E_INVALID_TOPIC_EXCEPTION;
+        snprintf(msg, msglen, "%s", why);
+        return -1;
+    }
+    if (gb_topic_find(b, name, len)) {
+        *kafka_error = GP_E_TOPIC_ALREADY_EXISTS;
+        snprintf(msg, msglen, "Topic '%.*s' already exists.", (int)len, name);
+        return -1;
+    }
+    gb_topic *other = gb__colliding(b, name, len);
+    if (other) {
+        *kafka_error = GP_E_INVALID_TOPIC_EXCEPTION;
+        snprintf(msg, msglen, "Topic '%.*s' collides with existing topic: %s", (int)len, name, other->name);
+        return -1;
+    }
+    if (partitions == -1)
+        partitions = b->cfg->num_partitions;
+    if (partitions <= 0) {
+        *kafka_error = GP_E_INVALID_PARTITIONS;
+        snprintf(msg, msglen, "Number of partitions was set to an invalid non-positive value.");
+        return -1;
+    }
+    gb_topic *t = gb__topic_new(name, len);
+    if (gc_topic_config_resolve(&t->cfg, b->cfg, overrides, n, msg, msglen) < 0) {
+        *kafka_error = GP_E_INVALID_CONFIG;
+        gb__topic_free(t);
+        return -1;
+    }
+    if (validate_only) {
+        gb__topic_free(t);
+        return 0;
+    }
+    t->overrides = gb__copy_overrides(overrides, n);
+    t->noverrides = n;
+    gb__new_topic_id(&t->id, t->id_text);
+    char err[512];
+    if (gb__open_partitions(b, t, 0, partitions, true, NULL, 0, NULL, 0, true, err, sizeof err) < 0) {
+        gb_log_error("creating topic %s: %s", t->name, err);
+        for (int32_t p = 0; p < t->npartitions; p++)
+            gs_log_delete(t->partitions[p]->log);
+        gb__topic_free(t);
+        *kafka_error = GP_E_KAFKA_STORAGE_ERROR;
+        snprintf(msg, msglen, "%s", err);
+        return -1;
+    }
+    gb__insert(b->topics, t);
+    gb_log_info("created topic %s with %d partition(s), id %s", t->name, t->npartitions, t->id_text);
+    *out = t;
+    return 0;
+}
+
+gb_topic *gb_topic_auto_create(gb_broker *b, const char *name, size_t len)
+{
+    if (!b->cfg->auto_create_topics_enable)
+        return NULL;
+    gb_topic *t;
+    int16_t e;
+    char msg[256];
+    if (gb_topic_create(b, name, len, -1, NULL, 0, false, &t, &e, msg, sizeof msg) < 0)
+        return NULL;
+    gb_topics_persist(b, NULL, NULL);
+    return t;
+}
+
+int gb_topic_delete(gb_broker *b, gb_topic *t)
+{
+    for (int32_t p = 0; p < t->npartitions; p++)
+        gb_fetch_partition_gone(b, t->partitions[p]);
+    gb__remove(b->topics, t);
+    int rc = 0;
+    for (int32_t p = 0; p < t->npartitions; p++)
+        if (gs_log_delete(t->partitions[p]->log) < 0)
+            rc = -1;
+    gb_log_info("deleted topic %s", t->name);
+    gb__topic_free(t);
+    return rc;
+}
+
+int gb_topic_add_partitions(gb_broker *b, gb_topic *t, int32_t total, bool validate_only, int16_t *kafka_error,
+                            char *msg, size_t msglen)
+{
+    if (total <= t->npartitions) {
+        *kafka_error = GP_E_INVALID_PARTITIONS;
+        if (total == t->npartitions)
+            snprintf(msg, msglen, "Topic already has %d partitions.", total);
+        else
+            snprintf(msg, msglen, "Topic currently has %d partitions, which is higher than the requested %d.",
+                     t->npartitions, total);
+        return -1;
+    }
+    if (validate_only)
+        return 0;
+    char err[512];
+    if (gb__open_partitions(b, t, t->npartitions, total, true, NULL, 0, NULL, 0, true, err, sizeof err) < 0) {
+        *kafka_error = GP_E_KAFKA_STORAGE_ERROR;
+        snprintf(msg, msglen, "%s", err);
+        return -1;
+    }
+    gb_log_info("topic %s now has %d partitions", t->name, t->npartitions);
+    return 0;
+}
+
+int gb_topic_set_overrides(gb_broker *b, gb_topic *t, const gc_kv *overrides, size_t n, int16_t *kafka_error, char *msg,
+                           size_t msglen)
+{
+    gc_topic_config cfg;
+    if (gc_topic_config_resolve(&cfg, b->cfg, overrides, n, msg, msglen) < 0) {
+        *kafka_error = GP_E_INVALID_CONFIG;
+        return -1;
+    }
+    gc_topic_config_free(&t->cfg);
+    t->cfg = cfg;
+    gb__free_overrides(t->overrides, t->noverrides);
+    t->overrides = gb__copy_overrides(overrides, n);
+    t->noverrides = n;
+    gs_log_config lc;
+    gb_topic_log_config(t, &lc);
+    for (int32_t p = 0; p < t->npartitions; p++)
+        gs_log_set_config(t->partitions[p]->log, &lc);
+    return 0;
+}
+
+void gb_topics_retain(gb_broker *b, int64_t now_ms)
+{
+    gb_topics *ts = b->topics;
+    for (size_t i = 0; i < ts->nbuckets; i++)
+        for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
+            for (int32_t p = 0; p < t->npartitions; p++) {
+                gs_log *log = t->partitions[p]->log;
+                if (gs_log_maybe_roll(log, now_ms) < 0)
+                    gb_log_warn("partition %s-%d: cannot roll its segment", t->name, p);
+                if (!gc_topic_deletes(&t->cfg))
+                    continue;
+                int64_t before = gs_log_start_offset(log);
+                int n = gs_log_retain(log, now_ms, t->cfg.retention_ms, t->cfg.retention_bytes);
+                if (n > 0)
+                    gb_log_info("partition %s-%d: retention deleted %d segment(s); log start offset %" PRId64
+                                " -> %" PRId64,
+                                t->name, p, n, before, gs_log_start_offset(log));
+                else if (n < 0)
+                    gb_log_warn("partition %s-%d: retention failed: %s", t->name, p, strerror(-n));
+            }
+}

@@ -1,0 +1,103 @@
+/*
+ * Topics and partitions: the registry the handlers use, kept on disk in
+ * Kafka's layout plus one file of Gregor's own.
+ *
+ *   <log.dirs>/<topic>-<n>/                   a partition log (storage/gs_log)
+ *   <log.dirs>/<topic>-<n>/partition.metadata the topic id, in Kafka's format
+ *   <log.dirs>/gregor-topics.properties       topic ids, partition counts and
+ *                                             config overrides (Kafka keeps these
+ *                                             in its metadata log)
+ *   <log.dirs>/recovery-point-offset-checkpoint, log-start-offset-checkpoint
+ *   <log.dirs>/.kafka_cleanshutdown           present after a clean stop
+ *
+ * A partition directory that the store file does not list (a crash between
+ * creating a topic and writing the file, or a data directory from
+ * elsewhere) is adopted at startup with the broker's default configs.
+ */
+#ifndef GB_TOPICS_H
+#define GB_TOPICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker/gb_broker.h"
+#include "broker/gb_request.h"
+#include "config/gc_topic.h"
+#include "protocol/gp_codec.h"
+#include "storage/gs_log.h"
+
+typedef struct gb_topic gb_topic;
+typedef struct gb_waiter_link gb_waiter_link;
+
+typedef struct gb_partition {
+    gb_topic *topic;
+    int32_t index;
+    gs_log *log;
+    int64_t flushed_offset;  /* every offset below is on disk (fdatasync) */
+    gb_waiter_link *waiters; /* parked fetches to wake on append */
+} gb_partition;
+
+struct gb_topic {
+    char *name;
+    size_t name_len;
+    gp_uuid id;
+    char id_text[23];
+    int32_t npartitions;
+    gb_partition **partitions;
+    gc_topic_config cfg; /* effective values */
+    gc_kv *overrides;    /* as given, owned */
+    size_t noverrides;
+    bool internal;
+    gb_topic *hash_next;
+};
+
+/* Load the topic store and every partition log (recovering them after an
+ * unclean stop, and logging what recovery did). Returns 0 or -1 with err. */
+int gb_topics_open(gb_broker *b, char *err, size_t errlen);
+
+/* Clean stop: close every log (trimming indexes), write the checkpoints and
+ * the clean-shutdown marker. */
+void gb_topics_close(gb_broker *b);
+
+gb_topic *gb_topic_find(gb_broker *b, const char *name, size_t len);
+gb_topic *gb_topic_find_id(gb_broker *b, const gp_uuid *id);
+gb_partition *gb_topic_partition(gb_topic *t, int32_t index);
+
+/* Every topic, in name order (an arena array). */
+gb_topic **gb_topics_list(gb_broker *b, gp_arena *a, size_t *n);
+
+/* Create a topic: checks the name (INVALID_TOPIC_EXCEPTION), existence
+ * (TOPIC_ALREADY_EXISTS), partitions (INVALID_PARTITIONS) and configs
+ * (INVALID_CONFIG); with validate_only nothing is created. On failure
+ * *kafka_error is the error and msg says why. partitions -1 means
+ * num.partitions. */
+int gb_topic_create(gb_broker *b, const char *name, size_t len, int32_t partitions, const gc_kv *overrides, size_t n,
+                    bool validate_only, gb_topic **out, int16_t *kafka_error, char *msg, size_t msglen);
+
+/* Auto-creation (Metadata, Produce): when auto.create.topics.enable, the
+ * name is valid and the topic does not exist, create it with the defaults.
+ * Returns the topic or NULL. */
+gb_topic *gb_topic_auto_create(gb_broker *b, const char *name, size_t len);
+
+/* Delete a topic and its files. Parked fetches on it are woken first. */
+int gb_topic_delete(gb_broker *b, gb_topic *t);
+
+/* Grow a topic to `total` partitions (CreatePartitions). */
+int gb_topic_add_partitions(gb_broker *b, gb_topic *t, int32_t total, bool validate_only, int16_t *kafka_error,
+                            char *msg, size_t msglen);
+
+/* Replace a topic's config overrides (AlterConfigs) after validation. */
+int gb_topic_set_overrides(gb_broker *b, gb_topic *t, const gc_kv *overrides, size_t n, int16_t *kafka_error, char *msg,
+                           size_t msglen);
+
+/* Rewrite the topic store (after a change). The write and its fsync run
+ * off the loop thread; done(arg) runs on the loop when it is durable. */
+void gb_topics_persist(gb_broker *b, void (*done)(void *arg), void *arg);
+
+/* The log configuration a topic's config implies. */
+void gb_topic_log_config(const gb_topic *t, gs_log_config *out);
+
+/* Retention and segment.ms rolls for every partition (the broker's timer). */
+void gb_topics_retain(gb_broker *b, int64_t now_ms);
+
+#endif
