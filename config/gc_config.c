@@ -1,23 +1,13 @@
 #include "config/gc_config.h"
+#include "config/gc_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-enum { GC_T_INT, GC_T_LONG, GC_T_SHORT, GC_T_BOOL, GC_T_STRING, GC_T_LIST };
-
-#define GC_NOMIN INT64_MIN
-#define GC_NOMAX INT64_MAX
-
-#define GC__TNAME_INT "int"
-#define GC__TNAME_LONG "long"
-#define GC__TNAME_SHORT "short"
-#define GC__TNAME_BOOL "boolean"
-#define GC__TNAME_STRING "string"
-#define GC__TNAME_LIST "list"
 
 /*
  * The key table, expanded from gc_keys.def. The public part (gc_key_info)
@@ -89,13 +79,7 @@ typedef struct gc__buf {
     size_t len, cap;
 } gc__buf;
 
-typedef union gc__val {
-    int64_t n;
-    bool b;
-    char *s;
-} gc__val;
-
-static void *gc__xmalloc(size_t n)
+void *gx__xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (!p)
@@ -103,9 +87,9 @@ static void *gc__xmalloc(size_t n)
     return p;
 }
 
-static char *gc__strndup(const char *s, size_t n)
+char *gx__strndup(const char *s, size_t n)
 {
-    char *p = gc__xmalloc(n + 1);
+    char *p = gx__xmalloc(n + 1);
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
@@ -129,7 +113,7 @@ static void gc__buf_add(gc__buf *b, const char *s, size_t n)
 }
 
 /* Java's String.trim(): every byte up to and including ' ' is whitespace. */
-static void gc__trim(const char **b, const char **e)
+void gx__trim(const char **b, const char **e)
 {
     while (*b < *e && (unsigned char)**b <= ' ')
         (*b)++;
@@ -180,7 +164,7 @@ static bool gc__in(const char *choices, const char *s, size_t len)
     for (;;) {
         const char *comma = strchr(p, ',');
         const char *b = p, *e = comma ? comma : p + strlen(p);
-        gc__trim(&b, &e);
+        gx__trim(&b, &e);
         if ((size_t)(e - b) == len && memcmp(b, s, len) == 0)
             return true;
         if (!comma)
@@ -191,7 +175,7 @@ static bool gc__in(const char *choices, const char *s, size_t len)
 
 /* Parse like Java's Long.parseLong, then check the type's range and the
  * key's bounds. */
-static int gc__parse_num(const gc__key *k, const char *s, int64_t *out, char *why, size_t wlen)
+static int gc__parse_num(const gx__spec *k, const char *s, int64_t *out, char *why, size_t wlen)
 {
     const char *p = s;
     bool neg = false, over = false;
@@ -221,14 +205,14 @@ static int gc__parse_num(const gc__key *k, const char *s, int64_t *out, char *wh
 }
 
 /* A list becomes its trimmed, non-empty items joined by ','. */
-static int gc__parse_list(const gc__key *k, const char *s, char **out, char *why, size_t wlen)
+static int gc__parse_list(const gx__spec *k, const char *s, char **out, char *why, size_t wlen)
 {
-    char *list = gc__xmalloc(strlen(s) + 1);
+    char *list = gx__xmalloc(strlen(s) + 1);
     size_t n = 0;
     for (const char *p = s;;) {
         const char *comma = strchr(p, ',');
         const char *b = p, *e = comma ? comma : p + strlen(p);
-        gc__trim(&b, &e);
+        gx__trim(&b, &e);
         if (b < e) {
             if (k->choices && !gc__in(k->choices, b, (size_t)(e - b))) {
                 free(list);
@@ -248,8 +232,24 @@ static int gc__parse_list(const gc__key *k, const char *s, char **out, char *why
     return 0;
 }
 
+/* Parse like Java's Double.parseDouble (but refusing NaN and infinities),
+ * then check the key's bounds. */
+static int gc__parse_double(const gx__spec *k, const char *s, double *out, char *why, size_t wlen)
+{
+    char *end;
+    double d = strtod(s, &end);
+    if (!*s || *end || !isfinite(d))
+        return gc__why(why, wlen, "not a number");
+    if (k->min != GC_NOMIN && d < (double)k->min)
+        return gc__why(why, wlen, "must be at least %" PRId64, k->min);
+    if (k->max != GC_NOMAX && d > (double)k->max)
+        return gc__why(why, wlen, "must be at most %" PRId64, k->max);
+    *out = d;
+    return 0;
+}
+
 /* Turn a trimmed value into v, or explain in why what is wrong with it. */
-static int gc__parse(const gc__key *k, const char *s, gc__val *v, char *why, size_t wlen)
+int gx__parse(const gx__spec *k, const char *s, gx__val *v, char *why, size_t wlen)
 {
     switch (k->type) {
     case GC_T_BOOL:
@@ -260,13 +260,69 @@ static int gc__parse(const gc__key *k, const char *s, gc__val *v, char *why, siz
     case GC_T_STRING:
         if (k->choices && !gc__in(k->choices, s, strlen(s)))
             return gc__why(why, wlen, "must be one of %s", k->choices);
-        v->s = gc__strndup(s, strlen(s));
+        v->s = gx__strndup(s, strlen(s));
         return 0;
     case GC_T_LIST:
         return gc__parse_list(k, s, &v->s, why, wlen);
+    case GC_T_DOUBLE:
+        return gc__parse_double(k, s, &v->d, why, wlen);
     default:
         return gc__parse_num(k, s, &v->n, why, wlen);
     }
+}
+
+/*
+ * Java's Double.toString(): the shortest digits that read back as d, in
+ * plain notation when 1e-3 <= |d| < 1e7 and as d.dddE<n> otherwise, always
+ * with a digit after the point. DescribeConfigs shows doubles this way.
+ */
+const char *gx__double_text(double d, char *buf, size_t len)
+{
+    if (d == 0) {
+        snprintf(buf, len, "%s", signbit(d) ? "-0.0" : "0.0");
+        return buf;
+    }
+    char sci[40];
+    for (int prec = 0; prec < 17; prec++) {
+        snprintf(sci, sizeof sci, "%.*e", prec, d);
+        if (strtod(sci, NULL) == d)
+            break;
+    }
+    /* sci is [-]D[.DDD]e<exp>: gather the digits and the exponent. */
+    char digits[24];
+    size_t nd = 0;
+    const char *p = sci + (sci[0] == '-');
+    for (; *p != 'e'; p++)
+        if (*p != '.')
+            digits[nd++] = *p;
+    digits[nd] = '\0';
+    int exp = atoi(p + 1);
+    char out[48], *o = out;
+    if (d < 0)
+        *o++ = '-';
+    double mag = d < 0 ? -d : d;
+    if (mag >= 1e-3 && mag < 1e7) {
+        /* Plain: the point goes after digit exp (exp is -3 to 6). */
+        if (exp < 0) {
+            *o++ = '0';
+            *o++ = '.';
+            for (int z = -1; z > exp; z--)
+                *o++ = '0';
+        }
+        for (int k = 0; k <= exp || k < (int)nd; k++) {
+            *o++ = k < (int)nd ? digits[k] : '0';
+            if (k == exp)
+                *o++ = '.';
+        }
+        if (o[-1] == '.')
+            *o++ = '0';
+        *o = '\0';
+        snprintf(buf, len, "%s", out);
+    } else {
+        *o = '\0';
+        snprintf(buf, len, "%s%c.%sE%d", out, digits[0], nd > 1 ? digits + 1 : "0", exp);
+    }
+    return buf;
 }
 
 static void *gc__field(const gc_config *cfg, size_t i)
@@ -275,7 +331,7 @@ static void *gc__field(const gc_config *cfg, size_t i)
 }
 
 /* Store *v (owned by cfg from now on) in key i's field; NULL v stores null. */
-static void gc__store(gc_config *cfg, size_t i, const gc__val *v)
+static void gc__store(gc_config *cfg, size_t i, const gx__val *v)
 {
     void *f = gc__field(cfg, i);
     switch (gc__keys[i].type) {
@@ -290,6 +346,9 @@ static void gc__store(gc_config *cfg, size_t i, const gc__val *v)
         break;
     case GC_T_BOOL:
         *(bool *)f = v ? v->b : false;
+        break;
+    case GC_T_DOUBLE:
+        *(double *)f = v ? v->d : 0;
         break;
     default:
         free(*(char **)f);
@@ -346,11 +405,13 @@ static const char *gc__origin(const gc__loader *ld, size_t i, char *buf, size_t 
 static int gc__set(gc__loader *ld, size_t i, const char *text, int src, int line, const char *env)
 {
     const char *b = text, *e = text + strlen(text);
-    gc__trim(&b, &e);
-    char *s = gc__strndup(b, (size_t)(e - b));
+    gx__trim(&b, &e);
+    char *s = gx__strndup(b, (size_t)(e - b));
     char why[256], where[512];
-    gc__val v = {0};
-    int rc = gc__parse(&gc__keys[i], s, &v, why, sizeof why);
+    gx__val v = {0};
+    const gc__key *k = &gc__keys[i];
+    gx__spec spec = {k->type, k->min, k->max, k->choices};
+    int rc = gx__parse(&spec, s, &v, why, sizeof why);
     if (rc < 0) {
         gc__fail(ld, "%s: invalid value '%s' for '%s': %s", gc__where(ld, src, line, env, where, sizeof where), s,
                  gc__keys[i].info.name, why);
@@ -379,7 +440,7 @@ static int gc__hex(char c)
  * and \c for any other c. NULL for a malformed or NUL \u. */
 static char *gc__unescape(const char *s, size_t len)
 {
-    char *out = gc__xmalloc(len + 1), *o = out;
+    char *out = gx__xmalloc(len + 1), *o = out;
     for (size_t i = 0; i < len; i++) {
         if (s[i] != '\\') {
             *o++ = s[i];
@@ -548,7 +609,7 @@ static int gc__load_file(gc__loader *ld)
  * image maps its environment to server.properties. */
 static char *gc__env_key(const char *s, size_t len)
 {
-    char *key = gc__xmalloc(len + 1), *o = key;
+    char *key = gx__xmalloc(len + 1), *o = key;
     for (size_t i = 0; i < len;) {
         if (s[i] != '_') {
             char c = s[i++];
@@ -602,7 +663,7 @@ static int gc__load_overrides(gc__loader *ld, int n, char *const *overrides)
         if (!eq)
             return gc__fail(ld, "--override '%s': expected key=value", o);
         const char *b = o, *e = eq;
-        gc__trim(&b, &e);
+        gx__trim(&b, &e);
         int i = gc__find(b, (size_t)(e - b));
         if (i < 0)
             return gc__fail(ld, "--override: unknown configuration key '%.*s'", (int)(e - b), b);
@@ -731,6 +792,9 @@ const char *gc_config_value_text(const gc_config *cfg, size_t i, char *buf, size
     case GC_T_STRING:
     case GC_T_LIST:
         snprintf(buf, len, "%s", *(char *const *)gc__field(cfg, i));
+        break;
+    case GC_T_DOUBLE:
+        gx__double_text(*(const double *)gc__field(cfg, i), buf, len);
         break;
     default:
         snprintf(buf, len, "%" PRId64, gc__num_value(cfg, i));

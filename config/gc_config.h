@@ -26,6 +26,7 @@
 #define GC_CTYPE_BOOL bool
 #define GC_CTYPE_STRING char *
 #define GC_CTYPE_LIST char *
+#define GC_CTYPE_DOUBLE double
 
 /* Key ids, in table order: GC_K_node_id, GC_K_listeners, ... */
 enum gc_key_id {
@@ -69,7 +70,8 @@ void gc_config_print_help(FILE *out);
 void gc_config_print_markdown(FILE *out);
 
 /* Introspection, for DescribeConfigs. type is Kafka's name: int, long,
- * short, boolean, string, list. default_text is NULL for a null default. */
+ * short, boolean, string, list, double. default_text is NULL for a null
+ * default. */
 typedef struct gc_key_info {
     const char *name;
     const char *type;

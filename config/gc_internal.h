@@ -1,0 +1,61 @@
+/*
+ * Internals shared by the files of config/: the value types of the key
+ * tables (gc_keys.def, gc_topic_keys.def) and the one parser every value of
+ * either table goes through, so that a broker key and its topic synonym
+ * accept exactly the same text. Not for other modules.
+ */
+#ifndef GC_INTERNAL_H
+#define GC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The type column of the key tables. */
+enum { GC_T_INT, GC_T_LONG, GC_T_SHORT, GC_T_BOOL, GC_T_STRING, GC_T_LIST, GC_T_DOUBLE };
+
+/* Kafka's name of each type, as DescribeConfigs and --help show it. */
+#define GC__TNAME_INT "int"
+#define GC__TNAME_LONG "long"
+#define GC__TNAME_SHORT "short"
+#define GC__TNAME_BOOL "boolean"
+#define GC__TNAME_STRING "string"
+#define GC__TNAME_LIST "list"
+#define GC__TNAME_DOUBLE "double"
+
+/* No bound beyond the type's own range (the min/max columns). */
+#define GC_NOMIN INT64_MIN
+#define GC_NOMAX INT64_MAX
+
+/* What a value of one key must be: a GC_T_* type, bounds for numbers
+ * (doubles compare against them too), and the ", "-separated values a
+ * STRING, or each item of a LIST, may take (or NULL for any). */
+typedef struct gx__spec {
+    int type;
+    int64_t min, max;
+    const char *choices;
+} gx__spec;
+
+/* A parsed value: n for the integer types, d, b, or an owned s for STRING
+ * and LIST (a list as its trimmed, non-empty items joined by ','). */
+typedef union gx__val {
+    int64_t n;
+    double d;
+    bool b;
+    char *s;
+} gx__val;
+
+void *gx__xmalloc(size_t n); /* aborts when out of memory */
+char *gx__strndup(const char *s, size_t n);
+
+/* Java's String.trim() of [*b, *e). */
+void gx__trim(const char **b, const char **e);
+
+/* Parse an already trimmed value as Kafka's ConfigDef would. Returns 0, or
+ * a negative error code with the reason ("must be at least 1") in why. */
+int gx__parse(const gx__spec *spec, const char *s, gx__val *v, char *why, size_t wlen);
+
+/* A double as Java's Double.toString() writes it: 0.5, 1.0, 1.0E-4. */
+const char *gx__double_text(double d, char *buf, size_t len);
+
+#endif
