@@ -124,6 +124,12 @@ static bool gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
             gb__record_error(req, pr, info.error_record, msg);
         return false;
     }
+    if ((info.codecs & (1u << GP_CODEC_ZSTD)) && req->version < 7) {
+        /* zstd needs Produce v7 (KIP-110): older clients could not read it back. */
+        pr->error_code = GP_E_UNSUPPORTED_COMPRESSION_TYPE;
+        pr->error_message = gp_str_c("zstd compression needs Produce v7 or later");
+        return false;
+    }
     if (info.producer_id >= 0) {
         /* Idempotent and transactional producers arrive with their own
          * issue: InitProducerId is not advertised, so no client gets here. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "broker/gb_fetch.h"
+#include "broker/gb_flusher.h"
 #include "broker/gb_log.h"
 #include "protocol/gp_errors.h"
 #include "storage/gs_meta.h"
@@ -803,8 +804,10 @@ gb_topic *gb_topic_auto_create(gb_broker *b, const char *name, size_t len)
 
 int gb_topic_delete(gb_broker *b, gb_topic *t)
 {
-    for (int32_t p = 0; p < t->npartitions; p++)
+    for (int32_t p = 0; p < t->npartitions; p++) {
         gb_fetch_partition_gone(b, t->partitions[p]);
+        gb_flusher_partition_gone(b, t->partitions[p]);
+    }
     gb__remove(b->topics, t);
     int rc = 0;
     for (int32_t p = 0; p < t->npartitions; p++)

@@ -10,14 +10,16 @@ against the same rules as records() below: keep the two in step.
 Run with Debian's interpreter, which has the codec modules:
     apt-get install -y python3-kafka python3-lz4 python3-snappy python3-zstandard
     /usr/bin/python3 tests/golden/batches/make.py
+
+With --seeds DIR it instead writes the batches as seed inputs for
+tests/fuzz/fuzz_batch.c (an options byte, then the batch) into DIR; that needs
+no kafka-python.
 """
 import functools
+import glob
 import gzip
 import os
 import sys
-
-import kafka.codec
-from kafka.record.default_records import DefaultRecordBatchBuilder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BASE_TS = 1700000000000
@@ -27,20 +29,13 @@ PRODUCER_ID, PRODUCER_EPOCH, BASE_SEQUENCE = 4242, 3, 17
 gzip.GzipFile = functools.partial(gzip.GzipFile, mtime=0)
 
 CODECS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
-AVAILABLE = {
-    "none": True,
-    "gzip": kafka.codec.has_gzip(),
-    "snappy": kafka.codec.has_snappy(),
-    "lz4": kafka.codec.has_lz4(),
-    "zstd": kafka.codec.has_zstd(),
-}
 
 
 def records(n, filler):
     """Record i: key "key-i" (null when i % 7 == 3), value "value-i-" + filler
     (null when i % 7 == 5), headers ("h1", "v1-i") and ("h2", null) when i is
     even, timestamp BASE_TS + 7 * i except BASE_TS - 5 when i == 4 (so the
-    smallest timestamp is not the first) ."""
+    smallest timestamp is not the first)."""
     out = []
     for i in range(n):
         key = None if i % 7 == 3 else b"key-%d" % i
@@ -52,6 +47,8 @@ def records(n, filler):
 
 
 def build(codec, n, filler):
+    from kafka.record.default_records import DefaultRecordBatchBuilder
+
     b = DefaultRecordBatchBuilder(
         magic=2, compression_type=CODECS[codec], is_transactional=0,
         producer_id=PRODUCER_ID, producer_epoch=PRODUCER_EPOCH,
@@ -74,10 +71,39 @@ def write(name, data, what):
             f.write(hx[i:i + 64] + "\n")
 
 
+def seeds(out):
+    """fuzz_batch's input: options byte (bit 0: fix CRCs, bit 1: from a
+    client, bit 2: one batch at most), then the blob; here also two batches
+    in a row."""
+    os.makedirs(out, exist_ok=True)
+    blobs = {}
+    for path in sorted(glob.glob(os.path.join(HERE, "*.hex"))):
+        with open(path) as f:
+            blobs[os.path.basename(path)[:-4]] = bytes.fromhex(
+                "".join(l.strip() for l in f if not l.startswith("#")))
+    blobs["none+zstd"] = blobs["none"] + blobs["zstd"]
+    for name, blob in blobs.items():
+        for opts in (0, 3):
+            with open(os.path.join(out, "%s-%d" % (name, opts)), "wb") as f:
+                f.write(bytes([opts]) + blob)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--seeds":
+        seeds(sys.argv[2])
+        return
+    import kafka.codec
+
+    available = {
+        "none": True,
+        "gzip": kafka.codec.has_gzip(),
+        "snappy": kafka.codec.has_snappy(),
+        "lz4": kafka.codec.has_lz4(),
+        "zstd": kafka.codec.has_zstd(),
+    }
     small = b"abcdefgh" * 8
     for codec in CODECS:
-        if not AVAILABLE[codec]:
+        if not available[codec]:
             sys.exit("kafka-python cannot write %s here: install its module" % codec)
         write(codec, build(codec, 10, small), "10 records, codec " + codec)
     # About 100 KiB of records: several xerial snappy blocks (32 KiB each) and
