@@ -31,8 +31,13 @@
 const gb_handler gb_handlers[] = {
     {GP_API_PRODUCE, 0, 11, gb_handle_produce},
     {GP_API_FETCH, 4, 17, gb_handle_fetch},
+    {GP_API_LIST_OFFSETS, 0, 8, gb_handle_list_offsets},
     {GP_API_METADATA, 0, 12, gb_handle_metadata},
     {GP_API_API_VERSIONS, 0, 4, gb_handle_api_versions},
+    {GP_API_CREATE_TOPICS, 2, 7, gb_handle_create_topics},
+    {GP_API_DELETE_TOPICS, 1, 6, gb_handle_delete_topics},
+    {GP_API_DESCRIBE_CONFIGS, 1, 4, gb_handle_describe_configs},
+    {GP_API_CREATE_PARTITIONS, 0, 3, gb_handle_create_partitions},
 };
 const size_t gb_handler_count = sizeof gb_handlers / sizeof gb_handlers[0];
 

@@ -170,6 +170,11 @@ static bool gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
         }
         data = (uint8_t *)rebuilt.p;
         len = (size_t)rebuilt.len;
+    } else if (!append_time && gp_batch_set_max_timestamp(data, info.first.max_timestamp, false)) {
+        /* As Kafka's LogValidator: a CreateTime batch's maxTimestamp is the
+         * largest record timestamp, whatever the producer wrote there (Sarama
+         * 1.22 writes -1). The time index and ListOffsets rely on it. */
+        gp_batch_update_crc(data, len);
     }
     int64_t base;
     rc = gs_log_append(p->log, data, len, now, append_time, 0, &base, last);

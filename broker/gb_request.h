@@ -73,13 +73,6 @@ void gb_request_defer(gb_request *req, void (*fn)(void *arg), void *arg);
 /* Has the client gone away? A handler that answers later can stop early. */
 bool gb_request_orphaned(const gb_request *req);
 
-/* Run fn(arg) when the request is freed (after its response is written or
- * the connection closed). */
-void gb_request_defer(gb_request *req, void (*fn)(void *arg), void *arg);
-
-/* Has the client gone away? A handler that answers later can stop early. */
-bool gb_request_orphaned(const gb_request *req);
-
 /* "client 'id' at host:port", for log lines about this request. */
 const char *gb_request_peer(const gb_request *req);
 
@@ -111,6 +104,11 @@ int gb_dispatch_frame(gb_broker *b, gb_conn *conn, const uint8_t *data, size_t l
 void gb_handle_api_versions(gb_broker *b, gb_request *req);
 void gb_handle_metadata(gb_broker *b, gb_request *req);
 void gb_handle_produce(gb_broker *b, gb_request *req);
+void gb_handle_create_topics(gb_broker *b, gb_request *req);
+void gb_handle_delete_topics(gb_broker *b, gb_request *req);
+void gb_handle_create_partitions(gb_broker *b, gb_request *req);
+void gb_handle_describe_configs(gb_broker *b, gb_request *req);
+void gb_handle_list_offsets(gb_broker *b, gb_request *req);
 
 /* Answer an ApiVersions request whose version the broker does not know:
  * a v0 response with UNSUPPORTED_VERSION and the supported table. */

@@ -16,8 +16,13 @@ NODE_ID = 3
 EXPECTED_API_TABLE = {
     0: (0, 11),   # Produce (v0-2 answered UNSUPPORTED_VERSION, as advertised by Kafka 4)
     1: (4, 17),   # Fetch
+    2: (0, 8),    # ListOffsets
     3: (0, 12),   # Metadata
     18: (0, 4),   # ApiVersions
+    19: (2, 7),   # CreateTopics (v0-1 removed in Kafka 4)
+    20: (1, 6),   # DeleteTopics (v0 removed in Kafka 4)
+    32: (1, 4),   # DescribeConfigs (v0 removed in Kafka 4)
+    37: (0, 3),   # CreatePartitions
 }
 
 # Kafka error codes used below.

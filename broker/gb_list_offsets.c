@@ -1,0 +1,412 @@
+/*
+ * ListOffsets v0-v8: a partition's offsets by timestamp, as Kafka's
+ * KafkaApis.handleListOffsetRequest and UnifiedLog.fetchOffsetByTimestamp
+ * answer them.
+ *
+ *   timestamp           answer (v1+: offset, timestamp)
+ *   -2 EARLIEST         the log start offset, timestamp -1
+ *   -4 EARLIEST_LOCAL   the same (no tiered storage: everything is local)
+ *   -1 LATEST           the high watermark, or the last stable offset for
+ *                       read_committed; both are the log end offset on a
+ *                       single node without transactions. Timestamp -1
+ *   -3 MAX_TIMESTAMP    the record with the largest timestamp, found inside
+ *                       its batch as Kafka 3.7+ does; the first such record
+ *   -5 LATEST_TIERED    offset -1, timestamp -1 (no tiered storage)
+ *   other               the first record (offset order) whose timestamp is
+ *                       >= the target, with its timestamp; -1/-1 if none.
+ *                       Negative targets other than the above are searched
+ *                       like timestamps too, as Kafka does.
+ *
+ * The record is found in the batch that gs_log_batch_for_timestamp picks
+ * (the first whose max timestamp reaches the target): its header says only
+ * that some record in it does, so the batch is read with pread, decompressed
+ * into a scratch arena and walked. A record below the log start offset
+ * (DeleteRecords cut into the batch) does not count and the search goes on
+ * to later batches. The reads are synchronous on the loop thread, as Kafka
+ * reads them on its request threads: one batch per partition, usually from
+ * the page cache.
+ *
+ * leader_epoch (v4+) is the partition's epoch, always 0 on Gregor, when an
+ * offset is returned, and -1 when none is. current_leader_epoch -1 means
+ * "do not check"; a larger one is UNKNOWN_LEADER_EPOCH, a smaller one
+ * FENCED_LEADER_EPOCH. replica_id is not checked: a follower's request is
+ * answered like a consumer's.
+ *
+ * v1+: a partition named twice in one request gets INVALID_REQUEST at every
+ * occurrence (Kafka's duplicatePartitions); v0 has no such check in Kafka.
+ *
+ * v0 (old_style_offsets, max_num_offsets): Kafka lists segment base offsets
+ * and picks by segment file modification times. Gregor treats the log as one
+ * segment last modified at its largest record timestamp (-1 when empty),
+ * followed, when the log is not empty, by the log end offset "modified now":
+ *   -1           [log end offset, log start offset] (just [log end offset]
+ *                when the log is empty; the two are then equal)
+ *   -2           [log start offset]
+ *   t >= now     as -1
+ *   t >= max ts  [log start offset]
+ *   otherwise    []
+ * in descending order, cut to max_num_offsets (<= 0 gives []).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/gb_log.h"
+#include "broker/gb_topics.h"
+#include "protocol/gp_batch.h"
+#include "protocol/gp_errors.h"
+
+enum {
+    GB_LO_LATEST = -1,
+    GB_LO_EARLIEST = -2,
+    GB_LO_MAX_TIMESTAMP = -3,
+    GB_LO_EARLIEST_LOCAL = -4,
+    GB_LO_LATEST_TIERED = -5,
+};
+
+#define GB_LO_ISOLATION_READ_COMMITTED 1
+#define GB_LO_LEADER_EPOCH 0 /* Gregor's partitions never change leader */
+
+static int64_t gb__wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The offset below which a consumer may read: the high watermark, or for
+ * read_committed the last stable offset. With one replica and no
+ * transactions both are the log end offset. */
+static int64_t gb__last_fetchable(const gb_partition *p, int8_t isolation_level)
+{
+    (void)isolation_level; /* the last stable offset differs once transactions exist */
+    return gs_log_end_offset(p->log);
+}
+
+/* pread exactly len bytes at pos. */
+static int gb__pread(int fd, void *buf, size_t len, int64_t pos)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)pos);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return -EIO; /* the file is shorter than the log says */
+        p += n;
+        len -= (size_t)n;
+        pos += n;
+    }
+    return 0;
+}
+
+/* The header of the batch a slice starts with. */
+static int gb__read_header(const gs_log_slice *s, gp_batch_header *h)
+{
+    uint8_t buf[GP_BATCH_HEADER_SIZE];
+    if (s->len < GP_BATCH_HEADER_SIZE)
+        return -EIO;
+    int rc = gb__pread(s->fd, buf, sizeof buf, s->pos);
+    if (rc < 0)
+        return rc;
+    if (gp_batch_header_parse(buf, sizeof buf, h) < 0 || h->magic != GP_BATCH_MAGIC ||
+        h->batch_length < GP_BATCH_HEADER_SIZE - GP_BATCH_LOG_OVERHEAD ||
+        GP_BATCH_LOG_OVERHEAD + (int64_t)h->batch_length > s->len)
+        return -EIO;
+    return 0;
+}
+
+/* The records of the batch a slice starts with (header h), read into
+ * scratch and decompressed there if need be. */
+static int gb__read_records(const gs_log_slice *s, const gp_batch_header *h, gp_arena *scratch, const uint8_t **records,
+                            size_t *len)
+{
+    size_t body = (size_t)h->batch_length + GP_BATCH_LOG_OVERHEAD - GP_BATCH_HEADER_SIZE;
+    uint8_t *buf = gp_arena_alloc(scratch, body);
+    int rc = gb__pread(s->fd, buf, body, s->pos + GP_BATCH_HEADER_SIZE);
+    if (rc < 0)
+        return rc;
+    if (gp_batch_codec(h) == GP_CODEC_NONE) {
+        *records = buf;
+        *len = body;
+        return 0;
+    }
+    if (gp_decompress(gp_batch_codec(h), buf, body, scratch, GP_BATCH_DEFAULT_MAX_UNCOMPRESSED, records, len) < 0)
+        return -EIO;
+    return 0;
+}
+
+/* How a record is chosen inside a batch. */
+typedef struct gb_lo_want {
+    int64_t timestamp;  /* the target */
+    bool exact;         /* timestamp == target (max timestamp), else >= target */
+    int64_t min_offset; /* the log start offset: records below it are gone */
+} gb_lo_want;
+
+/* The first record of the batch at slice s that satisfies w: 1 with *offset
+ * and *timestamp, 0 if none does, or a negative error. In a LogAppendTime
+ * batch every record has the batch's max timestamp. */
+static int gb__find_record(const gs_log_slice *s, const gp_batch_header *h, const gb_lo_want *w, gp_arena *scratch,
+                           int64_t *offset, int64_t *timestamp)
+{
+    const uint8_t *records;
+    size_t len;
+    int rc = gb__read_records(s, h, scratch, &records, &len);
+    if (rc < 0)
+        return rc;
+    gp_record_iter it;
+    gp_record_iter_init(&it, records, len, h->records_count);
+    gp_record rec;
+    while ((rc = gp_record_next(&it, &rec)) == 1) {
+        int64_t ts = gp_batch_is_log_append_time(h) ? h->max_timestamp : h->base_timestamp + rec.timestamp_delta;
+        int64_t off = h->base_offset + rec.offset_delta;
+        if (off >= w->min_offset && (w->exact ? ts == w->timestamp : ts >= w->timestamp)) {
+            *offset = off;
+            *timestamp = ts;
+            return 1;
+        }
+    }
+    return rc < 0 ? -EIO : 0;
+}
+
+/*
+ * Walk batches from slice s (which this releases) to the end of the log
+ * for the first record that satisfies w, reading the records only of
+ * batches whose max timestamp can hold it. 1 with *offset and *timestamp,
+ * 0 if no batch has one, or a negative error. Usually the first batch
+ * answers; the walk goes on only when its matching records lie below the
+ * log start offset, or when a batch's max timestamp overstates its records.
+ */
+static int gb__search(gs_log *log, gs_log_slice *s, const gb_lo_want *w, gp_arena *scratch, int64_t *offset,
+                      int64_t *timestamp)
+{
+    for (;;) {
+        gp_batch_header h;
+        int rc = gb__read_header(s, &h);
+        if (rc == 0 && (w->exact ? h.max_timestamp == w->timestamp : h.max_timestamp >= w->timestamp))
+            rc = gb__find_record(s, &h, w, scratch, offset, timestamp);
+        gs_log_slice_release(s);
+        gp_arena_reset(scratch, NULL, 0);
+        if (rc != 0)
+            return rc;
+        /* The next batch, alone (max_bytes 0 with min_one_batch). */
+        rc = gs_log_read(log, h.base_offset + h.last_offset_delta + 1, 0, true, s);
+        if (rc < 0 || s->len == 0) {
+            gs_log_slice_release(s);
+            return rc == -ERANGE ? 0 : rc;
+        }
+    }
+}
+
+/* The first record with timestamp >= target. */
+static int gb__offset_for_timestamp(gs_log *log, int64_t target, gp_arena *scratch, int64_t *offset, int64_t *timestamp)
+{
+    int64_t batch_offset, batch_max;
+    gs_log_slice s;
+    if (!gs_log_batch_for_timestamp(log, target, &batch_offset, &batch_max, &s))
+        return 0;
+    gb_lo_want w = {.timestamp = target, .exact = false, .min_offset = gs_log_start_offset(log)};
+    return gb__search(log, &s, &w, scratch, offset, timestamp);
+}
+
+/* The first record with the log's largest timestamp. The log's bookkeeping
+ * knows the timestamp and the last offset of a batch holding it; the record
+ * is found inside that batch. Should the batch not be readable there (its
+ * start cut off by DeleteRecords), the bookkeeping's answer is returned as
+ * it is, as Kafka's older brokers did. */
+static int gb__max_timestamp(gs_log *log, gp_arena *scratch, int64_t *offset, int64_t *timestamp)
+{
+    int64_t off, ts;
+    if (!gs_log_max_timestamp(log, &off, &ts))
+        return 0;
+    gs_log_slice s;
+    int rc = gs_log_read(log, off, 0, true, &s);
+    if (rc == 0 && s.len > 0) {
+        gb_lo_want w = {.timestamp = ts, .exact = true, .min_offset = gs_log_start_offset(log)};
+        rc = gb__search(log, &s, &w, scratch, offset, timestamp);
+        if (rc != 0)
+            return rc;
+    } else {
+        gs_log_slice_release(&s);
+        if (rc < 0 && rc != -ERANGE)
+            return rc;
+    }
+    *offset = off;
+    *timestamp = ts;
+    return 1;
+}
+
+/* Answer one partition at v1+ (pr has its index and no error yet). */
+static void gb__list_partition(gb_partition *p, int8_t isolation_level, int64_t target, gp_arena *scratch,
+                               gp_list_offsets_response_partition *pr)
+{
+    gs_log *log = p->log;
+    int64_t offset = -1, timestamp = -1;
+    int rc = 1;
+    switch (target) {
+    case GB_LO_EARLIEST:
+    case GB_LO_EARLIEST_LOCAL:
+        offset = gs_log_start_offset(log);
+        break;
+    case GB_LO_LATEST:
+        offset = gb__last_fetchable(p, isolation_level);
+        break;
+    case GB_LO_LATEST_TIERED:
+        rc = 0;
+        break;
+    case GB_LO_MAX_TIMESTAMP:
+        rc = gb__max_timestamp(log, scratch, &offset, &timestamp);
+        break;
+    default:
+        rc = gb__offset_for_timestamp(log, target, scratch, &offset, &timestamp);
+        break;
+    }
+    gp_arena_reset(scratch, NULL, 0);
+    if (rc < 0) {
+        gb_log_warn("partition %s-%d: ListOffsets for timestamp %lld failed: %s", p->topic->name, p->index,
+                    (long long)target, strerror(-rc));
+        pr->error_code = GP_E_KAFKA_STORAGE_ERROR;
+        return;
+    }
+    /* Kafka answers a search only below the last fetchable offset. */
+    if (rc == 0 || (target != GB_LO_LATEST && target != GB_LO_EARLIEST && target != GB_LO_EARLIEST_LOCAL &&
+                    offset >= gb__last_fetchable(p, isolation_level)))
+        return; /* offset -1, timestamp -1, leader epoch -1 */
+    pr->offset = offset;
+    pr->timestamp = timestamp;
+    pr->leader_epoch = GB_LO_LEADER_EPOCH;
+}
+
+/* v0: old_style_offsets, as the comment at the top describes. */
+static void gb__list_partition_v0(gb_partition *p, int64_t target, int32_t max_num_offsets, gp_arena *a,
+                                  gp_list_offsets_response_partition *pr)
+{
+    int64_t start = gs_log_start_offset(p->log), end = gs_log_end_offset(p->log);
+    int64_t off_unused, max_ts = -1;
+    if (!gs_log_max_timestamp(p->log, &off_unused, &max_ts))
+        max_ts = -1;
+    int64_t all[2];
+    int n = 0;
+    if (target == GB_LO_LATEST || (target >= 0 && target >= gb__wall_ms())) {
+        all[n++] = end;
+        if (end > start)
+            all[n++] = start;
+    } else if (target == GB_LO_EARLIEST || (target >= 0 && target >= max_ts)) {
+        all[n++] = start;
+    }
+    if (max_num_offsets < n)
+        n = max_num_offsets > 0 ? max_num_offsets : 0;
+    pr->old_style_offsets = gp_arena_alloc(a, (size_t)(n ? n : 1) * sizeof *pr->old_style_offsets);
+    memcpy(pr->old_style_offsets, all, (size_t)n * sizeof *all);
+    pr->old_style_offsets_count = n;
+}
+
+/* A partition of the request, for finding duplicates. */
+typedef struct gb_lo_key {
+    gp_str topic;
+    int32_t partition;
+    gp_list_offsets_response_partition *pr;
+} gb_lo_key;
+
+static int gb__key_cmp(const void *va, const void *vb)
+{
+    const gb_lo_key *a = va, *b = vb;
+    int32_t la = a->topic.len > 0 ? a->topic.len : 0, lb = b->topic.len > 0 ? b->topic.len : 0;
+    int c = memcmp(a->topic.p ? a->topic.p : "", b->topic.p ? b->topic.p : "", (size_t)(la < lb ? la : lb));
+    if (c != 0)
+        return c;
+    if (la != lb)
+        return la < lb ? -1 : 1;
+    return a->partition < b->partition ? -1 : a->partition > b->partition;
+}
+
+/* v1+: INVALID_REQUEST for every occurrence of a partition named more than
+ * once (sorting the n partitions of the request). */
+static void gb__mark_duplicates(gb_request *req, size_t n)
+{
+    const gp_list_offsets_request *body = req->body;
+    gp_list_offsets_response *resp = req->resp;
+    if (n < 2)
+        return;
+    gb_lo_key *keys = gp_arena_alloc(&req->arena, n * sizeof *keys);
+    size_t k = 0;
+    for (int32_t i = 0; i < resp->topics_count; i++)
+        for (int32_t j = 0; j < resp->topics[i].partitions_count; j++)
+            keys[k++] = (gb_lo_key){body->topics[i].name, body->topics[i].partitions[j].partition_index,
+                                    &resp->topics[i].partitions[j]};
+    qsort(keys, n, sizeof *keys, gb__key_cmp);
+    for (size_t i = 0; i < n;) {
+        size_t run = i + 1;
+        while (run < n && gb__key_cmp(&keys[i], &keys[run]) == 0)
+            run++;
+        if (run - i > 1)
+            for (size_t d = i; d < run; d++)
+                keys[d].pr->error_code = GP_E_INVALID_REQUEST;
+        i = run;
+    }
+}
+
+/* The error for a request's current_leader_epoch (-1: no check). */
+static int16_t gb__check_epoch(int32_t current_leader_epoch)
+{
+    if (current_leader_epoch == -1 || current_leader_epoch == GB_LO_LEADER_EPOCH)
+        return GP_E_NONE;
+    return current_leader_epoch > GB_LO_LEADER_EPOCH ? GP_E_UNKNOWN_LEADER_EPOCH : GP_E_FENCED_LEADER_EPOCH;
+}
+
+void gb_handle_list_offsets(gb_broker *b, gb_request *req)
+{
+    const gp_list_offsets_request *body = req->body;
+    gp_list_offsets_response *resp = req->resp;
+    gp_arena scratch; /* batches read for one partition, reset after each */
+    gp_arena_init(&scratch, NULL, 0);
+
+    resp->topics_count = body->topics_count > 0 ? body->topics_count : 0;
+    resp->topics =
+        gp_arena_calloc(&req->arena, (size_t)(resp->topics_count ? resp->topics_count : 1), sizeof *resp->topics);
+    size_t total = 0;
+    for (int32_t i = 0; i < resp->topics_count; i++) {
+        const gp_list_offsets_request_topic *in = &body->topics[i];
+        gp_list_offsets_response_topic *out = &resp->topics[i];
+        out->name = in->name;
+        out->partitions_count = in->partitions_count > 0 ? in->partitions_count : 0;
+        out->partitions = gp_arena_alloc(&req->arena, (size_t)(out->partitions_count ? out->partitions_count : 1) *
+                                                          sizeof *out->partitions);
+        for (int32_t j = 0; j < out->partitions_count; j++) {
+            gp_list_offsets_response_partition_init(&out->partitions[j]);
+            out->partitions[j].partition_index = in->partitions[j].partition_index;
+        }
+        total += (size_t)out->partitions_count;
+    }
+    if (req->version >= 1)
+        gb__mark_duplicates(req, total);
+
+    for (int32_t i = 0; i < resp->topics_count; i++) {
+        const gp_list_offsets_request_topic *in = &body->topics[i];
+        gp_list_offsets_response_topic *out = &resp->topics[i];
+        gb_topic *t = in->name.len > 0 ? gb_topic_find(b, in->name.p, (size_t)in->name.len) : NULL;
+        for (int32_t j = 0; j < out->partitions_count; j++) {
+            const gp_list_offsets_request_partition *ip = &in->partitions[j];
+            gp_list_offsets_response_partition *pr = &out->partitions[j];
+            if (pr->error_code != GP_E_NONE)
+                continue; /* a duplicate */
+            gb_partition *p = t ? gb_topic_partition(t, ip->partition_index) : NULL;
+            if (!p) {
+                pr->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            if ((pr->error_code = gb__check_epoch(ip->current_leader_epoch)) != GP_E_NONE)
+                continue;
+            if (req->version == 0)
+                gb__list_partition_v0(p, ip->timestamp, ip->max_num_offsets, &req->arena, pr);
+            else
+                gb__list_partition(p, body->isolation_level, ip->timestamp, &scratch, pr);
+        }
+    }
+    gp_arena_reset(&scratch, NULL, 0);
+    gb_request_respond(req);
+}
