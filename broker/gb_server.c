@@ -108,10 +108,11 @@ static void gb__on_poll(uv_poll_t *p, int status, int events);
 /* ---- connection lifetime --------------------------------------------------- */
 
 /* A connection is freed once it is closing, its poll handle's close
- * callback has run and no request refers to it any more. */
+ * callback has run, no request refers to it any more and it is not on the
+ * backlog list (gb__on_backlog takes it off, then frees it). */
 static void gb__conn_free_if_done(gb_conn *c)
 {
-    if (!c->closing || c->nrequests > 0 || c->poll_open)
+    if (!c->closing || c->nrequests > 0 || c->poll_open || c->in_backlog)
         return;
     free(c->rbuf);
     free(c->frame);
@@ -325,7 +326,12 @@ static void gb__conn_flush(gb_conn *c)
             c->tail = NULL;
         req->next = NULL;
         if (req->state == GB_REQ_SILENT || c->closing) {
+            /* A closed connection goes with its last request (an acks=all
+             * produce answered after the client left): stop touching it. */
+            bool last = c->closing && c->nrequests == 1 && !c->poll_open && !c->in_backlog;
             gb__request_free(req);
+            if (last)
+                return;
             continue;
         }
         req->state = GB_REQ_WRITING;
@@ -565,8 +571,14 @@ static void gb__on_poll(uv_poll_t *p, int status, int events)
 {
     gb_conn *c = p->data;
     if (status < 0) {
+        /* uv_poll reports any POLLERR as EBADF: the socket knows better. */
+        int soerr = 0;
+        socklen_t len = sizeof soerr;
         char why[128];
-        snprintf(why, sizeof why, "socket error: %s", uv_strerror(status));
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0)
+            snprintf(why, sizeof why, "socket error: %s", strerror(soerr));
+        else
+            snprintf(why, sizeof why, "socket error: %s", uv_strerror(status));
         gb__conn_close(c, why);
         return;
     }
@@ -1049,7 +1061,15 @@ void gb_server_stop(gb_server *srv)
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->backlog_idle, NULL);
+    /* Empty the backlog; closed connections on it are freed here. */
+    gb_conn *bl = srv->backlog;
     srv->backlog = NULL;
+    while (bl) {
+        gb_conn *next = bl->backlog_next;
+        bl->in_backlog = false;
+        gb__conn_free_if_done(bl);
+        bl = next;
+    }
     /* Stop reading; connections with nothing in flight close now, the rest
      * when their responses are written or the grace period ends. */
     gb_conn *c = srv->conns;
