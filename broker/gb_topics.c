@@ -671,7 +671,8 @@ int gb_topics_open(gb_broker *b, char *err, size_t errlen)
         gb_log_warn("cannot write %s/%s", b->data_dir, GB_TOPICS_FILE);
     /* From now on a crash is an unclean stop. */
     unlink(path);
-    gb_log_info("loaded %zu topic(s) after a%s shutdown", b->topics->count, clean ? " clean" : "n unclean");
+    if (b->topics->count > 0)
+        gb_log_info("loaded %zu topic(s) after a%s shutdown", b->topics->count, clean ? " clean" : "n unclean");
     return 0;
 }
 
