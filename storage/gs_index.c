@@ -192,9 +192,10 @@ bool gs_time_index_lookup(const gs_index *ix, int64_t target, int64_t *timestamp
 
 void gs_index_reset(gs_index *ix)
 {
+    /* Only the count matters: entries past it are never read, are
+     * overwritten by the rebuild, and are cut off when the index is trimmed.
+     * (Zeroing a 10 MiB preallocated map would dirty every page of it.) */
     ix->entries = 0;
-    if (ix->map && ix->writable)
-        memset(ix->map, 0, ix->map_len);
 }
 
 void gs_index_truncate_offset(gs_index *ix, int64_t offset)
@@ -207,8 +208,6 @@ void gs_index_truncate_offset(gs_index *ix, int64_t offset)
             break;
         ix->entries--;
     }
-    if (ix->writable && ix->map)
-        memset(ix->map + ix->entries * (size_t)ix->kind, 0, ix->map_len - ix->entries * (size_t)ix->kind);
 }
 
 int gs_index_trim(gs_index *ix)

@@ -38,7 +38,7 @@ typedef struct gs_index {
 int gs_index_open(gs_index *ix, const char *path, enum gs_index_kind kind, int64_t base_offset, size_t max_bytes,
                   bool writable);
 
-/* Forget every entry (before a rebuild from the log). Writable only. */
+/* Forget every entry (before a rebuild from the log). */
 void gs_index_reset(gs_index *ix);
 void gs_index_close(gs_index *ix);
 

@@ -22,6 +22,9 @@ struct gs_log {
     size_t nsegs, cap;
     int64_t start_offset;
     int64_t end_offset;
+    gs_log_roll_hook roll_hook;
+    void *roll_arg;
+    int64_t wb_base, wb_pos; /* gs_log_start_writeback's progress in the segment at wb_base */
 };
 
 static int64_t gs__now_ms(void)
@@ -463,7 +466,15 @@ static int gs__roll(gs_log *log)
     if ((rc = gs__segment_open(log, log->end_offset, true, true, &seg)) < 0)
         return rc;
     gs__segs_push(log, seg);
+    if (log->roll_hook)
+        log->roll_hook(log->roll_arg, seg->base_offset);
     return 0;
+}
+
+void gs_log_set_roll_hook(gs_log *log, gs_log_roll_hook fn, void *arg)
+{
+    log->roll_hook = fn;
+    log->roll_arg = arg;
 }
 
 int gs_log_maybe_roll(gs_log *log, int64_t now_ms)
@@ -559,6 +570,11 @@ static size_t gs__find_segment(const gs_log *log, int64_t offset)
             hi = mid;
     }
     return lo;
+}
+
+bool gs_log_is_segment_base(const gs_log *log, int64_t offset)
+{
+    return log->segs[gs__find_segment(log, offset)]->base_offset == offset;
 }
 
 int gs_log_read(gs_log *log, int64_t offset, int64_t max_bytes, bool min_one_batch, gs_log_slice *out)
@@ -722,14 +738,27 @@ int gs_log_advance_start(gs_log *log, int64_t offset)
     return 0;
 }
 
+void gs_log_start_writeback(gs_log *log)
+{
+    gs_segment *act = gs__active(log);
+    if (log->wb_base != act->base_offset || log->wb_pos > act->size) {
+        log->wb_base = act->base_offset;
+        log->wb_pos = 0;
+    }
+    if (act->size <= log->wb_pos)
+        return;
+#ifdef SYNC_FILE_RANGE_WRITE
+    (void)sync_file_range(act->fd, log->wb_pos, act->size - log->wb_pos, SYNC_FILE_RANGE_WRITE);
+#endif
+    log->wb_pos = act->size;
+}
+
 int gs_log_flush(gs_log *log, int64_t *flushed)
 {
+    /* The log only: indexes are rebuilt from it by recovery. */
     gs_segment *act = gs__active(log);
     if (fdatasync(act->fd) < 0)
         return -errno;
-    int rc;
-    if ((rc = gs_index_flush(&act->index)) < 0 || (rc = gs_index_flush(&act->timeindex)) < 0)
-        return rc;
     *flushed = log->end_offset;
     return 0;
 }

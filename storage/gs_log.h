@@ -118,6 +118,15 @@ bool gs_log_max_timestamp(const gs_log *log, int64_t *offset, int64_t *timestamp
 /* Roll now if the active segment is older than segment.ms (timer). */
 int gs_log_maybe_roll(gs_log *log, int64_t now_ms);
 
+/* Called after every roll with the new active segment's base offset (the
+ * log end offset), before anything is appended to it: the producer-state
+ * table writes its snapshot there (storage/gs_pstate). NULL removes it. */
+typedef void (*gs_log_roll_hook)(void *arg, int64_t new_base_offset);
+void gs_log_set_roll_hook(gs_log *log, gs_log_roll_hook fn, void *arg);
+
+/* Is there a segment whose base offset is `offset`? */
+bool gs_log_is_segment_base(const gs_log *log, int64_t offset);
+
 /* Retention: delete the oldest segments (never the active one) while they
  * are all older than retention_ms (by their max timestamp) or the log is
  * larger than retention_bytes (-1 disables either). Advances the log start
@@ -128,8 +137,15 @@ int gs_log_retain(gs_log *log, int64_t now_ms, int64_t retention_ms, int64_t ret
  * below it. */
 int gs_log_advance_start(gs_log *log, int64_t offset);
 
-/* fdatasync the active segment and its indexes; *flushed is the log end
- * offset covered. */
+/* Ask the kernel to start writing out what was appended to the active
+ * segment since the last call (sync_file_range WRITE, Linux; elsewhere
+ * nothing), without waiting: an fdatasync that follows soon (acks=all)
+ * then mostly waits for the journal. Not for every append: starting
+ * writeback costs the loop thread time that acks=1 does not need to spend. */
+void gs_log_start_writeback(gs_log *log);
+
+/* fdatasync the active segment (not its indexes: recovery rebuilds them);
+ * *flushed is the log end offset covered. */
 int gs_log_flush(gs_log *log, int64_t *flushed);
 
 /* References to the segments holding offsets >= from (at most max), for a
