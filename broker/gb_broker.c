@@ -4,11 +4,14 @@
  */
 #include "broker/gb_broker.h"
 
+#include <stdlib.h>
 #include <time.h>
 
+#include "broker/gb_coordinator.h"
 #include "broker/gb_fetch.h"
 #include "broker/gb_flusher.h"
 #include "broker/gb_log.h"
+#include "broker/gb_producer_api.h"
 #include "broker/gb_server.h"
 #include "broker/gb_topics.h"
 
@@ -23,6 +26,10 @@ static void gb__on_retention(uv_timer_t *t)
 int gb_broker_start(gb_broker *b, char *err, size_t errlen)
 {
     if (gb_topics_open(b, err, errlen) < 0)
+        return -1;
+    if (gb_producer_ids_open(b, err, errlen) < 0)
+        return -1;
+    if (gb_coordinator_open(b, err, errlen) < 0)
         return -1;
     if (gb_flusher_start(b) < 0) {
         snprintf(err, errlen, "cannot start the flusher thread");
@@ -44,6 +51,7 @@ void gb_broker_stop(gb_broker *b)
     b->stopping = true;
     gb_server_stop(b->server);
     gb_fetch_stop_all(b);
+    gb_coordinator_stop(b);
     gb_flusher_stop(b);
     uv_close((uv_handle_t *)&b->retention_timer, NULL);
 }
@@ -52,7 +60,11 @@ void gb_broker_stop(gb_broker *b)
  * clean-shutdown marker. */
 void gb_broker_close(gb_broker *b)
 {
+    gb_coordinator_close(b);
     gb_topics_close(b);
+    gb_producer_ids_close(b);
+    free(b->fetches); /* every parked fetch was answered at the stop */
+    b->fetches = NULL;
     gb_server_free(b->server);
     b->server = NULL;
 }

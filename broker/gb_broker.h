@@ -16,6 +16,8 @@ typedef struct gb_server gb_server;
 typedef struct gb_topics gb_topics;
 typedef struct gb_flusher gb_flusher;
 typedef struct gb_fetches gb_fetches;
+typedef struct gb_coordinator gb_coordinator;
+typedef struct gb_producer_ids gb_producer_ids;
 
 typedef struct gb_broker {
     uv_loop_t *loop;
@@ -26,6 +28,10 @@ typedef struct gb_broker {
     gb_topics *topics;   /* topics and partitions */
     gb_flusher *flusher; /* fdatasync off the loop thread */
     gb_fetches *fetches; /* parked (long-polling) fetches */
+    /* the group coordinator: consumer groups and committed offsets */
+    gb_coordinator *coordinator;
+    /* InitProducerId's blocks of producer ids reserved on disk */
+    gb_producer_ids *producer_ids;
     uv_timer_t retention_timer;
     bool stopping;
 } gb_broker;

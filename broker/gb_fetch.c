@@ -76,15 +76,25 @@ static void gb__unlink_all(gb_fetch *f)
     f->nlinks = 0;
 }
 
+/* Room for n links, while none is linked: links live in partition lists,
+ * so the array must not move once linking started. */
+static void gb__reserve_links(gb_fetch *f, size_t n)
+{
+    if (f->nlinks != 0)
+        abort();
+    if (n <= f->links_cap)
+        return;
+    f->links_cap = n;
+    free(f->links);
+    f->links = malloc(f->links_cap * sizeof *f->links);
+    if (!f->links)
+        abort();
+}
+
 static void gb__link(gb_fetch *f, gb_partition *p)
 {
-    if (f->nlinks == f->links_cap) {
-        /* Links are in partition lists: grow only while unlinked (first look). */
-        f->links_cap = f->links_cap ? f->links_cap * 2 : 8;
-        f->links = realloc(f->links, f->links_cap * sizeof *f->links);
-        if (!f->links)
-            abort();
-    }
+    if (f->nlinks == f->links_cap)
+        abort(); /* gb__reserve_links first */
     gb_waiter_link *l = &f->links[f->nlinks++];
     l->f = f;
     l->p = p;
@@ -239,6 +249,10 @@ static void gb__look(gb_fetch *f)
         gs_log_slice_release(&f->slices[i]);
     f->nslices = 0;
     gb__unlink_all(f);
+    size_t want = 0;
+    for (int32_t i = 0; i < body->topics_count; i++)
+        want += body->topics[i].partitions_count > 0 ? (size_t)body->topics[i].partitions_count : 0;
+    gb__reserve_links(f, want);
     for (int32_t i = 0; i < body->topics_count; i++) {
         const gp_fetch_request_topic *it = &body->topics[i];
         gb_topic *tp = f->req->version >= 13 ? gb_topic_find_id(f->b, &it->topic_id)

@@ -8,6 +8,11 @@
 #include "broker/gb_log.h"
 
 #define GB_FLUSH_MAX_SEGMENTS 4096
+/* fdatasyncs running at once in one group commit: the journal commits
+ * concurrent ones together, so a commit of many partitions takes about as
+ * long as one. The helpers start with the first commit of two files. */
+#define GB_FLUSH_THREADS 8
+#define GB_FLUSH_STACK (256 * 1024)
 
 typedef struct gb_flush_wait {
     gb_partition *p; /* NULL once the partition is gone */
@@ -37,7 +42,68 @@ struct gb_flusher {
     size_t ntargets, targets_cap;
     gb_flush_wait *pending;   /* not covered by the running job */
     gb_flush_wait *in_flight; /* covered by it */
+    /* The fds of the running job, shared out under mu: the flusher thread
+     * and its helpers each take the next one until none is left. */
+    uv_thread_t helpers[GB_FLUSH_THREADS - 1];
+    size_t nhelpers;
+    uv_cond_t work_cv, done_cv;
+    const gs_log_slice *sync_refs;
+    size_t sync_n, sync_next, sync_left;
+    int sync_rc;
 };
+
+/* Take fds of the running job and fdatasync them until none is left.
+ * Called with mu held; returns with it held. */
+static void gb__sync_some(gb_flusher *f)
+{
+    while (f->sync_next < f->sync_n) {
+        int fd = f->sync_refs[f->sync_next++].fd;
+        uv_mutex_unlock(&f->mu);
+        int rc = fdatasync(fd) < 0 ? -errno : 0;
+        uv_mutex_lock(&f->mu);
+        if (rc < 0 && f->sync_rc == 0)
+            f->sync_rc = rc;
+        if (--f->sync_left == 0)
+            uv_cond_signal(&f->done_cv);
+    }
+}
+
+static void gb__flusher_helper(void *arg)
+{
+    gb_flusher *f = arg;
+    uv_mutex_lock(&f->mu);
+    for (;;) {
+        while (f->sync_next >= f->sync_n && !f->stop)
+            uv_cond_wait(&f->work_cv, &f->mu);
+        if (f->sync_next >= f->sync_n)
+            break; /* stopping, nothing left */
+        gb__sync_some(f);
+    }
+    uv_mutex_unlock(&f->mu);
+}
+
+/* fdatasync the job's n fds, several at once. Called with mu held. */
+static int gb__sync_all(gb_flusher *f, const gs_log_slice *refs, size_t n)
+{
+    if (n > 1 && f->nhelpers == 0) {
+        uv_thread_options_t opt = {.flags = UV_THREAD_HAS_STACK_SIZE, .stack_size = GB_FLUSH_STACK};
+        while (f->nhelpers < GB_FLUSH_THREADS - 1 &&
+               uv_thread_create_ex(&f->helpers[f->nhelpers], &opt, gb__flusher_helper, f) == 0)
+            f->nhelpers++;
+    }
+    f->sync_refs = refs;
+    f->sync_n = n;
+    f->sync_next = 0;
+    f->sync_left = n;
+    f->sync_rc = 0;
+    if (n > 1)
+        uv_cond_broadcast(&f->work_cv);
+    gb__sync_some(f);
+    while (f->sync_left > 0)
+        uv_cond_wait(&f->done_cv, &f->mu);
+    f->sync_n = f->sync_next = 0;
+    return f->sync_rc;
+}
 
 static void gb__flusher_thread(void *arg)
 {
@@ -48,15 +114,7 @@ static void gb__flusher_thread(void *arg)
             uv_cond_wait(&f->cv, &f->mu);
         if (f->stop && !f->job_ready)
             break;
-        size_t n = f->nrefs;
-        gs_log_slice *refs = f->refs;
-        uv_mutex_unlock(&f->mu);
-        int rc = 0;
-        for (size_t i = 0; i < n; i++)
-            if (fdatasync(refs[i].fd) < 0 && rc == 0)
-                rc = -errno;
-        uv_mutex_lock(&f->mu);
-        f->rc = rc;
+        f->rc = gb__sync_all(f, f->refs, f->nrefs);
         f->job_ready = false;
         f->job_done = true;
         uv_async_send(&f->async);
@@ -151,6 +209,8 @@ int gb_flusher_start(gb_broker *b)
     f->b = b;
     uv_mutex_init(&f->mu);
     uv_cond_init(&f->cv);
+    uv_cond_init(&f->work_cv);
+    uv_cond_init(&f->done_cv);
     uv_async_init(b->loop, &f->async, gb__flusher_done);
     f->async.data = f;
     if (uv_thread_create(&f->thread, gb__flusher_thread, f) != 0)
@@ -175,8 +235,11 @@ void gb_flusher_stop(gb_broker *b)
     uv_mutex_lock(&f->mu);
     f->stop = true;
     uv_cond_signal(&f->cv);
+    uv_cond_broadcast(&f->work_cv);
     uv_mutex_unlock(&f->mu);
     uv_thread_join(&f->thread);
+    for (size_t i = 0; i < f->nhelpers; i++)
+        uv_thread_join(&f->helpers[i]);
     f->running = false; /* the thread is gone: no new job */
     uv_mutex_lock(&f->mu);
     bool done = f->job_done;
@@ -198,6 +261,8 @@ void gb_flusher_stop(gb_broker *b)
     f->pending = NULL;
     uv_mutex_destroy(&f->mu);
     uv_cond_destroy(&f->cv);
+    uv_cond_destroy(&f->work_cv);
+    uv_cond_destroy(&f->done_cv);
     uv_close((uv_handle_t *)&f->async, gb__flusher_free);
     b->flusher = NULL;
 }

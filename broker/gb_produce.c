@@ -8,7 +8,11 @@
  * sizes, CRC-32C, codec, records, offsets), timestamps lie within the
  * topic's bounds, a compacted topic's records have keys. Then the batch is
  * recompressed if the topic's compression.type asks for another codec, and
- * appended with one write (all or nothing). acks=0 gets no answer (as in
+ * appended with one write (all or nothing). A batch with a producer id is
+ * first checked against the partition's producer state (storage/gs_pstate):
+ * a duplicate of one of the producer's last five batches is not written
+ * again but answered with its original offsets, as Kafka does; an older
+ * epoch or a sequence that does not follow is refused. acks=0 gets no answer (as in
  * Kafka: a client that gets one resends); acks=1 is answered once the batch
  * is in the page cache; acks=-1 once the flusher has made it durable, unless
  * gregor.acks.all.fsync=false.
@@ -69,6 +73,42 @@ static void gb__record_error(gb_request *req, gp_produce_response_partition_resp
     pr->record_errors[0].batch_index_error_message = gp_str_c(msg);
 }
 
+/* A refused idempotent batch: Kafka's error code and message. `offset` is
+ * where it would have gone. */
+static void gb__producer_error(gb_request *req, const gb_topic *t, const gb_partition *p,
+                               gp_produce_response_partition_response *pr, int verdict, const gs_pstate_append *a,
+                               const gs_pstate_verdict *v, int64_t offset)
+{
+    const char *msg;
+    if (verdict == GS_PSTATE_ERR_EPOCH) {
+        pr->error_code = GP_E_INVALID_PRODUCER_EPOCH;
+        msg = gp_arena_printf(&req->arena,
+                              "Epoch of producer %" PRId64 " at offset %" PRId64 " in %s-%d is %d, which is smaller "
+                              "than the last seen epoch %d",
+                              a->producer_id, offset, t->name, p->index, a->epoch, v->epoch);
+    } else if (verdict == GS_PSTATE_ERR_TXN) {
+        pr->error_code = GP_E_INVALID_TXN_STATE;
+        msg = gp_arena_printf(&req->arena,
+                              "Expected transactional write from producer %" PRId64 " at offset %" PRId64
+                              " in partition %s-%d",
+                              a->producer_id, offset, t->name, p->index);
+    } else if (a->epoch != v->epoch) {
+        pr->error_code = GP_E_OUT_OF_ORDER_SEQUENCE_NUMBER;
+        msg = gp_arena_printf(&req->arena,
+                              "Invalid sequence number for new epoch of producer %" PRId64 " at offset %" PRId64
+                              " in partition %s-%d: %d (request epoch), %d (seq. number), %d (current producer epoch)",
+                              a->producer_id, offset, t->name, p->index, a->epoch, a->first_seq, v->epoch);
+    } else {
+        pr->error_code = GP_E_OUT_OF_ORDER_SEQUENCE_NUMBER;
+        msg = gp_arena_printf(&req->arena,
+                              "Out of order sequence number for producer %" PRId64 " at offset %" PRId64
+                              " in partition %s-%d: %d (incoming seq. number), %d (current end sequence number)",
+                              a->producer_id, offset, t->name, p->index, a->first_seq, v->last_seq);
+    }
+    pr->error_message = gp_str_c(msg);
+    gb_log_debug("%s: %s", gb_request_peer(req), msg);
+}
+
 /* Rebuild the batch with the topic's codec. */
 static int gb__recompress(gb_request *req, const gp_batch_summary *s, int codec, gp_bytes *out)
 {
@@ -95,7 +135,8 @@ static int gb__recompress(gb_request *req, const gp_batch_summary *s, int codec,
 }
 
 /* Validate and append one partition's records; fill pr. Returns true when
- * something was appended (and *last is its last offset). */
+ * the records are in the log (appended now, or earlier for a duplicate) and
+ * *last is their last offset. */
 static bool gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb_partition *p, gp_records records,
                                   gp_produce_response_partition_response *pr, int64_t now, int64_t *last)
 {
@@ -130,11 +171,11 @@ static bool gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
         pr->error_message = gp_str_c("zstd compression needs Produce v7 or later");
         return false;
     }
-    if (info.producer_id >= 0) {
-        /* Idempotent and transactional producers arrive with their own
-         * issue: InitProducerId is not advertised, so no client gets here. */
-        pr->error_code = GP_E_UNKNOWN_PRODUCER_ID;
-        pr->error_message = gp_str_c("idempotent and transactional producers are not supported yet");
+    if (info.producer_id >= 0 && info.transactional) {
+        /* No transaction can be open without a transaction coordinator:
+         * Kafka's answer to a transactional batch outside a transaction. */
+        pr->error_code = GP_E_INVALID_TXN_STATE;
+        pr->error_message = gp_str_c("Record was not part of an ongoing transaction (Gregor has no transactions yet)");
         return false;
     }
     if (gc_topic_compacted(cfg) && !info.all_keys) {
@@ -155,6 +196,37 @@ static bool gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
                 ", %" PRId64 "]",
                 early ? info.min_timestamp : info.max_timestamp, lo < now ? now - lo : INT64_MIN,
                 hi < INT64_MAX - now ? now + hi : INT64_MAX));
+            return false;
+        }
+    }
+    /* Idempotence: checked before anything is written (Kafka's
+     * analyzeAndValidateProducerState). */
+    gs_pstate_append pa = {.producer_id = -1};
+    if (info.producer_id >= 0) {
+        pa = (gs_pstate_append){
+            .producer_id = info.producer_id,
+            .epoch = info.producer_epoch,
+            .first_seq = info.base_sequence,
+            .last_seq = gs_pstate_seq_add(info.base_sequence, (int32_t)info.last_offset_delta),
+            .transactional = info.transactional,
+        };
+        gs_pstate_verdict v;
+        int verdict = gs_pstate_check(p->pstate, &pa, &v);
+        if (verdict == GS_PSTATE_DUPLICATE) {
+            /* Kafka answers NONE with the first write's offsets; its log
+             * append time only where the topic uses LogAppendTime. */
+            pr->base_offset = v.first_offset;
+            pr->log_append_time_ms = append_time ? v.timestamp : -1;
+            pr->log_start_offset = gs_log_start_offset(p->log);
+            *last = v.last_offset;
+            gb_log_debug("%s: duplicate batch of producer %" PRId64 " epoch %d sequences %d-%d in %s-%d, first "
+                         "written at offset %" PRId64,
+                         gb_request_peer(req), pa.producer_id, pa.epoch, pa.first_seq, pa.last_seq, t->name, p->index,
+                         v.first_offset);
+            return true;
+        }
+        if (verdict < 0) {
+            gb__producer_error(req, t, p, pr, verdict, &pa, &v, gs_log_end_offset(p->log));
             return false;
         }
     }
@@ -183,6 +255,12 @@ static bool gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
         pr->error_code = GP_E_KAFKA_STORAGE_ERROR;
         pr->error_message = gp_str_c(strerror(-rc));
         return false;
+    }
+    if (pa.producer_id >= 0) {
+        pa.first_offset = base;
+        pa.last_offset = *last;
+        pa.timestamp = append_time ? now : info.first.max_timestamp;
+        gs_pstate_update(p->pstate, &pa, now);
     }
     pr->base_offset = base;
     pr->log_append_time_ms = append_time ? now : -1;
@@ -240,6 +318,7 @@ void gb_handle_produce(gb_broker *b, gb_request *req)
             }
             int64_t last;
             if (gb__produce_partition(b, req, t, p, in->records, pr, now, &last) && durable) {
+                gs_log_start_writeback(p->log); /* the flusher's fdatasync follows */
                 gb_produce_wait *w = gp_arena_alloc(&req->arena, sizeof *w);
                 w->pp = pp;
                 w->pr = pr;

@@ -109,6 +109,19 @@ void gb_handle_delete_topics(gb_broker *b, gb_request *req);
 void gb_handle_create_partitions(gb_broker *b, gb_request *req);
 void gb_handle_describe_configs(gb_broker *b, gb_request *req);
 void gb_handle_list_offsets(gb_broker *b, gb_request *req);
+void gb_handle_find_coordinator(gb_broker *b, gb_request *req);
+void gb_handle_join_group(gb_broker *b, gb_request *req);
+void gb_handle_sync_group(gb_broker *b, gb_request *req);
+void gb_handle_heartbeat(gb_broker *b, gb_request *req);
+void gb_handle_leave_group(gb_broker *b, gb_request *req);
+void gb_handle_offset_commit(gb_broker *b, gb_request *req);
+void gb_handle_offset_fetch(gb_broker *b, gb_request *req);
+void gb_handle_offset_delete(gb_broker *b, gb_request *req);
+void gb_handle_list_groups(gb_broker *b, gb_request *req);
+void gb_handle_describe_groups(gb_broker *b, gb_request *req);
+void gb_handle_delete_groups(gb_broker *b, gb_request *req);
+void gb_handle_init_producer_id(gb_broker *b, gb_request *req);
+void gb_handle_describe_producers(gb_broker *b, gb_request *req);
 
 /* Answer an ApiVersions request whose version the broker does not know:
  * a v0 response with UNSUPPORTED_VERSION and the supported table. */

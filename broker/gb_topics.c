@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker/gb_fetch.h"
@@ -351,6 +352,30 @@ static gb_topic *gb__topic_new(const char *name, size_t len)
     return t;
 }
 
+static int64_t gb__wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What rebuilding a partition's producer state took, when it took work. */
+static void gb__log_pstate_load(const gb_topic *t, int32_t p, const gs_pstate_load *pl)
+{
+    if (pl->snapshots_corrupt > 0)
+        gb_log_warn("partition %s-%d: %d unreadable producer snapshot(s) deleted", t->name, p, pl->snapshots_corrupt);
+    if (pl->replay_from < 0)
+        return;
+    if (pl->snapshot_offset >= 0)
+        gb_log_info("partition %s-%d: producer state from the snapshot at offset %" PRId64 " and %" PRId64
+                    " producer batch(es) replayed from offset %" PRId64 ": %zu producer(s)",
+                    t->name, p, pl->snapshot_offset, pl->batches_replayed, pl->replay_from, pl->producers);
+    else
+        gb_log_info("partition %s-%d: producer state rebuilt from the log (%" PRId64 " producer batch(es) from offset "
+                    "%" PRId64 "): %zu producer(s)",
+                    t->name, p, pl->batches_replayed, pl->replay_from, pl->producers);
+}
+
 /* Open (creating or recovering) partitions [from, to) of t. */
 static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t to, bool creating,
                                const gb_checkpoint *rp, size_t nrp, const gb_checkpoint *ls, size_t nls, bool clean,
@@ -383,6 +408,15 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
         else if (!clean && !creating && rec.indexes_rebuilt > 0)
             gb_log_info("partition %s-%d: recovered %d segment(s), nothing cut; log end offset %" PRId64, t->name, p,
                         rec.indexes_rebuilt, gs_log_end_offset(log));
+        gs_pstate *ps;
+        gs_pstate_load pl;
+        if (gs_pstate_open(log, clean || creating, gb__wall_ms(), &ps, &pl, e, sizeof e) < 0) {
+            snprintf(err, errlen, "partition %s-%d: %s", t->name, p, e);
+            gs_log_close(log);
+            t->npartitions = p;
+            return -1;
+        }
+        gb__log_pstate_load(t, p, &pl);
         char id[23];
         if (creating || !gb__read_partition_metadata(dir, id) || strcmp(id, t->id_text) != 0)
             (void)gb__write_partition_metadata(dir, t->id_text);
@@ -392,6 +426,7 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
         part->topic = t;
         part->index = p;
         part->log = log;
+        part->pstate = ps;
         part->flushed_offset = clean || creating ? gs_log_end_offset(log) : (recovery < 0 ? 0 : recovery);
         if (part->flushed_offset > gs_log_end_offset(log))
             part->flushed_offset = gs_log_end_offset(log);
@@ -686,6 +721,11 @@ void gb_topics_close(gb_broker *b)
         for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
             for (int32_t p = 0; p < t->npartitions; p++) {
                 int64_t flushed;
+                /* A snapshot at the log end: no replay at the next start. */
+                gs_log *log = t->partitions[p]->log;
+                int rc = gs_pstate_snapshot(t->partitions[p]->pstate, gs_log_end_offset(log), true);
+                if (rc < 0)
+                    gb_log_warn("partition %s-%d: cannot write the producer snapshot: %s", t->name, p, strerror(-rc));
                 if (gs_log_flush(t->partitions[p]->log, &flushed) == 0)
                     t->partitions[p]->flushed_offset = flushed;
                 else
@@ -696,8 +736,10 @@ void gb_topics_close(gb_broker *b)
     for (size_t i = 0; i < ts->nbuckets; i++)
         for (gb_topic *t = ts->buckets[i], *next; t; t = next) {
             next = t->hash_next;
-            for (int32_t p = 0; p < t->npartitions; p++)
+            for (int32_t p = 0; p < t->npartitions; p++) {
                 gs_log_close(t->partitions[p]->log);
+                gs_pstate_free(t->partitions[p]->pstate);
+            }
             gb__topic_free(t);
         }
     free(ts->buckets);
@@ -777,8 +819,10 @@ int gb_topic_create(gb_broker *b, const char *name, size_t len, int32_t partitio
     char err[512];
     if (gb__open_partitions(b, t, 0, partitions, true, NULL, 0, NULL, 0, true, err, sizeof err) < 0) {
         gb_log_error("creating topic %s: %s", t->name, err);
-        for (int32_t p = 0; p < t->npartitions; p++)
+        for (int32_t p = 0; p < t->npartitions; p++) {
             gs_log_delete(t->partitions[p]->log);
+            gs_pstate_free(t->partitions[p]->pstate);
+        }
         gb__topic_free(t);
         *kafka_error = GP_E_KAFKA_STORAGE_ERROR;
         snprintf(msg, msglen, "%s", err);
@@ -811,9 +855,11 @@ int gb_topic_delete(gb_broker *b, gb_topic *t)
     }
     gb__remove(b->topics, t);
     int rc = 0;
-    for (int32_t p = 0; p < t->npartitions; p++)
+    for (int32_t p = 0; p < t->npartitions; p++) {
         if (gs_log_delete(t->partitions[p]->log) < 0)
             rc = -1;
+        gs_pstate_free(t->partitions[p]->pstate);
+    }
     gb_log_info("deleted topic %s", t->name);
     gb__topic_free(t);
     return rc;
@@ -870,12 +916,18 @@ void gb_topics_retain(gb_broker *b, int64_t now_ms)
         for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
             for (int32_t p = 0; p < t->npartitions; p++) {
                 gs_log *log = t->partitions[p]->log;
+                gs_pstate *ps = t->partitions[p]->pstate;
+                size_t expired = gs_pstate_expire(ps, now_ms, b->cfg->producer_id_expiration_ms);
+                if (expired > 0)
+                    gb_log_debug("partition %s-%d: %zu idle producer id(s) expired", t->name, p, expired);
                 if (gs_log_maybe_roll(log, now_ms) < 0)
                     gb_log_warn("partition %s-%d: cannot roll its segment", t->name, p);
                 if (!gc_topic_deletes(&t->cfg))
                     continue;
                 int64_t before = gs_log_start_offset(log);
                 int n = gs_log_retain(log, now_ms, t->cfg.retention_ms, t->cfg.retention_bytes);
+                if (gs_log_start_offset(log) > before)
+                    (void)gs_pstate_truncate_head(ps, gs_log_start_offset(log));
                 if (n > 0)
                     gb_log_info("partition %s-%d: retention deleted %d segment(s); log start offset %" PRId64
                                 " -> %" PRId64,

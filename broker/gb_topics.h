@@ -25,6 +25,7 @@
 #include "config/gc_topic.h"
 #include "protocol/gp_codec.h"
 #include "storage/gs_log.h"
+#include "storage/gs_pstate.h"
 
 typedef struct gb_topic gb_topic;
 typedef struct gb_waiter_link gb_waiter_link;
@@ -33,6 +34,7 @@ typedef struct gb_partition {
     gb_topic *topic;
     int32_t index;
     gs_log *log;
+    gs_pstate *pstate;       /* idempotent producers' state (snapshots at each roll) */
     int64_t flushed_offset;  /* every offset below is on disk (fdatasync) */
     gb_waiter_link *waiters; /* parked fetches to wake on append */
 } gb_partition;
@@ -97,7 +99,9 @@ void gb_topics_persist(gb_broker *b, void (*done)(void *arg), void *arg);
 /* The log configuration a topic's config implies. */
 void gb_topic_log_config(const gb_topic *t, gs_log_config *out);
 
-/* Retention and segment.ms rolls for every partition (the broker's timer). */
+/* Retention and segment.ms rolls for every partition (the broker's timer);
+ * producer state below the new log start offsets goes, and producers idle
+ * for producer.id.expiration.ms are forgotten. */
 void gb_topics_retain(gb_broker *b, int64_t now_ms);
 
 #endif

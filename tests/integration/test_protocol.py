@@ -18,11 +18,24 @@ EXPECTED_API_TABLE = {
     1: (4, 17),   # Fetch
     2: (0, 8),    # ListOffsets
     3: (0, 12),   # Metadata
+    8: (1, 9),    # OffsetCommit (v1: librdkafka turns groups on only if v1-2 are advertised; Sarama sends v1)
+    9: (1, 9),    # OffsetFetch
+    10: (0, 5),   # FindCoordinator
+    11: (0, 9),   # JoinGroup
+    12: (0, 4),   # Heartbeat
+    13: (0, 5),   # LeaveGroup
+    14: (0, 5),   # SyncGroup
+    15: (0, 5),   # DescribeGroups
+    16: (0, 5),   # ListGroups
     18: (0, 4),   # ApiVersions
     19: (2, 7),   # CreateTopics (v0-1 removed in Kafka 4)
     20: (1, 6),   # DeleteTopics (v0 removed in Kafka 4)
+    22: (0, 5),   # InitProducerId (a transactional id: TRANSACTIONAL_ID_AUTHORIZATION_FAILED until transactions)
     32: (1, 4),   # DescribeConfigs (v0 removed in Kafka 4)
     37: (0, 3),   # CreatePartitions
+    42: (0, 2),   # DeleteGroups
+    47: (0, 0),   # OffsetDelete
+    61: (0, 0),   # DescribeProducers
 }
 
 # Kafka error codes used below.

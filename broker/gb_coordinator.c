@@ -1,0 +1,390 @@
+/*
+ * The group coordinator's life in the broker (see gb_coordinator.h): its
+ * clock and timer, the __consumer_offsets topic, record batches appended
+ * for the state machine, and the replay at startup.
+ */
+#include "broker/gb_coordinator.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/gb_fetch.h"
+#include "broker/gb_group_records.h"
+#include "broker/gb_log.h"
+#include "protocol/gp_batch.h"
+#include "protocol/gp_errors.h"
+
+#define GB_LOAD_SLICE_BYTES (1 << 20) /* read per loop iteration while loading */
+
+struct gb_coordinator {
+    gb_broker *b;
+    gb_groups *groups;
+    uv_timer_t timer;
+    int64_t armed_at; /* loop time the timer fires at; INT64_MAX: stopped */
+    uv_idle_t loader;
+    bool loading;
+    int32_t load_partition; /* being replayed */
+    int64_t load_offset;    /* next offset to read in it */
+    uint8_t *load_buf;
+    size_t load_cap;
+    uint64_t load_started;
+    int64_t load_records;
+    gp_arena scratch;
+    gb_partition *last_partition; /* the last append */
+    int64_t last_offset;
+    bool stopped;
+};
+
+static int64_t gb__wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+gb_groups *gb_coordinator_groups(gb_broker *b, int64_t *now)
+{
+    gb_coordinator *c = b->coordinator;
+    *now = (int64_t)uv_now(b->loop);
+    gb_groups_set_wall_offset(c->groups, gb__wall_ms() - *now);
+    return c->groups;
+}
+
+static void gb__on_timer(uv_timer_t *t)
+{
+    gb_coordinator *c = t->data;
+    c->armed_at = INT64_MAX;
+    int64_t now;
+    gb_groups *gs = gb_coordinator_groups(c->b, &now);
+    gb_groups_tick(gs, now);
+    gb_coordinator_rearm(c->b);
+}
+
+void gb_coordinator_rearm(gb_broker *b)
+{
+    gb_coordinator *c = b->coordinator;
+    if (c->stopped)
+        return;
+    int64_t d = gb_groups_next_deadline(c->groups);
+    if (d == GB_NO_DEADLINE || d >= c->armed_at)
+        return;
+    int64_t now = (int64_t)uv_now(b->loop);
+    c->armed_at = d;
+    uv_timer_start(&c->timer, gb__on_timer, (uint64_t)(d > now ? d - now : 0), 0);
+}
+
+/* ---- __consumer_offsets ------------------------------------------------------ */
+
+/* As Kafka creates it (offsets.topic.segment.bytes is 100 MiB). */
+static const gc_kv gb__offsets_overrides[] = {
+    {"cleanup.policy", "compact"},
+    {"segment.bytes", "104857600"},
+    {"compression.type", "producer"},
+};
+#define GB_OFFSETS_NOVERRIDES (sizeof gb__offsets_overrides / sizeof gb__offsets_overrides[0])
+
+gb_topic *gb_coordinator_offsets_topic(gb_broker *b, bool create)
+{
+    gb_topic *t = gb_topic_find(b, GB_OFFSETS_TOPIC, strlen(GB_OFFSETS_TOPIC));
+    if (t || !create)
+        return t;
+    int16_t kerr;
+    char msg[256];
+    if (gb_topic_create(b, GB_OFFSETS_TOPIC, strlen(GB_OFFSETS_TOPIC), b->cfg->offsets_topic_num_partitions,
+                        gb__offsets_overrides, GB_OFFSETS_NOVERRIDES, false, &t, &kerr, msg, sizeof msg) < 0) {
+        gb_log_error("cannot create %s: %s", GB_OFFSETS_TOPIC, msg);
+        return NULL;
+    }
+    gb_topics_persist(b, NULL, NULL);
+    gb_groups_set_num_partitions(b->coordinator->groups, t->npartitions);
+    return t;
+}
+
+gb_partition *gb_coordinator_last_append(gb_broker *b, int64_t *offset)
+{
+    gb_coordinator *c = b->coordinator;
+    *offset = c->last_offset;
+    return c->last_partition;
+}
+
+/*
+ * The state machine's append hook: one batch, as Kafka's coordinator
+ * writes it (magic 2, CreateTime, no producer id, uncompressed), appended to
+ * the group's partition. Readers of the topic (Burrow) are woken as for any
+ * append. Failures map as Kafka maps them for the client: a missing
+ * partition is COORDINATOR_NOT_AVAILABLE, a storage error NOT_COORDINATOR.
+ */
+static int16_t gb__append(void *ctx, int32_t partition, const gb_kv *recs, size_t n, int64_t wall_ms)
+{
+    gb_coordinator *c = ctx;
+    gb_broker *b = c->b;
+    c->last_partition = NULL;
+    gb_topic *t = gb_coordinator_offsets_topic(b, true);
+    gb_partition *p = t ? gb_topic_partition(t, partition) : NULL;
+    if (!p)
+        return GP_E_COORDINATOR_NOT_AVAILABLE;
+    if (n == 0)
+        return 0;
+    gp_arena *a = &c->scratch;
+    gp_record *rs = gp_arena_calloc(a, n, sizeof *rs);
+    for (size_t i = 0; i < n; i++) {
+        rs[i].key = recs[i].key;
+        rs[i].value = recs[i].value;
+        rs[i].headers = (gp_bytes){NULL, 0};
+    }
+    gp_batch_params bp = {
+        .base_offset = 0,
+        .base_timestamp = wall_ms,
+        .log_append_time = gc_topic_log_append_time(&t->cfg),
+        .log_append_time_ms = wall_ms,
+        .producer_id = -1,
+        .producer_epoch = -1,
+        .base_sequence = -1,
+        .codec = GP_CODEC_NONE,
+        .level = GP_COMPRESS_LEVEL_DEFAULT,
+    };
+    gp_bytes batch;
+    int16_t err = 0;
+    if (gp_batch_build(a, &bp, rs, (int32_t)n, &batch) < 0) {
+        err = GP_E_UNKNOWN_SERVER_ERROR;
+    } else {
+        int64_t base, last;
+        int rc =
+            gs_log_append(p->log, (uint8_t *)batch.p, (size_t)batch.len, wall_ms, bp.log_append_time, 0, &base, &last);
+        if (rc < 0) {
+            gb_log_error("partition %s-%d: append failed: %s", GB_OFFSETS_TOPIC, partition, strerror(-rc));
+            err = GP_E_NOT_COORDINATOR;
+        } else {
+            c->last_partition = p;
+            c->last_offset = last;
+            gb_fetch_wake(b, p);
+        }
+    }
+    gp_arena_reset(a, NULL, 0);
+    return err;
+}
+
+/* ---- JoinGroup and SyncGroup answers (gb_group_api.c) --------------------------- */
+
+void gb_group_api_join_done(void *ctx, void *waiter, const gb_join_result *r);
+void gb_group_api_sync_done(void *ctx, void *waiter, const gb_sync_result *r);
+
+/* ---- loading ---------------------------------------------------------------------- */
+
+/* Replay the records of one batch. */
+static void gb__replay_batch(gb_coordinator *c, const uint8_t *p, size_t len, int64_t now)
+{
+    gp_batch_header h;
+    if (gp_batch_header_parse(p, len, &h) < 0 || gp_batch_is_control(&h))
+        return;
+    if (gp_batch_is_transactional(&h)) {
+        /* Transactional offset commits (TxnOffsetCommit) arrive with
+         * transactions; until then no such batch is written. */
+        return;
+    }
+    gp_batch_limits lim = {.max_uncompressed = 0, .max_batch_bytes = 0, .max_batches = 1, .from_client = false};
+    gp_batch_info info;
+    int16_t kerr;
+    const char *why;
+    gp_arena *a = &c->scratch;
+    int rc = gp_batches_validate(p, len, &lim, a, &info, &kerr, &why);
+    if (rc < 0) {
+        gb_log_warn("%s-%d: skipping a batch at offset %" PRId64 ": %s", GB_OFFSETS_TOPIC, c->load_partition,
+                    h.base_offset, rc == GP_BATCH_OLD_MAGIC ? "old message format" : why);
+        gp_arena_reset(a, NULL, 0);
+        return;
+    }
+    gp_record_iter it;
+    gp_record_iter_init(&it, info.first.records, info.first.records_len, info.first.h.records_count);
+    gp_record rec;
+    while (gp_record_next(&it, &rec) == 1) {
+        if (gb_groups_replay(c->groups, c->load_partition, rec.key, rec.value, now) < 0)
+            gb_log_warn("%s-%d: skipping a malformed record in the batch at offset %" PRId64, GB_OFFSETS_TOPIC,
+                        c->load_partition, h.base_offset);
+        c->load_records++;
+    }
+    gp_arena_reset(a, NULL, 0);
+}
+
+static void gb__load_next_partition(gb_coordinator *c, int64_t now)
+{
+    gb_topic *t = gb_coordinator_offsets_topic(c->b, false);
+    gb_groups_load_done(c->groups, c->load_partition, now);
+    c->load_partition++;
+    if (t && c->load_partition < t->npartitions) {
+        c->load_offset = gs_log_start_offset(t->partitions[c->load_partition]->log);
+        return;
+    }
+    c->loading = false;
+    uv_idle_stop(&c->loader);
+    free(c->load_buf);
+    c->load_buf = NULL;
+    c->load_cap = 0;
+    gb_log_info("loaded %s: %" PRId64 " record(s) in %.1f ms", GB_OFFSETS_TOPIC, c->load_records,
+                (double)(uv_hrtime() - c->load_started) / 1e6);
+}
+
+/* One slice of the replay: at most GB_LOAD_SLICE_BYTES (or one batch if
+ * larger) of the partition being loaded. */
+static void gb__on_load(uv_idle_t *idle)
+{
+    gb_coordinator *c = idle->data;
+    int64_t now;
+    (void)gb_coordinator_groups(c->b, &now);
+    gb_topic *t = gb_coordinator_offsets_topic(c->b, false);
+    if (!t) {
+        /* Deleted while loading: nothing left to load. */
+        while (c->loading)
+            gb__load_next_partition(c, now);
+        return;
+    }
+    gs_log *log = t->partitions[c->load_partition]->log;
+    if (c->load_offset >= gs_log_end_offset(log)) {
+        gb__load_next_partition(c, now);
+        gb_coordinator_rearm(c->b);
+        return;
+    }
+    gs_log_slice s;
+    int rc = gs_log_read(log, c->load_offset, GB_LOAD_SLICE_BYTES, true, &s);
+    if (rc < 0 || s.len <= 0) {
+        if (rc < 0)
+            gb_log_error("%s-%d: cannot read at offset %" PRId64 ": %s", GB_OFFSETS_TOPIC, c->load_partition,
+                         c->load_offset, strerror(-rc));
+        if (rc == 0)
+            gs_log_slice_release(&s);
+        c->load_offset = gs_log_end_offset(log); /* give up on the rest */
+        return;
+    }
+    if ((size_t)s.len > c->load_cap) {
+        free(c->load_buf);
+        c->load_cap = (size_t)s.len;
+        c->load_buf = malloc(c->load_cap);
+        if (!c->load_buf)
+            abort();
+    }
+    size_t got = 0;
+    while (got < (size_t)s.len) {
+        ssize_t r = pread(s.fd, c->load_buf + got, (size_t)s.len - got, s.pos + (off_t)got);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR)
+                continue;
+            break;
+        }
+        got += (size_t)r;
+    }
+    gs_log_slice_release(&s);
+    int64_t next = c->load_offset;
+    size_t pos = 0;
+    while (got - pos >= GP_BATCH_HEADER_SIZE) {
+        gp_batch_header h;
+        gp_batch_header_parse(c->load_buf + pos, got - pos, &h);
+        size_t size = (size_t)h.batch_length + GP_BATCH_LOG_OVERHEAD;
+        if (h.batch_length < GP_BATCH_HEADER_SIZE - GP_BATCH_LOG_OVERHEAD || size > got - pos)
+            break;
+        gb__replay_batch(c, c->load_buf + pos, size, now);
+        next = h.base_offset + h.last_offset_delta + 1;
+        pos += size;
+    }
+    if (next <= c->load_offset) {
+        gb_log_error("%s-%d: unreadable data at offset %" PRId64 "; the rest of the partition is skipped",
+                     GB_OFFSETS_TOPIC, c->load_partition, c->load_offset);
+        next = gs_log_end_offset(log);
+    }
+    c->load_offset = next;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+int gb_coordinator_open(gb_broker *b, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    gb_coordinator *c = calloc(1, sizeof *c);
+    if (!c)
+        abort();
+    c->b = b;
+    b->coordinator = c;
+    const gc_config *cfg = b->cfg;
+    uint64_t seed = 0;
+    if (uv_random(NULL, NULL, &seed, sizeof seed, 0, NULL) < 0)
+        seed = uv_hrtime() ^ (uint64_t)getpid();
+    gb_groups_config gc = {
+        .num_partitions = cfg->offsets_topic_num_partitions,
+        .min_session_timeout_ms = cfg->group_min_session_timeout_ms,
+        .max_session_timeout_ms = cfg->group_max_session_timeout_ms,
+        .max_size = cfg->group_max_size,
+        .initial_rebalance_delay_ms = cfg->group_initial_rebalance_delay_ms,
+        .offsets_retention_ms = (int64_t)cfg->offsets_retention_minutes * 60000,
+        .retention_check_interval_ms = 600000, /* Kafka's offsets.retention.check.interval.ms default */
+        .offset_metadata_max_bytes = cfg->offset_metadata_max_bytes,
+        .seed = seed,
+    };
+    gb_groups_hooks hooks = {
+        .ctx = c,
+        .join_done = gb_group_api_join_done,
+        .sync_done = gb_group_api_sync_done,
+        .append = gb__append,
+    };
+    c->groups = gb_groups_new(&gc, &hooks, (int64_t)uv_now(b->loop));
+    gp_arena_init(&c->scratch, NULL, 0);
+    uv_timer_init(b->loop, &c->timer);
+    c->timer.data = c;
+    c->armed_at = INT64_MAX;
+    uv_idle_init(b->loop, &c->loader);
+    c->loader.data = c;
+
+    gb_topic *t = gb_coordinator_offsets_topic(b, false);
+    if (t) {
+        gb_groups_set_num_partitions(c->groups, t->npartitions);
+        if (t->npartitions != cfg->offsets_topic_num_partitions)
+            gb_log_warn("%s has %d partitions, offsets.topic.num.partitions says %d: using %d", GB_OFFSETS_TOPIC,
+                        t->npartitions, cfg->offsets_topic_num_partitions, t->npartitions);
+        if (!gc_topic_compacted(&t->cfg) && t->noverrides == 0) {
+            /* Adopted from its directories (a crash before the topic store
+             * listed it): give it its configuration back, or retention would
+             * delete committed offsets. */
+            int16_t kerr;
+            char msg[256];
+            if (gb_topic_set_overrides(b, t, gb__offsets_overrides, GB_OFFSETS_NOVERRIDES, &kerr, msg, sizeof msg) < 0)
+                gb_log_warn("%s: cannot set its configuration: %s", GB_OFFSETS_TOPIC, msg);
+            else
+                gb_topics_persist(b, NULL, NULL);
+        }
+        for (int32_t p = 0; p < t->npartitions; p++)
+            gb_groups_set_loading(c->groups, p, true);
+        c->loading = true;
+        c->load_partition = 0;
+        c->load_offset = gs_log_start_offset(t->partitions[0]->log);
+        c->load_started = uv_hrtime();
+        uv_idle_start(&c->loader, gb__on_load);
+    }
+    gb_coordinator_rearm(b);
+    return 0;
+}
+
+void gb_coordinator_stop(gb_broker *b)
+{
+    gb_coordinator *c = b->coordinator;
+    if (!c || c->stopped)
+        return;
+    c->stopped = true;
+    gb_groups_shutdown(c->groups);
+    uv_close((uv_handle_t *)&c->timer, NULL);
+    uv_close((uv_handle_t *)&c->loader, NULL);
+}
+
+void gb_coordinator_close(gb_broker *b)
+{
+    gb_coordinator *c = b->coordinator;
+    if (!c)
+        return;
+    gb_groups_free(c->groups);
+    gp_arena_reset(&c->scratch, NULL, 0);
+    free(c->load_buf);
+    free(c);
+    b->coordinator = NULL;
+}

@@ -1,0 +1,44 @@
+/*
+ * The group coordinator in the broker: the state machine (gb_group.h) on
+ * the loop, with one libuv timer for its deadlines, its records appended to
+ * the internal topic __consumer_offsets, and those records replayed at
+ * startup, a slice per loop iteration, while requests for the groups of a
+ * partition not yet loaded get COORDINATOR_LOAD_IN_PROGRESS.
+ *
+ * __consumer_offsets is created as Kafka creates it: when a client first
+ * looks for a group coordinator (or commits), with
+ * offsets.topic.num.partitions partitions, cleanup.policy=compact and
+ * segment.bytes=104857600. If it exists with another partition count, that
+ * count is used (Kafka requires the setting never to change).
+ */
+#ifndef GB_COORDINATOR_H
+#define GB_COORDINATOR_H
+
+#include "broker/gb_group.h"
+#include "broker/gb_topics.h"
+
+typedef struct gb_coordinator gb_coordinator;
+
+/* After gb_topics_open: the state machine, its timer, and the replay of
+ * __consumer_offsets if it exists. */
+int gb_coordinator_open(gb_broker *b, char *err, size_t errlen);
+/* Stopping: parked JoinGroup/SyncGroup requests are answered
+ * NOT_COORDINATOR; the handles close. */
+void gb_coordinator_stop(gb_broker *b);
+/* After the loop: free everything. */
+void gb_coordinator_close(gb_broker *b);
+
+/* The state machine, for a handler; *now is the time to pass it. */
+gb_groups *gb_coordinator_groups(gb_broker *b, int64_t *now);
+/* After a call into the state machine: run the timer for its next deadline. */
+void gb_coordinator_rearm(gb_broker *b);
+
+/* __consumer_offsets, created first when create is set (NULL if it does
+ * not exist or cannot be created). */
+gb_topic *gb_coordinator_offsets_topic(gb_broker *b, bool create);
+
+/* The partition and offset of the last record appended by the state
+ * machine (for a commit that waits until it is durable). */
+gb_partition *gb_coordinator_last_append(gb_broker *b, int64_t *offset);
+
+#endif

@@ -1,0 +1,645 @@
+/*
+ * The consumer group APIs: FindCoordinator, JoinGroup, SyncGroup,
+ * Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, OffsetDelete,
+ * ListGroups, DescribeGroups and DeleteGroups. Each decodes its request
+ * into the state machine's terms (gb_group.h), calls it, and fills the
+ * response; JoinGroup and SyncGroup are answered when the state machine
+ * says so (gb_group_api_join_done / _sync_done, called back from
+ * gb_coordinator.c's hooks), possibly from the coordinator's timer.
+ *
+ * Version rules that are Kafka's and not the codec's are kept here:
+ * JoinGroup v0 has no rebalance timeout (the session timeout stands in),
+ * v4+ dynamic members get MEMBER_ID_REQUIRED, v9 static leaders may skip
+ * the assignment; SyncGroup v5+ must carry the protocol type and name;
+ * LeaveGroup v0-v2 report the member's error at the top level; OffsetFetch
+ * v1 reports a group error on each partition (it has no top-level one).
+ */
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "broker/gb_coordinator.h"
+#include "broker/gb_flusher.h"
+#include "broker/gb_log.h"
+#include "protocol/gp_errors.h"
+
+/* Kafka's operation bits for a group when there is no authorizer: READ (3),
+ * DELETE (6) and DESCRIBE (8). */
+#define GB_GROUP_AUTHORIZED_OPERATIONS ((1 << 3) | (1 << 6) | (1 << 8))
+
+/* The client's address as Kafka shows it (InetAddress.toString of an
+ * address without a host name): "/127.0.0.1". */
+static gp_str gb__client_host(gb_request *req)
+{
+    const char *peer = gb_request_peer(req); /* "[client 'id' at ]ip:port" */
+    const char *sp = strrchr(peer, ' ');
+    const char *addr = sp ? sp + 1 : peer;
+    const char *colon = strrchr(addr, ':');
+    size_t len = colon ? (size_t)(colon - addr) : strlen(addr);
+    if (len >= 2 && addr[0] == '[' && addr[len - 1] == ']') {
+        addr++;
+        len -= 2;
+    }
+    char *s = gp_arena_alloc(&req->arena, len + 2);
+    s[0] = '/';
+    memcpy(s + 1, addr, len);
+    s[len + 1] = 0;
+    return (gp_str){s, (int32_t)(len + 1)};
+}
+
+static gp_str gb__str_or_empty(const char *s)
+{
+    return s ? gp_str_c(s) : GP_STR_LIT("");
+}
+
+/* ---- FindCoordinator ---------------------------------------------------------- */
+
+/*
+ * This broker coordinates every group and transactional id. Looking up a
+ * group creates __consumer_offsets, as in Kafka. Key types other than group
+ * (0) and transaction (1) are INVALID_REQUEST. v0-v3 ask for one key, v4+
+ * for several (coordinator_keys), each answered in its own entry.
+ */
+void gb_handle_find_coordinator(gb_broker *b, gb_request *req)
+{
+    const gp_find_coordinator_request *body = req->body;
+    gp_find_coordinator_response *resp = req->resp;
+    int16_t err = 0;
+    const char *msg = NULL;
+    if (body->key_type != 0 && body->key_type != 1) {
+        err = GP_E_INVALID_REQUEST;
+        msg = "Unknown coordinator type";
+    } else if (body->key_type == 0 && !gb_coordinator_offsets_topic(b, true)) {
+        err = GP_E_COORDINATOR_NOT_AVAILABLE;
+        msg = "The coordinator is not available.";
+    }
+    gp_str host = gp_str_c(gb_request_advertised_host(req));
+    int32_t port = gb_request_advertised_port(req);
+    resp->error_code = err;
+    resp->error_message = gp_str_c(msg);
+    resp->node_id = err ? -1 : b->meta.node_id;
+    resp->host = err ? GP_STR_LIT("") : host;
+    resp->port = err ? -1 : port;
+    int32_t n = body->coordinator_keys_count > 0 ? body->coordinator_keys_count : 0;
+    resp->coordinators_count = n;
+    resp->coordinators = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *resp->coordinators);
+    for (int32_t i = 0; i < n; i++) {
+        gp_find_coordinator_response_coordinator *co = &resp->coordinators[i];
+        gp_find_coordinator_response_coordinator_init(co);
+        co->key = body->coordinator_keys[i];
+        co->error_code = err;
+        co->error_message = gp_str_c(msg);
+        co->node_id = resp->node_id;
+        co->host = resp->host;
+        co->port = resp->port;
+    }
+    gb_request_respond(req);
+}
+
+/* ---- JoinGroup -------------------------------------------------------------------- */
+
+void gb_group_api_join_done(void *ctx, void *waiter, const gb_join_result *r)
+{
+    (void)ctx;
+    gb_request *req = waiter;
+    gp_join_group_response *resp = req->resp;
+    resp->error_code = r->error;
+    resp->generation_id = r->generation_id;
+    resp->protocol_type = gp_str_c(r->protocol_type);
+    /* Nullable from v7; before, Kafka answers "" for no protocol. */
+    resp->protocol_name = r->protocol_name    ? gp_str_c(r->protocol_name)
+                          : req->version >= 7 ? GP_STR_NULL
+                                              : GP_STR_LIT("");
+    resp->leader = gb__str_or_empty(r->leader);
+    resp->skip_assignment = r->skip_assignment;
+    resp->member_id = gb__str_or_empty(r->member_id);
+    resp->members_count = r->nmembers;
+    resp->members = gp_arena_calloc(&req->arena, (size_t)(r->nmembers ? r->nmembers : 1), sizeof *resp->members);
+    for (int32_t i = 0; i < r->nmembers; i++) {
+        gp_join_group_response_member *m = &resp->members[i];
+        gp_join_group_response_member_init(m);
+        /* Copies: the group may change before the response is written. */
+        m->member_id =
+            gp_str_c(gp_arena_strndup(&req->arena, r->members[i].member_id, strlen(r->members[i].member_id)));
+        m->group_instance_id = r->members[i].group_instance_id
+                                   ? gp_str_c(gp_arena_strndup(&req->arena, r->members[i].group_instance_id,
+                                                               strlen(r->members[i].group_instance_id)))
+                                   : GP_STR_NULL;
+        m->metadata = r->members[i].metadata;
+    }
+    gb_request_respond(req);
+}
+
+void gb_handle_join_group(gb_broker *b, gb_request *req)
+{
+    const gp_join_group_request *body = req->body;
+    int64_t now;
+    gb_groups *gs = gb_coordinator_groups(b, &now);
+    int32_t n = body->protocols_count > 0 ? body->protocols_count : 0;
+    gb_join_protocol *protos = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *protos);
+    for (int32_t i = 0; i < n; i++) {
+        protos[i].name = body->protocols[i].name;
+        protos[i].metadata = body->protocols[i].metadata;
+    }
+    gb_join_params p = {
+        .group_id = body->group_id,
+        .member_id = body->member_id,
+        .group_instance_id = body->group_instance_id,
+        .client_id = req->hdr.client_id.len >= 0 ? req->hdr.client_id : GP_STR_LIT(""),
+        .client_host = gb__client_host(req),
+        .protocol_type = body->protocol_type,
+        .session_timeout_ms = body->session_timeout_ms,
+        /* v0 has none (the codec's default is -1): the session timeout */
+        .rebalance_timeout_ms =
+            body->rebalance_timeout_ms == -1 ? body->session_timeout_ms : body->rebalance_timeout_ms,
+        .protocols = protos,
+        .nprotocols = n,
+        .require_known_member_id = req->version >= 4 && body->group_instance_id.len < 0,
+        .support_skip_assignment = req->version >= 9,
+    };
+    gb_group_join(gs, &p, req, now);
+    gb_coordinator_rearm(b);
+}
+
+/* ---- SyncGroup ---------------------------------------------------------------------- */
+
+void gb_group_api_sync_done(void *ctx, void *waiter, const gb_sync_result *r)
+{
+    (void)ctx;
+    gb_request *req = waiter;
+    gp_sync_group_response *resp = req->resp;
+    resp->error_code = r->error;
+    resp->protocol_type = gp_str_c(r->protocol_type);
+    resp->protocol_name = gp_str_c(r->protocol_name);
+    resp->assignment = r->assignment.len > 0 ? r->assignment : (gp_bytes){NULL, 0};
+    if (resp->assignment.len > 0) {
+        uint8_t *copy = gp_arena_alloc(&req->arena, (size_t)resp->assignment.len);
+        memcpy(copy, resp->assignment.p, (size_t)resp->assignment.len);
+        resp->assignment.p = copy;
+    }
+    gb_request_respond(req);
+}
+
+void gb_handle_sync_group(gb_broker *b, gb_request *req)
+{
+    const gp_sync_group_request *body = req->body;
+    if (req->version >= 5 && (body->protocol_type.len < 0 || body->protocol_name.len < 0)) {
+        /* Mandatory from v5 on (Kafka's areMandatoryProtocolTypeAndNamePresent). */
+        gp_sync_group_response *resp = req->resp;
+        resp->error_code = GP_E_INCONSISTENT_GROUP_PROTOCOL;
+        gb_request_respond(req);
+        return;
+    }
+    int64_t now;
+    gb_groups *gs = gb_coordinator_groups(b, &now);
+    int32_t n = body->assignments_count > 0 ? body->assignments_count : 0;
+    gb_sync_assignment *as = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *as);
+    for (int32_t i = 0; i < n; i++) {
+        as[i].member_id = body->assignments[i].member_id;
+        as[i].assignment = body->assignments[i].assignment;
+    }
+    gb_sync_params p = {
+        .group_id = body->group_id,
+        .generation_id = body->generation_id,
+        .member_id = body->member_id,
+        .group_instance_id = body->group_instance_id,
+        .protocol_type = body->protocol_type,
+        .protocol_name = body->protocol_name,
+        .assignments = as,
+        .nassignments = n,
+    };
+    gb_group_sync(gs, &p, req, now);
+    gb_coordinator_rearm(b);
+}
+
+/* ---- Heartbeat and LeaveGroup ----------------------------------------------------------- */
+
+void gb_handle_heartbeat(gb_broker *b, gb_request *req)
+{
+    const gp_heartbeat_request *body = req->body;
+    gp_heartbeat_response *resp = req->resp;
+    int64_t now;
+    gb_groups *gs = gb_coordinator_groups(b, &now);
+    resp->error_code =
+        gb_group_heartbeat(gs, body->group_id, body->generation_id, body->member_id, body->group_instance_id, now);
+    gb_coordinator_rearm(b);
+    gb_request_respond(req);
+}
+
+void gb_handle_leave_group(gb_broker *b, gb_request *req)
+{
+    const gp_leave_group_request *body = req->body;
+    gp_leave_group_response *resp = req->resp;
+    int64_t now;
+    gb_groups *gs = gb_coordinator_groups(b, &now);
+    bool single = req->version <= 2; /* v0-v2: one member, by member_id */
+    int32_t n = single ? 1 : (body->members_count > 0 ? body->members_count : 0);
+    gb_leave_member *lm = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *lm);
+    for (int32_t i = 0; i < n; i++) {
+        lm[i].member_id = single ? body->member_id : body->members[i].member_id;
+        lm[i].group_instance_id = single ? GP_STR_NULL : body->members[i].group_instance_id;
+    }
+    int16_t err = gb_group_leave(gs, body->group_id, lm, n, now);
+    gb_coordinator_rearm(b);
+    resp->error_code = err;
+    if (err) {
+        resp->members_count = 0;
+        gb_request_respond(req);
+        return;
+    }
+    if (single)
+        resp->error_code = lm[0].error;
+    resp->members_count = single ? 0 : n;
+    resp->members = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *resp->members);
+    for (int32_t i = 0; !single && i < n; i++) {
+        gp_leave_group_response_member_init(&resp->members[i]);
+        resp->members[i].member_id = lm[i].member_id;
+        resp->members[i].group_instance_id = lm[i].group_instance_id;
+        resp->members[i].error_code = lm[i].error;
+    }
+    gb_request_respond(req);
+}
+
+/* ---- OffsetCommit ------------------------------------------------------------------------- */
+
+typedef struct gb_commit_wait {
+    gb_request *req;
+    gb_commit *commits;
+    int32_t n;
+} gb_commit_wait;
+
+static void gb__fill_commit_response(gb_request *req, const gb_commit *c)
+{
+    const gp_offset_commit_request *body = req->body;
+    gp_offset_commit_response *resp = req->resp;
+    int32_t k = 0;
+    resp->topics_count = body->topics_count > 0 ? body->topics_count : 0;
+    resp->topics =
+        gp_arena_calloc(&req->arena, (size_t)(resp->topics_count ? resp->topics_count : 1), sizeof *resp->topics);
+    for (int32_t i = 0; i < resp->topics_count; i++) {
+        const gp_offset_commit_request_topic *t = &body->topics[i];
+        gp_offset_commit_response_topic *rt = &resp->topics[i];
+        rt->name = t->name;
+        rt->partitions_count = t->partitions_count > 0 ? t->partitions_count : 0;
+        rt->partitions = gp_arena_calloc(&req->arena, (size_t)(rt->partitions_count ? rt->partitions_count : 1),
+                                         sizeof *rt->partitions);
+        for (int32_t j = 0; j < rt->partitions_count; j++, k++) {
+            rt->partitions[j].partition_index = t->partitions[j].partition_index;
+            rt->partitions[j].error_code = c[k].error;
+        }
+    }
+}
+
+/* The commit is on disk (or the sync failed): answer. */
+static void gb__commit_flushed(void *arg, int status)
+{
+    gb_commit_wait *w = arg;
+    if (status < 0)
+        for (int32_t i = 0; i < w->n; i++)
+            if (!w->commits[i].error)
+                w->commits[i].error = GP_E_NOT_COORDINATOR;
+    gb__fill_commit_response(w->req, w->commits);
+    gb_request_respond(w->req);
+}
+
+/*
+ * OffsetCommit: partitions of topics that do not exist get
+ * UNKNOWN_TOPIC_OR_PARTITION; the others go to the state machine, which
+ * checks the generation and member and appends one batch. Kafka writes
+ * commits with acks=all: with gregor.acks.all.fsync (the default) the
+ * answer waits until the batch is on disk.
+ */
+void gb_handle_offset_commit(gb_broker *b, gb_request *req)
+{
+    const gp_offset_commit_request *body = req->body;
+    int64_t now;
+    gb_groups *gs = gb_coordinator_groups(b, &now);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000; /* for retention_time_ms (v2-v4) */
+    int32_t n = 0;
+    for (int32_t i = 0; i < body->topics_count; i++)
+        n += body->topics[i].partitions_count > 0 ? body->topics[i].partitions_count : 0;
+    gb_commit *c = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *c);
+    int32_t k = 0, valid = 0;
+    for (int32_t i = 0; i < body->topics_count; i++) {
+        const gp_offset_commit_request_topic *t = &body->topics[i];
+        gb_topic *topic = t->name.len > 0 ? gb_topic_find(b, t->name.p, (size_t)t->name.len) : NULL;
+        for (int32_t j = 0; j < t->partitions_count; j++, k++) {
+            const gp_offset_commit_request_partition *p = &t->partitions[j];
+            c[k].topic = t->name;
+            c[k].partition = p->partition_index;
+            c[k].offset = p->committed_offset;
+            c[k].leader_epoch = p->committed_leader_epoch;
+            c[k].metadata = p->committed_metadata;
+            c[k].commit_timestamp = p->commit_timestamp;
+            c[k].expire_timestamp = body->retention_time_ms == -1 ? -1 : wall + body->retention_time_ms;
+            if (!topic || !gb_topic_partition(topic, p->partition_index))
+                c[k].error = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+            else
+                valid++;
+        }
+    }
+    int32_t written = -1;
+    if (valid > 0) {
+        int16_t err = gb_group_commit(gs, body->group_id, body->generation_id_or_member_epoch, body->member_id,
+                                      body->group_instance_id, c, n, now, &written);
+        if (err)
+            for (int32_t i = 0; i < n; i++)
+                if (!c[i].error)
+                    c[i].error = err;
+        gb_coordinator_rearm(b);
+    }
+    int64_t last;
+    gb_partition *p = written >= 0 ? gb_coordinator_last_append(b, &last) : NULL;
+    if (p && b->cfg->gregor_acks_all_fsync) {
+        gb_commit_wait *w = gp_arena_alloc(&req->arena, sizeof *w);
+        *w = (gb_commit_wait){req, c, n};
+        gb_flusher_wait(b, p, last, gb__commit_flushed, w);
+        return;
+    }
+    gb__fill_commit_response(req, c);
+    gb_request_respond(req);
+}
+
+/* ---- OffsetFetch ---------------------------------------------------------------------------- */
+
+/* One group's answer, in the shape of the v8+ response; v0-v7 copy it. */
+static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
+                               const gp_offset_fetch_request_group_topic *topics, int32_t ntopics,
+                               gp_offset_fetch_response_group *out)
+{
+    int64_t now;
+    gb_groups *gs = gb_coordinator_groups(b, &now);
+    gp_arena *a = &req->arena;
+    out->group_id = group_id;
+    out->error_code = gb_group_fetch_check(gs, group_id);
+    if (ntopics < 0) {
+        /* every partition with a committed offset */
+        out->topics_count = 0;
+        out->topics = NULL;
+        if (out->error_code)
+            return out->error_code;
+        gb_offset_info *all;
+        int32_t n = gb_group_offsets(gs, group_id, a, &all);
+        out->topics = gp_arena_calloc(a, (size_t)(n ? n : 1), sizeof *out->topics);
+        for (int32_t i = 0; i < n;) {
+            int32_t j = i;
+            while (j < n && gp_str_eq(all[j].topic, all[i].topic))
+                j++;
+            gp_offset_fetch_response_group_topic *t = &out->topics[out->topics_count++];
+            t->name = gp_str_c(gp_arena_strndup(a, all[i].topic.p, (size_t)all[i].topic.len));
+            t->partitions_count = j - i;
+            t->partitions = gp_arena_calloc(a, (size_t)(j - i), sizeof *t->partitions);
+            for (int32_t k = i; k < j; k++) {
+                gp_offset_fetch_response_group_partition *p = &t->partitions[k - i];
+                p->partition_index = all[k].partition;
+                p->committed_offset = all[k].offset;
+                p->committed_leader_epoch = all[k].leader_epoch;
+                p->metadata = gp_str_c(gp_arena_strndup(a, all[k].metadata.p, (size_t)all[k].metadata.len));
+                p->error_code = 0;
+            }
+            i = j;
+        }
+        return out->error_code;
+    }
+    out->topics_count = ntopics;
+    out->topics = gp_arena_calloc(a, (size_t)(ntopics ? ntopics : 1), sizeof *out->topics);
+    for (int32_t i = 0; i < ntopics; i++) {
+        gp_offset_fetch_response_group_topic *t = &out->topics[i];
+        t->name = topics[i].name;
+        int32_t np = topics[i].partition_indexes_count > 0 ? topics[i].partition_indexes_count : 0;
+        t->partitions_count = np;
+        t->partitions = gp_arena_calloc(a, (size_t)(np ? np : 1), sizeof *t->partitions);
+        for (int32_t j = 0; j < np; j++) {
+            gp_offset_fetch_response_group_partition *p = &t->partitions[j];
+            p->partition_index = topics[i].partition_indexes[j];
+            p->committed_offset = -1;
+            p->committed_leader_epoch = -1;
+            p->metadata = GP_STR_LIT("");
+            p->error_code = out->error_code;
+            gb_offset_info o;
+            if (!out->error_code && gb_group_offset(gs, group_id, topics[i].name, p->partition_index, &o)) {
+                p->committed_offset = o.offset;
+                p->committed_leader_epoch = o.leader_epoch;
+                p->metadata = gp_str_c(gp_arena_strndup(a, o.metadata.p, (size_t)o.metadata.len));
+            }
+        }
+    }
+    return out->error_code;
+}
+
+/*
+ * OffsetFetch: the committed offset of each partition asked for (-1 and
+ * no error when there is none, as Kafka answers), or of every partition
+ * the group has committed when the topic list is null. v8+ asks for
+ * several groups. require_stable has no pending transactional commit to
+ * wait for until transactions exist.
+ */
+void gb_handle_offset_fetch(gb_broker *b, gb_request *req)
+{
+    const gp_offset_fetch_request *body = req->body;
+    gp_offset_fetch_response *resp = req->resp;
+    gp_arena *a = &req->arena;
+    int32_t ng = body->groups_count > 0 ? body->groups_count : 0;
+    resp->groups_count = ng;
+    resp->groups = gp_arena_calloc(a, (size_t)(ng ? ng : 1), sizeof *resp->groups);
+    for (int32_t i = 0; i < ng; i++) {
+        const gp_offset_fetch_request_group *g = &body->groups[i];
+        gp_offset_fetch_response_group_init(&resp->groups[i]);
+        (void)gb__fetch_group(b, req, g->group_id, g->topics, g->topics_count, &resp->groups[i]);
+    }
+    if (ng > 0) {
+        gb_request_respond(req);
+        return;
+    }
+
+    /* v0-v7: one group; the same answer, reshaped. */
+    gp_offset_fetch_request_group_topic *topics = NULL;
+    int32_t nt = body->topics_count;
+    if (nt > 0) {
+        topics = gp_arena_calloc(a, (size_t)nt, sizeof *topics);
+        for (int32_t i = 0; i < nt; i++) {
+            topics[i].name = body->topics[i].name;
+            topics[i].partition_indexes = body->topics[i].partition_indexes;
+            topics[i].partition_indexes_count = body->topics[i].partition_indexes_count;
+        }
+    }
+    gp_offset_fetch_response_group g;
+    gp_offset_fetch_response_group_init(&g);
+    int16_t err = gb__fetch_group(b, req, body->group_id, topics, nt, &g);
+    /* v2+ report a group error at the top level, with no partitions; v1
+     * has no top-level error: each partition carries it. */
+    bool per_partition = req->version < 2;
+    resp->error_code = err;
+    resp->topics_count = err && !per_partition ? 0 : g.topics_count;
+    resp->topics = gp_arena_calloc(a, (size_t)(g.topics_count ? g.topics_count : 1), sizeof *resp->topics);
+    for (int32_t i = 0; i < resp->topics_count; i++) {
+        gp_offset_fetch_response_topic *t = &resp->topics[i];
+        t->name = g.topics[i].name;
+        t->partitions_count = g.topics[i].partitions_count;
+        t->partitions =
+            gp_arena_calloc(a, (size_t)(t->partitions_count ? t->partitions_count : 1), sizeof *t->partitions);
+        for (int32_t j = 0; j < t->partitions_count; j++) {
+            const gp_offset_fetch_response_group_partition *src = &g.topics[i].partitions[j];
+            gp_offset_fetch_response_partition *dst = &t->partitions[j];
+            dst->partition_index = src->partition_index;
+            dst->committed_offset = src->committed_offset;
+            dst->committed_leader_epoch = src->committed_leader_epoch;
+            dst->metadata = src->metadata;
+            dst->error_code = src->error_code;
+        }
+    }
+    gb_request_respond(req);
+}
+
+/* ---- OffsetDelete --------------------------------------------------------------------------- */
+
+void gb_handle_offset_delete(gb_broker *b, gb_request *req)
+{
+    const gp_offset_delete_request *body = req->body;
+    gp_offset_delete_response *resp = req->resp;
+    gp_arena *a = &req->arena;
+    int64_t now;
+    gb_groups *gs = gb_coordinator_groups(b, &now);
+    int32_t n = 0;
+    for (int32_t i = 0; i < body->topics_count; i++)
+        n += body->topics[i].partitions_count > 0 ? body->topics[i].partitions_count : 0;
+    gb_tp *tps = gp_arena_calloc(a, (size_t)(n ? n : 1), sizeof *tps);
+    int32_t k = 0;
+    for (int32_t i = 0; i < body->topics_count; i++) {
+        const gp_offset_delete_request_topic *t = &body->topics[i];
+        gb_topic *topic = t->name.len > 0 ? gb_topic_find(b, t->name.p, (size_t)t->name.len) : NULL;
+        for (int32_t j = 0; j < t->partitions_count; j++, k++) {
+            tps[k].topic = t->name;
+            tps[k].partition = t->partitions[j].partition_index;
+            if (!topic || !gb_topic_partition(topic, tps[k].partition))
+                tps[k].error = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+        }
+    }
+    resp->error_code = gb_group_delete_offsets(gs, body->group_id, tps, n, now);
+    gb_coordinator_rearm(b);
+    if (resp->error_code) {
+        resp->topics_count = 0;
+        gb_request_respond(req);
+        return;
+    }
+    resp->topics_count = body->topics_count > 0 ? body->topics_count : 0;
+    resp->topics = gp_arena_calloc(a, (size_t)(resp->topics_count ? resp->topics_count : 1), sizeof *resp->topics);
+    k = 0;
+    for (int32_t i = 0; i < resp->topics_count; i++) {
+        const gp_offset_delete_request_topic *t = &body->topics[i];
+        gp_offset_delete_response_topic *rt = &resp->topics[i];
+        rt->name = t->name;
+        rt->partitions_count = t->partitions_count > 0 ? t->partitions_count : 0;
+        rt->partitions =
+            gp_arena_calloc(a, (size_t)(rt->partitions_count ? rt->partitions_count : 1), sizeof *rt->partitions);
+        for (int32_t j = 0; j < rt->partitions_count; j++, k++) {
+            rt->partitions[j].partition_index = tps[k].partition;
+            rt->partitions[j].error_code = tps[k].error;
+        }
+    }
+    gb_request_respond(req);
+}
+
+/* ---- ListGroups, DescribeGroups, DeleteGroups -------------------------------------------------- */
+
+static bool gb__in_filter(const gp_str *filter, int32_t n, const char *value)
+{
+    if (n <= 0)
+        return true;
+    size_t len = strlen(value);
+    for (int32_t i = 0; i < n; i++)
+        if (filter[i].len >= 0 && (size_t)filter[i].len == len && strncasecmp(filter[i].p, value, len) == 0)
+            return true;
+    return false;
+}
+
+/* ListGroups: every group (all are "classic"), filtered by state (v4+) and
+ * type (v5+), case-insensitively; while a partition still loads, the error
+ * is COORDINATOR_LOAD_IN_PROGRESS with the groups loaded so far. */
+void gb_handle_list_groups(gb_broker *b, gb_request *req)
+{
+    const gp_list_groups_request *body = req->body;
+    gp_list_groups_response *resp = req->resp;
+    int64_t now;
+    gb_groups *gs = gb_coordinator_groups(b, &now);
+    gb_group_summary *list;
+    int32_t n = gb_groups_list(gs, &req->arena, &list);
+    resp->error_code = gb_groups_any_loading(gs) ? GP_E_COORDINATOR_LOAD_IN_PROGRESS : 0;
+    resp->groups = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *resp->groups);
+    resp->groups_count = 0;
+    bool classic = gb__in_filter(body->types_filter, body->types_filter_count, "classic");
+    for (int32_t i = 0; classic && i < n; i++) {
+        const char *state = gb_group_state_name(list[i].state);
+        if (!gb__in_filter(body->states_filter, body->states_filter_count, state))
+            continue;
+        gp_list_groups_response_group *g = &resp->groups[resp->groups_count++];
+        gp_list_groups_response_group_init(g);
+        g->group_id = gp_str_c(list[i].group_id);
+        g->protocol_type = gp_str_c(list[i].protocol_type);
+        g->group_state = gp_str_c(state);
+        g->group_type = GP_STR_LIT("classic");
+    }
+    gb_request_respond(req);
+}
+
+void gb_handle_describe_groups(gb_broker *b, gb_request *req)
+{
+    const gp_describe_groups_request *body = req->body;
+    gp_describe_groups_response *resp = req->resp;
+    gp_arena *a = &req->arena;
+    int64_t now;
+    gb_groups *gs = gb_coordinator_groups(b, &now);
+    int32_t n = body->groups_count > 0 ? body->groups_count : 0;
+    resp->groups_count = n;
+    resp->groups = gp_arena_calloc(a, (size_t)(n ? n : 1), sizeof *resp->groups);
+    for (int32_t i = 0; i < n; i++) {
+        gp_describe_groups_response_group *g = &resp->groups[i];
+        gp_describe_groups_response_group_init(g);
+        gb_group_summary s;
+        g->group_id = body->groups[i];
+        g->error_code = gb_group_describe(gs, body->groups[i], a, &s);
+        if (g->error_code) {
+            /* Kafka's EmptyGroup: no state, no protocol, no members */
+            g->group_state = g->protocol_type = g->protocol_data = GP_STR_LIT("");
+            g->members_count = 0;
+            continue;
+        }
+        g->group_state = gp_str_c(gb_group_state_name(s.state));
+        g->protocol_type = gp_str_c(s.protocol_type);
+        g->protocol_data = gp_str_c(s.protocol);
+        g->members_count = s.nmembers;
+        g->members = gp_arena_calloc(a, (size_t)(s.nmembers ? s.nmembers : 1), sizeof *g->members);
+        for (int32_t j = 0; j < s.nmembers; j++) {
+            gp_describe_groups_response_member *m = &g->members[j];
+            gp_describe_groups_response_member_init(m);
+            m->member_id = gp_str_c(s.members[j].member_id);
+            m->group_instance_id = gp_str_c(s.members[j].group_instance_id);
+            m->client_id = gp_str_c(s.members[j].client_id);
+            m->client_host = gp_str_c(s.members[j].client_host);
+            m->member_metadata = s.members[j].metadata;
+            m->member_assignment = s.members[j].assignment;
+        }
+        if (body->include_authorized_operations)
+            g->authorized_operations = GB_GROUP_AUTHORIZED_OPERATIONS;
+    }
+    gb_request_respond(req);
+}
+
+void gb_handle_delete_groups(gb_broker *b, gb_request *req)
+{
+    const gp_delete_groups_request *body = req->body;
+    gp_delete_groups_response *resp = req->resp;
+    int64_t now;
+    gb_groups *gs = gb_coordinator_groups(b, &now);
+    int32_t n = body->groups_names_count > 0 ? body->groups_names_count : 0;
+    resp->results_count = n;
+    resp->results = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *resp->results);
+    for (int32_t i = 0; i < n; i++) {
+        resp->results[i].group_id = body->groups_names[i];
+        resp->results[i].error_code = gb_group_delete(gs, body->groups_names[i], now);
+    }
+    gb_coordinator_rearm(b);
+    gb_request_respond(req);
+}

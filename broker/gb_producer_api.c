@@ -1,0 +1,285 @@
+/*
+ * InitProducerId v0-v5 and DescribeProducers v0.
+ *
+ * InitProducerId without a transactional id is Kafka's
+ * TransactionCoordinator.handleInitProducerId for idempotent producers: a
+ * new producer id with epoch 0, always. A producer id and epoch in the
+ * request (v3+, KIP-360) are ignored there too: Kafka "blindly accepts" and
+ * returns a fresh id, and a client that wanted an epoch bump takes it
+ * (@platformatic/kafka sends 0/0 from a new producer; that is accepted the
+ * same way). Only a half-given pair (one of them -1) is INVALID_REQUEST, as
+ * in KafkaApis.
+ *
+ * A transactional id needs the transaction coordinator, which Gregor does
+ * not have yet: an empty one is INVALID_REQUEST (as Kafka), any other gets
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which every client treats as fatal
+ * at once ("not allowed to use this transactional id") rather than retrying
+ * until a timeout as it would for COORDINATOR_NOT_AVAILABLE.
+ *
+ * DescribeProducers lists a partition's producer-state entries as Kafka's
+ * Partition.activeProducerState does.
+ */
+#include "broker/gb_producer_api.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/gb_log.h"
+#include "broker/gb_topics.h"
+#include "protocol/gp_errors.h"
+#include "storage/gs_meta.h"
+#include "storage/gs_names.h"
+
+#define GB_PRODUCER_IDS_FILE "gregor-producer-ids.properties"
+#define GB_PRODUCER_ID_BLOCK 1000
+#define GB_PRODUCER_ID_PREFETCH 100 /* reserve the next block when this few are left */
+
+/* An InitProducerId waiting for a block to be on disk. */
+typedef struct gb_pid_wait {
+    gb_request *req;
+    struct gb_pid_wait *next;
+} gb_pid_wait;
+
+struct gb_producer_ids {
+    int64_t next;     /* the next id to hand out */
+    int64_t reserved; /* ids below are reserved on disk */
+    bool writing;     /* a reservation is being written */
+    gb_pid_wait *head, *tail;
+    char path[PATH_MAX];
+};
+
+typedef struct gb_pid_job {
+    uv_work_t work;
+    gb_broker *b;
+    int64_t target;
+    int rc;
+} gb_pid_job;
+
+int gb_producer_ids_open(gb_broker *b, char *err, size_t errlen)
+{
+    gb_producer_ids *ids = calloc(1, sizeof *ids);
+    if (!ids)
+        abort();
+    snprintf(ids->path, sizeof ids->path, "%s/%s", b->data_dir, GB_PRODUCER_IDS_FILE);
+    FILE *f = fopen(ids->path, "r");
+    if (f) {
+        char line[256];
+        bool found = false;
+        while (fgets(line, sizeof line, f)) {
+            long long v;
+            char extra;
+            if (line[0] == '#' || line[0] == '\n')
+                continue;
+            if (sscanf(line, "next_producer_id_block=%lld %c", &v, &extra) == 1 && v >= 0) {
+                ids->reserved = v;
+                found = true;
+            }
+        }
+        fclose(f);
+        if (!found) {
+            snprintf(err, errlen, "%s: no next_producer_id_block line; producer ids could be given twice", ids->path);
+            free(ids);
+            return -1;
+        }
+    } else if (errno != ENOENT) {
+        snprintf(err, errlen, "cannot read %s: %s", ids->path, strerror(errno));
+        free(ids);
+        return -1;
+    }
+    ids->next = ids->reserved; /* nothing below is safe to give again */
+    b->producer_ids = ids;
+    return 0;
+}
+
+void gb_producer_ids_close(gb_broker *b)
+{
+    gb_producer_ids *ids = b->producer_ids;
+    if (!ids)
+        return;
+    while (ids->head) {
+        gb_pid_wait *w = ids->head;
+        ids->head = w->next;
+        free(w);
+    }
+    free(ids);
+    b->producer_ids = NULL;
+}
+
+static void gb__pid_answer(gb_request *req, int16_t error, int64_t id)
+{
+    gp_init_producer_id_response *resp = req->resp;
+    resp->error_code = error;
+    resp->producer_id = error ? -1 : id;
+    resp->producer_epoch = error ? -1 : 0;
+    gb_request_respond(req);
+}
+
+static void gb__pid_reserve(gb_broker *b);
+
+/* Hand out ids to the waiting requests while the reservation lasts; start
+ * the next reservation when it runs low. */
+static void gb__pid_serve(gb_broker *b)
+{
+    gb_producer_ids *ids = b->producer_ids;
+    while (ids->head && ids->next < ids->reserved) {
+        gb_pid_wait *w = ids->head;
+        if (!(ids->head = w->next))
+            ids->tail = NULL;
+        int64_t id = ids->next++;
+        gb_log_debug("%s: producer id %" PRId64 " epoch 0", gb_request_peer(w->req), id);
+        gb__pid_answer(w->req, 0, id);
+        free(w);
+    }
+    if (!ids->writing && (ids->head || ids->reserved - ids->next <= GB_PRODUCER_ID_PREFETCH))
+        gb__pid_reserve(b);
+}
+
+static void gb__pid_work(uv_work_t *w)
+{
+    gb_pid_job *job = w->data;
+    gb_producer_ids *ids = job->b->producer_ids;
+    char text[160];
+    int n = snprintf(text, sizeof text,
+                     "# Gregor's producer id reservations: every id below this may have been handed out.\n"
+                     "next_producer_id_block=%" PRId64 "\n",
+                     job->target);
+    job->rc = gs_write_file_atomic(ids->path, text, (size_t)n);
+}
+
+static void gb__pid_after(uv_work_t *w, int status)
+{
+    (void)status;
+    gb_pid_job *job = w->data;
+    gb_broker *b = job->b;
+    gb_producer_ids *ids = b->producer_ids;
+    ids->writing = false;
+    if (job->rc == 0) {
+        ids->reserved = job->target;
+        gb__pid_serve(b);
+    } else {
+        /* Kafka answers a producer id it cannot allocate with a retriable
+         * error (no block from the controller yet): the client retries. */
+        gb_log_error("cannot write %s: %s; InitProducerId answered COORDINATOR_LOAD_IN_PROGRESS", ids->path,
+                     strerror(-job->rc));
+        while (ids->head) {
+            gb_pid_wait *wt = ids->head;
+            ids->head = wt->next;
+            gb__pid_answer(wt->req, GP_E_COORDINATOR_LOAD_IN_PROGRESS, -1);
+            free(wt);
+        }
+        ids->tail = NULL;
+    }
+    free(job);
+}
+
+static void gb__pid_reserve(gb_broker *b)
+{
+    gb_producer_ids *ids = b->producer_ids;
+    gb_pid_job *job = calloc(1, sizeof *job);
+    if (!job)
+        abort();
+    job->b = b;
+    job->target = ids->reserved + GB_PRODUCER_ID_BLOCK;
+    job->work.data = job;
+    ids->writing = true;
+    uv_queue_work(b->loop, &job->work, gb__pid_work, gb__pid_after);
+}
+
+void gb_handle_init_producer_id(gb_broker *b, gb_request *req)
+{
+    const gp_init_producer_id_request *body = req->body;
+    /* v0-v2 have no producer id and epoch: the codec leaves them -1. */
+    if ((body->producer_id == -1) != (body->producer_epoch == -1)) {
+        gb__pid_answer(req, GP_E_INVALID_REQUEST, -1);
+        return;
+    }
+    if (body->transactional_id.len == 0) {
+        gb__pid_answer(req, GP_E_INVALID_REQUEST, -1);
+        return;
+    }
+    if (body->transactional_id.len > 0) {
+        gb_log_info("%s: InitProducerId for transactional id '%.*s' refused: transactions are not supported yet",
+                    gb_request_peer(req), (int)body->transactional_id.len, body->transactional_id.p);
+        gb__pid_answer(req, GP_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1);
+        return;
+    }
+    gb_producer_ids *ids = b->producer_ids;
+    gb_pid_wait *w = malloc(sizeof *w);
+    if (!w)
+        abort();
+    *w = (gb_pid_wait){req, NULL};
+    if (ids->tail)
+        ids->tail->next = w;
+    else
+        ids->head = w;
+    ids->tail = w;
+    gb__pid_serve(b);
+}
+
+/* ---- DescribeProducers --------------------------------------------------------- */
+
+static void gb__describe_partition(gb_request *req, gb_topic *t, gp_describe_producers_response_partition *out)
+{
+    gb_partition *p = t ? gb_topic_partition(t, out->partition_index) : NULL;
+    if (!p) {
+        out->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+        out->error_message = gp_str_c("This server does not host this topic-partition.");
+        return;
+    }
+    size_t n = gs_pstate_count(p->pstate), cursor = 0, k = 0;
+    out->active_producers = gp_arena_calloc(&req->arena, n ? n : 1, sizeof *out->active_producers);
+    const gs_producer *e;
+    while ((e = gs_pstate_next(p->pstate, &cursor)) && k < n) {
+        gp_describe_producers_response_active_producer *ap = &out->active_producers[k++];
+        gp_describe_producers_response_active_producer_init(ap);
+        ap->producer_id = e->producer_id;
+        ap->producer_epoch = e->epoch;
+        ap->last_sequence = gs_producer_last_seq(e);
+        ap->last_timestamp = e->last_timestamp;
+        ap->coordinator_epoch = e->coordinator_epoch;
+        ap->current_txn_start_offset = e->txn_first_offset;
+    }
+    out->active_producers_count = (int32_t)k;
+}
+
+void gb_handle_describe_producers(gb_broker *b, gb_request *req)
+{
+    const gp_describe_producers_request *body = req->body;
+    gp_describe_producers_response *resp = req->resp;
+    int32_t nt = body->topics_count > 0 ? body->topics_count : 0;
+    resp->topics_count = nt;
+    resp->topics = gp_arena_calloc(&req->arena, nt ? (size_t)nt : 1, sizeof *resp->topics);
+    for (int32_t i = 0; i < nt; i++) {
+        const gp_describe_producers_request_topic *in = &body->topics[i];
+        gp_describe_producers_response_topic *out = &resp->topics[i];
+        gp_describe_producers_response_topic_init(out);
+        out->name = in->name;
+        const char *why = NULL;
+        int16_t topic_error = 0;
+        gb_topic *t = NULL;
+        if (in->name.len < 0 || gs_topic_name_check(in->name.p, (size_t)in->name.len, &why) < 0)
+            topic_error = GP_E_INVALID_TOPIC_EXCEPTION;
+        else if (!(t = gb_topic_find(b, in->name.p, (size_t)in->name.len)))
+            topic_error = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+        int32_t np = in->partition_indexes_count > 0 ? in->partition_indexes_count : 0;
+        out->partitions_count = np;
+        out->partitions = gp_arena_calloc(&req->arena, np ? (size_t)np : 1, sizeof *out->partitions);
+        for (int32_t j = 0; j < np; j++) {
+            gp_describe_producers_response_partition *pp = &out->partitions[j];
+            gp_describe_producers_response_partition_init(pp);
+            pp->partition_index = in->partition_indexes[j];
+            pp->active_producers_count = 0;
+            if (topic_error) {
+                pp->error_code = topic_error;
+                pp->error_message = gp_str_c(why ? why : "This server does not host this topic-partition.");
+                continue;
+            }
+            gb__describe_partition(req, t, pp);
+        }
+    }
+    gb_request_respond(req);
+}
