@@ -1,6 +1,7 @@
 #include "storage/gs_meta.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -87,7 +88,7 @@ static int gs__fsync_dir_of(const char *path)
     return rc;
 }
 
-int gs_write_file_atomic(const char *path, const void *data, size_t len)
+int gs_write_file(const char *path, const void *data, size_t len, bool durable)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
@@ -109,7 +110,7 @@ int gs_write_file_atomic(const char *path, const void *data, size_t len)
         p += n;
         len -= (size_t)n;
     }
-    if (fsync(fd) < 0 || close(fd) < 0) {
+    if ((durable && fsync(fd) < 0) || close(fd) < 0) {
         int e = -errno;
         unlink(tmp);
         return e;
@@ -119,7 +120,12 @@ int gs_write_file_atomic(const char *path, const void *data, size_t len)
         unlink(tmp);
         return e;
     }
-    return gs__fsync_dir_of(path);
+    return durable ? gs__fsync_dir_of(path) : 0;
+}
+
+int gs_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    return gs_write_file(path, data, len, true);
 }
 
 /* Read key=value lines; only the keys Gregor needs are kept. */

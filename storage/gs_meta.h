@@ -7,6 +7,7 @@
 #ifndef GS_META_H
 #define GS_META_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,7 +30,11 @@ int gs_uuid_random(uint8_t uuid[16]);
 /* Create a directory and its parents (mkdir -p). */
 int gs_mkdirs(const char *path);
 
-/* Write a whole file durably: temp file, fsync, rename, fsync directory. */
+/* Replace a whole file atomically: a temp file renamed over it. With
+ * durable, the temp file is fsynced before the rename and the directory
+ * after it. */
+int gs_write_file(const char *path, const void *data, size_t len, bool durable);
+/* gs_write_file(path, data, len, true). */
 int gs_write_file_atomic(const char *path, const void *data, size_t len);
 
 #endif

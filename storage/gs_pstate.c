@@ -384,39 +384,6 @@ static int gs__cmp_producer(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Write `len` bytes to path: a temp file renamed over it; fsync both with
- * sync. */
-static int gs__write_file(const char *path, const uint8_t *data, size_t len, bool sync)
-{
-    if (sync)
-        return gs_write_file_atomic(path, data, len);
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return -ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, data + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = -errno;
-            close(fd);
-            unlink(tmp);
-            return e;
-        }
-        done += (size_t)n;
-    }
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        int e = -errno;
-        unlink(tmp);
-        return e;
-    }
-    return 0;
-}
-
 int gs_pstate_write_snapshot_file(const char *path, gs_producer *const *producers, size_t n, bool sync)
 {
     size_t entries = 0;
@@ -446,7 +413,7 @@ int gs_pstate_write_snapshot_file(const char *path, gs_producer *const *producer
         }
     }
     gs__put32(buf + 2, gp_crc32c(0, buf + GS_SNAPSHOT_CRC_FROM, len - GS_SNAPSHOT_CRC_FROM));
-    int rc = gs__write_file(path, buf, len, sync);
+    int rc = gs_write_file(path, buf, len, sync);
     free(buf);
     return rc;
 }
