@@ -19,6 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 
 START_DEADLINE = 10.0  # seconds until the broker must accept connections
 STOP_DEADLINE = 1.0    # seconds between SIGTERM and exit
@@ -215,3 +216,42 @@ class Broker:
                 self.stop()
         finally:
             self.cleanup()
+
+
+class BrokerTestCase(unittest.TestCase):
+    """One broker for a test class: started before its first test, stopped
+    after its last (stop() checks a clean exit within a second). BROKER_ARGS
+    are Broker's keyword arguments; OVERRIDES, when set, become its
+    overrides (subclasses of a test class often change only those);
+    after_start() runs once the broker is up, for fixtures."""
+
+    BROKER_ARGS = {}
+    OVERRIDES = None
+
+    @classmethod
+    def setUpClass(cls):
+        args = dict(cls.BROKER_ARGS)
+        if cls.OVERRIDES is not None:
+            args["overrides"] = cls.OVERRIDES
+        cls.broker = Broker(**args)
+        try:
+            cls.broker.start()
+            cls.after_start()
+        except BaseException:
+            cls.broker.cleanup()
+            raise
+
+    @classmethod
+    def after_start(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.broker.stop()
+        finally:
+            cls.broker.cleanup()
+
+    def conn(self):
+        from kwire import Conn
+        return Conn(self.broker.host, self.broker.port)

@@ -7,7 +7,7 @@ import os
 import struct
 import unittest
 
-from broker import Broker, wait_until
+from broker import Broker, BrokerTestCase, wait_until
 from kwire import Conn, Reader, frame, string, uvarint
 
 NODE_ID = 5
@@ -234,24 +234,17 @@ def describe_topic(admin, topic):
     return list(fs.values())[0].result(timeout=20)
 
 
-class AdminTest(unittest.TestCase):
+class AdminTest(BrokerTestCase):
+    BROKER_ARGS = dict(node_id=NODE_ID)
+
     @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker(node_id=NODE_ID)
-        try:
-            cls.broker.start()
-        except BaseException:
-            cls.broker.cleanup()
-            raise
+    def after_start(cls):
         cls.admin = confluent_admin(cls.broker)
 
     @classmethod
     def tearDownClass(cls):
         cls.admin = None  # librdkafka's threads go before the broker does
-        try:
-            cls.broker.stop()
-        finally:
-            cls.broker.cleanup()
+        super().tearDownClass()
 
     def kafka_python_admin(self):
         from kafka import KafkaAdminClient

@@ -10,31 +10,13 @@ import time
 import unittest
 
 import kwire
-from broker import Broker
-from kwire import Conn
+from broker import BrokerTestCase
 
 MAX_REQUEST = 1000  # socket.request.max.bytes for this broker
 
 
-class BadInputTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker(overrides={"socket.request.max.bytes": str(MAX_REQUEST)})
-        try:
-            cls.broker.start()
-        except BaseException:
-            cls.broker.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.broker.stop()
-        finally:
-            cls.broker.cleanup()
-
-    def conn(self):
-        return Conn(self.broker.host, self.broker.port)
+class BadInputTest(BrokerTestCase):
+    BROKER_ARGS = dict(overrides={"socket.request.max.bytes": str(MAX_REQUEST)})
 
     def assert_still_serving(self):
         with self.conn() as c:

@@ -5,27 +5,13 @@ import json
 import subprocess
 import unittest
 
-from broker import Broker
+from broker import BrokerTestCase
 
 NODE_ID = 7
 
 
-class ClientTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker(node_id=NODE_ID)
-        try:
-            cls.broker.start()
-        except BaseException:
-            cls.broker.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.broker.stop()
-        finally:
-            cls.broker.cleanup()
+class ClientTest(BrokerTestCase):
+    BROKER_ARGS = dict(node_id=NODE_ID)
 
     def kcat(self, *args):
         p = subprocess.run(["kcat", "-b", self.broker.bootstrap, "-m", "10"] + list(args),

@@ -33,7 +33,7 @@ import time
 import unittest
 
 import kwire
-from broker import Broker, wait_until
+from broker import Broker, BrokerTestCase, wait_until
 
 from confluent_kafka import (OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, Consumer, KafkaError,
                              Producer, TopicPartition)
@@ -283,26 +283,11 @@ def sample_records(n, partitions=1, ts0=1700000000000):
     return out
 
 
-class BrokerCase(unittest.TestCase):
+class BrokerCase(BrokerTestCase):
     """One broker per test class, started with OVERRIDES."""
 
     OVERRIDES = {}
 
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker(overrides=cls.OVERRIDES)
-        try:
-            cls.broker.start()
-        except BaseException:
-            cls.broker.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.broker.stop()
-        finally:
-            cls.broker.cleanup()
 
     def raw(self):
         return RawClient(self.broker.host, self.broker.port)

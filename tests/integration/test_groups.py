@@ -14,7 +14,7 @@ import time
 import unittest
 
 import kwire
-from broker import Broker, wait_until
+from broker import Broker, BrokerTestCase, wait_until
 from kwire import Conn
 
 NODE_ID = 3
@@ -389,25 +389,8 @@ def decode_error_only(payload):
     return err
 
 
-class GroupTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker(node_id=NODE_ID, overrides={"group.initial.rebalance.delay.ms": "0"})
-        try:
-            cls.broker.start()
-        except BaseException:
-            cls.broker.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.broker.stop()
-        finally:
-            cls.broker.cleanup()
-
-    def conn(self):
-        return Conn(self.broker.host, self.broker.port)
+class GroupTest(BrokerTestCase):
+    BROKER_ARGS = dict(node_id=NODE_ID, overrides={"group.initial.rebalance.delay.ms": "0"})
 
     # ---- confluent_kafka (librdkafka) ----------------------------------------------
 

@@ -26,7 +26,7 @@ import unittest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 import kwire
-from broker import Broker, free_port, wait_until
+from broker import Broker, BrokerTestCase, free_port, wait_until
 
 API_PRODUCE = 0
 API_INIT_PRODUCER_ID = 22
@@ -312,24 +312,10 @@ class RetryProxy:
 
 # ---- tests -------------------------------------------------------------------------
 
-class WireTest(unittest.TestCase):
+class WireTest(BrokerTestCase):
     """InitProducerId, Produce and DescribeProducers on raw sockets."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker(env={"GREGOR_LOG_LEVEL": "debug"})
-        try:
-            cls.broker.start()
-        except BaseException:
-            cls.broker.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.broker.stop()
-        finally:
-            cls.broker.cleanup()
+    BROKER_ARGS = dict(env={"GREGOR_LOG_LEVEL": "debug"})
 
     def conn(self):
         return kwire.Conn(self.broker.host, self.broker.port)

@@ -21,7 +21,7 @@ import time
 import unittest
 
 import kwire
-from broker import Broker
+from broker import BrokerTestCase
 from kwire import Conn
 
 API_LIST_OFFSETS = 2
@@ -196,25 +196,12 @@ def read_batches(path):
     return out
 
 
-class ListOffsetsBase(unittest.TestCase):
+class ListOffsetsBase(BrokerTestCase):
     OVERRIDES = {}
 
     @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker(overrides=cls.OVERRIDES)
-        try:
-            cls.broker.start()
-            cls.produce_all()
-        except BaseException:
-            cls.broker.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.broker.stop()
-        finally:
-            cls.broker.cleanup()
+    def after_start(cls):
+        cls.produce_all()
 
     @classmethod
     def produce_all(cls):

@@ -5,8 +5,7 @@ import struct
 import unittest
 
 import kwire
-from broker import Broker
-from kwire import Conn
+from broker import BrokerTestCase
 
 NODE_ID = 3
 
@@ -47,25 +46,8 @@ INVALID_REQUEST = 42
 UNKNOWN_TOPIC_ID = 100
 
 
-class ProtocolTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker(node_id=NODE_ID)
-        try:
-            cls.broker.start()
-        except BaseException:
-            cls.broker.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.broker.stop()
-        finally:
-            cls.broker.cleanup()
-
-    def conn(self):
-        return Conn(self.broker.host, self.broker.port)
+class ProtocolTest(BrokerTestCase):
+    BROKER_ARGS = dict(node_id=NODE_ID)
 
     def assert_table(self, resp):
         self.assertEqual(resp["api_keys"], EXPECTED_API_TABLE)
