@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "broker/gb_broker.h"
 #include "broker/gb_log.h"
@@ -64,8 +67,24 @@ static void gb__warn(void *ud, const char *msg)
     gb_log_warn("%s", msg);
 }
 
+/* Large requests (a produce request is up to a megabyte per partition) are
+ * read into heap buffers that live until the answer is sent. glibc's
+ * defaults hand such memory back to the kernel after almost every request
+ * (mmap/munmap, or brk down and up again), and the next request pays for
+ * faulting fresh, zeroed pages in, which measured more than the copy of the
+ * data itself. Keep up to 64 MiB of freed heap instead, and serve every
+ * allocation below 32 MiB from the heap. */
+static void gb__tune_malloc(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    gb__tune_malloc();
     const char *path = NULL;
     /* At most argc overrides, pointing into argv: nothing to free on the
      * early returns below. */
