@@ -1,8 +1,9 @@
 /*
- * The flusher: a thread that makes partition logs durable (fdatasync) off
- * the loop thread, with group commit: every wait that arrives while a flush
- * runs is covered by the next one, which syncs each partition once, up to
- * its log end offset at that moment. acks=all produce requests wait here.
+ * The flusher: threads that make partition logs durable (fdatasync) off
+ * the loop thread, with group commit per partition: a partition has at most
+ * one sync out, up to its log end offset when the sync started; every wait
+ * that arrives meanwhile is covered by the next one. Partitions do not wait
+ * for each other. acks=all produce requests and offset commits wait here.
  */
 #ifndef GB_FLUSHER_H
 #define GB_FLUSHER_H

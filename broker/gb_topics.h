@@ -29,6 +29,7 @@
 
 typedef struct gb_topic gb_topic;
 typedef struct gb_waiter_link gb_waiter_link;
+typedef struct gb_flush_part gb_flush_part;
 
 typedef struct gb_partition {
     gb_topic *topic;
@@ -36,6 +37,7 @@ typedef struct gb_partition {
     gs_log *log;
     gs_pstate *pstate;       /* idempotent producers' state (snapshots at each roll) */
     int64_t flushed_offset;  /* every offset below is on disk (fdatasync) */
+    gb_flush_part *flush;    /* the flusher's, while acks=all waits on this partition */
     gb_waiter_link *waiters; /* parked fetches to wake on append */
 } gb_partition;
 
