@@ -12,20 +12,18 @@
 #include <unistd.h>
 
 #include "storage/gs_index.h"
+#include "tu_tmpdir.h"
 
 static char dir[64];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/gregor-index.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tu_tmpdir_make(dir, sizeof dir, "index");
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    tu_tmpdir_remove(dir);
 }
 
 static off_t file_size(const char *path)

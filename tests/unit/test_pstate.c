@@ -23,6 +23,7 @@
 #include "protocol/gp_crc32c.h"
 #include "storage/gs_log.h"
 #include "storage/gs_pstate.h"
+#include "tu_tmpdir.h"
 
 static char root[64], dir[128];
 static gp_arena arena;
@@ -32,17 +33,14 @@ static const gs_log_config small_cfg = {
 
 static void setup(void)
 {
-    snprintf(root, sizeof root, "/tmp/gregor-pstate.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(root));
+    tu_tmpdir_make(root, sizeof root, "pstate");
     snprintf(dir, sizeof dir, "%s/topic-0", root);
     gp_arena_init(&arena, NULL, 0);
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    ck_assert_int_eq(system(cmd), 0);
+    tu_tmpdir_remove(root);
     gp_arena_reset(&arena, NULL, 0);
 }
 
