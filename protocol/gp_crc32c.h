@@ -1,6 +1,7 @@
 /*
- * CRC-32C (Castagnoli), the checksum of Kafka's record batch v2. Uses the
- * SSE4.2 crc32 instruction when the CPU has it, else slicing-by-8 tables.
+ * CRC-32C (Castagnoli), the checksum of Kafka's record batch v2, from
+ * ISA-L (vectorised folding); gp_crc32c_sw is an independent slicing-by-8
+ * implementation the tests check it against.
  */
 #ifndef GP_CRC32C_H
 #define GP_CRC32C_H

@@ -229,16 +229,22 @@ START_TEST(test_crc32c)
     ck_assert_uint_eq(gp_crc32c(0, zeros, 32), 0x8A9136AAu);
     ck_assert_uint_eq(gp_crc32c(0, ones, 32), 0x62A8AB43u);
     ck_assert_uint_eq(gp_crc32c(0, inc, 32), 0x46DD794Eu);
-    /* hardware and software agree at every length and alignment, and
-     * chaining equals one pass */
-    uint8_t big[1031];
+    /* ISA-L and the tables agree at every short length and alignment, and
+     * over the long inputs that take ISA-L's folding loops; chaining equals
+     * one pass */
+    static uint8_t big[200003];
     for (size_t i = 0; i < sizeof big; i++)
-        big[i] = (uint8_t)(i * 131 + 7);
+        big[i] = (uint8_t)(i * 131 + 7 + (i >> 9));
     for (size_t off = 0; off < 9; off++)
-        for (size_t len = 0; len + off <= sizeof big; len += 37)
+        for (size_t len = 0; len + off <= 1031; len += 37)
+            ck_assert_uint_eq(gp_crc32c(0, big + off, len), gp_crc32c_sw(0, big + off, len));
+    for (size_t off = 0; off < 3; off++)
+        for (size_t len = 1031; len + off <= sizeof big; len = len * 3 + 1)
             ck_assert_uint_eq(gp_crc32c(0, big + off, len), gp_crc32c_sw(0, big + off, len));
     uint32_t c = gp_crc32c(0, big, 500);
     ck_assert_uint_eq(gp_crc32c(c, big + 500, 531), gp_crc32c(0, big, 1031));
+    c = gp_crc32c(0, big, 70001);
+    ck_assert_uint_eq(gp_crc32c(c, big + 70001, sizeof big - 70001), gp_crc32c_sw(0, big, sizeof big));
 }
 END_TEST
 
