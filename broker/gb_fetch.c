@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "broker/gb_log.h"
+#include "protocol/gp_compress.h"
 #include "protocol/gp_errors.h"
 
 typedef struct gb_fetch gb_fetch;
@@ -154,6 +155,14 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
             gb_partition *p = t ? gb_topic_partition(t, ip->partition) : NULL;
             if (!p) {
                 op->error_code = !t && v >= 13 ? GP_E_UNKNOWN_TOPIC_ID : GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+                *answer_now = true;
+                continue;
+            }
+            if (v < 10 && gc_topic_codec(&t->cfg) == GP_CODEC_ZSTD) {
+                /* As Kafka: a topic configured for zstd is not served below
+                 * Fetch v10 (KIP-110), whatever its batches hold. */
+                op->error_code = GP_E_UNSUPPORTED_COMPRESSION_TYPE;
+                op->high_watermark = op->last_stable_offset = op->log_start_offset = -1;
                 *answer_now = true;
                 continue;
             }

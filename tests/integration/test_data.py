@@ -48,6 +48,7 @@ CORRUPT_MESSAGE = 2
 MESSAGE_TOO_LARGE = 10
 INVALID_REQUIRED_ACKS = 21
 UNSUPPORTED_VERSION = 35
+UNSUPPORTED_COMPRESSION_TYPE = 76
 INVALID_RECORD = 87
 
 SEGMENT_NAME = "%020d"
@@ -781,6 +782,32 @@ class BadBatchTest(BrokerCase):
         # batch still lands at the next offset.
         r = self.conn.produce(self.TOPIC, 0, build_batch([b"again"]))
         self.assertEqual((r["error_code"], r["base_offset"]), (NONE, self.leo))
+
+
+# ---- the topic's compression.type -------------------------------------------------
+
+class TopicCodecTest(BrokerCase):
+    def test_zstd_topic(self):
+        from confluent_kafka.admin import AdminClient, NewTopic
+        topic = "zstd-topic"
+        admin = AdminClient({"bootstrap.servers": self.broker.bootstrap})
+        admin.create_topics([NewTopic(topic, 1, 1, config={"compression.type": "zstd"})])[topic].result(10)
+        conn = self.raw()
+        try:
+            r = conn.produce(topic, 0, build_batch([b"plain %d" % i for i in range(20)]))
+            self.assertEqual((r["error_code"], r["base_offset"]), (NONE, 0))
+            # stored recompressed: codec 4 in the attributes (bytes 21-22)
+            with open(os.path.join(partition_dir(self.broker, topic, 0), SEGMENT_NAME % 0 + ".log"), "rb") as f:
+                self.assertEqual(struct.unpack(">h", f.read(23)[21:23])[0] & 7, 4)
+            # Kafka refuses Fetch below v10 on a zstd topic (KIP-110)
+            p = conn.fetch(topic, 0, 0)
+            self.assertEqual((p["error_code"], p["high_watermark"], p["records"]),
+                             (UNSUPPORTED_COMPRESSION_TYPE, -1, b""))
+        finally:
+            conn.close()
+        # librdkafka fetches with v11+ and reads it
+        got = consume_confluent(self.broker.bootstrap, topic, {0: 20})
+        self.assertEqual([m["value"] for m in got[0]], [b"plain %d" % i for i in range(20)])
 
 
 if __name__ == "__main__":
