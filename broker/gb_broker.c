@@ -23,6 +23,26 @@ static void gb__on_retention(uv_timer_t *t)
     gb_topics_retain(b, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
+static void gb__on_checkpoint(uv_timer_t *t)
+{
+    gb_broker *b = t->data;
+    gb_topics_checkpoint(b, t == &b->checkpoint_timers[1]);
+}
+
+/* As Kafka's log manager schedules them: every interval, or once after 30
+ * seconds when the interval is 0. */
+static void gb__start_checkpoints(gb_broker *b)
+{
+    const int32_t every[2] = {b->cfg->log_flush_start_offset_checkpoint_interval_ms,
+                              b->cfg->log_flush_offset_checkpoint_interval_ms};
+    for (int i = 0; i < 2; i++) {
+        uv_timer_init(b->loop, &b->checkpoint_timers[i]);
+        b->checkpoint_timers[i].data = b;
+        uint64_t first = every[i] > 0 ? (uint64_t)every[i] : 30000;
+        uv_timer_start(&b->checkpoint_timers[i], gb__on_checkpoint, first, (uint64_t)every[i]);
+    }
+}
+
 int gb_broker_start(gb_broker *b, char *err, size_t errlen)
 {
     if (gb_topics_open(b, err, errlen) < 0)
@@ -39,6 +59,7 @@ int gb_broker_start(gb_broker *b, char *err, size_t errlen)
     b->retention_timer.data = b;
     uint64_t every = (uint64_t)b->cfg->log_retention_check_interval_ms;
     uv_timer_start(&b->retention_timer, gb__on_retention, every, every);
+    gb__start_checkpoints(b);
     return gb_server_start(b, err, errlen);
 }
 
@@ -54,6 +75,8 @@ void gb_broker_stop(gb_broker *b)
     gb_coordinator_stop(b);
     gb_flusher_stop(b);
     uv_close((uv_handle_t *)&b->retention_timer, NULL);
+    for (int i = 0; i < 2; i++)
+        uv_close((uv_handle_t *)&b->checkpoint_timers[i], NULL);
 }
 
 /* After the loop: make every log durable, write the checkpoints and the

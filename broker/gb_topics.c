@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ struct gb_topics {
     /* topic store writes: one in flight, the next one coalesced */
     bool writing, dirty;
     struct gb_persist_wait *waiting, *in_flight;
+    bool checkpointing[2]; /* [recovery]: a checkpoint job of that kind runs */
 };
 
 typedef struct gb_persist_wait {
@@ -273,37 +275,145 @@ static void gb__free_checkpoint(gb_checkpoint *cp, size_t n)
     free(cp);
 }
 
-/* Write both checkpoint files; `recovery` selects flushed offsets. */
-static int gb__write_checkpoints(gb_broker *b)
+/* The text of a checkpoint file: every partition's recovery point, or its
+ * log start offset. */
+static char *gb__checkpoint_text(gb_broker *b, bool recovery, size_t *len)
 {
     gb_topics *ts = b->topics;
-    size_t cap = 4096, len = 0, len2 = 0, n = 0;
+    size_t n = 0;
     for (size_t i = 0; i < ts->nbuckets; i++)
         for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
             n += (size_t)t->npartitions;
-    cap += n * 300;
-    char *rp = malloc(cap), *ls = malloc(cap);
-    if (!rp || !ls)
+    size_t cap = 64 + n * 300; /* a topic name is at most 249 bytes */
+    char *text = malloc(cap);
+    if (!text)
         abort();
-    len = (size_t)snprintf(rp, cap, "0\n%zu\n", n);
-    len2 = (size_t)snprintf(ls, cap, "0\n%zu\n", n);
+    size_t l = (size_t)snprintf(text, cap, "0\n%zu\n", n);
     for (size_t i = 0; i < ts->nbuckets; i++)
         for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
             for (int32_t p = 0; p < t->npartitions; p++) {
                 gb_partition *part = t->partitions[p];
-                len += (size_t)snprintf(rp + len, cap - len, "%s %d %" PRId64 "\n", t->name, p, part->flushed_offset);
-                len2 += (size_t)snprintf(ls + len2, cap - len2, "%s %d %" PRId64 "\n", t->name, p,
-                                         gs_log_start_offset(part->log));
+                int64_t v = recovery ? part->recovery_point : gs_log_start_offset(part->log);
+                l += (size_t)snprintf(text + l, cap - l, "%s %d %" PRId64 "\n", t->name, p, v);
             }
+    *len = l;
+    return text;
+}
+
+static int gb__write_checkpoint(gb_broker *b, bool recovery, const char *text, size_t len)
+{
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_RECOVERY_CHECKPOINT);
-    int rc = gs_write_file_atomic(path, rp, len);
-    snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_START_CHECKPOINT);
-    if (rc == 0)
-        rc = gs_write_file_atomic(path, ls, len2);
-    free(rp);
-    free(ls);
-    return rc;
+    snprintf(path, sizeof path, "%s/%s", b->data_dir, recovery ? GB_RECOVERY_CHECKPOINT : GB_START_CHECKPOINT);
+    return gs_write_file_atomic(path, text, len);
+}
+
+/* A periodic checkpoint, as Kafka's log manager writes them: for the
+ * recovery points, the closed segments above each partition's recovery
+ * point are synced first (log and both indexes), then the recovery point
+ * becomes the active segment's base offset. The new values are taken on
+ * the loop when the job starts and put back if a sync or the write fails;
+ * nothing else reads them before the job ends (a stop lets it finish). */
+typedef struct gb_checkpoint_part {
+    gp_uuid topic;
+    int32_t index;
+    int64_t before, after;
+} gb_checkpoint_part;
+
+typedef struct gb_checkpoint_job {
+    uv_work_t work;
+    gb_broker *b;
+    bool recovery;
+    gs_log_slice *refs;
+    size_t nrefs, refs_cap;
+    gb_checkpoint_part *parts;
+    size_t nparts, parts_cap;
+    char *text;
+    size_t len;
+    int rc;
+    bool synced;
+} gb_checkpoint_job;
+
+static void gb__checkpoint_work(uv_work_t *w)
+{
+    gb_checkpoint_job *job = w->data;
+    for (size_t i = 0; i < job->nrefs && job->rc == 0; i++)
+        job->rc = gs_log_slice_sync_closed(&job->refs[i]);
+    job->synced = job->rc == 0;
+    if (job->synced)
+        job->rc = gb__write_checkpoint(job->b, job->recovery, job->text, job->len);
+}
+
+static void gb__checkpoint_after(uv_work_t *w, int status)
+{
+    (void)status;
+    gb_checkpoint_job *job = w->data;
+    gb_broker *b = job->b;
+    for (size_t i = 0; i < job->nrefs; i++)
+        gs_log_slice_release(&job->refs[i]);
+    if (job->rc < 0)
+        gb_log_error("cannot %s %s: %s", job->synced ? "write" : "sync the segments for",
+                     job->recovery ? GB_RECOVERY_CHECKPOINT : GB_START_CHECKPOINT, strerror(-job->rc));
+    for (size_t i = 0; job->rc < 0 && i < job->nparts; i++) {
+        gb_topic *t = gb_topic_find_id(b, &job->parts[i].topic);
+        gb_partition *p = t ? gb_topic_partition(t, job->parts[i].index) : NULL;
+        if (p && p->recovery_point == job->parts[i].after)
+            p->recovery_point = job->parts[i].before;
+    }
+    b->topics->checkpointing[job->recovery] = false;
+    free(job->refs);
+    free(job->parts);
+    free(job->text);
+    free(job);
+}
+
+/* Take references to p's closed segments above its recovery point. */
+static void gb__checkpoint_collect(gb_checkpoint_job *job, gb_partition *p)
+{
+    int64_t upto;
+    size_t n;
+    for (;;) {
+        size_t room = job->refs_cap - job->nrefs;
+        n = gs_log_closed_refs(p->log, p->recovery_point, job->refs + job->nrefs, room, &upto);
+        if (n < room)
+            break;
+        for (size_t i = 0; i < n; i++)
+            gs_log_slice_release(&job->refs[job->nrefs + i]);
+        job->refs_cap = job->refs_cap ? job->refs_cap * 2 : 16;
+        job->refs = realloc(job->refs, job->refs_cap * sizeof *job->refs);
+        if (!job->refs)
+            abort();
+    }
+    job->nrefs += n;
+    if (upto <= p->recovery_point)
+        return;
+    if (job->nparts == job->parts_cap) {
+        job->parts_cap = job->parts_cap ? job->parts_cap * 2 : 16;
+        job->parts = realloc(job->parts, job->parts_cap * sizeof *job->parts);
+        if (!job->parts)
+            abort();
+    }
+    job->parts[job->nparts++] = (gb_checkpoint_part){p->topic->id, p->index, p->recovery_point, upto};
+    p->recovery_point = upto;
+}
+
+void gb_topics_checkpoint(gb_broker *b, bool recovery)
+{
+    gb_topics *ts = b->topics;
+    if (ts->checkpointing[recovery])
+        return;
+    gb_checkpoint_job *job = calloc(1, sizeof *job);
+    if (!job)
+        abort();
+    job->b = b;
+    job->recovery = recovery;
+    for (size_t i = 0; recovery && i < ts->nbuckets; i++)
+        for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
+            for (int32_t p = 0; p < t->npartitions; p++)
+                gb__checkpoint_collect(job, t->partitions[p]);
+    job->text = gb__checkpoint_text(b, recovery, &job->len);
+    job->work.data = job;
+    ts->checkpointing[recovery] = true;
+    uv_queue_work(b->loop, &job->work, gb__checkpoint_work, gb__checkpoint_after);
 }
 
 /* ---- topic objects --------------------------------------------------------------- */
@@ -430,6 +540,7 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
         part->flushed_offset = clean || creating ? gs_log_end_offset(log) : (recovery < 0 ? 0 : recovery);
         if (part->flushed_offset > gs_log_end_offset(log))
             part->flushed_offset = gs_log_end_offset(log);
+        part->recovery_point = part->flushed_offset;
         t->partitions[p] = part;
         t->npartitions = p + 1;
     }
@@ -720,24 +831,20 @@ void gb_topics_close(gb_broker *b)
     for (size_t i = 0; i < ts->nbuckets; i++)
         for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
             for (int32_t p = 0; p < t->npartitions; p++) {
-                int64_t flushed;
+                gb_partition *part = t->partitions[p];
                 /* A snapshot at the log end: no replay at the next start. */
-                gs_log *log = t->partitions[p]->log;
-                int rc = gs_pstate_snapshot(t->partitions[p]->pstate, gs_log_end_offset(log), true);
+                int rc = gs_pstate_snapshot(part->pstate, gs_log_end_offset(part->log), true);
                 if (rc < 0)
                     gb_log_warn("partition %s-%d: cannot write the producer snapshot: %s", t->name, p, strerror(-rc));
-                if (gs_log_flush(t->partitions[p]->log, &flushed) == 0)
-                    t->partitions[p]->flushed_offset = flushed;
-                else
-                    ok = false;
+                part->recovery_point = gs_log_end_offset(part->log); /* once the syncfs below is done */
             }
-    if (gb__write_checkpoints(b) < 0)
-        ok = false;
+    size_t rlen, slen;
+    char *rtext = gb__checkpoint_text(b, true, &rlen), *stext = gb__checkpoint_text(b, false, &slen);
     for (size_t i = 0; i < ts->nbuckets; i++)
         for (gb_topic *t = ts->buckets[i], *next; t; t = next) {
             next = t->hash_next;
             for (int32_t p = 0; p < t->npartitions; p++) {
-                gs_log_close(t->partitions[p]->log);
+                gs_log_close(t->partitions[p]->log); /* trims the active indexes */
                 gs_pstate_free(t->partitions[p]->pstate);
             }
             gb__topic_free(t);
@@ -745,6 +852,25 @@ void gb_topics_close(gb_broker *b)
     free(ts->buckets);
     free(ts);
     b->topics = NULL;
+    /* Every log and index, synced at once (one syncfs rather than three
+     * fdatasyncs per partition), before the checkpoints say so. */
+    int dfd = open(b->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || syncfs(dfd) < 0) {
+        gb_log_error("cannot sync %s: %s", b->data_dir, strerror(errno));
+        ok = false;
+    }
+    if (dfd >= 0)
+        close(dfd);
+    if (ok && gb__write_checkpoint(b, true, rtext, rlen) < 0) {
+        gb_log_error("cannot write %s/%s", b->data_dir, GB_RECOVERY_CHECKPOINT);
+        ok = false;
+    }
+    if (ok && gb__write_checkpoint(b, false, stext, slen) < 0) {
+        gb_log_error("cannot write %s/%s", b->data_dir, GB_START_CHECKPOINT);
+        ok = false;
+    }
+    free(rtext);
+    free(stext);
     if (ok) {
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_CLEAN_MARKER);

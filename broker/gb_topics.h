@@ -37,6 +37,8 @@ typedef struct gb_partition {
     gs_log *log;
     gs_pstate *pstate;       /* idempotent producers' state (snapshots at each roll) */
     int64_t flushed_offset;  /* every offset below is on disk (fdatasync) */
+    int64_t recovery_point;  /* ... and so are the segments below, indexes
+                              * too: what recovery-point-offset-checkpoint says */
     gb_flush_part *flush;    /* the flusher's, while acks=all waits on this partition */
     gb_waiter_link *waiters; /* parked fetches to wake on append */
 } gb_partition;
@@ -100,6 +102,12 @@ void gb_topics_persist(gb_broker *b, void (*done)(void *arg), void *arg);
 
 /* The log configuration a topic's config implies. */
 void gb_topic_log_config(const gb_topic *t, gs_log_config *out);
+
+/* Write recovery-point-offset-checkpoint (recovery: after making the
+ * segments rolled since the last time durable, indexes included) or
+ * log-start-offset-checkpoint, off the loop thread; a call while the last
+ * one of its kind is still running is skipped (the broker's timers). */
+void gb_topics_checkpoint(gb_broker *b, bool recovery);
 
 /* Retention and segment.ms rolls for every partition (the broker's timer);
  * producer state below the new log start offsets goes, and producers idle

@@ -773,3 +773,24 @@ size_t gs_log_sync_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t max
     }
     return n;
 }
+
+size_t gs_log_closed_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t max, int64_t *upto)
+{
+    size_t i = from <= log->segs[0]->base_offset ? 0 : gs__find_segment(log, from), n = 0;
+    *upto = gs__active(log)->base_offset;
+    for (; i + 1 < log->nsegs && n < max; i++) {
+        gs_segment *seg = log->segs[i];
+        seg->refs++;
+        out[n++] = (gs_log_slice){seg, seg->fd, 0, seg->size};
+    }
+    return n;
+}
+
+int gs_log_slice_sync_closed(const gs_log_slice *s)
+{
+    int fds[3] = {s->fd, s->seg->index.fd, s->seg->timeindex.fd};
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0 && fdatasync(fds[i]) < 0)
+            return -errno;
+    return 0;
+}

@@ -153,4 +153,14 @@ int gs_log_flush(gs_log *log, int64_t *flushed);
  * gs_log_slice_release on the loop thread. Returns how many. */
 size_t gs_log_sync_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t max);
 
+/* References to the closed segments (every one but the active) holding
+ * offsets >= from, at most max; *upto is the active segment's base offset:
+ * once they are synced, everything below it is durable, indexes included
+ * (a recovery point). Release each with gs_log_slice_release on the loop. */
+size_t gs_log_closed_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t max, int64_t *upto);
+
+/* fdatasync a closed segment's log and both its index files. Any thread:
+ * a closed segment's files do not change while it is referenced. */
+int gs_log_slice_sync_closed(const gs_log_slice *s);
+
 #endif

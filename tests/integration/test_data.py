@@ -718,6 +718,53 @@ class RetentionTest(BrokerCase):
             c.close()
 
 
+def read_checkpoint(broker, name):
+    """{(topic, partition): offset} of a checkpoint file, {} if absent."""
+    try:
+        with open(os.path.join(broker.data_dir, "data", name)) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return {}
+    assert lines[0] == "0" and int(lines[1]) == len(lines) - 2, lines[:2]
+    return {(t, int(p)): int(o) for t, p, o in (l.split() for l in lines[2:])}
+
+
+class CheckpointTest(unittest.TestCase):
+    """As Kafka, the recovery points and log start offsets are written while
+    the broker runs, so kill -9 costs a check of what came after the last
+    roll, not of everything since the last clean stop."""
+
+    def test_recovery_point_bounds_the_check_after_kill(self):
+        tmp = tempfile.mkdtemp(prefix="gregor-ckpt-")
+        overrides = {"log.segment.bytes": "20000", "log.flush.offset.checkpoint.interval.ms": "100",
+                     "log.flush.start.offset.checkpoint.interval.ms": "100"}
+        try:
+            topic, n = "ckpt", 200
+            b = Broker(data_dir=tmp, overrides=overrides).start()
+            try:
+                recs = produce_small_batches(b.bootstrap, topic, n, 1000)
+                bases = segments(b, topic, 0)
+                self.assertGreaterEqual(len(bases), 8, bases)
+                wait_until(lambda: read_checkpoint(b, "recovery-point-offset-checkpoint").get((topic, 0)) == bases[-1],
+                           5.0, "the recovery point to reach the active segment %d" % bases[-1])
+                wait_until(lambda: read_checkpoint(b, "log-start-offset-checkpoint").get((topic, 0)) == 0,
+                           5.0, "the log start offset checkpoint")
+                b.kill()
+            finally:
+                b.cleanup()
+            b = Broker(data_dir=tmp, overrides=overrides).start()
+            try:
+                # only the active segment was checked
+                b.wait_for_log(r"partition ckpt-0: recovered 1 segment\(s\), nothing cut; log end offset %d" % n)
+                got = consume_confluent(b.bootstrap, topic, {0: n})
+                self.assertEqual([m["value"] for m in got[0]], [r["value"] for r in recs])
+                b.stop()
+            finally:
+                b.cleanup()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 # ---- refused batches ----------------------------------------------------------------
 
 class BadBatchTest(BrokerCase):

@@ -254,6 +254,56 @@ START_TEST(test_recovery_across_segments)
 }
 END_TEST
 
+/* The closed segments above a recovery point, and what recovery then
+ * checks: only the segments at or after it. */
+START_TEST(test_closed_refs_and_recovery_point)
+{
+    gs_log *log = open_log(true, 0, NULL);
+    int next = 0;
+    while (gs_log_segment_count(log) < 4) {
+        append(log, next, 5, 1000 + next);
+        next += 5;
+    }
+    size_t nsegs = gs_log_segment_count(log);
+    gs_log_slice refs[8];
+    int64_t upto;
+    size_t n = gs_log_closed_refs(log, 0, refs, 8, &upto);
+    ck_assert_uint_eq(n, nsegs - 1); /* not the active segment */
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(gs_log_slice_sync_closed(&refs[i]), 0);
+        gs_log_slice_release(&refs[i]);
+    }
+    ck_assert(gs_log_is_segment_base(log, upto));
+    ck_assert_int_lt(upto, next);
+    /* from inside the second segment: it and the ones after it */
+    int64_t second = -1;
+    for (int64_t o = 1; o < upto && second < 0; o++)
+        if (gs_log_is_segment_base(log, o))
+            second = o;
+    int64_t u2;
+    n = gs_log_closed_refs(log, second + 1, refs, 8, &u2);
+    ck_assert_uint_eq(n, nsegs - 2);
+    ck_assert_int_eq(u2, upto);
+    for (size_t i = 0; i < n; i++)
+        gs_log_slice_release(&refs[i]);
+    /* from the active segment: nothing; a full array stops at max */
+    ck_assert_uint_eq(gs_log_closed_refs(log, upto, refs, 8, &u2), 0);
+    ck_assert_uint_eq(gs_log_closed_refs(log, 0, refs, 1, &u2), 1);
+    gs_log_slice_release(&refs[0]);
+    gs_log_close(log);
+    /* an unclean open with the recovery point at the active segment checks
+     * that segment only */
+    gs_log_recovery rec;
+    log = open_log(false, upto, &rec);
+    ck_assert_int_eq(rec.indexes_rebuilt, 1);
+    ck_assert_int_eq(gs_log_end_offset(log), next);
+    gs_log_close(log);
+    log = open_log(false, 0, &rec);
+    ck_assert_int_eq(rec.indexes_rebuilt, (int)nsegs);
+    gs_log_close(log);
+}
+END_TEST
+
 START_TEST(test_timestamps)
 {
     gs_log *log = open_log(true, 0, NULL);
@@ -359,6 +409,7 @@ int main(void)
     tcase_add_test(tc, test_recovery_torn_tail);
     tcase_add_test(tc, test_recovery_corrupt_byte);
     tcase_add_test(tc, test_recovery_across_segments);
+    tcase_add_test(tc, test_closed_refs_and_recovery_point);
     tcase_add_test(tc, test_timestamps);
     tcase_add_test(tc, test_retention);
     tcase_add_test(tc, test_slice_outlives_deleted_segment);
