@@ -4,6 +4,7 @@
  */
 #include "broker/gb_broker.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -21,6 +22,12 @@ static void gb__on_retention(uv_timer_t *t)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     gb_topics_retain(b, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static void gb__on_flush_timer(uv_timer_t *t)
+{
+    gb_broker *b = t->data;
+    gb_flusher_flush_old(b, (int64_t)uv_now(b->loop));
 }
 
 static void gb__on_checkpoint(uv_timer_t *t)
@@ -60,6 +67,12 @@ int gb_broker_start(gb_broker *b, char *err, size_t errlen)
     uint64_t every = (uint64_t)b->cfg->log_retention_check_interval_ms;
     uv_timer_start(&b->retention_timer, gb__on_retention, every, every);
     gb__start_checkpoints(b);
+    uv_timer_init(b->loop, &b->flush_timer);
+    b->flush_timer.data = b;
+    if (b->cfg->log_flush_scheduler_interval_ms < INT64_MAX) {
+        every = (uint64_t)b->cfg->log_flush_scheduler_interval_ms;
+        uv_timer_start(&b->flush_timer, gb__on_flush_timer, every, every);
+    }
     return gb_server_start(b, err, errlen);
 }
 
@@ -77,6 +90,7 @@ void gb_broker_stop(gb_broker *b)
     uv_close((uv_handle_t *)&b->retention_timer, NULL);
     for (int i = 0; i < 2; i++)
         uv_close((uv_handle_t *)&b->checkpoint_timers[i], NULL);
+    uv_close((uv_handle_t *)&b->flush_timer, NULL);
 }
 
 /* After the loop: make every log durable, write the checkpoints and the

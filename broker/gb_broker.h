@@ -33,6 +33,7 @@ typedef struct gb_broker {
     /* InitProducerId's blocks of producer ids reserved on disk */
     gb_producer_ids *producer_ids;
     uv_timer_t retention_timer;
+    uv_timer_t flush_timer; /* flush.ms, every log.flush.scheduler.interval.ms */
     uv_timer_t checkpoint_timers[2]; /* [1]: recovery points, [0]: log start offsets */
     bool stopping;
 } gb_broker;

@@ -1,6 +1,7 @@
 #include "broker/gb_flusher.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -159,6 +160,10 @@ static void gb__flush_finish(gb_flusher *f, gb_flush_part *fp, bool restart)
         gb_log_error("fdatasync of partition %s-%d failed: %s", fp->p->topic->name, fp->p->index, strerror(-fp->rc));
     else if (synced && fp->upto > fp->p->flushed_offset)
         fp->p->flushed_offset = fp->upto;
+    if (synced && fp->rc == 0) {
+        fp->p->last_flush_ms = (int64_t)uv_now(f->b->loop);
+        gb_log_debug("partition %s-%d is on disk below offset %" PRId64, fp->p->topic->name, fp->p->index, fp->upto);
+    }
     gb__flush_answer(fp, synced ? fp->rc : 0);
     if (!fp->waits)
         gb__flush_part_free(fp);
@@ -258,6 +263,35 @@ void gb_flusher_wait(gb_broker *b, gb_partition *p, int64_t offset, void (*cb)(v
     fp->waits = w;
     if (!fp->busy)
         gb__flush_queue(f, fp);
+}
+
+static void gb__flush_nobody(void *arg, int status)
+{
+    (void)arg;
+    (void)status; /* a failure was logged by gb__flush_finish */
+}
+
+void gb_flusher_maybe_flush(gb_broker *b, gb_partition *p, int64_t last)
+{
+    if (p->flush || last + 1 - p->flushed_offset < p->topic->cfg.flush_messages)
+        return;
+    gb_flusher_wait(b, p, last, gb__flush_nobody, NULL);
+}
+
+void gb_flusher_flush_old(gb_broker *b, int64_t now_ms)
+{
+    gp_arena a;
+    gp_arena_init(&a, NULL, 0);
+    size_t n;
+    gb_topic **ts = gb_topics_list(b, &a, &n);
+    for (size_t i = 0; i < n; i++)
+        for (int32_t j = 0; j < ts[i]->npartitions; j++) {
+            gb_partition *p = ts[i]->partitions[j];
+            int64_t end = gs_log_end_offset(p->log);
+            if (!p->flush && end > p->flushed_offset && now_ms - p->last_flush_ms >= ts[i]->cfg.flush_ms)
+                gb_flusher_wait(b, p, end - 1, gb__flush_nobody, NULL);
+        }
+    gp_arena_reset(&a, NULL, 0);
 }
 
 void gb_flusher_partition_gone(gb_broker *b, gb_partition *p)

@@ -18,6 +18,15 @@ void gb_flusher_stop(gb_broker *b);
  * (status 0) or a sync failed (negative errno). */
 void gb_flusher_wait(gb_broker *b, gb_partition *p, int64_t offset, void (*cb)(void *arg, int status), void *arg);
 
+/* After an append that nobody waits on: start a sync if the partition
+ * holds flush.messages unsynced messages (Kafka's count: log end offset
+ * minus what is on disk) and none is out. */
+void gb_flusher_maybe_flush(gb_broker *b, gb_partition *p, int64_t last);
+
+/* log.flush.scheduler.interval.ms: start a sync of every partition whose
+ * oldest unsynced append is flush.ms old. */
+void gb_flusher_flush_old(gb_broker *b, int64_t now_ms);
+
 /* The partition is going away: forget it (its waits complete with -ENOENT). */
 void gb_flusher_partition_gone(gb_broker *b, gb_partition *p);
 

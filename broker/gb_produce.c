@@ -317,14 +317,18 @@ void gb_handle_produce(gb_broker *b, gb_request *req)
                 continue;
             }
             int64_t last;
-            if (gb__produce_partition(b, req, t, p, in->records, pr, now, &last) && durable) {
-                gs_log_start_writeback(p->log); /* the flusher's fdatasync follows */
-                gb_produce_wait *w = gp_arena_alloc(&req->arena, sizeof *w);
-                w->pp = pp;
-                w->pr = pr;
-                pp->waiting++;
-                gb_flusher_wait(b, p, last, gb__flushed, w);
+            if (!gb__produce_partition(b, req, t, p, in->records, pr, now, &last))
+                continue;
+            if (!durable) {
+                gb_flusher_maybe_flush(b, p, last); /* flush.messages */
+                continue;
             }
+            gs_log_start_writeback(p->log); /* the flusher's fdatasync follows */
+            gb_produce_wait *w = gp_arena_alloc(&req->arena, sizeof *w);
+            w->pp = pp;
+            w->pr = pr;
+            pp->waiting++;
+            gb_flusher_wait(b, p, last, gb__flushed, w);
         }
     }
     if (body->acks == 0 && !bad_acks) {

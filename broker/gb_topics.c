@@ -541,6 +541,7 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
         if (part->flushed_offset > gs_log_end_offset(log))
             part->flushed_offset = gs_log_end_offset(log);
         part->recovery_point = part->flushed_offset;
+        part->last_flush_ms = (int64_t)uv_now(b->loop);
         t->partitions[p] = part;
         t->npartitions = p + 1;
     }

@@ -37,6 +37,7 @@ typedef struct gb_partition {
     gs_log *log;
     gs_pstate *pstate;       /* idempotent producers' state (snapshots at each roll) */
     int64_t flushed_offset;  /* every offset below is on disk (fdatasync) */
+    int64_t last_flush_ms;   /* uv_now of the last completed sync (flush.ms) */
     int64_t recovery_point;  /* ... and so are the segments below, indexes
                               * too: what recovery-point-offset-checkpoint says */
     gb_flush_part *flush;    /* the flusher's, while acks=all waits on this partition */

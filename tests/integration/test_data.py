@@ -765,6 +765,31 @@ class CheckpointTest(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class FlushPolicyTest(unittest.TestCase):
+    """flush.messages and flush.ms (with log.flush.scheduler.interval.ms)
+    sync acks=1 data as Kafka does; the debug log says when a sync ends."""
+
+    def test_flush_messages_and_flush_ms(self):
+        from confluent_kafka.admin import AdminClient, NewTopic
+        with Broker(overrides={"log.flush.scheduler.interval.ms": "50"}, env={"GREGOR_LOG_LEVEL": "debug"}) as b:
+            t0 = time.monotonic()
+            admin = AdminClient({"bootstrap.servers": b.bootstrap})
+            topics = [NewTopic("flush-msgs", 1, 1, config={"flush.messages": "40"}),
+                      NewTopic("flush-ms", 1, 1, config={"flush.ms": "300"}),
+                      NewTopic("flush-never", 1, 1)]
+            for f in admin.create_topics(topics).values():
+                f.result(10)
+            produce_small_batches(b.bootstrap, "flush-ms", 3, 100)
+            produce_small_batches(b.bootstrap, "flush-never", 3, 100)
+            produce_small_batches(b.bootstrap, "flush-msgs", 100, 100)  # batches of at most 4
+            m = b.wait_for_log(r"partition flush-msgs-0 is on disk below offset (\d+)")
+            self.assertIn(int(m.group(1)), range(40, 44), "the first sync starts at the batch reaching 40")
+            b.wait_for_log(r"partition flush-ms-0 is on disk below offset 3\b")
+            self.assertGreaterEqual(time.monotonic() - t0, 0.3, "flush.ms waits 300 ms")
+            time.sleep(0.3)
+            self.assertNotIn("partition flush-never-0 is on disk", b.log())
+
+
 # ---- refused batches ----------------------------------------------------------------
 
 class BadBatchTest(BrokerCase):
