@@ -728,6 +728,61 @@ static int gb__load_store(gb_broker *b, char *err, size_t errlen)
     return 0;
 }
 
+/* Directories renamed for deletion (`<topic>-<p>.<hex>-delete`, Kafka's
+ * names) outlived a crash. Removed now; and if the store still lists their
+ * topic (same topic id: the crash came before the store was rewritten), the
+ * deletion is finished: the topic and any partition directory it still has
+ * under its own name go too. */
+static bool gb__finish_deletions(gb_broker *b)
+{
+    DIR *d = opendir(b->data_dir);
+    if (!d)
+        return false;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 8 || strcmp(de->d_name + l - 7, "-delete") != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            names = realloc(names, cap * sizeof *names);
+            if (!names)
+                abort();
+        }
+        if (!(names[n++] = strdup(de->d_name)))
+            abort();
+    }
+    closedir(d);
+    bool changed = false;
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX], id[23];
+        snprintf(path, sizeof path, "%s/%s", b->data_dir, names[i]);
+        gp_uuid u;
+        gb_topic *t = gb__read_partition_metadata(path, id) && gb__uuid_parse(id, &u) == 0 ? gb_topic_find_id(b, &u)
+                                                                                          : NULL;
+        if (t) {
+            gb_log_warn("finishing the deletion of topic %s, interrupted by a crash", t->name);
+            for (int32_t p = 0; p < t->npartitions; p++) {
+                char dir[PATH_MAX];
+                gb__partition_dir(b, t, p, dir, sizeof dir);
+                (void)gs_dir_remove(dir);
+            }
+            gb__remove(b->topics, t);
+            t->npartitions = 0; /* none opened yet */
+            gb__topic_free(t);
+            changed = true;
+        }
+        int rc = gs_dir_remove(path);
+        if (rc < 0)
+            gb_log_warn("cannot remove %s: %s", path, strerror(-rc));
+        free(names[i]);
+    }
+    free(names);
+    return changed;
+}
+
 /* Partition directories the store does not know: adopt them. */
 static bool gb__scan_dirs(gb_broker *b)
 {
@@ -781,7 +836,8 @@ int gb_topics_open(gb_broker *b, char *err, size_t errlen)
     bool clean = stat(path, &st) == 0;
     if (gb__load_store(b, err, errlen) < 0)
         return -1;
-    bool changed = gb__scan_dirs(b);
+    bool changed = gb__finish_deletions(b);
+    changed = gb__scan_dirs(b) || changed;
     size_t nrp, nls;
     gb_checkpoint *rp = gb__read_checkpoint(b->data_dir, GB_RECOVERY_CHECKPOINT, &nrp);
     gb_checkpoint *ls = gb__read_checkpoint(b->data_dir, GB_START_CHECKPOINT, &nls);
@@ -974,6 +1030,44 @@ gb_topic *gb_topic_auto_create(gb_broker *b, const char *name, size_t len)
     return t;
 }
 
+/* The renamed directories of a deleted topic, removed on the threadpool
+ * once the store no longer lists the topic. */
+typedef struct gb_removal {
+    uv_work_t work;
+    uv_loop_t *loop;
+    size_t n;
+    char **dirs;
+    int *rc;
+} gb_removal;
+
+static void gb__removal_work(uv_work_t *w)
+{
+    gb_removal *r = w->data;
+    for (size_t i = 0; i < r->n; i++)
+        r->rc[i] = gs_dir_remove(r->dirs[i]);
+}
+
+static void gb__removal_after(uv_work_t *w, int status)
+{
+    (void)status;
+    gb_removal *r = w->data;
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->rc[i] < 0)
+            gb_log_warn("cannot remove %s: %s", r->dirs[i], strerror(-r->rc[i]));
+        free(r->dirs[i]);
+    }
+    free(r->dirs);
+    free(r->rc);
+    free(r);
+}
+
+static void gb__removal_start(void *arg)
+{
+    gb_removal *r = arg;
+    r->work.data = r;
+    uv_queue_work(r->loop, &r->work, gb__removal_work, gb__removal_after);
+}
+
 int gb_topic_delete(gb_broker *b, gb_topic *t)
 {
     for (int32_t p = 0; p < t->npartitions; p++) {
@@ -981,14 +1075,36 @@ int gb_topic_delete(gb_broker *b, gb_topic *t)
         gb_flusher_partition_gone(b, t->partitions[p]);
     }
     gb__remove(b->topics, t);
+    gb_removal *r = calloc(1, sizeof *r);
+    size_t np = (size_t)(t->npartitions > 0 ? t->npartitions : 1);
+    if (!r || !(r->dirs = calloc(np, sizeof *r->dirs)) || !(r->rc = calloc(np, sizeof *r->rc)))
+        abort();
+    r->loop = b->loop;
     int rc = 0;
     for (int32_t p = 0; p < t->npartitions; p++) {
-        if (gs_log_delete(t->partitions[p]->log) < 0)
+        uint8_t u[16];
+        char del[PATH_MAX];
+        if (gs_uuid_random(u) < 0)
+            abort();
+        int l = snprintf(del, sizeof del, "%s/%s-%d.", b->data_dir, t->name, p);
+        for (int i = 0; i < 16; i++)
+            l += snprintf(del + l, sizeof del - (size_t)l, "%02x", u[i]);
+        snprintf(del + l, sizeof del - (size_t)l, "-delete");
+        int e = gs_log_detach(t->partitions[p]->log, del);
+        if (e < 0) {
+            gb_log_warn("topic %s: cannot rename partition %d's directory for deletion: %s", t->name, p,
+                        strerror(-e));
             rc = -1;
+        } else if (!(r->dirs[r->n++] = strdup(del))) {
+            abort();
+        }
         gs_pstate_free(t->partitions[p]->pstate);
     }
     gb_log_info("deleted topic %s", t->name);
     gb__topic_free(t);
+    /* The files go once the store no longer lists the topic: a crash before
+     * that finds the renamed directories and finishes the deletion. */
+    gb_topics_persist(b, gb__removal_start, r);
     return rc;
 }
 

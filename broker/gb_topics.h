@@ -86,7 +86,9 @@ int gb_topic_create(gb_broker *b, const char *name, size_t len, int32_t partitio
  * Returns the topic or NULL. */
 gb_topic *gb_topic_auto_create(gb_broker *b, const char *name, size_t len);
 
-/* Delete a topic and its files. Parked fetches on it are woken first. */
+/* Delete a topic: parked fetches on it are woken, its directories renamed
+ * for deletion (Kafka's `-delete` names) and removed on the threadpool once
+ * the store no longer lists it. */
 int gb_topic_delete(gb_broker *b, gb_topic *t);
 
 /* Grow a topic to `total` partitions (CreatePartitions). */

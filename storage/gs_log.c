@@ -392,31 +392,50 @@ void gs_log_close(gs_log *log)
     free(log);
 }
 
-int gs_log_delete(gs_log *log)
+/* Free the log; its segments live on while slices still reference them. */
+static void gs__log_free(gs_log *log)
 {
-    for (size_t i = 0; i < log->nsegs; i++)
-        gs__segment_remove_files(log, log->segs[i]);
-    /* Whatever else Gregor or Kafka left in the directory. */
-    DIR *d = opendir(log->dir);
-    if (d) {
-        struct dirent *de;
-        char path[PATH_MAX];
-        while ((de = readdir(d))) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", log->dir, de->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    int rc = rmdir(log->dir) < 0 ? -errno : 0;
     for (size_t i = 0; i < log->nsegs; i++)
         gs__segment_unref(log->segs[i]);
     log->nsegs = 0;
     free(log->segs);
     free(log->dir);
     free(log);
+}
+
+int gs_log_delete(gs_log *log)
+{
+    for (size_t i = 0; i < log->nsegs; i++)
+        gs__segment_remove_files(log, log->segs[i]);
+    int rc = gs_dir_remove(log->dir);
+    gs__log_free(log);
     return rc;
+}
+
+int gs_log_detach(gs_log *log, const char *to)
+{
+    int rc = rename(log->dir, to) < 0 ? -errno : 0;
+    for (size_t i = 0; i < log->nsegs; i++)
+        log->segs[i]->deleted = true;
+    gs__log_free(log);
+    return rc;
+}
+
+int gs_dir_remove(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *de;
+        char path[PATH_MAX];
+        while ((de = readdir(d))) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    return rmdir(dir) < 0 && errno != ENOENT ? -errno : 0;
 }
 
 const char *gs_log_dir(const gs_log *log)

@@ -71,8 +71,17 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
 /* Close the files, trimming the active segment's indexes (a clean stop). */
 void gs_log_close(gs_log *log);
 
-/* Close and remove the directory and all its files (DeleteTopics). */
+/* Close and remove the directory and all its files. */
 int gs_log_delete(gs_log *log);
+
+/* DeleteTopics, Kafka's way: rename the directory to `to` (one atomic step,
+ * so a crash never leaves half a partition under its own name) and close
+ * the log; the files are removed later, off the loop, with gs_dir_remove.
+ * Returns 0 or the rename's negative errno (the log is closed either way). */
+int gs_log_detach(gs_log *log, const char *to);
+
+/* Remove a directory and the files in it (any thread). */
+int gs_dir_remove(const char *dir);
 
 const char *gs_log_dir(const gs_log *log);
 int64_t gs_log_start_offset(const gs_log *log);

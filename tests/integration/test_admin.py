@@ -462,6 +462,11 @@ class AdminTest(BrokerTestCase):
         self.assertEqual(result_error(fs["dt-never"]).code(), UNKNOWN_TOPIC_OR_PARTITION)
         self.assertEqual(partition_dirs(self.broker, "dt-gone"), [])
         self.assertNotIn("dt-gone/", store_text(self.broker))
+        # Kafka's way: renamed to <topic>-<p>.<32 hex>-delete, then removed
+        data = os.path.join(self.broker.data_dir, "data")
+        self.assertRegex(self.broker.log(), r"deleted topic dt-gone")
+        wait_until(lambda: not [n for n in os.listdir(data) if n.startswith("dt-gone-")], 5.0,
+                   "the renamed directories to be removed")
         self.assertNotIn("dt-gone", self.admin.list_topics(timeout=10).topics)
         # The name can be used again.
         self.assertEqual(create(self.admin, [NewTopic("dt-gone", 1, 1)]), {"dt-gone": None})
@@ -660,6 +665,37 @@ class AdminStaticConfigTest(unittest.TestCase):
             self.assertEqual((cfg["segment.bytes"].value, cfg["segment.bytes"].source),
                              ("1073741824", ConfigSource.DEFAULT_CONFIG.value))
             self.assertEqual(partition_dirs(second, "st-drop"), [])
+
+
+class DeleteCrashTest(unittest.TestCase):
+    def test_deletion_interrupted_before_the_store_was_rewritten(self):
+        """A crash after the directories were renamed for deletion but before
+        the store dropped the topic: the restart finishes the deletion (the
+        -delete directory names the topic by its id in partition.metadata)."""
+        import shutil
+        import tempfile
+        from confluent_kafka.admin import NewTopic
+        tmp = tempfile.mkdtemp(prefix="gregor-dc-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        b = Broker(node_id=NODE_ID, data_dir=tmp)
+        self.addCleanup(b.cleanup)
+        with b:
+            admin = confluent_admin(b)
+            self.assertEqual(create(admin, [NewTopic("dc-half", 2, 1), NewTopic("dc-keep", 1, 1)]),
+                             {"dc-half": None, "dc-keep": None})
+            admin = None
+        data = os.path.join(b.data_dir, "data")
+        # partition 0 renamed, partition 1 not yet: the crash came in between
+        os.rename(os.path.join(data, "dc-half-0"), os.path.join(data, "dc-half-0.%s-delete" % ("ab" * 16)))
+        b2 = Broker(node_id=NODE_ID, data_dir=b.data_dir)
+        self.addCleanup(b2.cleanup)
+        with b2:
+            b2.wait_for_log(r"finishing the deletion of topic dc-half")
+            admin = confluent_admin(b2)
+            self.assertEqual(sorted(admin.list_topics(timeout=10).topics), ["dc-keep"])
+            self.assertEqual(sorted(n for n in os.listdir(data) if n.startswith("dc-")), ["dc-keep-0"])
+            self.assertNotIn("dc-half/", store_text(b2))
+            admin = None
 
 
 class DeleteDisabledTest(unittest.TestCase):
