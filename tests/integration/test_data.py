@@ -745,10 +745,16 @@ class CheckpointTest(unittest.TestCase):
                 recs = produce_small_batches(b.bootstrap, topic, n, 1000)
                 bases = segments(b, topic, 0)
                 self.assertGreaterEqual(len(bases), 8, bases)
-                wait_until(lambda: read_checkpoint(b, "recovery-point-offset-checkpoint").get((topic, 0)) == bases[-1],
-                           5.0, "the recovery point to reach the active segment %d" % bases[-1])
+                # generous deadlines: each round makes up to 27 fdatasyncs,
+                # slow when the disk is busy writing back other tests' data
+                try:
+                    wait_until(lambda: read_checkpoint(b, "recovery-point-offset-checkpoint").get((topic, 0))
+                               == bases[-1], 20.0, "the recovery point to reach the active segment %d" % bases[-1])
+                except AssertionError as e:
+                    raise AssertionError("%s; checkpoint %s, segments now %s; log:\n%s" % (
+                        e, read_checkpoint(b, "recovery-point-offset-checkpoint"), segments(b, topic, 0), b.log()))
                 wait_until(lambda: read_checkpoint(b, "log-start-offset-checkpoint").get((topic, 0)) == 0,
-                           5.0, "the log start offset checkpoint")
+                           20.0, "the log start offset checkpoint")
                 b.kill()
             finally:
                 b.cleanup()
