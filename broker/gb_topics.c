@@ -406,6 +406,9 @@ void gb_topics_checkpoint(gb_broker *b, bool recovery)
         abort();
     job->b = b;
     job->recovery = recovery;
+    job->refs_cap = 16;
+    if (!(job->refs = malloc(job->refs_cap * sizeof *job->refs)))
+        abort();
     for (size_t i = 0; recovery && i < ts->nbuckets; i++)
         for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
             for (int32_t p = 0; p < t->npartitions; p++)
