@@ -103,6 +103,18 @@ static gs_log *open_log(bool clean, int64_t rp, gs_log_recovery *rec)
     return log;
 }
 
+/* Append 5-record batches until the log has nsegs segments; returns the
+ * log end offset. */
+static int fill_segments(gs_log *log, size_t nsegs)
+{
+    int next = 0;
+    while (gs_log_segment_count(log) < nsegs) {
+        append(log, next, 5, 1000 + next);
+        next += 5;
+    }
+    return next;
+}
+
 START_TEST(test_append_read)
 {
     gs_log *log = open_log(true, 0, NULL);
@@ -230,11 +242,7 @@ END_TEST
 START_TEST(test_recovery_across_segments)
 {
     gs_log *log = open_log(true, 0, NULL);
-    int next = 0;
-    while (gs_log_segment_count(log) < 4) {
-        append(log, next, 5, 1000 + next);
-        next += 5;
-    }
+    int next = fill_segments(log, 4);
     size_t nsegs = gs_log_segment_count(log);
     gs_log_close(log);
     /* remove a closed segment's index files: rebuilt */
@@ -259,11 +267,7 @@ END_TEST
 START_TEST(test_closed_refs_and_recovery_point)
 {
     gs_log *log = open_log(true, 0, NULL);
-    int next = 0;
-    while (gs_log_segment_count(log) < 4) {
-        append(log, next, 5, 1000 + next);
-        next += 5;
-    }
+    int next = fill_segments(log, 4);
     size_t nsegs = gs_log_segment_count(log);
     gs_log_slice refs[8];
     int64_t upto;
