@@ -273,13 +273,15 @@ static void gb__flush_nobody(void *arg, int status)
 
 void gb_flusher_maybe_flush(gb_broker *b, gb_partition *p, int64_t last)
 {
-    if (p->flush || last + 1 - p->flushed_offset < p->topic->cfg.flush_messages)
+    if (!b->flusher || p->flush || last + 1 - p->flushed_offset < p->topic->cfg.flush_messages)
         return;
     gb_flusher_wait(b, p, last, gb__flush_nobody, NULL);
 }
 
 void gb_flusher_flush_old(gb_broker *b, int64_t now_ms)
 {
+    if (!b->flusher)
+        return;
     gp_arena a;
     gp_arena_init(&a, NULL, 0);
     size_t n;
