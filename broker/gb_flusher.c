@@ -83,19 +83,14 @@ static void gb__flusher_thread(void *arg)
 static void gb__flush_queue(gb_flusher *f, gb_flush_part *fp)
 {
     gs_log *log = fp->p->log;
-    for (;;) {
-        size_t n = gs_log_sync_refs(log, fp->p->flushed_offset, fp->refs, fp->refs_cap);
-        if (n < fp->refs_cap) {
-            fp->nrefs = n;
-            break;
-        }
-        for (size_t i = 0; i < n; i++)
-            gs_log_slice_release(&fp->refs[i]);
-        fp->refs_cap = fp->refs_cap ? fp->refs_cap * 2 : 4;
+    size_t need = gs_log_segments_from(log, fp->p->flushed_offset);
+    if (need > fp->refs_cap) {
+        fp->refs_cap = need;
         fp->refs = realloc(fp->refs, fp->refs_cap * sizeof *fp->refs);
         if (!fp->refs)
             abort();
     }
+    fp->nrefs = gs_log_sync_refs(log, fp->p->flushed_offset, fp->refs, fp->refs_cap);
     fp->upto = gs_log_end_offset(log);
     fp->busy = true;
     fp->next = NULL;

@@ -370,20 +370,15 @@ static void gb__checkpoint_after(uv_work_t *w, int status)
 static void gb__checkpoint_collect(gb_checkpoint_job *job, gb_partition *p)
 {
     int64_t upto;
-    size_t n;
-    for (;;) {
-        size_t room = job->refs_cap - job->nrefs;
-        n = gs_log_closed_refs(p->log, p->recovery_point, job->refs + job->nrefs, room, &upto);
-        if (n < room)
-            break;
-        for (size_t i = 0; i < n; i++)
-            gs_log_slice_release(&job->refs[job->nrefs + i]);
-        job->refs_cap = job->refs_cap ? job->refs_cap * 2 : 16;
+    size_t need = job->nrefs + gs_log_segments_from(p->log, p->recovery_point);
+    if (need > job->refs_cap) {
+        job->refs_cap = need > 2 * job->refs_cap ? need : 2 * job->refs_cap;
         job->refs = realloc(job->refs, job->refs_cap * sizeof *job->refs);
         if (!job->refs)
             abort();
     }
-    job->nrefs += n;
+    job->nrefs += gs_log_closed_refs(p->log, p->recovery_point, job->refs + job->nrefs, job->refs_cap - job->nrefs,
+                                     &upto);
     if (upto <= p->recovery_point)
         return;
     if (job->nparts == job->parts_cap) {

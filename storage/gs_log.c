@@ -782,10 +782,22 @@ int gs_log_flush(gs_log *log, int64_t *flushed)
     return 0;
 }
 
-size_t gs_log_sync_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t max)
+/* The index of the first segment holding offsets >= from. */
+static size_t gs__first_from(const gs_log *log, int64_t from)
 {
-    size_t i = from <= log->segs[0]->base_offset ? 0 : gs__find_segment(log, from), n = 0;
-    for (; i < log->nsegs && n < max; i++) {
+    return from <= log->segs[0]->base_offset ? 0 : gs__find_segment(log, from);
+}
+
+size_t gs_log_segments_from(const gs_log *log, int64_t from)
+{
+    return log->nsegs - gs__first_from(log, from);
+}
+
+/* References to segments [first holding `from`, end), at most max. */
+static size_t gs__refs(gs_log *log, int64_t from, size_t end, gs_log_slice *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = gs__first_from(log, from); i < end && n < max; i++) {
         gs_segment *seg = log->segs[i];
         seg->refs++;
         out[n++] = (gs_log_slice){seg, seg->fd, 0, seg->size};
@@ -793,16 +805,15 @@ size_t gs_log_sync_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t max
     return n;
 }
 
+size_t gs_log_sync_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t max)
+{
+    return gs__refs(log, from, log->nsegs, out, max);
+}
+
 size_t gs_log_closed_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t max, int64_t *upto)
 {
-    size_t i = from <= log->segs[0]->base_offset ? 0 : gs__find_segment(log, from), n = 0;
     *upto = gs__active(log)->base_offset;
-    for (; i + 1 < log->nsegs && n < max; i++) {
-        gs_segment *seg = log->segs[i];
-        seg->refs++;
-        out[n++] = (gs_log_slice){seg, seg->fd, 0, seg->size};
-    }
-    return n;
+    return gs__refs(log, from, log->nsegs - 1, out, max);
 }
 
 int gs_log_slice_sync_closed(const gs_log_slice *s)

@@ -157,6 +157,10 @@ void gs_log_start_writeback(gs_log *log);
  * *flushed is the log end offset covered. */
 int gs_log_flush(gs_log *log, int64_t *flushed);
 
+/* How many segments hold offsets >= from (the active one included): the
+ * room gs_log_sync_refs and gs_log_closed_refs need. */
+size_t gs_log_segments_from(const gs_log *log, int64_t from);
+
 /* References to the segments holding offsets >= from (at most max), for a
  * flusher thread to fdatasync their fds; release each with
  * gs_log_slice_release on the loop thread. Returns how many. */

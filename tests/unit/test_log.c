@@ -271,8 +271,10 @@ START_TEST(test_closed_refs_and_recovery_point)
     size_t nsegs = gs_log_segment_count(log);
     gs_log_slice refs[8];
     int64_t upto;
+    ck_assert_uint_eq(gs_log_segments_from(log, 0), nsegs);
     size_t n = gs_log_closed_refs(log, 0, refs, 8, &upto);
     ck_assert_uint_eq(n, nsegs - 1); /* not the active segment */
+    ck_assert_uint_eq(gs_log_segments_from(log, upto), 1);
     for (size_t i = 0; i < n; i++) {
         ck_assert_int_eq(gs_log_slice_sync_closed(&refs[i]), 0);
         gs_log_slice_release(&refs[i]);
@@ -285,6 +287,7 @@ START_TEST(test_closed_refs_and_recovery_point)
         if (gs_log_is_segment_base(log, o))
             second = o;
     int64_t u2;
+    ck_assert_uint_eq(gs_log_segments_from(log, second + 1), nsegs - 1);
     n = gs_log_closed_refs(log, second + 1, refs, 8, &u2);
     ck_assert_uint_eq(n, nsegs - 2);
     ck_assert_int_eq(u2, upto);
