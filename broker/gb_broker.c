@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "broker/gb_cache.h"
 #include "broker/gb_coordinator.h"
 #include "broker/gb_fetch.h"
 #include "broker/gb_flusher.h"
@@ -58,6 +59,7 @@ int gb_broker_start(gb_broker *b, char *err, size_t errlen)
         return -1;
     if (gb_coordinator_open(b, err, errlen) < 0)
         return -1;
+    gb_cache_start(b);
     if (gb_flusher_start(b) < 0) {
         snprintf(err, errlen, "cannot start the flusher thread");
         return -1;
@@ -87,6 +89,7 @@ void gb_broker_stop(gb_broker *b)
     gb_fetch_stop_all(b);
     gb_coordinator_stop(b);
     gb_flusher_stop(b);
+    gb_cache_stop(b);
     uv_close((uv_handle_t *)&b->retention_timer, NULL);
     for (int i = 0; i < 2; i++)
         uv_close((uv_handle_t *)&b->checkpoint_timers[i], NULL);
@@ -99,6 +102,7 @@ void gb_broker_close(gb_broker *b)
 {
     gb_coordinator_close(b);
     gb_topics_close(b);
+    gb_cache_free(b);
     gb_producer_ids_close(b);
     free(b->fetches); /* every parked fetch was answered at the stop */
     b->fetches = NULL;

@@ -16,6 +16,7 @@ typedef struct gb_server gb_server;
 typedef struct gb_topics gb_topics;
 typedef struct gb_flusher gb_flusher;
 typedef struct gb_fetches gb_fetches;
+typedef struct gb_cache gb_cache;
 typedef struct gb_coordinator gb_coordinator;
 typedef struct gb_producer_ids gb_producer_ids;
 
@@ -28,6 +29,7 @@ typedef struct gb_broker {
     gb_topics *topics;   /* topics and partitions */
     gb_flusher *flusher; /* fdatasync off the loop thread */
     gb_fetches *fetches; /* parked (long-polling) fetches */
+    gb_cache *cache;     /* the page-cache budget, cold reads */
     /* the group coordinator: consumer groups and committed offsets */
     gb_coordinator *coordinator;
     /* InitProducerId's blocks of producer ids reserved on disk */

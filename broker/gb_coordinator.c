@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/gb_cache.h"
 #include "broker/gb_fetch.h"
 #include "broker/gb_group_records.h"
 #include "broker/gb_log.h"
@@ -161,6 +162,7 @@ static int16_t gb__append(void *ctx, int32_t partition, const gb_kv *recs, size_
         } else {
             c->last_partition = p;
             c->last_offset = last;
+            gb_cache_appended(b, p);
             gb_fetch_wake(b, p);
         }
     }

@@ -15,9 +15,11 @@
 #include "broker/gb_fetch.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/gb_cache.h"
 #include "broker/gb_log.h"
 #include "protocol/gp_compress.h"
 #include "protocol/gp_errors.h"
@@ -38,6 +40,7 @@ struct gb_fetch {
     gb_waiter_link *links; /* one per partition it waits on */
     size_t nlinks, links_cap;
     gs_log_slice *slices; /* what the last look read (arena) */
+    bool *maybe_cold;     /* per slice: not known to be in the page cache */
     size_t nslices;
     gb_fetch *prev, *next; /* parked fetches */
 };
@@ -131,6 +134,7 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
     for (int32_t i = 0; i < body->topics_count; i++)
         nparts += (size_t)(body->topics[i].partitions_count > 0 ? body->topics[i].partitions_count : 0);
     f->slices = gp_arena_alloc(&req->arena, (nparts ? nparts : 1) * sizeof *f->slices);
+    f->maybe_cold = gp_arena_alloc(&req->arena, (nparts ? nparts : 1) * sizeof *f->maybe_cold);
     int64_t left = v >= 3 ? body->max_bytes : INT32_MAX, bytes = 0;
     bool first_data = true;
     resp->responses_count = body->topics_count;
@@ -195,7 +199,7 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
             }
             if (s->len == 0)
                 continue;
-            f->nslices++;
+            f->maybe_cold[f->nslices++] = !gb_cache_known_hot(p, s);
             gp_file_span *span = gp_arena_alloc(&req->arena, sizeof *span);
             span->fd = s->fd;
             span->pos = s->pos;
@@ -228,6 +232,13 @@ static void gb__park_remove(gb_fetch *f)
     f->prev = f->next = NULL;
 }
 
+static void gb__respond(void *arg)
+{
+    gb_request_respond(arg);
+}
+
+/* Answer, once what the response sends from the logs is in the page cache:
+ * sendfile on the loop thread must not wait for the disk. */
 static void gb__answer(gb_fetch *f)
 {
     gb_request *req = f->req;
@@ -235,7 +246,11 @@ static void gb__answer(gb_fetch *f)
     keep->s = f->slices;
     keep->n = f->nslices;
     gb_request_defer(req, gb__release_slices, keep);
-    gb_request_respond(req);
+    int64_t cold = gb_cache_warm(f->b, f->slices, f->maybe_cold, f->nslices, gb__respond, req);
+    if (cold == 0)
+        gb_request_respond(req);
+    else
+        gb_log_debug("fetch from %s waits for %" PRId64 " bytes to be read from disk", gb_request_peer(req), cold);
 }
 
 /* Look at the logs; answer or (re)park. */

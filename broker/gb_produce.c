@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "broker/gb_cache.h"
 #include "broker/gb_fetch.h"
 #include "broker/gb_flusher.h"
 #include "broker/gb_log.h"
@@ -265,6 +266,7 @@ static bool gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
     pr->base_offset = base;
     pr->log_append_time_ms = append_time ? now : -1;
     pr->log_start_offset = gs_log_start_offset(p->log);
+    gb_cache_appended(b, p);
     gb_fetch_wake(b, p);
     return true;
 }

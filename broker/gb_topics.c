@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/gb_cache.h"
 #include "broker/gb_fetch.h"
 #include "broker/gb_flusher.h"
 #include "broker/gb_log.h"
@@ -540,6 +541,7 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
             part->flushed_offset = gs_log_end_offset(log);
         part->recovery_point = part->flushed_offset;
         part->last_flush_ms = (int64_t)uv_now(b->loop);
+        gb_cache_partition_opened(part);
         t->partitions[p] = part;
         t->npartitions = p + 1;
     }
@@ -1071,6 +1073,7 @@ int gb_topic_delete(gb_broker *b, gb_topic *t)
     for (int32_t p = 0; p < t->npartitions; p++) {
         gb_fetch_partition_gone(b, t->partitions[p]);
         gb_flusher_partition_gone(b, t->partitions[p]);
+        gb_cache_partition_gone(b, t->partitions[p]);
     }
     gb__remove(b->topics, t);
     gb_removal *r = calloc(1, sizeof *r);

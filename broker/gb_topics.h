@@ -42,6 +42,12 @@ typedef struct gb_partition {
                               * too: what recovery-point-offset-checkpoint says */
     gb_flush_part *flush;    /* the flusher's, while acks=all waits on this partition */
     gb_waiter_link *waiters; /* parked fetches to wake on append */
+    /* broker/gb_cache: appended bytes from (cache_base segment, cache_pos)
+     * on are not queued for the page-cache budget yet; bytes from
+     * (hot_base segment, hot_pos) on were appended by this process and not
+     * dropped from the cache. */
+    int64_t cache_base, cache_pos;
+    int64_t hot_base, hot_pos;
 } gb_partition;
 
 struct gb_topic {

@@ -641,6 +641,33 @@ int gs_log_read(gs_log *log, int64_t offset, int64_t max_bytes, bool min_one_bat
     return 0;
 }
 
+void gs_log_tail(const gs_log *log, int64_t *seg_base, int64_t *seg_size)
+{
+    const gs_segment *act = gs__active(log);
+    *seg_base = act->base_offset;
+    *seg_size = act->size;
+}
+
+int64_t gs_log_segment_size(const gs_log *log, int64_t seg_base)
+{
+    const gs_segment *seg = log->segs[gs__find_segment(log, seg_base)];
+    return seg->base_offset == seg_base ? seg->size : -1;
+}
+
+int gs_log_segment_slice(gs_log *log, int64_t seg_base, int64_t pos, int64_t len, gs_log_slice *out)
+{
+    gs_segment *seg = log->segs[gs__find_segment(log, seg_base)];
+    if (seg->base_offset != seg_base)
+        return -ENOENT;
+    if (pos > seg->size)
+        pos = seg->size;
+    if (len > seg->size - pos)
+        len = seg->size - pos;
+    seg->refs++;
+    *out = (gs_log_slice){seg, seg->fd, pos, len};
+    return 0;
+}
+
 void gs_log_slice_release(gs_log_slice *s)
 {
     if (s->seg)

@@ -106,6 +106,16 @@ typedef struct gs_log_slice {
     int64_t len;
 } gs_log_slice;
 
+/* The active segment's base offset and size in bytes. */
+void gs_log_tail(const gs_log *log, int64_t *seg_base, int64_t *seg_size);
+
+/* The size of the segment whose base offset is seg_base, -1 if none. */
+int64_t gs_log_segment_size(const gs_log *log, int64_t seg_base);
+
+/* Bytes [pos, pos + len) of the segment whose base offset is seg_base, cut
+ * to its size; -ENOENT if no segment has that base offset (any more). */
+int gs_log_segment_slice(gs_log *log, int64_t seg_base, int64_t pos, int64_t len, gs_log_slice *out);
+
 /* Batches from the one containing `offset`, at most max_bytes (the last may
  * be cut, as Kafka does; clients drop a partial batch), or the whole first
  * batch if it alone is larger and min_one_batch is set (KIP-74). Stays in

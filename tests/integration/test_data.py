@@ -796,6 +796,101 @@ class FlushPolicyTest(unittest.TestCase):
             self.assertNotIn("partition flush-never-0 is on disk", b.log())
 
 
+# ---- the page-cache budget and cold reads -------------------------------------------
+
+def resident_fraction(path, start=0, length=None):
+    """Share of the file range [start, start + length) in the page cache
+    (mincore on a mapping of it)."""
+    import ctypes
+    import mmap
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    page = os.sysconf("SC_PAGE_SIZE")
+    if length is None:
+        length = os.path.getsize(path) - start
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        addr = libc.mmap(None, length, mmap.PROT_READ, mmap.MAP_SHARED, fd, start)
+        assert addr not in (None, ctypes.c_void_p(-1).value), "mmap failed: errno %d" % ctypes.get_errno()
+        pages = (length + page - 1) // page
+        vec = (ctypes.c_ubyte * pages)()
+        try:
+            assert libc.mincore(addr, length, vec) == 0, "mincore failed: errno %d" % ctypes.get_errno()
+        finally:
+            libc.munmap(addr, length)
+    finally:
+        os.close(fd)
+    return sum(v & 1 for v in vec) / pages
+
+
+def big_records(n, size=10000):
+    return [{"partition": 0, "value": (b"%06d" % i) * (size // 6)} for i in range(n)]
+
+
+class PageCacheTest(unittest.TestCase):
+    """gregor.log.cache.bytes: appended data beyond the budget is written back
+    and dropped from the page cache; a fetch of data that is not in the cache
+    (dropped, or cold after a restart) has it read in by a worker thread
+    before sendfile sends it. The debug log tells both."""
+
+    def produce(self, b, topic, recs):
+        reports = produce_confluent(b.bootstrap, topic, recs, {"acks": "1", "linger.ms": 20})
+        self.assertTrue(all(r[0] is None for r in reports), reports[:3])
+
+    def assert_reads_back(self, b, topic, recs):
+        got = consume_confluent(b.bootstrap, topic, {0: len(recs)})[0]
+        self.assertEqual([m["offset"] for m in got], list(range(len(recs))))
+        self.assertEqual([m["value"] for m in got], [r["value"] for r in recs])
+
+    def test_budget_drops_written_data(self):
+        recs = big_records(600)  # 6 MB
+        with Broker(overrides={"gregor.log.cache.bytes": "0"}, env={"GREGOR_LOG_LEVEL": "debug"}) as b:
+            self.produce(b, "cache-drop", recs)
+            m = b.wait_for_log(r"page cache: wrote back and dropped ([1-9]\d*) bytes")
+            self.assertGreaterEqual(int(m.group(1)), 1 << 20)
+            seg = os.path.join(partition_dir(b, "cache-drop", 0), SEGMENT_NAME % 0 + ".log")
+            wait_until(lambda: resident_fraction(seg, 0, 4 << 20) < 0.5, 10,
+                       "the first 4 MiB of the segment to leave the page cache")
+            self.assert_reads_back(b, "cache-drop", recs)
+            b.wait_for_log(r"fetch from client '[^']*' at [0-9.:]+ waits for [1-9]\d* bytes to be read from disk")
+            self.assertGreater(resident_fraction(seg, 0, 4 << 20), 0.9, "the fetch read it back in")
+
+    def test_no_budget_keeps_everything(self):
+        recs = big_records(300)
+        with Broker(overrides={"gregor.log.cache.bytes": "-1"}, env={"GREGOR_LOG_LEVEL": "debug"}) as b:
+            self.produce(b, "cache-keep", recs)
+            self.assert_reads_back(b, "cache-keep", recs)
+            seg = os.path.join(partition_dir(b, "cache-keep", 0), SEGMENT_NAME % 0 + ".log")
+            self.assertEqual(resident_fraction(seg), 1.0)
+            log = b.log()
+            self.assertNotIn("page cache:", log)
+            self.assertNotIn("to be read from disk", log)
+
+    def test_cold_read_after_restart(self):
+        recs = big_records(300)
+        tmp = tempfile.mkdtemp(prefix="gregor-cold-")
+        try:
+            with Broker(data_dir=tmp) as b:
+                self.produce(b, "cache-cold", recs)
+                seg = os.path.join(partition_dir(b, "cache-cold", 0), SEGMENT_NAME % 0 + ".log")
+            fd = os.open(seg, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+            self.assertLess(resident_fraction(seg), 0.1)
+            with Broker(data_dir=tmp, env={"GREGOR_LOG_LEVEL": "debug"}) as b:
+                self.assert_reads_back(b, "cache-cold", recs)
+                b.wait_for_log(r"waits for [1-9]\d* bytes to be read from disk")
+                self.assertNotIn("page cache: wrote back", b.log(), "nothing appended, nothing dropped")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 # ---- refused batches ----------------------------------------------------------------
 
 class BadBatchTest(BrokerCase):

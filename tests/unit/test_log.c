@@ -13,11 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "protocol/gp_batch.h"
 #include "storage/gs_log.h"
+#include "storage/gs_pagecache.h"
 #include "tu_tmpdir.h"
 
 static char root[64], dir[128];
@@ -395,6 +398,75 @@ START_TEST(test_slice_outlives_deleted_segment)
 }
 END_TEST
 
+/* The page-cache budget's view of a log: the tail, and slices of a segment
+ * by base offset that vanish with it. */
+START_TEST(test_segment_slices)
+{
+    gs_log *log = open_log(true, 0, NULL);
+    ck_assert_int_gt(fill_segments(log, 3), 0);
+    int64_t base, size;
+    gs_log_tail(log, &base, &size);
+    ck_assert(gs_log_is_segment_base(log, base));
+    ck_assert_int_gt(base, gs_log_start_offset(log)); /* the active one: the last of three */
+    ck_assert_int_le(base, gs_log_end_offset(log));
+    ck_assert_int_eq(gs_log_segment_size(log, base), size);
+    ck_assert_int_eq(gs_log_segment_size(log, base + 1), -1);
+    int64_t first = gs_log_start_offset(log);
+    int64_t first_size = gs_log_segment_size(log, first);
+    ck_assert_int_gt(first_size, 0);
+    gs_log_slice s;
+    ck_assert_int_eq(gs_log_segment_slice(log, first, 10, 1 << 20, &s), 0);
+    ck_assert_int_eq(s.pos, 10);
+    ck_assert_int_eq(s.len, first_size - 10); /* cut to the segment */
+    gs_log_slice none;
+    ck_assert_int_eq(gs_log_segment_slice(log, base + 1, 0, 1, &none), -ENOENT);
+    ck_assert_int_eq(gs_log_advance_start(log, base), 0); /* deletes the first segments */
+    ck_assert_int_eq(gs_log_segment_size(log, first), -1);
+    gs_log_slice gone;
+    ck_assert_int_eq(gs_log_segment_slice(log, first, 0, 1, &gone), -ENOENT);
+    uint8_t buf[8]; /* the earlier slice still reads its unlinked segment */
+    ck_assert_int_eq(pread(s.fd, buf, sizeof buf, s.pos), (ssize_t)sizeof buf);
+    gs_log_slice_release(&s);
+    gs_log_close(log);
+}
+END_TEST
+
+/* Residency, write-back-and-drop, and reading back in, on a 4 MiB file. */
+START_TEST(test_pagecache)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/data", root);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    const int64_t mib = 1 << 20, len = 4 * mib;
+    char *buf = malloc((size_t)len);
+    for (int64_t i = 0; i < len; i++)
+        buf[i] = (char)('a' + i % 26);
+    ck_assert_int_eq(write(fd, buf, (size_t)len), (ssize_t)len);
+    ck_assert_int_eq(gs_file_resident(fd, 0, len), 1); /* just written */
+    ck_assert_int_eq(gs_file_resident(fd, 5, 0), 1);
+    /* from 2 MiB + 100 to 4 MiB, and the start of that 2 MiB with it */
+    ck_assert_int_eq(gs_file_evict(fd, 2 * mib + 100, 2 * mib - 100), 0);
+    struct statfs sf;
+    ck_assert_int_eq(fstatfs(fd, &sf), 0);
+    if (sf.f_type != TMPFS_MAGIC) { /* tmpfs keeps its pages: they are the file */
+        ck_assert_int_eq(gs_file_resident(fd, 2 * mib, 4096), 0);
+        ck_assert_int_eq(gs_file_resident(fd, 2 * mib + 500000, 4096), 0);
+        ck_assert_int_eq(gs_file_resident(fd, 2 * mib - 4096, 4096), 1); /* the 2 MiB before */
+    }
+    ck_assert_int_eq(gs_file_warm(fd, 100, len - 100), 0);
+    ck_assert_int_eq(gs_file_resident(fd, 0, len), 1);
+    ck_assert_int_eq(gs_file_warm(fd, len - 10, mib), 0); /* past the end: what is there */
+    ck_assert_int_lt(gs_file_resident(-1, 0, 10), 0);
+    /* the bytes are the ones written */
+    char back[64];
+    ck_assert_int_eq(pread(fd, back, sizeof back, 2 * mib + 300000), (ssize_t)sizeof back);
+    ck_assert_int_eq(memcmp(back, buf + 2 * mib + 300000, sizeof back), 0);
+    free(buf);
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_delete)
 {
     gs_log *log = open_log(true, 0, NULL);
@@ -420,6 +492,8 @@ int main(void)
     tcase_add_test(tc, test_timestamps);
     tcase_add_test(tc, test_retention);
     tcase_add_test(tc, test_slice_outlives_deleted_segment);
+    tcase_add_test(tc, test_segment_slices);
+    tcase_add_test(tc, test_pagecache);
     tcase_add_test(tc, test_delete);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

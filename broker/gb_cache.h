@@ -1,0 +1,55 @@
+/*
+ * The page-cache budget (gregor.log.cache.bytes) and cold reads.
+ *
+ * Appended log data enters a queue in steps of at least 1 MiB per
+ * partition, oldest first. While the queue holds more than the budget, a
+ * worker thread writes its oldest steps back to disk and drops them from
+ * the page cache (gs_file_evict). The broker's cache footprint then stays
+ * bounded, and new appends reuse the pages just freed instead of claiming
+ * memory the system had not used yet (which on a VM with free page
+ * reporting costs a host fault per page: several times the copy itself).
+ *
+ * Each partition remembers from where on its bytes were appended by this
+ * process and not dropped ("hot"). A fetch whose slices start before that
+ * mark checks the page cache (gs_file_resident); what is not there is read
+ * in by a worker thread before the response is sent, so that sendfile on
+ * the loop thread never waits for the disk (cold data after a restart,
+ * dropped data, data the kernel evicted).
+ *
+ * Loop thread only.
+ */
+#ifndef GB_CACHE_H
+#define GB_CACHE_H
+
+#include <stdbool.h>
+
+#include "broker/gb_broker.h"
+#include "broker/gb_topics.h"
+#include "storage/gs_log.h"
+
+void gb_cache_start(gb_broker *b);
+/* No new eviction after this; a running one finishes while the loop runs dry. */
+void gb_cache_stop(gb_broker *b);
+/* After the loop: free what is left. */
+void gb_cache_free(gb_broker *b);
+
+/* A partition log was opened or created: everything in it before its end is
+ * taken as possibly cold. */
+void gb_cache_partition_opened(gb_partition *p);
+/* Batches were appended to p. */
+void gb_cache_appended(gb_broker *b, gb_partition *p);
+/* p is being deleted: forget its queued steps. */
+void gb_cache_partition_gone(gb_broker *b, gb_partition *p);
+
+/* Was every byte of the slice appended by this process and not dropped? */
+bool gb_cache_known_hot(const gb_partition *p, const gs_log_slice *s);
+
+/* Of the n slices, those with maybe_cold[i] set and not in the page cache
+ * are read in by a worker; done(arg) is called on the loop once they are.
+ * Returns the bytes being read, or 0 when everything is in the cache
+ * already (done is then not called). The slices must stay referenced
+ * until done. */
+int64_t gb_cache_warm(gb_broker *b, const gs_log_slice *s, const bool *maybe_cold, size_t n, void (*done)(void *arg),
+                      void *arg);
+
+#endif
