@@ -510,6 +510,9 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
             t->npartitions = p;
             return -1;
         }
+        if (rec.indexes_corrupt > 0)
+            gb_log_warn("partition %s-%d: %d segment(s) had indexes that failed the sanity check; rebuilt them from "
+                        "the log", t->name, p, rec.indexes_corrupt);
         if (rec.truncated_bytes > 0)
             gb_log_warn("partition %s-%d: recovery cut %" PRId64 " bytes of a torn or corrupt tail (%d segment(s) "
                         "removed); log end offset now %" PRId64,

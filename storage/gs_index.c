@@ -61,6 +61,7 @@ int gs_index_open(gs_index *ix, const char *path, enum gs_index_kind kind, int64
         return e;
     }
     size_t len = (size_t)st.st_size - (size_t)st.st_size % (size_t)kind;
+    bool ragged = len != (size_t)st.st_size;
     size_t entries = len / (size_t)kind;
     size_t cap = len;
     if (writable) {
@@ -77,6 +78,7 @@ int gs_index_open(gs_index *ix, const char *path, enum gs_index_kind kind, int64
     }
     ix->fd = fd;
     ix->writable = writable;
+    ix->ragged = ragged && !writable; /* a writable one is being rebuilt or extended */
     ix->map_len = cap;
     if (cap > 0) {
         void *m = mmap(NULL, cap, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
@@ -110,6 +112,25 @@ void gs_index_close(gs_index *ix)
 bool gs_index_full(const gs_index *ix)
 {
     return (ix->entries + 1) * (size_t)ix->kind > ix->map_len;
+}
+
+bool gs_index_sane(const gs_index *ix, int64_t next_offset, int64_t log_size)
+{
+    if (ix->ragged)
+        return false;
+    if (ix->entries == 0)
+        return true;
+    int64_t k, v, pk = 0, pv = 0;
+    gs__entry(ix, ix->entries - 1, &k, &v);
+    bool prev = ix->entries >= 2;
+    if (prev)
+        gs__entry(ix, ix->entries - 2, &pk, &pv);
+    if (ix->kind == GS_INDEX_OFFSET)
+        return k >= ix->base_offset && (next_offset < 0 || k < next_offset) && v < log_size &&
+               (!prev || (pk < k && pv < v));
+    int64_t fk, fv;
+    gs__entry(ix, 0, &fk, &fv);
+    return v >= ix->base_offset && (next_offset < 0 || v < next_offset) && k >= fk && (!prev || (pk < k && pv <= v));
 }
 
 bool gs_index_last(const gs_index *ix, int64_t *key, int64_t *value)

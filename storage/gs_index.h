@@ -28,6 +28,7 @@ typedef struct gs_index {
     int64_t base_offset;
     enum gs_index_kind kind;
     bool writable;
+    bool ragged; /* the file was not a whole number of entries */
 } gs_index;
 
 /* Open or create `path`. An existing file's entries are its length divided
@@ -60,6 +61,13 @@ bool gs_time_index_lookup(const gs_index *ix, int64_t target, int64_t *timestamp
 
 /* The last entry's key (offset or timestamp); false when empty. */
 bool gs_index_last(const gs_index *ix, int64_t *key, int64_t *value);
+
+/* Kafka's sanity check of an index loaded from disk, a little stricter:
+ * a whole number of entries, the last one's offset at or above the base
+ * and below next_offset (unless that is negative), an offset index's last
+ * position below log_size, the last two entries in order, a time index's
+ * last timestamp not below its first. Looks at three entries at most. */
+bool gs_index_sane(const gs_index *ix, int64_t next_offset, int64_t log_size);
 
 /* Drop entries whose offset is >= offset (log truncation). */
 void gs_index_truncate_offset(gs_index *ix, int64_t offset);

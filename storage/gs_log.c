@@ -160,6 +160,17 @@ static void gs__segment_account(gs_log *log, gs_segment *seg, const gp_batch_hea
     seg->next_offset = last + 1;
 }
 
+/* The batch header at pos: its size in the file if it is a v2 batch that
+ * lies within the segment and follows what came before, else -1. */
+static int64_t gs__batch_fits(const gs_segment *seg, int64_t pos, const gp_batch_header *h)
+{
+    int64_t bytes = GP_BATCH_LOG_OVERHEAD + (int64_t)h->batch_length;
+    if (h->batch_length < GP_BATCH_HEADER_SIZE - GP_BATCH_LOG_OVERHEAD || bytes > seg->size - pos ||
+        h->magic != GP_BATCH_MAGIC || h->base_offset < seg->next_offset || h->last_offset_delta < 0)
+        return -1;
+    return bytes;
+}
+
 /* Check every batch of a segment from the start, rebuilding its indexes;
  * cut the file at the first bad byte. Returns the bytes cut (>= 0) or a
  * negative errno. */
@@ -178,9 +189,8 @@ static int64_t gs__segment_recover(gs_log *log, gs_segment *seg, bool *cut)
         gp_batch_header h;
         if (seg->size - pos < GP_BATCH_HEADER_SIZE || gs__read_header(seg, pos, &h) < 0)
             break;
-        int64_t bytes = GP_BATCH_LOG_OVERHEAD + (int64_t)h.batch_length;
-        if (h.batch_length < GP_BATCH_HEADER_SIZE - GP_BATCH_LOG_OVERHEAD || bytes > seg->size - pos ||
-            h.magic != GP_BATCH_MAGIC || h.base_offset < seg->next_offset || h.last_offset_delta < 0)
+        int64_t bytes = gs__batch_fits(seg, pos, &h);
+        if (bytes < 0)
             break;
         if ((size_t)bytes > bufcap) {
             bufcap = (size_t)bytes;
@@ -224,15 +234,32 @@ static int gs__segment_load_tail(gs_log *log, gs_segment *seg)
         int rc = gs__read_header(seg, pos, &h);
         if (rc < 0)
             return rc;
+        int64_t bytes = gs__batch_fits(seg, pos, &h);
+        if (bytes < 0)
+            return -EINVAL; /* the index pointed into the middle of a batch */
         int64_t last = h.base_offset + h.last_offset_delta;
         if (h.max_timestamp > seg->max_timestamp) {
             seg->max_timestamp = h.max_timestamp;
             seg->max_timestamp_offset = last;
         }
         seg->next_offset = last + 1;
-        pos += GP_BATCH_LOG_OVERHEAD + (int64_t)h.batch_length;
+        pos += bytes;
     }
     return 0;
+}
+
+/* A trusted segment: its indexes pass Kafka's sanity checks (and ours: the
+ * tail scan from the last entry ends inside [base, limit]). False when the
+ * segment must be recovered instead. */
+static bool gs__segment_trusted_load(gs_log *log, gs_segment *seg, int64_t limit)
+{
+    if (!gs_index_sane(&seg->index, -1, seg->size) || !gs_index_sane(&seg->timeindex, -1, seg->size))
+        return false;
+    if (gs__segment_load_tail(log, seg) < 0)
+        return false;
+    return seg->next_offset >= seg->base_offset && seg->next_offset <= limit &&
+           gs_index_sane(&seg->index, seg->next_offset, seg->size) &&
+           gs_index_sane(&seg->timeindex, seg->next_offset, seg->size);
 }
 
 static int gs__cmp_i64(const void *a, const void *b)
@@ -316,12 +343,9 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
         bool active = i + 1 == log->nsegs;
         bool trusted = clean || (!active && log->segs[i + 1]->base_offset <= recovery_point);
         if (trusted && !seg->needs_rebuild) {
-            if ((rc = gs__segment_load_tail(log, seg)) < 0) {
-                snprintf(err, errlen, "cannot read segment %020" PRId64 " in %s: %s", seg->base_offset, dir,
-                         strerror(-rc));
-                goto fail;
-            }
-            continue;
+            if (gs__segment_trusted_load(log, seg, active ? INT64_MAX : log->segs[i + 1]->base_offset))
+                continue;
+            rec->indexes_corrupt++; /* recovered below, as Kafka does */
         }
         bool cut = false;
         int64_t cutb;

@@ -57,6 +57,7 @@ typedef struct gs_log_recovery {
     int64_t truncated_at_offset; /* log end offset after the cut, or -1 */
     int segments_removed;        /* segments after the cut */
     int indexes_rebuilt;
+    int indexes_corrupt; /* of segments that were trusted: rebuilt too */
 } gs_log_recovery;
 
 /* Open (creating the directory if needed) the log in `dir`. Segments whose
