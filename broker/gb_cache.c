@@ -73,10 +73,15 @@ void gb_cache_partition_opened(gb_partition *p)
     p->hot_pos = p->cache_pos;
 }
 
+/* Is byte pos of the segment at seg_base at or after p's hot mark? */
+static bool gb__at_or_after_hot(const gb_partition *p, int64_t seg_base, int64_t pos)
+{
+    return seg_base > p->hot_base || (seg_base == p->hot_base && pos >= p->hot_pos);
+}
+
 bool gb_cache_known_hot(const gb_partition *p, const gs_log_slice *s)
 {
-    int64_t base = s->seg->base_offset;
-    return base > p->hot_base || (base == p->hot_base && s->pos >= p->hot_pos);
+    return gb__at_or_after_hot(p, s->seg->base_offset, s->pos);
 }
 
 static void gb__evict_work(uv_work_t *w)
@@ -103,7 +108,7 @@ static void gb__evict_after(uv_work_t *w, int status)
         } else if (p) {
             /* Reads before this point may have to wait for the disk now. */
             int64_t end = job->slices[i].pos + job->slices[i].len;
-            if (s->seg_base > p->hot_base || (s->seg_base == p->hot_base && end > p->hot_pos)) {
+            if (gb__at_or_after_hot(p, s->seg_base, end)) {
                 p->hot_base = s->seg_base;
                 p->hot_pos = end;
             }

@@ -18,17 +18,24 @@ static int64_t gs__page(void)
     return page;
 }
 
+/* A read-only mapping of [pos, pos + len) from the page boundary below
+ * pos; its length goes to *maplen. MAP_FAILED on failure (errno set). */
+static void *gs__map(int fd, int64_t pos, int64_t len, size_t *maplen)
+{
+    int64_t from = pos - pos % gs__page();
+    *maplen = (size_t)(pos + len - from);
+    return mmap(NULL, *maplen, PROT_READ, MAP_SHARED, fd, (off_t)from);
+}
+
 int gs_file_resident(int fd, int64_t pos, int64_t len)
 {
     if (len <= 0)
         return 1;
-    int64_t pg = gs__page();
-    int64_t from = pos - pos % pg;
-    size_t maplen = (size_t)(pos + len - from);
-    void *m = mmap(NULL, maplen, PROT_READ, MAP_SHARED, fd, (off_t)from);
+    size_t maplen, pg = (size_t)gs__page();
+    void *m = gs__map(fd, pos, len, &maplen);
     if (m == MAP_FAILED)
         return -errno;
-    size_t npages = (maplen + (size_t)pg - 1) / (size_t)pg;
+    size_t npages = (maplen + pg - 1) / pg;
     unsigned char small[256];
     unsigned char *vec = npages <= sizeof small ? small : malloc(npages);
     int rc;
@@ -79,10 +86,8 @@ int gs_file_warm(int fd, int64_t pos, int64_t len)
     if (len <= 0)
         return 0;
 #ifdef MADV_POPULATE_READ
-    int64_t pg = gs__page();
-    int64_t from = pos - pos % pg;
-    size_t maplen = (size_t)(pos + len - from);
-    void *m = mmap(NULL, maplen, PROT_READ, MAP_SHARED, fd, (off_t)from);
+    size_t maplen;
+    void *m = gs__map(fd, pos, len, &maplen);
     if (m != MAP_FAILED) {
         /* Faults the pages in without a SIGBUS: past the end of the file it
          * fails with EFAULT instead. */
