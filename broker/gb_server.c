@@ -521,6 +521,20 @@ static void gb__conn_pump(gb_conn *c)
     gb__conn_update_reading(c);
 }
 
+/* Linux counts a connection that answers soon after it receives as
+ * interactive and holds its ACKs back to ride on the answers; it also holds
+ * them while unread bytes keep the window from moving. While the loop handles
+ * one large Produce, the next one's bytes arrive unread, so the client's send
+ * buffer fills with unacknowledged bytes and librdkafka stops building batches
+ * until it drains: its queue, latency and cost per message grow. Leaving that
+ * mode after each read of a large frame lets the kernel acknowledge at once.
+ * Small requests keep delayed ACKs riding on their answers. */
+static void gb__conn_ack_now(gb_conn *c)
+{
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+}
+
 /* One read per wake-up: level-triggered polling brings us back for more,
  * after the other connections had their turn. */
 static void gb__conn_read(gb_conn *c)
@@ -551,6 +565,7 @@ static void gb__conn_read(gb_conn *c)
         return;
     }
     if (c->frame) {
+        gb__conn_ack_now(c);
         c->frame_have += (size_t)n;
         if (c->frame_have < c->frame_len)
             return;
