@@ -524,11 +524,12 @@ static void gb__conn_pump(gb_conn *c)
 /* Linux counts a connection that answers soon after it receives as
  * interactive and holds its ACKs back to ride on the answers; it also holds
  * them while unread bytes keep the window from moving. While the loop handles
- * one large Produce, the next one's bytes arrive unread, so the client's send
- * buffer fills with unacknowledged bytes and librdkafka stops building batches
- * until it drains: its queue, latency and cost per message grow. Leaving that
- * mode after each read of a large frame lets the kernel acknowledge at once.
- * Small requests keep delayed ACKs riding on their answers. */
+ * one large Produce, the next one's bytes arrive unread, and the client's
+ * socket keeps megabytes of sent but unacknowledged bytes: memory the client
+ * holds per message in flight, which made a client-bound producer measurably
+ * slower (ARCHITECTURE.md, section 10). Leaving that mode after each read of
+ * a large frame lets the kernel acknowledge at once. Small requests keep
+ * delayed ACKs riding on their answers. */
 static void gb__conn_ack_now(gb_conn *c)
 {
     int one = 1;
