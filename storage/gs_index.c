@@ -111,7 +111,10 @@ void gs_index_close(gs_index *ix)
 
 bool gs_index_full(const gs_index *ix)
 {
-    return (ix->entries + 1) * (size_t)ix->kind > ix->map_len;
+    /* A time index keeps its last slot for the entry that closes it
+     * (gs_time_index_close), as Kafka's TimeIndex.isFull does. */
+    size_t reserve = ix->kind == GS_INDEX_TIME ? 1 : 0;
+    return (ix->entries + 1 + reserve) * (size_t)ix->kind > ix->map_len;
 }
 
 bool gs_index_sane(const gs_index *ix, int64_t next_offset, int64_t log_size)
@@ -170,6 +173,23 @@ int gs_time_index_append(gs_index *ix, int64_t timestamp, int64_t offset)
         return -ENOSPC;
     uint8_t *p = ix->map + ix->entries * GS_INDEX_TIME;
     gs__put64(p, (uint64_t)timestamp);
+    gs__put32(p + 8, (uint32_t)rel);
+    ix->entries++;
+    return 0;
+}
+
+int gs_time_index_close(gs_index *ix, int64_t max_timestamp, int64_t offset)
+{
+    int64_t k, v;
+    if (gs_index_last(ix, &k, &v) ? max_timestamp <= k : max_timestamp < 0)
+        return 0;
+    int64_t rel = offset - ix->base_offset;
+    if (rel < 0 || rel > INT32_MAX || (gs_index_last(ix, &k, &v) && offset < v))
+        return -EINVAL;
+    if (!ix->writable || (ix->entries + 1) * GS_INDEX_TIME > ix->map_len)
+        return -ENOSPC;
+    uint8_t *p = ix->map + ix->entries * GS_INDEX_TIME;
+    gs__put64(p, (uint64_t)max_timestamp);
     gs__put32(p + 8, (uint32_t)rel);
     ix->entries++;
     return 0;

@@ -50,6 +50,14 @@ bool gs_index_full(const gs_index *ix);
 int gs_offset_index_append(gs_index *ix, int64_t offset, uint32_t position);
 int gs_time_index_append(gs_index *ix, int64_t timestamp, int64_t offset);
 
+/* The entry Kafka writes when a segment stops being active (roll, clean
+ * close, recovery): the segment's largest timestamp and its offset, unless
+ * the last entry already has that timestamp (or none: max_timestamp < 0).
+ * It may use the slot gs_index_full() keeps free. Returns 0 or a negative
+ * errno. Kafka reads a closed segment's largest timestamp from this entry
+ * alone, so without it a search by time could pass over the segment. */
+int gs_time_index_close(gs_index *ix, int64_t max_timestamp, int64_t offset);
+
 /* The entry with the largest offset <= target; (base, 0) when none. */
 void gs_offset_index_lookup(const gs_index *ix, int64_t target, int64_t *offset, uint32_t *position);
 

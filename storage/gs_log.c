@@ -207,6 +207,9 @@ static int64_t gs__segment_recover(gs_log *log, gs_segment *seg, bool *cut)
         pos += bytes;
     }
     free(buf);
+    /* As Kafka's recovery: the closing time-index entry, as after a roll. */
+    if (seg->timeindex.writable)
+        (void)gs_time_index_close(&seg->timeindex, seg->max_timestamp, seg->max_timestamp_offset);
     int64_t cut_bytes = seg->size - pos;
     if (cut_bytes > 0) {
         if (ftruncate(seg->fd, pos) < 0)
@@ -407,8 +410,10 @@ void gs_log_close(gs_log *log)
         gs_segment *seg = log->segs[i];
         if (seg->index.writable)
             (void)gs_index_trim(&seg->index);
-        if (seg->timeindex.writable)
+        if (seg->timeindex.writable) {
+            (void)gs_time_index_close(&seg->timeindex, seg->max_timestamp, seg->max_timestamp_offset);
             (void)gs_index_trim(&seg->timeindex);
+        }
         gs__segment_unref(seg);
     }
     free(log->segs);
@@ -503,6 +508,9 @@ static int gs__roll(gs_log *log)
     if (act->size == 0)
         return 0;
     int rc;
+    /* A full time index (an old file, a tiny segment.index.bytes) goes
+     * without the closing entry rather than fail the append. */
+    (void)gs_time_index_close(&act->timeindex, act->max_timestamp, act->max_timestamp_offset);
     if ((rc = gs_index_trim(&act->index)) < 0 || (rc = gs_index_trim(&act->timeindex)) < 0)
         return rc;
     gs_segment *seg;

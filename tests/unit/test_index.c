@@ -126,6 +126,31 @@ START_TEST(test_time_index)
 }
 END_TEST
 
+/* The closing entry: the time index keeps one slot for it (Kafka's
+ * TimeIndex.isFull), and it is written only when it adds a newer timestamp. */
+START_TEST(test_time_index_close)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/00000000000000000010.timeindex", dir);
+    gs_index ix;
+    ck_assert_int_eq(gs_index_open(&ix, path, GS_INDEX_TIME, 10, 36, true), 0); /* 3 slots */
+    ck_assert_int_eq(gs_time_index_close(&ix, -1, 10), 0); /* no timestamp yet: nothing */
+    ck_assert_uint_eq(ix.entries, 0);
+    ck_assert_int_eq(gs_time_index_append(&ix, 100, 11), 0);
+    ck_assert(!gs_index_full(&ix));
+    ck_assert_int_eq(gs_time_index_append(&ix, 200, 12), 0);
+    ck_assert(gs_index_full(&ix)); /* the last slot is kept */
+    ck_assert_int_eq(gs_time_index_append(&ix, 300, 13), -ENOSPC);
+    ck_assert_int_eq(gs_time_index_close(&ix, 200, 12), 0); /* not newer: nothing */
+    ck_assert_uint_eq(ix.entries, 2);
+    ck_assert_int_eq(gs_time_index_close(&ix, 350, 14), 0);
+    int64_t k, v;
+    ck_assert(gs_index_last(&ix, &k, &v) && k == 350 && v == 14);
+    ck_assert_int_eq(gs_time_index_close(&ix, 400, 15), -ENOSPC); /* truly full */
+    gs_index_close(&ix);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("index");
@@ -134,6 +159,7 @@ int main(void)
     tcase_add_test(tc, test_offset_index);
     tcase_add_test(tc, test_offset_index_full);
     tcase_add_test(tc, test_time_index);
+    tcase_add_test(tc, test_time_index_close);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
