@@ -17,13 +17,11 @@
 #include "broker/gb_flusher.h"
 #include "broker/gb_log.h"
 #include "protocol/gp_errors.h"
+#include "storage/gs_dirfiles.h"
 #include "storage/gs_meta.h"
 #include "storage/gs_names.h"
 
 #define GB_TOPICS_FILE "gregor-topics.properties"
-#define GB_CLEAN_MARKER ".kafka_cleanshutdown"
-#define GB_RECOVERY_CHECKPOINT "recovery-point-offset-checkpoint"
-#define GB_START_CHECKPOINT "log-start-offset-checkpoint"
 
 struct gb_topics {
     gb_topic **buckets;
@@ -140,45 +138,6 @@ void gb_topic_log_config(const gb_topic *t, gs_log_config *out)
 
 /* ---- uuids ------------------------------------------------------------------ */
 
-static int gb__b64_val(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-/* Kafka's Uuid text (22 chars of unpadded base64url) to bytes. */
-static int gb__uuid_parse(const char *s, gp_uuid *u)
-{
-    if (strlen(s) != 22)
-        return -1;
-    uint8_t out[18] = {0};
-    size_t o = 0;
-    for (size_t i = 0; i < 22; i += 4) {
-        uint32_t v = 0;
-        size_t n = i + 4 <= 22 ? 4 : 22 - i;
-        for (size_t k = 0; k < 4; k++) {
-            int d = k < n ? gb__b64_val(s[i + k]) : 0;
-            if (d < 0)
-                return -1;
-            v = (v << 6) | (uint32_t)d;
-        }
-        out[o++] = (uint8_t)(v >> 16);
-        out[o++] = (uint8_t)(v >> 8);
-        out[o++] = (uint8_t)v;
-    }
-    memcpy(u->b, out, 16);
-    return 0;
-}
-
 /* A new topic id, avoiding the ids Kafka reserves or avoids (zero, one,
  * and ids whose text starts with '-', which look like command-line flags). */
 static void gb__new_topic_id(gp_uuid *u, char text[23])
@@ -199,113 +158,28 @@ static void gb__partition_dir(gb_broker *b, const gb_topic *t, int32_t p, char *
     snprintf(out, len, "%s/%s-%d", b->data_dir, t->name, p);
 }
 
-/* partition.metadata, Kafka's format ("version: 0", "topic_id: <id>"). */
-static int gb__write_partition_metadata(const char *dir, const char *id_text)
-{
-    char path[PATH_MAX + 32], text[128];
-    snprintf(path, sizeof path, "%s/partition.metadata", dir);
-    int n = snprintf(text, sizeof text, "version: 0\ntopic_id: %s\n", id_text);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -errno;
-    int rc = fwrite(text, 1, (size_t)n, f) == (size_t)n ? 0 : -EIO;
-    if (fclose(f) != 0 && rc == 0)
-        rc = -errno;
-    return rc;
-}
-
-static bool gb__read_partition_metadata(const char *dir, char id_text[23])
-{
-    char path[PATH_MAX + 32], line[128];
-    snprintf(path, sizeof path, "%s/partition.metadata", dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    bool found = false;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "topic_id: %22s", id_text) == 1)
-            found = true;
-    fclose(f);
-    return found;
-}
-
-/* Kafka's offset checkpoint files: "0", count, then "topic partition offset". */
-typedef struct gb_checkpoint {
-    char *topic;
-    int32_t partition;
-    int64_t offset;
-} gb_checkpoint;
-
-static gb_checkpoint *gb__read_checkpoint(const char *dir, const char *name, size_t *n)
-{
-    char path[PATH_MAX], topic[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    *n = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    int version, count;
-    gb_checkpoint *cp = NULL;
-    if (fscanf(f, "%d %d", &version, &count) == 2 && version == 0 && count > 0 && count < 10000000) {
-        cp = calloc((size_t)count, sizeof *cp);
-        int32_t p;
-        int64_t off;
-        while (*n < (size_t)count && fscanf(f, "%255s %" SCNd32 " %" SCNd64, topic, &p, &off) == 3) {
-            cp[*n].topic = strdup(topic);
-            cp[*n].partition = p;
-            cp[*n].offset = off;
-            (*n)++;
-        }
-    }
-    fclose(f);
-    return cp;
-}
-
-static int64_t gb__checkpoint_get(const gb_checkpoint *cp, size_t n, const char *topic, int32_t p)
-{
-    for (size_t i = 0; i < n; i++)
-        if (cp[i].partition == p && strcmp(cp[i].topic, topic) == 0)
-            return cp[i].offset;
-    return -1;
-}
-
-static void gb__free_checkpoint(gb_checkpoint *cp, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(cp[i].topic);
-    free(cp);
-}
-
 /* The text of a checkpoint file: every partition's recovery point, or its
  * log start offset. */
-static char *gb__checkpoint_text(gb_broker *b, bool recovery, size_t *len)
+static void gb__checkpoint_text(gb_broker *b, bool recovery, gs_checkpoint_text *out)
 {
     gb_topics *ts = b->topics;
     size_t n = 0;
     for (size_t i = 0; i < ts->nbuckets; i++)
         for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
             n += (size_t)t->npartitions;
-    size_t cap = 64 + n * 300; /* a topic name is at most 249 bytes */
-    char *text = malloc(cap);
-    if (!text)
-        abort();
-    size_t l = (size_t)snprintf(text, cap, "0\n%zu\n", n);
+    gs_checkpoint_text_begin(out, n);
     for (size_t i = 0; i < ts->nbuckets; i++)
         for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
             for (int32_t p = 0; p < t->npartitions; p++) {
                 gb_partition *part = t->partitions[p];
                 int64_t v = recovery ? part->recovery_point : gs_log_start_offset(part->log);
-                l += (size_t)snprintf(text + l, cap - l, "%s %d %" PRId64 "\n", t->name, p, v);
+                gs_checkpoint_text_add(out, t->name, p, v);
             }
-    *len = l;
-    return text;
 }
 
-static int gb__write_checkpoint(gb_broker *b, bool recovery, const char *text, size_t len)
+static int gb__write_checkpoint(gb_broker *b, bool recovery, const gs_checkpoint_text *text)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", b->data_dir, recovery ? GB_RECOVERY_CHECKPOINT : GB_START_CHECKPOINT);
-    return gs_write_file_atomic(path, text, len);
+    return gs_checkpoint_write(b->data_dir, recovery ? GS_RECOVERY_CHECKPOINT : GS_START_CHECKPOINT, text);
 }
 
 /* A periodic checkpoint, as Kafka's log manager writes them: for the
@@ -328,8 +202,7 @@ typedef struct gb_checkpoint_job {
     size_t nrefs, refs_cap;
     gb_checkpoint_part *parts;
     size_t nparts, parts_cap;
-    char *text;
-    size_t len;
+    gs_checkpoint_text text;
     int rc;
     bool synced;
 } gb_checkpoint_job;
@@ -341,7 +214,7 @@ static void gb__checkpoint_work(uv_work_t *w)
         job->rc = gs_log_slice_sync_closed(&job->refs[i]);
     job->synced = job->rc == 0;
     if (job->synced)
-        job->rc = gb__write_checkpoint(job->b, job->recovery, job->text, job->len);
+        job->rc = gb__write_checkpoint(job->b, job->recovery, &job->text);
 }
 
 static void gb__checkpoint_after(uv_work_t *w, int status)
@@ -353,7 +226,7 @@ static void gb__checkpoint_after(uv_work_t *w, int status)
         gs_log_slice_release(&job->refs[i]);
     if (job->rc < 0)
         gb_log_error("cannot %s %s: %s", job->synced ? "write" : "sync the segments for",
-                     job->recovery ? GB_RECOVERY_CHECKPOINT : GB_START_CHECKPOINT, strerror(-job->rc));
+                     job->recovery ? GS_RECOVERY_CHECKPOINT : GS_START_CHECKPOINT, strerror(-job->rc));
     for (size_t i = 0; job->rc < 0 && i < job->nparts; i++) {
         gb_topic *t = gb_topic_find_id(b, &job->parts[i].topic);
         gb_partition *p = t ? gb_topic_partition(t, job->parts[i].index) : NULL;
@@ -363,7 +236,7 @@ static void gb__checkpoint_after(uv_work_t *w, int status)
     b->topics->checkpointing[job->recovery] = false;
     free(job->refs);
     free(job->parts);
-    free(job->text);
+    gs_checkpoint_text_free(&job->text);
     free(job);
 }
 
@@ -409,7 +282,7 @@ void gb_topics_checkpoint(gb_broker *b, bool recovery)
         for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
             for (int32_t p = 0; p < t->npartitions; p++)
                 gb__checkpoint_collect(job, t->partitions[p]);
-    job->text = gb__checkpoint_text(b, recovery, &job->len);
+    gb__checkpoint_text(b, recovery, &job->text);
     job->work.data = job;
     ts->checkpointing[recovery] = true;
     uv_queue_work(b->loop, &job->work, gb__checkpoint_work, gb__checkpoint_after);
@@ -487,7 +360,7 @@ static void gb__log_pstate_load(const gb_topic *t, int32_t p, const gs_pstate_lo
 
 /* Open (creating or recovering) partitions [from, to) of t. */
 static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t to, bool creating,
-                               const gb_checkpoint *rp, size_t nrp, const gb_checkpoint *ls, size_t nls, bool clean,
+                               const gs_checkpoint *rp, const gs_checkpoint *ls, bool clean,
                                char *err, size_t errlen)
 {
     gb_partition **parts = realloc(t->partitions, (size_t)to * sizeof *parts);
@@ -499,8 +372,8 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
     for (int32_t p = from; p < to; p++) {
         char dir[PATH_MAX];
         gb__partition_dir(b, t, p, dir, sizeof dir);
-        int64_t recovery = creating ? 0 : gb__checkpoint_get(rp, nrp, t->name, p);
-        int64_t start = creating ? 0 : gb__checkpoint_get(ls, nls, t->name, p);
+        int64_t recovery = creating ? 0 : gs_checkpoint_get(rp, t->name, p);
+        int64_t start = creating ? 0 : gs_checkpoint_get(ls, t->name, p);
         gs_log_recovery rec;
         gs_log *log;
         char e[512];
@@ -530,8 +403,8 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
         }
         gb__log_pstate_load(t, p, &pl);
         char id[23];
-        if (creating || !gb__read_partition_metadata(dir, id) || strcmp(id, t->id_text) != 0)
-            (void)gb__write_partition_metadata(dir, t->id_text);
+        if (creating || !gs_partition_metadata_read(dir, id) || strcmp(id, t->id_text) != 0)
+            (void)gs_partition_metadata_write(dir, t->id_text);
         gb_partition *part = calloc(1, sizeof *part);
         if (!part)
             abort();
@@ -709,7 +582,7 @@ static int gb__load_store(gb_broker *b, char *err, size_t errlen)
         }
         if (strcmp(what, "id") == 0) {
             snprintf(t->id_text, sizeof t->id_text, "%s", value);
-            if (gb__uuid_parse(value, &t->id) < 0) {
+            if (gs_uuid_parse(value, t->id.b) < 0) {
                 snprintf(err, errlen, "%s:%d: bad topic id '%s'", path, lineno, value);
                 free(line);
                 fclose(f);
@@ -763,7 +636,7 @@ static bool gb__finish_deletions(gb_broker *b)
         char path[PATH_MAX], id[23];
         snprintf(path, sizeof path, "%s/%s", b->data_dir, names[i]);
         gp_uuid u;
-        gb_topic *t = gb__read_partition_metadata(path, id) && gb__uuid_parse(id, &u) == 0 ? gb_topic_find_id(b, &u)
+        gb_topic *t = gs_partition_metadata_read(path, id) && gs_uuid_parse(id, u.b) == 0 ? gb_topic_find_id(b, &u)
                                                                                           : NULL;
         if (t) {
             gb_log_warn("finishing the deletion of topic %s, interrupted by a crash", t->name);
@@ -813,7 +686,7 @@ static bool gb__scan_dirs(gb_broker *b)
             t = gb__topic_new(de->d_name, len);
             gb__insert(b->topics, t);
             char id[23];
-            if (gb__read_partition_metadata(path, id) && gb__uuid_parse(id, &t->id) == 0)
+            if (gs_partition_metadata_read(path, id) && gs_uuid_parse(id, t->id.b) == 0)
                 snprintf(t->id_text, sizeof t->id_text, "%s", id);
             gb_log_warn("adopting partition directory %s: topic %s was not in %s (created with default configs)",
                         de->d_name, t->name, GB_TOPICS_FILE);
@@ -833,17 +706,14 @@ int gb_topics_open(gb_broker *b, char *err, size_t errlen)
     b->topics = calloc(1, sizeof *b->topics);
     if (!b->topics)
         abort();
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_CLEAN_MARKER);
-    struct stat st;
-    bool clean = stat(path, &st) == 0;
+    bool clean = gs_clean_shutdown_marked(b->data_dir);
     if (gb__load_store(b, err, errlen) < 0)
         return -1;
     bool changed = gb__finish_deletions(b);
     changed = gb__scan_dirs(b) || changed;
-    size_t nrp, nls;
-    gb_checkpoint *rp = gb__read_checkpoint(b->data_dir, GB_RECOVERY_CHECKPOINT, &nrp);
-    gb_checkpoint *ls = gb__read_checkpoint(b->data_dir, GB_START_CHECKPOINT, &nls);
+    gs_checkpoint rp, ls;
+    gs_checkpoint_read(b->data_dir, GS_RECOVERY_CHECKPOINT, &rp);
+    gs_checkpoint_read(b->data_dir, GS_START_CHECKPOINT, &ls);
     gp_arena a;
     gp_arena_init(&a, NULL, 0);
     size_t n;
@@ -866,17 +736,17 @@ int gb_topics_open(gb_broker *b, char *err, size_t errlen)
         }
         int32_t np = t->npartitions;
         t->npartitions = 0;
-        rc = gb__open_partitions(b, t, 0, np, false, rp, nrp, ls, nls, clean, err, errlen);
+        rc = gb__open_partitions(b, t, 0, np, false, &rp, &ls, clean, err, errlen);
     }
     gp_arena_reset(&a, NULL, 0);
-    gb__free_checkpoint(rp, nrp);
-    gb__free_checkpoint(ls, nls);
+    gs_checkpoint_free(&rp);
+    gs_checkpoint_free(&ls);
     if (rc < 0)
         return -1;
     if (changed && gb__persist_now(b) < 0)
         gb_log_warn("cannot write %s/%s", b->data_dir, GB_TOPICS_FILE);
     /* From now on a crash is an unclean stop. */
-    unlink(path);
+    gs_clean_shutdown_clear(b->data_dir);
     if (b->topics->count > 0)
         gb_log_info("loaded %zu topic(s) after a%s shutdown", b->topics->count, clean ? " clean" : "n unclean");
     return 0;
@@ -898,8 +768,9 @@ void gb_topics_close(gb_broker *b)
                     gb_log_warn("partition %s-%d: cannot write the producer snapshot: %s", t->name, p, strerror(-rc));
                 part->recovery_point = gs_log_end_offset(part->log); /* once the syncfs below is done */
             }
-    size_t rlen, slen;
-    char *rtext = gb__checkpoint_text(b, true, &rlen), *stext = gb__checkpoint_text(b, false, &slen);
+    gs_checkpoint_text rtext, stext;
+    gb__checkpoint_text(b, true, &rtext);
+    gb__checkpoint_text(b, false, &stext);
     for (size_t i = 0; i < ts->nbuckets; i++)
         for (gb_topic *t = ts->buckets[i], *next; t; t = next) {
             next = t->hash_next;
@@ -921,21 +792,18 @@ void gb_topics_close(gb_broker *b)
     }
     if (dfd >= 0)
         close(dfd);
-    if (ok && gb__write_checkpoint(b, true, rtext, rlen) < 0) {
-        gb_log_error("cannot write %s/%s", b->data_dir, GB_RECOVERY_CHECKPOINT);
+    if (ok && gb__write_checkpoint(b, true, &rtext) < 0) {
+        gb_log_error("cannot write %s/%s", b->data_dir, GS_RECOVERY_CHECKPOINT);
         ok = false;
     }
-    if (ok && gb__write_checkpoint(b, false, stext, slen) < 0) {
-        gb_log_error("cannot write %s/%s", b->data_dir, GB_START_CHECKPOINT);
+    if (ok && gb__write_checkpoint(b, false, &stext) < 0) {
+        gb_log_error("cannot write %s/%s", b->data_dir, GS_START_CHECKPOINT);
         ok = false;
     }
-    free(rtext);
-    free(stext);
-    if (ok) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_CLEAN_MARKER);
-        (void)gs_write_file_atomic(path, "", 0);
-    }
+    gs_checkpoint_text_free(&rtext);
+    gs_checkpoint_text_free(&stext);
+    if (ok)
+        (void)gs_clean_shutdown_mark(b->data_dir);
 }
 
 /* ---- changes ---------------------------------------------------------------------- */
@@ -1003,7 +871,7 @@ int gb_topic_create(gb_broker *b, const char *name, size_t len, int32_t partitio
     t->noverrides = n;
     gb__new_topic_id(&t->id, t->id_text);
     char err[512];
-    if (gb__open_partitions(b, t, 0, partitions, true, NULL, 0, NULL, 0, true, err, sizeof err) < 0) {
+    if (gb__open_partitions(b, t, 0, partitions, true, NULL, NULL, true, err, sizeof err) < 0) {
         gb_log_error("creating topic %s: %s", t->name, err);
         for (int32_t p = 0; p < t->npartitions; p++) {
             gs_log_delete(t->partitions[p]->log);
@@ -1127,7 +995,7 @@ int gb_topic_add_partitions(gb_broker *b, gb_topic *t, int32_t total, bool valid
     if (validate_only)
         return 0;
     char err[512];
-    if (gb__open_partitions(b, t, t->npartitions, total, true, NULL, 0, NULL, 0, true, err, sizeof err) < 0) {
+    if (gb__open_partitions(b, t, t->npartitions, total, true, NULL, NULL, true, err, sizeof err) < 0) {
         *kafka_error = GP_E_KAFKA_STORAGE_ERROR;
         snprintf(msg, msglen, "%s", err);
         return -1;
