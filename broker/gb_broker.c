@@ -2,20 +2,20 @@
  * The broker's lifecycle around the loop: what starts before it runs, and
  * the order things stop in on SIGINT/SIGTERM.
  */
-#include "broker/gb_broker.h"
+#include "broker/core/gb_broker.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
-#include "broker/gb_cache.h"
-#include "broker/gb_coordinator.h"
-#include "broker/gb_fetch.h"
-#include "broker/gb_flusher.h"
-#include "broker/gb_log.h"
-#include "broker/gb_producer_api.h"
-#include "broker/gb_server.h"
-#include "broker/gb_topics.h"
+#include "broker/core/gb_cache.h"
+#include "broker/core/gb_coordinator.h"
+#include "broker/api/gb_fetch.h"
+#include "broker/core/gb_flusher.h"
+#include "broker/base/gb_log.h"
+#include "broker/api/gb_producer_api.h"
+#include "broker/net/gb_server.h"
+#include "broker/core/gb_topics.h"
 
 static void gb__on_retention(uv_timer_t *t)
 {

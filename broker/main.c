@@ -13,9 +13,9 @@
 #include <malloc.h>
 #endif
 
-#include "broker/gb_broker.h"
-#include "broker/gb_log.h"
-#include "broker/gb_server.h"
+#include "broker/core/gb_broker.h"
+#include "broker/base/gb_log.h"
+#include "broker/net/gb_server.h"
 #include "protocol/gp_messages.h"
 
 #ifndef GREGOR_VERSION

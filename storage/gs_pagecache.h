@@ -1,6 +1,6 @@
 /*
  * Page-cache residency of file ranges, for the broker's page-cache budget
- * (broker/gb_cache): which bytes a read would have to wait for the disk
+ * (broker/core/gb_cache): which bytes a read would have to wait for the disk
  * for, bringing them in off the loop thread, and dropping bytes that are
  * on disk from the cache.
  *

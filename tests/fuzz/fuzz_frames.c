@@ -56,10 +56,10 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "broker/gb_broker.h"
-#include "broker/gb_log.h"
-#include "broker/gb_server.h"
-#include "broker/gb_topics.h"
+#include "broker/core/gb_broker.h"
+#include "broker/base/gb_log.h"
+#include "broker/net/gb_server.h"
+#include "broker/core/gb_topics.h"
 #include "fuzz_common.h"
 #include "protocol/gp_header.h"
 

@@ -26,7 +26,7 @@
 #include "protocol/gp_errors.h"
 #include "protocol/gp_header.h"
 
-#define FZ_REQUEST_BLOCK 3072 /* as GB_REQUEST_BLOCK in broker/gb_request.h */
+#define FZ_REQUEST_BLOCK 3072 /* as GB_REQUEST_BLOCK in broker/net/gb_request.h */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

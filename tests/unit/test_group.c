@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/gb_group.h"
-#include "broker/gb_group_records.h"
+#include "broker/core/gb_group.h"
+#include "broker/core/gb_group_records.h"
 #include "protocol/gp_errors.h"
 
 /* ---- harness -------------------------------------------------------------- */

@@ -20,15 +20,15 @@
  * gs->wake_at is a lower bound of them all: it only moves earlier between
  * ticks, and the tick recomputes it exactly.
  */
-#include "broker/gb_group.h"
+#include "broker/core/gb_group.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/gb_group_records.h"
-#include "broker/gb_log.h"
+#include "broker/core/gb_group_records.h"
+#include "broker/base/gb_log.h"
 #include "protocol/gp_errors.h"
 
 #define GB_NEW_MEMBER_JOIN_TIMEOUT_MS 300000

@@ -6,7 +6,8 @@
 #ifndef GB_FETCH_H
 #define GB_FETCH_H
 
-#include "broker/gb_topics.h"
+#include "broker/core/gb_topics.h"
+#include "broker/net/gb_request.h"
 
 void gb_handle_fetch(gb_broker *b, gb_request *req);
 

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
-#include "broker/gb_broker.h"
+#include "broker/core/gb_broker.h"
 #include "protocol/gp_header.h"
 
 typedef struct gb_conn gb_conn;

@@ -23,10 +23,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "broker/gb_cache.h"
-#include "broker/gb_fetch.h"
-#include "broker/gb_flusher.h"
-#include "broker/gb_log.h"
+#include "broker/net/gb_request.h"
+#include "broker/core/gb_cache.h"
+#include "broker/api/gb_fetch.h"
+#include "broker/core/gb_flusher.h"
+#include "broker/base/gb_log.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
 

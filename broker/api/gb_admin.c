@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/gb_request.h"
-#include "broker/gb_topics.h"
+#include "broker/net/gb_request.h"
+#include "broker/core/gb_topics.h"
 #include "config/gc_topic.h"
 #include "protocol/gp_errors.h"
 #include "storage/gs_names.h"

@@ -1,4 +1,4 @@
-#include "broker/gb_topics.h"
+#include "broker/core/gb_topics.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,10 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "broker/gb_cache.h"
-#include "broker/gb_fetch.h"
-#include "broker/gb_flusher.h"
-#include "broker/gb_log.h"
+#include "broker/core/gb_cache.h"
+#include "broker/api/gb_fetch.h"
+#include "broker/core/gb_flusher.h"
+#include "broker/base/gb_log.h"
 #include "protocol/gp_errors.h"
 #include "storage/gs_dirfiles.h"
 #include "storage/gs_meta.h"

@@ -53,8 +53,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "broker/gb_log.h"
-#include "broker/gb_topics.h"
+#include "broker/net/gb_request.h"
+#include "broker/base/gb_log.h"
+#include "broker/core/gb_topics.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
 

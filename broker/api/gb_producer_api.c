@@ -19,7 +19,8 @@
  * DescribeProducers lists a partition's producer-state entries as Kafka's
  * Partition.activeProducerState does.
  */
-#include "broker/gb_producer_api.h"
+#include "broker/net/gb_request.h"
+#include "broker/api/gb_producer_api.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -28,8 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/gb_log.h"
-#include "broker/gb_topics.h"
+#include "broker/base/gb_log.h"
+#include "broker/core/gb_topics.h"
 #include "protocol/gp_errors.h"
 #include "storage/gs_meta.h"
 #include "storage/gs_names.h"

@@ -22,7 +22,7 @@
  * connection whose unsent responses exceed GB_CONN_MAX_UNSENT bytes or
  * GB_CONN_MAX_INFLIGHT requests stops being read until its writes drain.
  */
-#include "broker/gb_server.h"
+#include "broker/net/gb_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,7 +37,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "broker/gb_log.h"
+#include "broker/base/gb_log.h"
 
 #define GB_CONN_RBUF (64 * 1024)
 #define GB_CONN_BURST 16

@@ -1,4 +1,4 @@
-#include "broker/gb_flusher.h"
+#include "broker/core/gb_flusher.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "broker/gb_log.h"
+#include "broker/base/gb_log.h"
 
 /* Sync threads, started as they are needed: each runs one partition's
  * fdatasync at a time. The journal commits concurrent syncs together, so

@@ -14,8 +14,8 @@
 #ifndef GB_COORDINATOR_H
 #define GB_COORDINATOR_H
 
-#include "broker/gb_group.h"
-#include "broker/gb_topics.h"
+#include "broker/core/gb_group.h"
+#include "broker/core/gb_topics.h"
 
 typedef struct gb_coordinator gb_coordinator;
 

@@ -23,8 +23,8 @@
 
 #include <stdbool.h>
 
-#include "broker/gb_broker.h"
-#include "broker/gb_topics.h"
+#include "broker/core/gb_broker.h"
+#include "broker/core/gb_topics.h"
 #include "storage/gs_log.h"
 
 void gb_cache_start(gb_broker *b);

@@ -8,7 +8,7 @@
 #ifndef GB_FLUSHER_H
 #define GB_FLUSHER_H
 
-#include "broker/gb_topics.h"
+#include "broker/core/gb_topics.h"
 
 int gb_flusher_start(gb_broker *b);
 /* Finish the flush in progress, stop the thread. */

@@ -12,15 +12,15 @@
  * append restarts that timer at 0 so the fetch looks again on the next loop
  * iteration; when it has min_bytes, or the deadline passed, it answers.
  */
-#include "broker/gb_fetch.h"
+#include "broker/api/gb_fetch.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/gb_cache.h"
-#include "broker/gb_log.h"
+#include "broker/core/gb_cache.h"
+#include "broker/base/gb_log.h"
 #include "protocol/gp_compress.h"
 #include "protocol/gp_errors.h"
 

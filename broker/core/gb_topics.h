@@ -20,8 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "broker/gb_broker.h"
-#include "broker/gb_request.h"
+#include "broker/core/gb_broker.h"
 #include "config/gc_topic.h"
 #include "protocol/gp_codec.h"
 #include "storage/gs_log.h"
@@ -42,7 +41,7 @@ typedef struct gb_partition {
                               * too: what recovery-point-offset-checkpoint says */
     gb_flush_part *flush;    /* the flusher's, while acks=all waits on this partition */
     gb_waiter_link *waiters; /* parked fetches to wake on append */
-    /* broker/gb_cache: appended bytes from (cache_base segment, cache_pos)
+    /* broker/core/gb_cache: appended bytes from (cache_base segment, cache_pos)
      * on are not queued for the page-cache budget yet; bytes from
      * (hot_base segment, hot_pos) on were appended by this process and not
      * dropped from the cache. */

@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "broker/gb_broker.h"
+#include "broker/core/gb_broker.h"
 
 /* Read the reservation file (a malformed one is an error: ids could be
  * given twice). Returns 0 or -1 with a message in err. */

@@ -4,7 +4,7 @@
  */
 #include <stdbool.h>
 
-#include "broker/gb_request.h"
+#include "broker/net/gb_request.h"
 #include "protocol/gp_errors.h"
 
 static void gb__fill_api_keys(gb_request *req, gp_api_versions_response *resp)

@@ -1,4 +1,4 @@
-#include "broker/gb_log.h"
+#include "broker/base/gb_log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

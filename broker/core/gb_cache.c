@@ -1,10 +1,10 @@
-#include "broker/gb_cache.h"
+#include "broker/core/gb_cache.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/gb_log.h"
+#include "broker/base/gb_log.h"
 #include "storage/gs_pagecache.h"
 
 #define GB_CACHE_STEP ((int64_t)1 << 20) /* the smallest piece queued, and dropped */

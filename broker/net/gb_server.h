@@ -6,7 +6,7 @@
 #ifndef GB_SERVER_H
 #define GB_SERVER_H
 
-#include "broker/gb_request.h"
+#include "broker/net/gb_request.h"
 
 /* Parse listeners/advertised.listeners, bind every listener and start
  * accepting. Returns 0 or -1 with a message in err (address and reason). */

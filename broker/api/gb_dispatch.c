@@ -23,9 +23,9 @@
 #include <string.h>
 
 #include "protocol/gp_errors.h"
-#include "broker/gb_log.h"
-#include "broker/gb_fetch.h"
-#include "broker/gb_server.h"
+#include "broker/base/gb_log.h"
+#include "broker/api/gb_fetch.h"
+#include "broker/net/gb_server.h"
 
 /* Implemented APIs and versions. ApiVersions advertises exactly this. */
 const gb_handler gb_handlers[] = {

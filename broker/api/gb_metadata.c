@@ -12,8 +12,8 @@
  * UNKNOWN_TOPIC_OR_PARTITION, a name that breaks Kafka's rules
  * INVALID_TOPIC_EXCEPTION, an unknown id UNKNOWN_TOPIC_ID.
  */
-#include "broker/gb_request.h"
-#include "broker/gb_topics.h"
+#include "broker/net/gb_request.h"
+#include "broker/core/gb_topics.h"
 #include "protocol/gp_errors.h"
 #include "storage/gs_names.h"
 

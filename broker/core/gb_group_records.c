@@ -5,7 +5,7 @@
  * length bytes and arrays up to the flexible version 4, which has compact
  * (uvarint length + 1) strings, bytes and arrays and tagged-field sections.
  */
-#include "broker/gb_group_records.h"
+#include "broker/core/gb_group_records.h"
 
 #include <string.h>
 

@@ -3,7 +3,7 @@
  * clock and timer, the __consumer_offsets topic, record batches appended
  * for the state machine, and the replay at startup.
  */
-#include "broker/gb_coordinator.h"
+#include "broker/core/gb_coordinator.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,10 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "broker/gb_cache.h"
-#include "broker/gb_fetch.h"
-#include "broker/gb_group_records.h"
-#include "broker/gb_log.h"
+#include "broker/core/gb_cache.h"
+#include "broker/api/gb_fetch.h"
+#include "broker/core/gb_group_records.h"
+#include "broker/base/gb_log.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
 

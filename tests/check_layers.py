@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""The layering check: every #include "..." of a project header must point
+down (or sideways inside its own folder), never up.
+
+The allowed directions are written once, here, and in docs/ARCHITECTURE.md
+("Layers inside broker/"). A file's folder is its layer; it may include
+headers of its own folder and of the folders listed for it, nothing else.
+
+    python3 tests/check_layers.py [SOURCE_ROOT]
+
+Exits 1 and lists every back-edge (file:line: layer -> layer) if one exists.
+"""
+import os
+import re
+import sys
+
+# layer -> the layers it may include (besides itself). Bottom first.
+ALLOWED = {
+    'protocol': set(),
+    'config': {'protocol'},
+    'storage': {'protocol'},
+    'broker/base': set(),
+    'broker/core': {'broker/base', 'storage', 'protocol', 'config'},
+    'broker/net': {'broker/base', 'protocol', 'config'},
+    'broker/api': {'broker/base', 'broker/core', 'broker/net', 'storage', 'protocol', 'config'},
+    # The lifecycle and main.c: the top, wiring everything together.
+    'broker': {'broker/base', 'broker/core', 'broker/net', 'broker/api', 'storage', 'protocol', 'config'},
+}
+
+# Back-edges that exist today and are being removed (issue 12). Each entry is
+# (including file, included header). The list only shrinks.
+KNOWN = {
+    ('broker/net/gb_request.h', 'broker/core/gb_broker.h'),
+    ('broker/core/gb_coordinator.c', 'broker/api/gb_fetch.h'),
+    ('broker/core/gb_topics.c', 'broker/api/gb_fetch.h'),
+}
+
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+SOURCES = ('.c', '.h', '.def')
+
+
+def layer_of(path):
+    """The layer of a path relative to the source root, or None."""
+    d = os.path.dirname(path)
+    while d:
+        if d in ALLOWED:
+            return d
+        d = os.path.dirname(d)
+    return None
+
+
+def check(root):
+    errors = []
+    nfiles = 0
+    for top in ('protocol', 'config', 'storage', 'broker'):
+        for dirpath, _, names in os.walk(os.path.join(root, top)):
+            for name in sorted(names):
+                if not name.endswith(SOURCES):
+                    continue
+                path = os.path.relpath(os.path.join(dirpath, name), root)
+                src = layer_of(path)
+                if src is None:
+                    errors.append('%s: in no layer (add its folder to ALLOWED)' % path)
+                    continue
+                nfiles += 1
+                with open(os.path.join(root, path), encoding='utf-8', errors='replace') as f:
+                    for lineno, line in enumerate(f, 1):
+                        m = INCLUDE.match(line)
+                        if not m:
+                            continue
+                        inc = m.group(1)
+                        dst = layer_of(inc)
+                        if dst is None or dst == src or dst in ALLOWED[src]:
+                            continue
+                        if (path, inc) in KNOWN:
+                            continue
+                        errors.append('%s:%d: %s -> %s (#include "%s")' % (path, lineno, src, dst, inc))
+    return nfiles, errors
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+    nfiles, errors = check(root)
+    for e in errors:
+        print('layer violation: ' + e)
+    if errors:
+        print('%d layer violation(s) in %d files; allowed directions: tests/check_layers.py ALLOWED' % (len(errors), nfiles))
+        return 1
+    print('layers: %d files, every include points down' % nfiles)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
