@@ -13,7 +13,9 @@
 #include <malloc.h>
 #endif
 
+#include "broker/api/gb_dispatch.h"
 #include "broker/core/gb_broker.h"
+#include "broker/gb_lifecycle.h"
 #include "broker/base/gb_log.h"
 #include "broker/net/gb_server.h"
 #include "protocol/gp_messages.h"

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_topics.h"
 #include "config/gc_topic.h"

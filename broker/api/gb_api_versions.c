@@ -4,6 +4,8 @@
  */
 #include <stdbool.h>
 
+#include "broker/api/gb_dispatch.h"
+#include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "protocol/gp_errors.h"
 

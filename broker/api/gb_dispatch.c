@@ -24,8 +24,8 @@
 
 #include "protocol/gp_errors.h"
 #include "broker/base/gb_log.h"
-#include "broker/api/gb_fetch.h"
-#include "broker/net/gb_server.h"
+#include "broker/api/gb_dispatch.h"
+#include "broker/api/gb_handlers.h"
 
 /* Implemented APIs and versions. ApiVersions advertises exactly this. */
 const gb_handler gb_handlers[] = {
@@ -72,8 +72,9 @@ static int32_t gb__be32(const uint8_t *p)
     return (int32_t)(((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]);
 }
 
-int gb_dispatch_frame(gb_broker *b, gb_conn *conn, const uint8_t *data, size_t len, void *frame, const char **why)
+int gb_dispatch_frame(void *broker, gb_conn *conn, const uint8_t *data, size_t len, void *frame, const char **why)
 {
+    gb_broker *b = broker;
     static char reason[256];
     int16_t key = gb__be16(data);
     int16_t version = gb__be16(data + 2);

@@ -13,6 +13,7 @@
  * iteration; when it has min_bytes, or the deadline passed, it answers.
  */
 #include "broker/api/gb_fetch.h"
+#include "broker/api/gb_handlers.h"
 
 #include <errno.h>
 #include <inttypes.h>

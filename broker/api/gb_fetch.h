@@ -7,9 +7,6 @@
 #define GB_FETCH_H
 
 #include "broker/core/gb_topics.h"
-#include "broker/net/gb_request.h"
-
-void gb_handle_fetch(gb_broker *b, gb_request *req);
 
 /* Records were appended to p: parked fetches on it look again (on the next
  * loop iteration, so that several appends cost one look). */

@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_coordinator.h"
 #include "broker/core/gb_flusher.h"

@@ -53,6 +53,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/base/gb_log.h"
 #include "broker/core/gb_topics.h"

@@ -12,6 +12,7 @@
  * UNKNOWN_TOPIC_OR_PARTITION, a name that breaks Kafka's rules
  * INVALID_TOPIC_EXCEPTION, an unknown id UNKNOWN_TOPIC_ID.
  */
+#include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_topics.h"
 #include "protocol/gp_errors.h"

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_cache.h"
 #include "broker/api/gb_fetch.h"

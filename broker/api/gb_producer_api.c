@@ -19,6 +19,7 @@
  * DescribeProducers lists a partition's producer-state entries as Kafka's
  * Partition.activeProducerState does.
  */
+#include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/api/gb_producer_api.h"
 

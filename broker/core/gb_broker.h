@@ -1,6 +1,7 @@
 /*
  * The broker: everything the loop thread owns. One instance per process,
- * passed explicitly (no global state reached from everywhere).
+ * passed explicitly (no global state reached from everywhere). Its
+ * lifecycle (start, stop, close) is broker/gb_lifecycle.h, on top.
  */
 #ifndef GB_BROKER_H
 #define GB_BROKER_H
@@ -37,15 +38,8 @@ typedef struct gb_broker {
     uv_timer_t retention_timer;
     uv_timer_t flush_timer; /* flush.ms, every log.flush.scheduler.interval.ms */
     uv_timer_t checkpoint_timers[2]; /* [1]: recovery points, [0]: log start offsets */
+    uv_signal_t sigint, sigterm;     /* an orderly stop (gb_lifecycle.c) */
     bool stopping;
 } gb_broker;
-
-/* Open the data directory's topics, start the flusher and the listeners.
- * Returns 0 or -1 with a message in err. */
-int gb_broker_start(gb_broker *b, char *err, size_t errlen);
-/* Begin an orderly stop (signals): the loop then runs dry. */
-void gb_broker_stop(gb_broker *b);
-/* After uv_run returned: logs durable, checkpoints, clean-shutdown marker. */
-void gb_broker_close(gb_broker *b);
 
 #endif

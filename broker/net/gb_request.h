@@ -12,9 +12,10 @@
 #define GB_REQUEST_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
-#include "broker/core/gb_broker.h"
 #include "protocol/gp_header.h"
 
 typedef struct gb_conn gb_conn;
@@ -79,52 +80,5 @@ const char *gb_request_peer(const gb_request *req);
 /* The listener the request's connection arrived on: its advertised address. */
 const char *gb_request_advertised_host(const gb_request *req);
 int gb_request_advertised_port(const gb_request *req);
-
-typedef void (*gb_handler_fn)(gb_broker *b, gb_request *req);
-
-/* The handler table (gb_dispatch.c): which APIs and versions are
- * implemented. ApiVersions advertises exactly this table. */
-typedef struct gb_handler {
-    int16_t api_key;
-    int16_t min_version;
-    int16_t max_version;
-    gb_handler_fn fn;
-} gb_handler;
-
-extern const gb_handler gb_handlers[];
-extern const size_t gb_handler_count;
-const gb_handler *gb_handler_get(int16_t api_key);
-
-/* Called by the server for every complete frame; takes ownership of
- * `frame` if non-NULL (else the bytes are copied). Returns 0, or a negative
- * value after which the connection must be closed; *why says why. */
-int gb_dispatch_frame(gb_broker *b, gb_conn *conn, const uint8_t *data, size_t len, void *frame, const char **why);
-
-/* Handlers. */
-void gb_handle_api_versions(gb_broker *b, gb_request *req);
-void gb_handle_metadata(gb_broker *b, gb_request *req);
-void gb_handle_produce(gb_broker *b, gb_request *req);
-void gb_handle_create_topics(gb_broker *b, gb_request *req);
-void gb_handle_delete_topics(gb_broker *b, gb_request *req);
-void gb_handle_create_partitions(gb_broker *b, gb_request *req);
-void gb_handle_describe_configs(gb_broker *b, gb_request *req);
-void gb_handle_list_offsets(gb_broker *b, gb_request *req);
-void gb_handle_find_coordinator(gb_broker *b, gb_request *req);
-void gb_handle_join_group(gb_broker *b, gb_request *req);
-void gb_handle_sync_group(gb_broker *b, gb_request *req);
-void gb_handle_heartbeat(gb_broker *b, gb_request *req);
-void gb_handle_leave_group(gb_broker *b, gb_request *req);
-void gb_handle_offset_commit(gb_broker *b, gb_request *req);
-void gb_handle_offset_fetch(gb_broker *b, gb_request *req);
-void gb_handle_offset_delete(gb_broker *b, gb_request *req);
-void gb_handle_list_groups(gb_broker *b, gb_request *req);
-void gb_handle_describe_groups(gb_broker *b, gb_request *req);
-void gb_handle_delete_groups(gb_broker *b, gb_request *req);
-void gb_handle_init_producer_id(gb_broker *b, gb_request *req);
-void gb_handle_describe_producers(gb_broker *b, gb_request *req);
-
-/* Answer an ApiVersions request whose version the broker does not know:
- * a v0 response with UNSUPPORTED_VERSION and the supported table. */
-void gb_api_versions_unsupported(gb_broker *b, gb_request *req);
 
 #endif

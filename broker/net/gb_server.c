@@ -23,6 +23,7 @@
  * GB_CONN_MAX_INFLIGHT requests stops being read until its writes drain.
  */
 #include "broker/net/gb_server.h"
+#include "broker/net/gb_conn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -85,14 +86,15 @@ struct gb_conn {
 };
 
 struct gb_server {
-    gb_broker *broker;
+    const gc_config *cfg;
+    gb_frame_fn on_frame;
+    void *on_frame_arg;
     uv_loop_t *loop;
     gb_listener listeners[GB_MAX_LISTENERS];
     int nlisteners;
     gb_conn *conns;
     gb_conn *backlog;
     uv_idle_t backlog_idle;
-    uv_signal_t sigint, sigterm;
     uv_timer_t stop_timer;
     uint32_t max_request;
     bool stopping;
@@ -128,14 +130,11 @@ static void gb__conn_on_close(uv_handle_t *h)
     gb__conn_free_if_done(c);
 }
 
-static void gb__request_free(gb_request *req)
+/* Free a request (gb_request.c runs its cleanups) and maybe its connection. */
+static void gb__conn_request_free(gb_request *req)
 {
     gb_conn *c = req->conn;
-    for (gb_cleanup *k = req->cleanups; k; k = k->next)
-        k->fn(k->arg);
-    gp_arena_reset(&req->arena, NULL, 0);
-    free(req->frame);
-    free(req);
+    gb__request_free(req);
     c->nrequests--;
     gb__conn_free_if_done(c);
 }
@@ -177,7 +176,7 @@ static void gb__conn_close(gb_conn *c, const char *why)
     while (c->wq_head) {
         gb_request *req = c->wq_head;
         c->wq_head = req->next;
-        gb__request_free(req);
+        gb__conn_request_free(req);
     }
     c->wq_tail = NULL;
     gb_request **pp = &c->head;
@@ -188,7 +187,7 @@ static void gb__conn_close(gb_conn *c, const char *why)
             continue;
         }
         *pp = req->next;
-        gb__request_free(req);
+        gb__conn_request_free(req);
     }
     c->tail = NULL;
     for (gb_request *r = c->head; r; r = r->next)
@@ -238,7 +237,7 @@ static void gb__conn_reap(gb_conn *c)
         c->wq_head = req->next;
         if (!c->wq_head)
             c->wq_tail = NULL;
-        gb__request_free(req);
+        gb__conn_request_free(req);
     }
 }
 
@@ -316,7 +315,7 @@ static void gb__conn_write(gb_conn *c)
 }
 
 /* Move every answered request at the head of the queue to the write queue. */
-static void gb__conn_flush(gb_conn *c)
+void gb__conn_flush(gb_conn *c)
 {
     bool queued = false;
     while (c->head && c->head->state != GB_REQ_PENDING) {
@@ -329,7 +328,7 @@ static void gb__conn_flush(gb_conn *c)
             /* A closed connection goes with its last request (an acks=all
              * produce answered after the client left): stop touching it. */
             bool last = c->closing && c->nrequests == 1 && !c->poll_open && !c->in_backlog;
-            gb__request_free(req);
+            gb__conn_request_free(req);
             if (last)
                 return;
             continue;
@@ -347,61 +346,9 @@ static void gb__conn_flush(gb_conn *c)
         gb__conn_write(c);
 }
 
-void gb_request_respond(gb_request *req)
-{
-    int hv = gp_response_header_version(req->api, req->version);
-    size_t body = req->api->response.size(req->version, req->resp);
-    size_t total = gp_response_header_size(hv) + body;
-    if (total > INT32_MAX || (int64_t)total < req->file_bytes)
-        abort(); /* a handler bug */
-    size_t mem = 4 + total - (size_t)req->file_bytes;
-    uint8_t *buf = gp_arena_alloc(&req->arena, mem);
-    gp_writer w;
-    gp_writer_init(&w, buf, mem);
-    w.arena = &req->arena;
-    gp_write_int32(&w, (int32_t)total);
-    gp_response_header_write(&w, hv, req->hdr.correlation_id);
-    req->api->response.encode(&w, req->version, req->resp);
-    if (w.p != w.end)
-        abort(); /* size and encode disagree: a generator or handler bug */
-    req->out = buf;
-    req->out_len = mem;
-    req->splices = w.splices;
-    req->nsplices = w.nsplices;
-    req->wire_left = (int64_t)(4 + total);
-    req->state = GB_REQ_READY;
-    gb__conn_flush(req->conn);
-}
-
-void gb_request_respond_none(gb_request *req)
-{
-    req->state = GB_REQ_SILENT;
-    gb__conn_flush(req->conn);
-}
-
-void gb_request_defer(gb_request *req, void (*fn)(void *arg), void *arg)
-{
-    gb_cleanup *k = gp_arena_alloc(&req->arena, sizeof *k);
-    k->fn = fn;
-    k->arg = arg;
-    k->next = req->cleanups;
-    req->cleanups = k;
-}
-
-bool gb_request_orphaned(const gb_request *req)
-{
-    return req->conn->closing;
-}
-
 gb_request *gb_conn_new_request(gb_conn *c)
 {
-    gb_request *req = malloc(sizeof *req);
-    if (!req)
-        abort();
-    memset(req, 0, offsetof(gb_request, arena));
-    gp_arena_init(&req->arena, req->block, sizeof req->block);
-    req->conn = c;
-    req->state = GB_REQ_PENDING;
+    gb_request *req = gb__request_new(c);
     if (c->tail)
         c->tail->next = req;
     else
@@ -426,20 +373,16 @@ const char *gb_conn_peer(const gb_conn *c)
     return c->peer;
 }
 
-const char *gb_request_peer(const gb_request *req)
+bool gb__conn_closing(const gb_conn *c)
 {
-    return req->conn->peer;
+    return c->closing;
 }
 
-const char *gb_request_advertised_host(const gb_request *req)
+void gb__conn_advertised(const gb_conn *c, const char **host, int *port)
 {
-    return req->conn->listener->adv_host;
-}
-
-int gb_request_advertised_port(const gb_request *req)
-{
-    const gb_listener *l = req->conn->listener;
-    return l->adv_port ? l->adv_port : l->bound_port;
+    const gb_listener *l = c->listener;
+    *host = l->adv_host;
+    *port = l->adv_port ? l->adv_port : l->bound_port;
 }
 
 /* ---- reading -------------------------------------------------------------------- */
@@ -472,7 +415,7 @@ static int gb__frame_size(gb_conn *c, const uint8_t *p, size_t *size)
 static void gb__conn_dispatch(gb_conn *c, const uint8_t *data, size_t len, void *frame)
 {
     const char *why = NULL;
-    if (gb_dispatch_frame(c->srv->broker, c, data, len, frame, &why) < 0)
+    if (c->srv->on_frame(c->srv->on_frame_arg, c, data, len, frame, &why) < 0)
         gb__conn_close(c, why);
 }
 
@@ -829,7 +772,7 @@ static int gb__add_listener(void *ud, const char *item, size_t len)
 {
     gb__parse_ctx *ctx = ud;
     gb_server *srv = ctx->srv;
-    const gc_config *cfg = srv->broker->cfg;
+    const gc_config *cfg = srv->cfg;
     char name[64], host[256], proto[64];
     int port;
     if (gb__parse_endpoint(item, len, name, sizeof name, host, sizeof host, &port, ctx->err, ctx->errlen) < 0)
@@ -888,7 +831,7 @@ static int gb__add_advertised(void *ud, const char *item, size_t len)
         l->adv_port = port;
         return 0;
     }
-    if (gb__list_has(srv->broker->cfg->controller_listener_names, name))
+    if (gb__list_has(srv->cfg->controller_listener_names, name))
         return 0;
     snprintf(ctx->err, ctx->errlen, "advertised.listeners: %s is not one of the listeners", name);
     return -1;
@@ -990,41 +933,32 @@ static int gb__bind_listener(gb_listener *l, char *err, size_t errlen)
     return rc;
 }
 
-static void gb__on_signal(uv_signal_t *s, int signum)
-{
-    gb_server *srv = s->data;
-    gb_log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    gb_broker_stop(srv->broker);
-}
-
-int gb_server_start(gb_broker *b, char *err, size_t errlen)
+int gb_server_start(gb_server **out, uv_loop_t *loop, const gc_config *cfg, gb_frame_fn on_frame, void *arg,
+                    char *err, size_t errlen)
 {
     gb_server *srv = calloc(1, sizeof *srv);
     if (!srv)
         abort();
-    b->server = srv;
-    srv->broker = b;
-    srv->loop = b->loop;
-    srv->max_request = (uint32_t)b->cfg->socket_request_max_bytes;
+    *out = srv;
+    srv->cfg = cfg;
+    srv->on_frame = on_frame;
+    srv->on_frame_arg = arg;
+    srv->loop = loop;
+    srv->max_request = (uint32_t)cfg->socket_request_max_bytes;
     uv_idle_init(srv->loop, &srv->backlog_idle);
     srv->backlog_idle.data = srv;
     uv_timer_init(srv->loop, &srv->stop_timer);
     srv->stop_timer.data = srv;
-    uv_signal_init(srv->loop, &srv->sigint);
-    uv_signal_init(srv->loop, &srv->sigterm);
-    srv->sigint.data = srv->sigterm.data = srv;
-    uv_signal_start(&srv->sigint, gb__on_signal, SIGINT);
-    uv_signal_start(&srv->sigterm, gb__on_signal, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
 
     gb__parse_ctx ctx = {srv, err, errlen};
-    if (gb__each_item(b->cfg->listeners, gb__add_listener, &ctx))
+    if (gb__each_item(cfg->listeners, gb__add_listener, &ctx))
         return -1;
     if (srv->nlisteners == 0) {
         snprintf(err, errlen, "listeners: no listener configured");
         return -1;
     }
-    if (b->cfg->advertised_listeners && gb__each_item(b->cfg->advertised_listeners, gb__add_advertised, &ctx))
+    if (cfg->advertised_listeners && gb__each_item(cfg->advertised_listeners, gb__add_advertised, &ctx))
         return -1;
     for (int i = 0; i < srv->nlisteners; i++) {
         gb_listener *l = &srv->listeners[i];
@@ -1074,8 +1008,6 @@ void gb_server_stop(gb_server *srv)
             uv_close((uv_handle_t *)&srv->listeners[i].poll[k], NULL);
             close(srv->listeners[i].fd[k]);
         }
-    uv_close((uv_handle_t *)&srv->sigint, NULL);
-    uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->backlog_idle, NULL);
     /* Empty the backlog; closed connections on it are freed here. */
     gb_conn *bl = srv->backlog;

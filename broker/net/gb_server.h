@@ -1,16 +1,35 @@
 /*
  * The network side: listeners from `listeners`, connections, Kafka framing
  * (4-byte big-endian size, bounded by socket.request.max.bytes), responses
- * in request order, flow control, and a clean stop on SIGINT/SIGTERM.
+ * in request order, flow control, and a clean stop when told to (the
+ * lifecycle handles the signals). It knows nothing of APIs: each frame goes
+ * to the callback given at start-up.
  */
 #ifndef GB_SERVER_H
 #define GB_SERVER_H
 
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
 #include "broker/net/gb_request.h"
+#include "config/gc_config.h"
+
+typedef struct gb_server gb_server;
+
+/* Called for every complete frame (its size prefix cut off). Takes
+ * ownership of `frame` if non-NULL (else `data` is in the connection's
+ * read buffer and must be copied). Returns 0, or a negative value after
+ * which the connection is closed; *why says why. */
+typedef int (*gb_frame_fn)(void *arg, gb_conn *conn, const uint8_t *data, size_t len, void *frame,
+                           const char **why);
 
 /* Parse listeners/advertised.listeners, bind every listener and start
- * accepting. Returns 0 or -1 with a message in err (address and reason). */
-int gb_server_start(gb_broker *b, char *err, size_t errlen);
+ * accepting; frames go to on_frame(arg, ...). *out is set first, so that a
+ * failed start can still be stopped and freed. Returns 0 or -1 with a
+ * message in err (address and reason). */
+int gb_server_start(gb_server **out, uv_loop_t *loop, const gc_config *cfg, gb_frame_fn on_frame, void *arg,
+                    char *err, size_t errlen);
 
 /* "PLAINTEXT://host:port,..." of the bound listeners (actual ports). */
 const char *gb_server_describe(const gb_server *srv);
@@ -21,7 +40,8 @@ void gb_server_stop(gb_server *srv);
 
 void gb_server_free(gb_server *srv);
 
-/* Connection internals used by gb_dispatch.c and gb_request.c. */
+/* For the frame callback: a new request queued on the connection, the
+ * client id for log lines, "client 'id' at host:port". */
 gb_request *gb_conn_new_request(gb_conn *c);
 void gb_conn_set_client_id(gb_conn *c, gp_str client_id);
 const char *gb_conn_peer(const gb_conn *c);

@@ -57,6 +57,7 @@
 #include <uv.h>
 
 #include "broker/core/gb_broker.h"
+#include "broker/gb_lifecycle.h"
 #include "broker/base/gb_log.h"
 #include "broker/net/gb_server.h"
 #include "broker/core/gb_topics.h"

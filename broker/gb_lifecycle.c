@@ -2,14 +2,16 @@
  * The broker's lifecycle around the loop: what starts before it runs, and
  * the order things stop in on SIGINT/SIGTERM.
  */
-#include "broker/core/gb_broker.h"
+#include "broker/gb_lifecycle.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
+#include <uv.h>
 
 #include "broker/core/gb_cache.h"
 #include "broker/core/gb_coordinator.h"
+#include "broker/api/gb_dispatch.h"
 #include "broker/api/gb_fetch.h"
 #include "broker/core/gb_flusher.h"
 #include "broker/base/gb_log.h"
@@ -51,6 +53,13 @@ static void gb__start_checkpoints(gb_broker *b)
     }
 }
 
+static void gb__on_signal(uv_signal_t *s, int signum)
+{
+    gb_broker *b = s->data;
+    gb_log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    gb_broker_stop(b);
+}
+
 int gb_broker_start(gb_broker *b, char *err, size_t errlen)
 {
     if (gb_topics_open(b, err, errlen) < 0)
@@ -75,7 +84,12 @@ int gb_broker_start(gb_broker *b, char *err, size_t errlen)
         every = (uint64_t)b->cfg->log_flush_scheduler_interval_ms;
         uv_timer_start(&b->flush_timer, gb__on_flush_timer, every, every);
     }
-    return gb_server_start(b, err, errlen);
+    uv_signal_init(b->loop, &b->sigint);
+    uv_signal_init(b->loop, &b->sigterm);
+    b->sigint.data = b->sigterm.data = b;
+    uv_signal_start(&b->sigint, gb__on_signal, SIGINT);
+    uv_signal_start(&b->sigterm, gb__on_signal, SIGTERM);
+    return gb_server_start(&b->server, b->loop, b->cfg, gb_dispatch_frame, b, err, errlen);
 }
 
 /* Stop accepting and reading, answer parked fetches and acks=all waits,
@@ -86,6 +100,8 @@ void gb_broker_stop(gb_broker *b)
         return;
     b->stopping = true;
     gb_server_stop(b->server);
+    uv_close((uv_handle_t *)&b->sigint, NULL);
+    uv_close((uv_handle_t *)&b->sigterm, NULL);
     gb_fetch_stop_all(b);
     gb_coordinator_stop(b);
     gb_flusher_stop(b);

@@ -1,0 +1,39 @@
+/*
+ * The API handlers, one family per file in api/: each decodes nothing
+ * itself (the dispatcher did), calls the services and answers with
+ * gb_request_respond(), now or later.
+ */
+#ifndef GB_HANDLERS_H
+#define GB_HANDLERS_H
+
+#include "broker/core/gb_broker.h"
+#include "broker/net/gb_request.h"
+
+void gb_handle_api_versions(gb_broker *b, gb_request *req);
+void gb_handle_metadata(gb_broker *b, gb_request *req);
+void gb_handle_produce(gb_broker *b, gb_request *req);
+void gb_handle_fetch(gb_broker *b, gb_request *req);
+void gb_handle_create_topics(gb_broker *b, gb_request *req);
+void gb_handle_delete_topics(gb_broker *b, gb_request *req);
+void gb_handle_create_partitions(gb_broker *b, gb_request *req);
+void gb_handle_describe_configs(gb_broker *b, gb_request *req);
+void gb_handle_list_offsets(gb_broker *b, gb_request *req);
+void gb_handle_find_coordinator(gb_broker *b, gb_request *req);
+void gb_handle_join_group(gb_broker *b, gb_request *req);
+void gb_handle_sync_group(gb_broker *b, gb_request *req);
+void gb_handle_heartbeat(gb_broker *b, gb_request *req);
+void gb_handle_leave_group(gb_broker *b, gb_request *req);
+void gb_handle_offset_commit(gb_broker *b, gb_request *req);
+void gb_handle_offset_fetch(gb_broker *b, gb_request *req);
+void gb_handle_offset_delete(gb_broker *b, gb_request *req);
+void gb_handle_list_groups(gb_broker *b, gb_request *req);
+void gb_handle_describe_groups(gb_broker *b, gb_request *req);
+void gb_handle_delete_groups(gb_broker *b, gb_request *req);
+void gb_handle_init_producer_id(gb_broker *b, gb_request *req);
+void gb_handle_describe_producers(gb_broker *b, gb_request *req);
+
+/* Answer an ApiVersions request whose version the broker does not know:
+ * a v0 response with UNSUPPORTED_VERSION and the supported table. */
+void gb_api_versions_unsupported(gb_broker *b, gb_request *req);
+
+#endif
