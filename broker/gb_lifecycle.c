@@ -9,6 +9,8 @@
 #include <time.h>
 #include <uv.h>
 
+#include "common/gu_common.h"
+
 #include "broker/core/gb_cache.h"
 #include "broker/core/gb_coordinator.h"
 #include "broker/api/gb_dispatch.h"
@@ -22,9 +24,7 @@
 static void gb__on_retention(uv_timer_t *t)
 {
     gb_broker *b = t->data;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gb_topics_retain(b, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    gb_topics_retain(b, gu_wall_ms());
 }
 
 static void gb__on_flush_timer(uv_timer_t *t)

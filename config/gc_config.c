@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/gu_common.h"
+
 /*
  * The key table, expanded from gc_keys.def. The public part (gc_key_info)
  * comes first so that gc_config_key() can hand out a pointer into it; the
@@ -81,9 +83,7 @@ typedef struct gc__buf {
 
 void *gx__xmalloc(size_t n)
 {
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        abort();
+    void *p = gu_malloc(n ? n : 1);
     return p;
 }
 
@@ -101,9 +101,7 @@ static void gc__buf_add(gc__buf *b, const char *s, size_t n)
         size_t cap = b->cap ? b->cap : 128;
         while (cap < b->len + n + 1)
             cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            abort();
+        char *p = gu_realloc(b->p, cap);
         b->p = p;
         b->cap = cap;
     }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/gu_common.h"
+
 #define GP_ARENA_ALIGN 16
 #define GP_ARENA_BLOCK 8192
 
@@ -59,9 +61,7 @@ void *gp_arena_alloc(gp_arena *a, size_t n)
     size_t size = need > GP_ARENA_BLOCK - hdr ? need : GP_ARENA_BLOCK - hdr;
     if (size + hdr < size)
         abort();
-    gp_arena_block *b = malloc(hdr + size);
-    if (!b)
-        abort();
+    gp_arena_block *b = gu_malloc(hdr + size);
     b->next = a->blocks;
     b->size = size;
     a->blocks = b;

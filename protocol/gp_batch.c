@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/gu_common.h"
+
 #include "protocol/gp_crc32c.h"
 #include "protocol/gp_errors.h"
 
@@ -464,11 +466,6 @@ static int gx_validate_batch(gx_val *v, int32_t k, const uint8_t *bp, gp_batch_s
     return gx_walk_records(v, k, s);
 }
 
-static uint32_t gx_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
 /*
  * Frame the blob: find each batch by its length prefix, without reading
  * further, so that the number of batches is known before any is validated
@@ -484,7 +481,7 @@ static int gx_frame(gx_val *v, const uint8_t *p, size_t len, int32_t *nbatches)
         size_t left = len - pos;
         if (left < GP_BATCH_LOG_OVERHEAD)
             return gx_fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: only %zu bytes, a partial batch", k, left);
-        int32_t bl = (int32_t)gx_be32(p + pos + GP_BATCH_OFF_LENGTH);
+        int32_t bl = (int32_t)gu_be32(p + pos + GP_BATCH_OFF_LENGTH);
         if (bl < GX_MIN_ANY_LENGTH)
             return gx_fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: length %d is below the minimum %d", k, bl,
                            GX_MIN_ANY_LENGTH);
@@ -557,7 +554,7 @@ int gp_batches_validate(const uint8_t *p, size_t len, const gp_batch_limits *lim
     for (int32_t k = 0; k < nb; k++) {
         gp_batch_summary *s = k == 0 ? &out->first : &out->rest[k - 1];
         s->pos = pos;
-        s->size = GP_BATCH_LOG_OVERHEAD + gx_be32(p + pos + GP_BATCH_OFF_LENGTH);
+        s->size = GP_BATCH_LOG_OVERHEAD + gu_be32(p + pos + GP_BATCH_OFF_LENGTH);
         if ((rc = gx_validate_batch(&v, k, p + pos, s)) != 0)
             return rc;
         pos += s->size;

@@ -15,6 +15,8 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "common/gu_common.h"
+
 /* Kafka's default levels (compression.<codec>.level, KIP-390). */
 #define GX_GZIP_LEVEL_DEFAULT 6
 #define GX_LZ4_LEVEL_DEFAULT 9
@@ -246,19 +248,6 @@ static bool gx_beyond(size_t n, size_t len, size_t ratio)
     return len < SIZE_MAX / ratio - 64 && n > len * ratio + 64;
 }
 
-static uint32_t gx_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void gx_put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* ---- gzip ---------------------------------------------------------------- */
 
 /*
@@ -374,7 +363,7 @@ static int gx_xerial_walk(const uint8_t *src, size_t len, gx_out *o, size_t cap,
         }
         if (len - pos < 4)
             return GP_COMPRESS_ERR_CORRUPT;
-        uint32_t n = gx_be32(src + pos);
+        uint32_t n = gu_be32(src + pos);
         pos += 4;
         if (n == 0 || n > INT32_MAX || n > len - pos)
             return GP_COMPRESS_ERR_CORRUPT;
@@ -430,8 +419,8 @@ static int gx_snappy(const uint8_t *src, size_t len, uint8_t *dst, size_t cap, s
     if (cap < GX_XERIAL_HEADER_SIZE)
         return GP_COMPRESS_ERR_LIBRARY;
     memcpy(dst, gx_xerial_magic, sizeof gx_xerial_magic);
-    gx_put_be32(dst + 8, 1);
-    gx_put_be32(dst + 12, 1);
+    gu_put_be32(dst + 8, 1);
+    gu_put_be32(dst + 12, 1);
     size_t pos = GX_XERIAL_HEADER_SIZE;
     for (size_t off = 0; off < len; off += GX_XERIAL_BLOCK) {
         size_t n = len - off < GX_XERIAL_BLOCK ? len - off : GX_XERIAL_BLOCK;
@@ -440,7 +429,7 @@ static int gx_snappy(const uint8_t *src, size_t len, uint8_t *dst, size_t cap, s
             return GP_COMPRESS_ERR_LIBRARY;
         if (snappy_compress((const char *)src + off, n, (char *)dst + pos + 4, &room) != SNAPPY_OK)
             return GP_COMPRESS_ERR_LIBRARY;
-        gx_put_be32(dst + pos, (uint32_t)room);
+        gu_put_be32(dst + pos, (uint32_t)room);
         pos += 4 + room;
     }
     *out_len = pos;

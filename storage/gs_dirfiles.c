@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/gu_common.h"
+
 #include "storage/gs_meta.h"
 
 /* ---- offset checkpoint files ---- */
@@ -24,15 +26,11 @@ void gs_checkpoint_read(const char *dir, const char *name, gs_checkpoint *cp)
         return;
     int version, count;
     if (fscanf(f, "%d %d", &version, &count) == 2 && version == 0 && count > 0 && count < 10000000) {
-        cp->e = calloc((size_t)count, sizeof *cp->e);
-        if (!cp->e)
-            abort();
+        cp->e = gu_calloc((size_t)count, sizeof *cp->e);
         int32_t p;
         int64_t off;
         while (cp->n < (size_t)count && fscanf(f, "%255s %" SCNd32 " %" SCNd64, topic, &p, &off) == 3) {
-            cp->e[cp->n].topic = strdup(topic);
-            if (!cp->e[cp->n].topic)
-                abort();
+            cp->e[cp->n].topic = gu_strdup(topic);
             cp->e[cp->n].partition = p;
             cp->e[cp->n].offset = off;
             cp->n++;
@@ -61,9 +59,7 @@ void gs_checkpoint_free(gs_checkpoint *cp)
 void gs_checkpoint_text_begin(gs_checkpoint_text *t, size_t count)
 {
     t->cap = 64 + count * 300; /* a topic name is at most 249 bytes */
-    t->text = malloc(t->cap);
-    if (!t->text)
-        abort();
+    t->text = gu_malloc(t->cap);
     t->len = (size_t)snprintf(t->text, t->cap, "0\n%zu\n", count);
 }
 
@@ -72,9 +68,7 @@ void gs_checkpoint_text_add(gs_checkpoint_text *t, const char *topic, int32_t pa
     size_t need = strlen(topic) + 48;
     if (t->len + need > t->cap) {
         t->cap = (t->len + need) * 2;
-        t->text = realloc(t->text, t->cap);
-        if (!t->text)
-            abort();
+        t->text = gu_realloc(t->text, t->cap);
     }
     t->len += (size_t)snprintf(t->text + t->len, t->cap - t->len, "%s %" PRId32 " %" PRId64 "\n", topic, partition,
                                offset);

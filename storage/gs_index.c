@@ -7,40 +7,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static uint32_t gs__get32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static uint64_t gs__get64(const uint8_t *p)
-{
-    return ((uint64_t)gs__get32(p) << 32) | gs__get32(p + 4);
-}
-
-static void gs__put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void gs__put64(uint8_t *p, uint64_t v)
-{
-    gs__put32(p, (uint32_t)(v >> 32));
-    gs__put32(p + 4, (uint32_t)v);
-}
+#include "common/gu_common.h"
 
 /* Key and value of entry i: (offset, position) or (timestamp, offset). */
 static void gs__entry(const gs_index *ix, size_t i, int64_t *key, int64_t *value)
 {
     const uint8_t *p = ix->map + i * (size_t)ix->kind;
     if (ix->kind == GS_INDEX_OFFSET) {
-        *key = ix->base_offset + (int32_t)gs__get32(p);
-        *value = gs__get32(p + 4);
+        *key = ix->base_offset + (int32_t)gu_be32(p);
+        *value = gu_be32(p + 4);
     } else {
-        *key = (int64_t)gs__get64(p);
-        *value = ix->base_offset + (int32_t)gs__get32(p + 8);
+        *key = (int64_t)gu_be64(p);
+        *value = ix->base_offset + (int32_t)gu_be32(p + 8);
     }
 }
 
@@ -155,8 +133,8 @@ int gs_offset_index_append(gs_index *ix, int64_t offset, uint32_t position)
     if (!ix->writable || gs_index_full(ix))
         return -ENOSPC;
     uint8_t *p = ix->map + ix->entries * GS_INDEX_OFFSET;
-    gs__put32(p, (uint32_t)rel);
-    gs__put32(p + 4, position);
+    gu_put_be32(p, (uint32_t)rel);
+    gu_put_be32(p + 4, position);
     ix->entries++;
     return 0;
 }
@@ -172,8 +150,8 @@ int gs_time_index_append(gs_index *ix, int64_t timestamp, int64_t offset)
     if (!ix->writable || gs_index_full(ix))
         return -ENOSPC;
     uint8_t *p = ix->map + ix->entries * GS_INDEX_TIME;
-    gs__put64(p, (uint64_t)timestamp);
-    gs__put32(p + 8, (uint32_t)rel);
+    gu_put_be64(p, (uint64_t)timestamp);
+    gu_put_be32(p + 8, (uint32_t)rel);
     ix->entries++;
     return 0;
 }
@@ -189,8 +167,8 @@ int gs_time_index_close(gs_index *ix, int64_t max_timestamp, int64_t offset)
     if (!ix->writable || (ix->entries + 1) * GS_INDEX_TIME > ix->map_len)
         return -ENOSPC;
     uint8_t *p = ix->map + ix->entries * GS_INDEX_TIME;
-    gs__put64(p, (uint64_t)max_timestamp);
-    gs__put32(p + 8, (uint32_t)rel);
+    gu_put_be64(p, (uint64_t)max_timestamp);
+    gu_put_be32(p + 8, (uint32_t)rel);
     ix->entries++;
     return 0;
 }

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/gu_common.h"
+
 #include "protocol/gp_batch.h"
 #include "storage/gs_meta.h"
 
@@ -26,13 +28,6 @@ struct gs_log {
     void *roll_arg;
     int64_t wb_base, wb_pos; /* gs_log_start_writeback's progress in the segment at wb_base */
 };
-
-static int64_t gs__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void gs__path(const gs_log *log, int64_t base, const char *ext, char *out, size_t len)
 {
@@ -74,9 +69,7 @@ static int gs__segment_open_indexes(gs_log *log, gs_segment *seg, bool writable)
 static int gs__segment_open(gs_log *log, int64_t base, bool active, bool create, gs_segment **out)
 {
     char path[PATH_MAX];
-    gs_segment *seg = calloc(1, sizeof *seg);
-    if (!seg)
-        abort();
+    gs_segment *seg = gu_calloc(1, sizeof *seg);
     seg->base_offset = base;
     seg->next_offset = base;
     seg->max_timestamp = -1;
@@ -96,7 +89,7 @@ static int gs__segment_open(gs_log *log, int64_t base, bool active, bool create,
         goto fail;
     }
     seg->size = st.st_size;
-    seg->created_ms = create ? gs__now_ms() : (int64_t)st.st_mtim.tv_sec * 1000;
+    seg->created_ms = create ? gu_wall_ms() : (int64_t)st.st_mtim.tv_sec * 1000;
     if ((rc = gs__segment_open_indexes(log, seg, active)) == -ENOENT && !active) {
         /* A closed segment without its index files: rebuild them. */
         seg->needs_rebuild = true;
@@ -116,9 +109,7 @@ static void gs__segs_push(gs_log *log, gs_segment *seg)
 {
     if (log->nsegs == log->cap) {
         log->cap = log->cap ? log->cap * 2 : 8;
-        log->segs = realloc(log->segs, log->cap * sizeof *log->segs);
-        if (!log->segs)
-            abort();
+        log->segs = gu_realloc(log->segs, log->cap * sizeof *log->segs);
     }
     log->segs[log->nsegs++] = seg;
 }
@@ -195,9 +186,7 @@ static int64_t gs__segment_recover(gs_log *log, gs_segment *seg, bool *cut)
         if ((size_t)bytes > bufcap) {
             bufcap = (size_t)bytes;
             free(buf);
-            buf = malloc(bufcap);
-            if (!buf)
-                abort();
+            buf = gu_malloc(bufcap);
         }
         if (pread(seg->fd, buf, (size_t)bytes, pos) != bytes)
             break;
@@ -292,9 +281,8 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
         snprintf(err, errlen, "cannot create %s: %s", dir, strerror(-rc));
         return rc;
     }
-    gs_log *log = calloc(1, sizeof *log);
-    if (!log || !(log->dir = strdup(dir)))
-        abort();
+    gs_log *log = gu_calloc(1, sizeof *log);
+    log->dir = gu_strdup(dir);
     log->cfg = *cfg;
 
     /* The segments: every NNNNNNNNNNNNNNNNNNNN.log. */
@@ -315,9 +303,7 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
             continue;
         if (nb == cb) {
             cb = cb ? cb * 2 : 16;
-            bases = realloc(bases, cb * sizeof *bases);
-            if (!bases)
-                abort();
+            bases = gu_realloc(bases, cb * sizeof *bases);
         }
         bases[nb++] = strtoll(de->d_name, NULL, 10);
     }

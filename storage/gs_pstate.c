@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/gu_common.h"
+
 #include "protocol/gp_batch.h"
 #include "protocol/gp_crc32c.h"
 #include "storage/gs_meta.h"
@@ -84,9 +86,7 @@ static void gs__grow(gs_pstate *ps)
     size_t ocap = ps->cap;
     gs_producer **old = ps->slots;
     ps->cap = ocap ? ocap * 2 : 16;
-    ps->slots = calloc(ps->cap, sizeof *ps->slots);
-    if (!ps->slots)
-        abort();
+    ps->slots = gu_calloc(ps->cap, sizeof *ps->slots);
     for (size_t i = 0; i < ocap; i++)
         if (old[i])
             ps->slots[gs__slot_of(ps, old[i]->producer_id)] = old[i];
@@ -107,9 +107,7 @@ static gs_producer *gs__get_or_add(gs_pstate *ps, int64_t id)
     size_t i = gs__slot_of(ps, id);
     if (ps->slots[i])
         return ps->slots[i];
-    gs_producer *p = calloc(1, sizeof *p);
-    if (!p)
-        abort();
+    gs_producer *p = gu_calloc(1, sizeof *p);
     /* Kafka's ProducerStateEntry.empty */
     p->producer_id = id;
     p->epoch = -1;
@@ -269,8 +267,7 @@ size_t gs_pstate_expire(gs_pstate *ps, int64_t now_ms, int64_t expiration_ms)
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
-            if (!(ids = realloc(ids, cap * sizeof *ids)))
-                abort();
+            ids = gu_realloc(ids, cap * sizeof *ids);
         }
         ids[n++] = p->producer_id;
     }
@@ -303,8 +300,7 @@ size_t gs_pstate_truncate_head(gs_pstate *ps, int64_t log_start_offset)
         if (p->nbatches == 0 && p->txn_first_offset < 0) {
             if (n == cap) {
                 cap = cap ? cap * 2 : 16;
-                if (!(ids = realloc(ids, cap * sizeof *ids)))
-                    abort();
+                ids = gu_realloc(ids, cap * sizeof *ids);
             }
             ids[n++] = p->producer_id;
         }
@@ -328,36 +324,6 @@ size_t gs_pstate_truncate_head(gs_pstate *ps, int64_t log_start_offset)
 
 /* ---- snapshot files ------------------------------------------------------------------ */
 
-static void gs__put16(uint8_t *p, int16_t v)
-{
-    p[0] = (uint8_t)((uint16_t)v >> 8);
-    p[1] = (uint8_t)v;
-}
-static void gs__put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-static void gs__put64(uint8_t *p, int64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
-}
-static int16_t gs__get16(const uint8_t *p)
-{
-    return (int16_t)((p[0] << 8) | p[1]);
-}
-static uint32_t gs__get32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-static int64_t gs__get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return (int64_t)v;
-}
 
 static void gs__snapshot_path(const gs_pstate *ps, int64_t offset, char *out, size_t len)
 {
@@ -367,14 +333,14 @@ static void gs__snapshot_path(const gs_pstate *ps, int64_t offset, char *out, si
 static uint8_t *gs__put_entry(uint8_t *w, const gs_producer *p, int32_t last_seq, int64_t last_offset,
                               int32_t offset_delta, int64_t timestamp)
 {
-    gs__put64(w, p->producer_id);
-    gs__put16(w + 8, p->epoch);
-    gs__put32(w + 10, (uint32_t)last_seq);
-    gs__put64(w + 14, last_offset);
-    gs__put32(w + 22, (uint32_t)offset_delta);
-    gs__put64(w + 26, timestamp);
-    gs__put32(w + 34, (uint32_t)p->coordinator_epoch);
-    gs__put64(w + 38, p->txn_first_offset);
+    gu_put_be64(w, p->producer_id);
+    gu_put_be16(w + 8, p->epoch);
+    gu_put_be32(w + 10, (uint32_t)last_seq);
+    gu_put_be64(w + 14, last_offset);
+    gu_put_be32(w + 22, (uint32_t)offset_delta);
+    gu_put_be64(w + 26, timestamp);
+    gu_put_be32(w + 34, (uint32_t)p->coordinator_epoch);
+    gu_put_be64(w + 38, p->txn_first_offset);
     return w + GS_SNAPSHOT_ENTRY;
 }
 
@@ -392,11 +358,9 @@ int gs_pstate_write_snapshot_file(const char *path, gs_producer *const *producer
     if (entries > INT32_MAX / GS_SNAPSHOT_ENTRY)
         return -EOVERFLOW;
     size_t len = GS_SNAPSHOT_HEADER + entries * GS_SNAPSHOT_ENTRY;
-    uint8_t *buf = malloc(len);
-    if (!buf)
-        abort();
-    gs__put16(buf, GS_SNAPSHOT_VERSION);
-    gs__put32(buf + 6, (uint32_t)entries);
+    uint8_t *buf = gu_malloc(len);
+    gu_put_be16(buf, GS_SNAPSHOT_VERSION);
+    gu_put_be32(buf + 6, (uint32_t)entries);
     uint8_t *w = buf + GS_SNAPSHOT_HEADER;
     for (size_t i = 0; i < n; i++) {
         const gs_producer *p = producers[i];
@@ -412,7 +376,7 @@ int gs_pstate_write_snapshot_file(const char *path, gs_producer *const *producer
             w = gs__put_entry(w, p, b->last_seq, b->last_offset, b->offset_delta, ts);
         }
     }
-    gs__put32(buf + 2, gp_crc32c(0, buf + GS_SNAPSHOT_CRC_FROM, len - GS_SNAPSHOT_CRC_FROM));
+    gu_put_be32(buf + 2, gp_crc32c(0, buf + GS_SNAPSHOT_CRC_FROM, len - GS_SNAPSHOT_CRC_FROM));
     int rc = gs_write_file(path, buf, len, sync);
     free(buf);
     return rc;
@@ -436,9 +400,7 @@ int gs_pstate_read_snapshot_file(const char *path, gs_producer **out, size_t *n)
         return GS_PSTATE_ERR_CORRUPT;
     }
     size_t len = (size_t)st.st_size;
-    uint8_t *buf = malloc(len);
-    if (!buf)
-        abort();
+    uint8_t *buf = gu_malloc(len);
     ssize_t got = pread(fd, buf, len, 0);
     int e = got < 0 ? -errno : 0;
     close(fd);
@@ -446,33 +408,31 @@ int gs_pstate_read_snapshot_file(const char *path, gs_producer **out, size_t *n)
         free(buf);
         return e ? e : GS_PSTATE_ERR_CORRUPT;
     }
-    int32_t count = (int32_t)gs__get32(buf + 6);
-    if (gs__get16(buf) != GS_SNAPSHOT_VERSION || count < 0 ||
+    int32_t count = (int32_t)gu_be32(buf + 6);
+    if ((int16_t)gu_be16(buf) != GS_SNAPSHOT_VERSION || count < 0 ||
         len != GS_SNAPSHOT_HEADER + (size_t)count * GS_SNAPSHOT_ENTRY ||
-        gs__get32(buf + 2) != gp_crc32c(0, buf + GS_SNAPSHOT_CRC_FROM, len - GS_SNAPSHOT_CRC_FROM)) {
+        gu_be32(buf + 2) != gp_crc32c(0, buf + GS_SNAPSHOT_CRC_FROM, len - GS_SNAPSHOT_CRC_FROM)) {
         free(buf);
         return GS_PSTATE_ERR_CORRUPT;
     }
-    gs_producer *ps = calloc(count ? (size_t)count : 1, sizeof *ps);
-    if (!ps)
-        abort();
+    gs_producer *ps = gu_calloc(count ? (size_t)count : 1, sizeof *ps);
     size_t k = 0;
     for (int32_t i = 0; i < count; i++) {
         const uint8_t *r = buf + GS_SNAPSHOT_HEADER + (size_t)i * GS_SNAPSHOT_ENTRY;
-        int64_t id = gs__get64(r);
+        int64_t id = (int64_t)gu_be64(r);
         gs_producer *p = k > 0 && ps[k - 1].producer_id == id ? &ps[k - 1] : &ps[k++];
         p->producer_id = id;
-        p->epoch = gs__get16(r + 8);
-        p->last_timestamp = gs__get64(r + 26);
+        p->epoch = (int16_t)gu_be16(r + 8);
+        p->last_timestamp = (int64_t)gu_be64(r + 26);
         p->last_append_ms = p->last_timestamp;
-        p->coordinator_epoch = (int32_t)gs__get32(r + 34);
-        p->txn_first_offset = gs__get64(r + 38);
+        p->coordinator_epoch = (int32_t)gu_be32(r + 34);
+        p->txn_first_offset = (int64_t)gu_be64(r + 38);
         if (p->txn_first_offset < 0)
             p->txn_first_offset = -1;
         gs_pstate_batch b = {
-            .last_seq = (int32_t)gs__get32(r + 10),
-            .last_offset = gs__get64(r + 14),
-            .offset_delta = (int32_t)gs__get32(r + 22),
+            .last_seq = (int32_t)gu_be32(r + 10),
+            .last_offset = (int64_t)gu_be64(r + 14),
+            .offset_delta = (int32_t)gu_be32(r + 22),
             .timestamp = p->last_timestamp,
         };
         if (b.last_offset >= 0) /* as Kafka: an entry without a batch has offset -1 */
@@ -506,8 +466,7 @@ static int gs__list_snapshots(const char *dir, int64_t **out, size_t *n)
             continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
-            if (!(*out = realloc(*out, cap * sizeof **out)))
-                abort();
+            *out = gu_realloc(*out, cap * sizeof **out);
         }
         (*out)[(*n)++] = strtoll(de->d_name, NULL, 10);
     }
@@ -525,9 +484,7 @@ int gs_pstate_snapshot(gs_pstate *ps, int64_t offset, bool sync)
      * it spares a replay from the log start after a crash. */
     if (!ps->dirty && (offset == ps->last_snap || (sync && ps->last_snap < 0 && ps->count == 0)))
         return 0;
-    gs_producer **list = malloc((ps->count ? ps->count : 1) * sizeof *list);
-    if (!list)
-        abort();
+    gs_producer **list = gu_malloc((ps->count ? ps->count : 1) * sizeof *list);
     size_t n = 0;
     for (size_t i = 0; i < ps->cap; i++)
         if (ps->slots[i])
@@ -591,8 +548,7 @@ static int gs__replay_batch(gs_pstate *ps, const gp_batch_header *h, int fd, int
     size_t size = GP_BATCH_LOG_OVERHEAD + (size_t)h->batch_length;
     uint8_t *own = NULL;
     if (!bytes) {
-        if (!(own = malloc(size)))
-            abort();
+        own = gu_malloc(size);
         if (pread(fd, own, size, pos) != (ssize_t)size) {
             free(own);
             return -EIO;
@@ -618,9 +574,7 @@ static int gs__replay_batch(gs_pstate *ps, const gp_batch_header *h, int fd, int
  * time through the log's read slices, one segment after the other. */
 static int gs__replay(gs_pstate *ps, int64_t from, int64_t now_ms, int64_t *batches, char *err, size_t errlen)
 {
-    uint8_t *buf = malloc(GS_REPLAY_BUF);
-    if (!buf)
-        abort();
+    uint8_t *buf = gu_malloc(GS_REPLAY_BUF);
     int64_t end = gs_log_end_offset(ps->log), next = from;
     int rc = 0;
     while (next < end) {
@@ -685,9 +639,8 @@ int gs_pstate_open(gs_log *log, bool clean, int64_t now_ms, gs_pstate **out, gs_
     memset(info, 0, sizeof *info);
     info->snapshot_offset = -1;
     info->replay_from = -1;
-    gs_pstate *ps = calloc(1, sizeof *ps);
-    if (!ps || !(ps->dir = strdup(gs_log_dir(log))))
-        abort();
+    gs_pstate *ps = gu_calloc(1, sizeof *ps);
+    ps->dir = gu_strdup(gs_log_dir(log));
     ps->log = log;
     ps->last_snap = -1;
     int64_t start = gs_log_start_offset(log), end = gs_log_end_offset(log);

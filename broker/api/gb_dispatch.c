@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/gu_common.h"
+
 #include "protocol/gp_errors.h"
 #include "broker/base/gb_log.h"
 #include "broker/api/gb_dispatch.h"
@@ -62,22 +64,12 @@ const gb_handler *gb_handler_get(int16_t api_key)
     return NULL;
 }
 
-static int16_t gb__be16(const uint8_t *p)
-{
-    return (int16_t)((p[0] << 8) | p[1]);
-}
-
-static int32_t gb__be32(const uint8_t *p)
-{
-    return (int32_t)(((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]);
-}
-
 int gb_dispatch_frame(void *broker, gb_conn *conn, const uint8_t *data, size_t len, void *frame, const char **why)
 {
     gb_broker *b = broker;
     static char reason[256];
-    int16_t key = gb__be16(data);
-    int16_t version = gb__be16(data + 2);
+    int16_t key = (int16_t)gu_be16(data);
+    int16_t version = (int16_t)gu_be16(data + 2);
     const gp_api *api = gp_api_get(key);
     if (!api) {
         free(frame);
@@ -91,7 +83,7 @@ int gb_dispatch_frame(void *broker, gb_conn *conn, const uint8_t *data, size_t l
     req->version = version;
     req->hdr.api_key = key;
     req->hdr.api_version = version;
-    req->hdr.correlation_id = gb__be32(data + 4);
+    req->hdr.correlation_id = (int32_t)gu_be32(data + 4);
     if (!frame) {
         /* Small frame from the shared read buffer: keep a copy. */
         void *copy = gp_arena_alloc(&req->arena, len);

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/gu_common.h"
+
 #include "broker/core/gb_cache.h"
 #include "broker/base/gb_log.h"
 #include "protocol/gp_compress.h"
@@ -91,9 +93,7 @@ static void gb__reserve_links(gb_fetch *f, size_t n)
         return;
     f->links_cap = n;
     free(f->links);
-    f->links = malloc(f->links_cap * sizeof *f->links);
-    if (!f->links)
-        abort();
+    f->links = gu_malloc(f->links_cap * sizeof *f->links);
 }
 
 static void gb__link(gb_fetch *f, gb_partition *p)
@@ -309,14 +309,10 @@ static void gb__on_timer(uv_timer_t *timer)
 void gb_handle_fetch(gb_broker *b, gb_request *req)
 {
     if (!b->fetches) {
-        b->fetches = calloc(1, sizeof *b->fetches);
-        if (!b->fetches)
-            abort();
+        b->fetches = gu_calloc(1, sizeof *b->fetches);
     }
     const gp_fetch_request *body = req->body;
-    gb_fetch *f = calloc(1, sizeof *f);
-    if (!f)
-        abort();
+    gb_fetch *f = gu_calloc(1, sizeof *f);
     f->b = b;
     f->req = req;
     uv_timer_init(b->loop, &f->timer);

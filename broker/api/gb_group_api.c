@@ -18,6 +18,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/gu_common.h"
+
 #include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_coordinator.h"
@@ -316,9 +318,7 @@ void gb_handle_offset_commit(gb_broker *b, gb_request *req)
     const gp_offset_commit_request *body = req->body;
     int64_t now;
     gb_groups *gs = gb_coordinator_groups(b, &now);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000; /* for retention_time_ms (v2-v4) */
+    int64_t wall = gu_wall_ms(); /* for retention_time_ms (v2-v4) */
     int32_t n = 0;
     for (int32_t i = 0; i < body->topics_count; i++)
         n += body->topics[i].partitions_count > 0 ? body->topics[i].partitions_count : 0;

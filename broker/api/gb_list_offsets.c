@@ -53,6 +53,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/gu_common.h"
+
 #include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/base/gb_log.h"
@@ -70,13 +72,6 @@ enum {
 
 #define GB_LO_ISOLATION_READ_COMMITTED 1
 #define GB_LO_LEADER_EPOCH 0 /* Gregor's partitions never change leader */
-
-static int64_t gb__wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The offset below which a consumer may read: the high watermark, or for
  * read_committed the last stable offset. With one replica and no
@@ -293,7 +288,7 @@ static void gb__list_partition_v0(gb_partition *p, int64_t target, int32_t max_n
         max_ts = -1;
     int64_t all[2];
     int n = 0;
-    if (target == GB_LO_LATEST || (target >= 0 && target >= gb__wall_ms())) {
+    if (target == GB_LO_LATEST || (target >= 0 && target >= gu_wall_ms())) {
         all[n++] = end;
         if (end > start)
             all[n++] = start;

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/gu_common.h"
+
 #include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_cache.h"
@@ -31,13 +33,6 @@
 #include "broker/base/gb_log.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
-
-static int64_t gb__wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 typedef struct gb_produce {
     gb_request *req;
@@ -277,7 +272,7 @@ void gb_handle_produce(gb_broker *b, gb_request *req)
 {
     const gp_produce_request *body = req->body;
     gp_produce_response *resp = req->resp;
-    int64_t now = gb__wall_ms();
+    int64_t now = gu_wall_ms();
     bool bad_acks = body->acks != 0 && body->acks != 1 && body->acks != -1;
     bool durable = body->acks == -1 && b->cfg->gregor_acks_all_fsync;
     gb_produce *pp = gp_arena_calloc(&req->arena, 1, sizeof *pp);

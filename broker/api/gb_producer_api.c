@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/gu_common.h"
+
 #include "broker/base/gb_log.h"
 #include "broker/core/gb_topics.h"
 #include "protocol/gp_errors.h"
@@ -63,9 +65,7 @@ typedef struct gb_pid_job {
 
 int gb_producer_ids_open(gb_broker *b, char *err, size_t errlen)
 {
-    gb_producer_ids *ids = calloc(1, sizeof *ids);
-    if (!ids)
-        abort();
+    gb_producer_ids *ids = gu_calloc(1, sizeof *ids);
     snprintf(ids->path, sizeof ids->path, "%s/%s", b->data_dir, GB_PRODUCER_IDS_FILE);
     FILE *f = fopen(ids->path, "r");
     if (f) {
@@ -181,9 +181,7 @@ static void gb__pid_after(uv_work_t *w, int status)
 static void gb__pid_reserve(gb_broker *b)
 {
     gb_producer_ids *ids = b->producer_ids;
-    gb_pid_job *job = calloc(1, sizeof *job);
-    if (!job)
-        abort();
+    gb_pid_job *job = gu_calloc(1, sizeof *job);
     job->b = b;
     job->target = ids->reserved + GB_PRODUCER_ID_BLOCK;
     job->work.data = job;
@@ -210,9 +208,7 @@ void gb_handle_init_producer_id(gb_broker *b, gb_request *req)
         return;
     }
     gb_producer_ids *ids = b->producer_ids;
-    gb_pid_wait *w = malloc(sizeof *w);
-    if (!w)
-        abort();
+    gb_pid_wait *w = gu_malloc(sizeof *w);
     *w = (gb_pid_wait){req, NULL};
     if (ids->tail)
         ids->tail->next = w;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/gu_common.h"
+
 #include "broker/base/gb_log.h"
 #include "storage/gs_pagecache.h"
 
@@ -38,9 +40,7 @@ struct gb_cache {
 
 void gb_cache_start(gb_broker *b)
 {
-    gb_cache *c = calloc(1, sizeof *c);
-    if (!c)
-        abort();
+    gb_cache *c = gu_calloc(1, sizeof *c);
     c->b = b;
     c->budget = b->cfg->gregor_log_cache_bytes;
     b->cache = c;
@@ -129,9 +129,7 @@ static void gb__evict_start(gb_cache *c)
 {
     if (c->job || c->stopping || c->budget < 0 || c->queued <= c->budget)
         return;
-    gb_cache_job *job = calloc(1, sizeof *job);
-    if (!job)
-        abort();
+    gb_cache_job *job = gu_calloc(1, sizeof *job);
     job->c = c;
     while (c->head && c->queued > c->budget && job->n < GB_CACHE_JOB_MAX) {
         gb_cache_step *s = c->head;
@@ -158,9 +156,7 @@ static void gb__queue(gb_cache *c, gb_partition *p, int64_t seg_base, int64_t po
 {
     if (len <= 0)
         return;
-    gb_cache_step *s = malloc(sizeof *s);
-    if (!s)
-        abort();
+    gb_cache_step *s = gu_malloc(sizeof *s);
     *s = (gb_cache_step){p, seg_base, pos, len, NULL};
     if (c->tail)
         c->tail->next = s;
@@ -252,9 +248,7 @@ int64_t gb_cache_warm(gb_broker *b, const gs_log_slice *s, const bool *maybe_col
         if (!maybe_cold[i] || gs_file_resident(s[i].fd, s[i].pos, s[i].len) == 1)
             continue;
         if (!job) {
-            job = malloc(sizeof *job + n * sizeof *job->need);
-            if (!job)
-                abort();
+            job = gu_malloc(sizeof *job + n * sizeof *job->need);
             *job = (gb_warm_job){.s = s, .need = (bool *)(job + 1), .n = n, .done = done, .arg = arg};
             memset(job->need, 0, n * sizeof *job->need);
         }

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/gu_common.h"
+
 #include "broker/core/gb_cache.h"
 #include "broker/api/gb_fetch.h"
 #include "broker/core/gb_group_records.h"
@@ -40,18 +42,11 @@ struct gb_coordinator {
     bool stopped;
 };
 
-static int64_t gb__wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 gb_groups *gb_coordinator_groups(gb_broker *b, int64_t *now)
 {
     gb_coordinator *c = b->coordinator;
     *now = (int64_t)uv_now(b->loop);
-    gb_groups_set_wall_offset(c->groups, gb__wall_ms() - *now);
+    gb_groups_set_wall_offset(c->groups, gu_wall_ms() - *now);
     return c->groups;
 }
 
@@ -264,9 +259,7 @@ static void gb__on_load(uv_idle_t *idle)
     if ((size_t)s.len > c->load_cap) {
         free(c->load_buf);
         c->load_cap = (size_t)s.len;
-        c->load_buf = malloc(c->load_cap);
-        if (!c->load_buf)
-            abort();
+        c->load_buf = gu_malloc(c->load_cap);
     }
     size_t got = 0;
     while (got < (size_t)s.len) {
@@ -305,9 +298,7 @@ int gb_coordinator_open(gb_broker *b, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;
-    gb_coordinator *c = calloc(1, sizeof *c);
-    if (!c)
-        abort();
+    gb_coordinator *c = gu_calloc(1, sizeof *c);
     c->b = b;
     b->coordinator = c;
     const gc_config *cfg = b->cfg;

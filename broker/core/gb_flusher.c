@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/gu_common.h"
+
 #include "broker/base/gb_log.h"
 
 /* Sync threads, started as they are needed: each runs one partition's
@@ -86,9 +88,7 @@ static void gb__flush_queue(gb_flusher *f, gb_flush_part *fp)
     size_t need = gs_log_segments_from(log, fp->p->flushed_offset);
     if (need > fp->refs_cap) {
         fp->refs_cap = need;
-        fp->refs = realloc(fp->refs, fp->refs_cap * sizeof *fp->refs);
-        if (!fp->refs)
-            abort();
+        fp->refs = gu_realloc(fp->refs, fp->refs_cap * sizeof *fp->refs);
     }
     fp->nrefs = gs_log_sync_refs(log, fp->p->flushed_offset, fp->refs, fp->refs_cap);
     fp->upto = gs_log_end_offset(log);
@@ -182,9 +182,7 @@ static void gb__flusher_done(uv_async_t *a)
 
 int gb_flusher_start(gb_broker *b)
 {
-    gb_flusher *f = calloc(1, sizeof *f);
-    if (!f)
-        abort();
+    gb_flusher *f = gu_calloc(1, sizeof *f);
     f->b = b;
     f->queue_tail = &f->queue;
     uv_mutex_init(&f->mu);
@@ -240,9 +238,7 @@ void gb_flusher_wait(gb_broker *b, gb_partition *p, int64_t offset, void (*cb)(v
     }
     gb_flush_part *fp = p->flush;
     if (!fp) {
-        fp = calloc(1, sizeof *fp);
-        if (!fp)
-            abort();
+        fp = gu_calloc(1, sizeof *fp);
         fp->p = p;
         p->flush = fp;
         fp->all_next = f->all;
@@ -251,9 +247,7 @@ void gb_flusher_wait(gb_broker *b, gb_partition *p, int64_t offset, void (*cb)(v
         fp->all_prev = &f->all;
         f->all = fp;
     }
-    gb_flush_wait *w = malloc(sizeof *w);
-    if (!w)
-        abort();
+    gb_flush_wait *w = gu_malloc(sizeof *w);
     *w = (gb_flush_wait){offset, cb, arg, fp->waits};
     fp->waits = w;
     if (!fp->busy)

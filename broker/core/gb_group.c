@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/gu_common.h"
+
 #include "broker/core/gb_group_records.h"
 #include "broker/base/gb_log.h"
 #include "protocol/gp_errors.h"
@@ -151,25 +153,9 @@ const char *gb_group_state_name(gb_group_state s)
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static void *gb__xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        abort();
-    return p;
-}
-
-static void *gb__xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n ? n : 1, sz ? sz : 1);
-    if (!p)
-        abort();
-    return p;
-}
-
 static char *gb__dupn(const char *s, size_t len)
 {
-    char *p = gb__xmalloc(len + 1);
+    char *p = gu_malloc(len + 1);
     if (len)
         memcpy(p, s, len);
     p[len] = 0;
@@ -232,7 +218,7 @@ static char *gb__new_member_id(gb_groups *gs, gp_str prefix)
     hi = (hi & 0xffffffffffff0fffULL) | 0x4000ULL;             /* version 4 */
     lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL; /* IETF variant */
     size_t plen = prefix.len > 0 ? (size_t)prefix.len : 0;
-    char *id = gb__xmalloc(plen + 1 + 36 + 1);
+    char *id = gu_malloc(plen + 1 + 36 + 1);
     if (plen)
         memcpy(id, prefix.p, plen);
     snprintf(id + plen, 38, "-%08" PRIx32 "-%04" PRIx32 "-%04" PRIx32 "-%04" PRIx32 "-%012" PRIx64,
@@ -257,7 +243,7 @@ static void gb__insert(gb_groups *gs, gb_group *g)
 {
     if (gs->count + 1 > gs->nbuckets) {
         size_t nb = gs->nbuckets ? gs->nbuckets * 2 : 64;
-        gb_group **b = gb__xcalloc(nb, sizeof *b);
+        gb_group **b = gu_calloc(nb, sizeof *b);
         for (size_t i = 0; i < gs->nbuckets; i++)
             for (gb_group *x = gs->buckets[i], *next; x; x = next) {
                 next = x->hash_next;
@@ -277,7 +263,7 @@ static void gb__insert(gb_groups *gs, gb_group *g)
 
 static gb_group *gb__group_new(gb_groups *gs, gp_str id, int64_t now)
 {
-    gb_group *g = gb__xcalloc(1, sizeof *g);
+    gb_group *g = gu_calloc(1, sizeof *g);
     g->group_id = gb__dup(id);
     g->id_len = id.len;
     g->partition = gb_groups_partition_for(gs, id);
@@ -477,11 +463,11 @@ static void gb__set_protocols(gb_member *m, const gb_join_protocol *protos, int3
     }
     free(m->protocols);
     m->nprotocols = n > 0 ? n : 0;
-    m->protocols = gb__xcalloc((size_t)m->nprotocols, sizeof *m->protocols);
+    m->protocols = gu_calloc((size_t)m->nprotocols, sizeof *m->protocols);
     for (int32_t i = 0; i < m->nprotocols; i++) {
         m->protocols[i].name = gb__dupn(protos[i].name.p, (size_t)(protos[i].name.len > 0 ? protos[i].name.len : 0));
         m->protocols[i].len = protos[i].metadata.len > 0 ? protos[i].metadata.len : 0;
-        m->protocols[i].metadata = gb__xmalloc((size_t)m->protocols[i].len);
+        m->protocols[i].metadata = gu_malloc((size_t)m->protocols[i].len);
         if (m->protocols[i].len)
             memcpy(m->protocols[i].metadata, protos[i].metadata.p, (size_t)m->protocols[i].len);
     }
@@ -491,7 +477,7 @@ static void gb__set_assignment(gb_member *m, gp_bytes a)
 {
     free(m->assignment);
     m->assignment_len = a.len > 0 ? a.len : 0;
-    m->assignment = gb__xmalloc((size_t)m->assignment_len);
+    m->assignment = gu_malloc((size_t)m->assignment_len);
     if (m->assignment_len)
         memcpy(m->assignment, a.p, (size_t)m->assignment_len);
 }
@@ -549,9 +535,7 @@ static bool gb__parse_subscription(const uint8_t *p, int32_t len, char ***topics
             dup = gb__eq(t, (*topics)[j]);
         if (dup)
             continue;
-        *topics = realloc(*topics, (size_t)(*n + 1) * sizeof **topics);
-        if (!*topics)
-            abort();
+        *topics = gu_realloc(*topics, (size_t)(*n + 1) * sizeof **topics);
         (*topics)[(*n)++] = gb__dup(t);
     }
     return true;
@@ -638,7 +622,7 @@ static void gb__member_join_generation(gb_groups *gs, gb_group *g, gb_member *m,
     gb_join_member *list = NULL;
     int32_t n = 0;
     if (with_members) {
-        list = gb__xcalloc((size_t)g->nmembers, sizeof *list);
+        list = gu_calloc((size_t)g->nmembers, sizeof *list);
         for (gb_member *x = g->members; x; x = x->next) {
             const gb_member_protocol *mp = gb__protocol(x, g->protocol_name);
             list[n].member_id = x->member_id;
@@ -1010,7 +994,7 @@ static int16_t gb__validate_member(const gb_group *g, gp_str member_id, gp_str i
 
 gb_groups *gb_groups_new(const gb_groups_config *cfg, const gb_groups_hooks *hooks, int64_t now)
 {
-    gb_groups *gs = gb__xcalloc(1, sizeof *gs);
+    gb_groups *gs = gu_calloc(1, sizeof *gs);
     gs->cfg = *cfg;
     if (gs->cfg.num_partitions <= 0)
         gs->cfg.num_partitions = 1;
@@ -1061,9 +1045,7 @@ void gb_groups_set_num_partitions(gb_groups *gs, int32_t n)
         n = 1;
     gs->cfg.num_partitions = n;
     if (n > gs->loading_len) {
-        gs->loading = realloc(gs->loading, (size_t)n * sizeof *gs->loading);
-        if (!gs->loading)
-            abort();
+        gs->loading = gu_realloc(gs->loading, (size_t)n * sizeof *gs->loading);
         memset(gs->loading + gs->loading_len, 0, (size_t)(n - gs->loading_len) * sizeof *gs->loading);
         gs->loading_len = n;
     }
@@ -1177,7 +1159,7 @@ int gb_groups_replay(gb_groups *gs, int32_t partition, gp_bytes key, gp_bytes va
     g->state_timestamp = v.current_state_timestamp;
     for (int32_t i = 0; i < v.nmembers; i++) {
         const gb_group_value_member *vm = &v.members[i];
-        gb_member *m = gb__xcalloc(1, sizeof *m);
+        gb_member *m = gu_calloc(1, sizeof *m);
         m->member_id = gb__dup(vm->member_id);
         m->group_instance_id = gb__dup(vm->group_instance_id);
         m->client_id = gb__dup(vm->client_id);
@@ -1290,7 +1272,7 @@ static void gb__update_member(gb_groups *gs, gb_group *g, gb_member *m, const gb
 static void gb__add_member_and_rebalance(gb_groups *gs, gb_group *g, char *member_id, const gb_join_params *p,
                                          void *waiter, int64_t now)
 {
-    gb_member *m = gb__xcalloc(1, sizeof *m);
+    gb_member *m = gu_calloc(1, sizeof *m);
     m->member_id = member_id;
     m->group_instance_id = gb__dup(p->group_instance_id);
     m->client_id = gb__dup(p->client_id.len >= 0 ? p->client_id : GP_STR_LIT(""));
@@ -1298,7 +1280,7 @@ static void gb__add_member_and_rebalance(gb_groups *gs, gb_group *g, char *membe
     m->rebalance_timeout_ms = p->rebalance_timeout_ms;
     m->session_timeout_ms = p->session_timeout_ms;
     gb__set_protocols(m, p->protocols, p->nprotocols);
-    m->assignment = gb__xmalloc(0);
+    m->assignment = gu_malloc(0);
     m->is_new = true;
     if (g->state == GB_GROUP_PREPARING_REBALANCE && g->generation == 0)
         g->new_member_added = true;
@@ -1418,7 +1400,7 @@ static void gb__new_member_join(gb_groups *gs, gb_group *g, const gb_join_params
     } else if (p->require_known_member_id) {
         /* KIP-394: the member must come back with this id, so that a
          * client whose first JoinGroup timed out does not leave a ghost. */
-        gb_pending *pm = gb__xcalloc(1, sizeof *pm);
+        gb_pending *pm = gu_calloc(1, sizeof *pm);
         pm->member_id = id;
         pm->deadline = now + p->session_timeout_ms;
         pm->next = g->pending;
@@ -1597,7 +1579,7 @@ void gb_group_sync(gb_groups *gs, const gb_sync_params *p, void *waiter, int64_t
         return;
 
     /* The leader's assignment: members it left out get an empty one. */
-    gp_bytes *assign = gb__xcalloc((size_t)g->nmembers, sizeof *assign);
+    gp_bytes *assign = gu_calloc((size_t)g->nmembers, sizeof *assign);
     int32_t i = 0;
     for (gb_member *x = g->members; x; x = x->next, i++) {
         assign[i] = (gp_bytes){NULL, 0};
@@ -1721,7 +1703,7 @@ static void gb__offset_put(gb_group *g, gp_str topic, int32_t partition, int64_t
     if (!o) {
         if (g->noffsets + 1 > g->onbuckets) {
             size_t nb = g->onbuckets ? g->onbuckets * 2 : 8;
-            gb_offset **b = gb__xcalloc(nb, sizeof *b);
+            gb_offset **b = gu_calloc(nb, sizeof *b);
             size_t old = g->onbuckets;
             g->onbuckets = nb;
             for (size_t i = 0; i < old; i++)
@@ -1734,7 +1716,7 @@ static void gb__offset_put(gb_group *g, gp_str topic, int32_t partition, int64_t
             free(g->obuckets);
             g->obuckets = b;
         }
-        o = gb__xcalloc(1, sizeof *o);
+        o = gu_calloc(1, sizeof *o);
         o->topic = gb__dup(topic);
         o->topic_len = topic.len;
         o->partition = partition;
@@ -1961,7 +1943,7 @@ int16_t gb_group_delete_offsets(gb_groups *gs, gp_str group_id, gb_tp *tps, int3
     bool consumer = gb__streq(g->protocol_type, GB_CONSUMER_PROTOCOL);
     if (g->state != GB_GROUP_EMPTY && !consumer)
         return GP_E_NON_EMPTY_GROUP;
-    gb_offset **remove = gb__xcalloc((size_t)(n > 0 ? n : 1), sizeof *remove);
+    gb_offset **remove = gu_calloc((size_t)(n > 0 ? n : 1), sizeof *remove);
     size_t nremove = 0;
     for (int32_t i = 0; i < n; i++) {
         if (tps[i].error)
@@ -1994,7 +1976,7 @@ int16_t gb_group_delete(gb_groups *gs, gp_str group_id, int64_t now)
         return GP_E_GROUP_ID_NOT_FOUND;
     if (g->state != GB_GROUP_EMPTY)
         return GP_E_NON_EMPTY_GROUP;
-    gb_offset **remove = gb__xcalloc(g->noffsets, sizeof *remove);
+    gb_offset **remove = gu_calloc(g->noffsets, sizeof *remove);
     size_t k = 0;
     for (size_t i = 0; i < g->onbuckets; i++)
         for (gb_offset *o = g->obuckets[i]; o; o = o->next)
@@ -2097,7 +2079,7 @@ static bool gb__expire_offsets(gb_groups *gs, gb_group *g, int64_t now)
     bool simple = !g->protocol_type;
     if (!empty_typed && !stable_consumer && !simple)
         return false;
-    gb_offset **remove = gb__xcalloc(g->noffsets, sizeof *remove);
+    gb_offset **remove = gu_calloc(g->noffsets, sizeof *remove);
     size_t n = 0;
     for (size_t i = 0; i < g->onbuckets; i++)
         for (gb_offset *o = g->obuckets[i]; o; o = o->next) {

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/gu_common.h"
+
 #include "broker/core/gb_cache.h"
 #include "broker/api/gb_fetch.h"
 #include "broker/core/gb_flusher.h"
@@ -51,9 +53,7 @@ static void gb__insert(gb_topics *ts, gb_topic *t)
 {
     if (ts->count + 1 > ts->nbuckets) {
         size_t nb = ts->nbuckets ? ts->nbuckets * 2 : 64;
-        gb_topic **b = calloc(nb, sizeof *b);
-        if (!b)
-            abort();
+        gb_topic **b = gu_calloc(nb, sizeof *b);
         for (size_t i = 0; i < ts->nbuckets; i++)
             for (gb_topic *x = ts->buckets[i], *next; x; x = next) {
                 next = x->hash_next;
@@ -247,9 +247,7 @@ static void gb__checkpoint_collect(gb_checkpoint_job *job, gb_partition *p)
     size_t need = job->nrefs + gs_log_segments_from(p->log, p->recovery_point);
     if (need > job->refs_cap) {
         job->refs_cap = need > 2 * job->refs_cap ? need : 2 * job->refs_cap;
-        job->refs = realloc(job->refs, job->refs_cap * sizeof *job->refs);
-        if (!job->refs)
-            abort();
+        job->refs = gu_realloc(job->refs, job->refs_cap * sizeof *job->refs);
     }
     job->nrefs += gs_log_closed_refs(p->log, p->recovery_point, job->refs + job->nrefs, job->refs_cap - job->nrefs,
                                      &upto);
@@ -257,9 +255,7 @@ static void gb__checkpoint_collect(gb_checkpoint_job *job, gb_partition *p)
         return;
     if (job->nparts == job->parts_cap) {
         job->parts_cap = job->parts_cap ? job->parts_cap * 2 : 16;
-        job->parts = realloc(job->parts, job->parts_cap * sizeof *job->parts);
-        if (!job->parts)
-            abort();
+        job->parts = gu_realloc(job->parts, job->parts_cap * sizeof *job->parts);
     }
     job->parts[job->nparts++] = (gb_checkpoint_part){p->topic->id, p->index, p->recovery_point, upto};
     p->recovery_point = upto;
@@ -270,14 +266,11 @@ void gb_topics_checkpoint(gb_broker *b, bool recovery)
     gb_topics *ts = b->topics;
     if (ts->checkpointing[recovery])
         return;
-    gb_checkpoint_job *job = calloc(1, sizeof *job);
-    if (!job)
-        abort();
+    gb_checkpoint_job *job = gu_calloc(1, sizeof *job);
     job->b = b;
     job->recovery = recovery;
     job->refs_cap = 16;
-    if (!(job->refs = malloc(job->refs_cap * sizeof *job->refs)))
-        abort();
+    job->refs = gu_malloc(job->refs_cap * sizeof *job->refs);
     for (size_t i = 0; recovery && i < ts->nbuckets; i++)
         for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
             for (int32_t p = 0; p < t->npartitions; p++)
@@ -301,9 +294,7 @@ static void gb__free_overrides(gc_kv *kv, size_t n)
 
 static gc_kv *gb__copy_overrides(const gc_kv *kv, size_t n)
 {
-    gc_kv *c = calloc(n ? n : 1, sizeof *c);
-    if (!c)
-        abort();
+    gc_kv *c = gu_calloc(n ? n : 1, sizeof *c);
     for (size_t i = 0; i < n; i++) {
         c[i].key = strdup(kv[i].key);
         c[i].value = kv[i].value ? strdup(kv[i].value) : NULL;
@@ -324,21 +315,13 @@ static void gb__topic_free(gb_topic *t)
 
 static gb_topic *gb__topic_new(const char *name, size_t len)
 {
-    gb_topic *t = calloc(1, sizeof *t);
-    if (!t || !(t->name = malloc(len + 1)))
-        abort();
+    gb_topic *t = gu_calloc(1, sizeof *t);
+    t->name = gu_malloc(len + 1);
     memcpy(t->name, name, len);
     t->name[len] = '\0';
     t->name_len = len;
     t->internal = len > 2 && name[0] == '_' && name[1] == '_';
     return t;
-}
-
-static int64_t gb__wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* What rebuilding a partition's producer state took, when it took work. */
@@ -363,9 +346,7 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
                                const gs_checkpoint *rp, const gs_checkpoint *ls, bool clean,
                                char *err, size_t errlen)
 {
-    gb_partition **parts = realloc(t->partitions, (size_t)to * sizeof *parts);
-    if (!parts)
-        abort();
+    gb_partition **parts = gu_realloc(t->partitions, (size_t)to * sizeof *parts);
     t->partitions = parts;
     gs_log_config lc;
     gb_topic_log_config(t, &lc);
@@ -395,7 +376,7 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
                         rec.indexes_rebuilt, gs_log_end_offset(log));
         gs_pstate *ps;
         gs_pstate_load pl;
-        if (gs_pstate_open(log, clean || creating, gb__wall_ms(), &ps, &pl, e, sizeof e) < 0) {
+        if (gs_pstate_open(log, clean || creating, gu_wall_ms(), &ps, &pl, e, sizeof e) < 0) {
             snprintf(err, errlen, "partition %s-%d: %s", t->name, p, e);
             gs_log_close(log);
             t->npartitions = p;
@@ -405,9 +386,7 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
         char id[23];
         if (creating || !gs_partition_metadata_read(dir, id) || strcmp(id, t->id_text) != 0)
             (void)gs_partition_metadata_write(dir, t->id_text);
-        gb_partition *part = calloc(1, sizeof *part);
-        if (!part)
-            abort();
+        gb_partition *part = gu_calloc(1, sizeof *part);
         part->topic = t;
         part->index = p;
         part->log = log;
@@ -441,9 +420,7 @@ static char *gb__store_text(gb_broker *b, size_t *len)
             cap += list[i]->name_len + strlen(list[i]->overrides[k].key) +
                    (list[i]->overrides[k].value ? strlen(list[i]->overrides[k].value) : 0) + 16;
     }
-    char *text = malloc(cap);
-    if (!text)
-        abort();
+    char *text = gu_malloc(cap);
     used += (size_t)snprintf(text, cap, "# Gregor's topic store: ids, partition counts, config overrides.\n");
     for (size_t i = 0; i < n; i++) {
         gb_topic *t = list[i];
@@ -503,9 +480,7 @@ static void gb__persist_after(uv_work_t *w, int status)
 static void gb__persist_start(gb_broker *b)
 {
     gb_topics *ts = b->topics;
-    gb_persist_job *job = calloc(1, sizeof *job);
-    if (!job)
-        abort();
+    gb_persist_job *job = gu_calloc(1, sizeof *job);
     job->b = b;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_TOPICS_FILE);
@@ -523,9 +498,7 @@ void gb_topics_persist(gb_broker *b, void (*done)(void *arg), void *arg)
 {
     gb_topics *ts = b->topics;
     if (done) {
-        gb_persist_wait *w = malloc(sizeof *w);
-        if (!w)
-            abort();
+        gb_persist_wait *w = gu_malloc(sizeof *w);
         w->done = done;
         w->arg = arg;
         w->next = ts->waiting;
@@ -591,9 +564,7 @@ static int gb__load_store(gb_broker *b, char *err, size_t errlen)
         } else if (strcmp(what, "partitions") == 0) {
             t->npartitions = atoi(value); /* opened later */
         } else if (strncmp(what, "config/", 7) == 0) {
-            t->overrides = realloc(t->overrides, (t->noverrides + 1) * sizeof *t->overrides);
-            if (!t->overrides)
-                abort();
+            t->overrides = gu_realloc(t->overrides, (t->noverrides + 1) * sizeof *t->overrides);
             t->overrides[t->noverrides].key = strdup(what + 7);
             t->overrides[t->noverrides].value = strdup(value);
             t->noverrides++;
@@ -623,12 +594,9 @@ static bool gb__finish_deletions(gb_broker *b)
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
-            names = realloc(names, cap * sizeof *names);
-            if (!names)
-                abort();
+            names = gu_realloc(names, cap * sizeof *names);
         }
-        if (!(names[n++] = strdup(de->d_name)))
-            abort();
+        names[n++] = gu_strdup(de->d_name);
     }
     closedir(d);
     bool changed = false;
@@ -703,9 +671,7 @@ static bool gb__scan_dirs(gb_broker *b)
 
 int gb_topics_open(gb_broker *b, char *err, size_t errlen)
 {
-    b->topics = calloc(1, sizeof *b->topics);
-    if (!b->topics)
-        abort();
+    b->topics = gu_calloc(1, sizeof *b->topics);
     bool clean = gs_clean_shutdown_marked(b->data_dir);
     if (gb__load_store(b, err, errlen) < 0)
         return -1;
@@ -947,10 +913,10 @@ int gb_topic_delete(gb_broker *b, gb_topic *t)
         gb_cache_partition_gone(b, t->partitions[p]);
     }
     gb__remove(b->topics, t);
-    gb_removal *r = calloc(1, sizeof *r);
+    gb_removal *r = gu_calloc(1, sizeof *r);
     size_t np = (size_t)(t->npartitions > 0 ? t->npartitions : 1);
-    if (!r || !(r->dirs = calloc(np, sizeof *r->dirs)) || !(r->rc = calloc(np, sizeof *r->rc)))
-        abort();
+    r->dirs = gu_calloc(np, sizeof *r->dirs);
+    r->rc = gu_calloc(np, sizeof *r->rc);
     r->loop = b->loop;
     int rc = 0;
     for (int32_t p = 0; p < t->npartitions; p++) {
@@ -967,8 +933,8 @@ int gb_topic_delete(gb_broker *b, gb_topic *t)
             gb_log_warn("topic %s: cannot rename partition %d's directory for deletion: %s", t->name, p,
                         strerror(-e));
             rc = -1;
-        } else if (!(r->dirs[r->n++] = strdup(del))) {
-            abort();
+        } else {
+            r->dirs[r->n++] = gu_strdup(del);
         }
         gs_pstate_free(t->partitions[p]->pstate);
     }

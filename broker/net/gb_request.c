@@ -11,14 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/gu_common.h"
+
 #include "broker/net/gb_conn.h"
 #include "broker/net/gb_server.h"
 
 gb_request *gb__request_new(gb_conn *c)
 {
-    gb_request *req = malloc(sizeof *req);
-    if (!req)
-        abort();
+    gb_request *req = gu_malloc(sizeof *req);
     memset(req, 0, offsetof(gb_request, arena));
     gp_arena_init(&req->arena, req->block, sizeof req->block);
     req->conn = c;

@@ -38,6 +38,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/gu_common.h"
+
 #include "broker/base/gb_log.h"
 
 #define GB_CONN_RBUF (64 * 1024)
@@ -396,7 +398,7 @@ static void gb__conn_update_reading(gb_conn *c)
 /* Check a frame's size field before anything is reserved for it. */
 static int gb__frame_size(gb_conn *c, const uint8_t *p, size_t *size)
 {
-    int32_t n = (int32_t)(((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]);
+    int32_t n = (int32_t)gu_be32(p);
     char why[160];
     if (n < GP_REQUEST_HEADER_MIN) {
         snprintf(why, sizeof why, "invalid frame size %d (smaller than a request header)", n);
@@ -432,9 +434,7 @@ static void gb__conn_pump(gb_conn *c)
         if (avail < size) {
             if (size > GB_CONN_RBUF - 4) {
                 /* Too large for the read buffer: give it a buffer of its own. */
-                c->frame = malloc(size);
-                if (!c->frame)
-                    abort();
+                c->frame = gu_malloc(size);
                 memcpy(c->frame, c->rbuf + c->rpos + 4, avail);
                 c->frame_len = size;
                 c->frame_have = avail;
@@ -590,9 +590,8 @@ static void gb__format_addr(const struct sockaddr *sa, char *out, size_t len)
 static void gb__conn_start(gb_listener *l, int fd, const struct sockaddr *sa)
 {
     gb_server *srv = l->srv;
-    gb_conn *c = calloc(1, sizeof *c);
-    if (!c || !(c->rbuf = malloc(GB_CONN_RBUF)))
-        abort();
+    gb_conn *c = gu_calloc(1, sizeof *c);
+    c->rbuf = gu_malloc(GB_CONN_RBUF);
     c->fd = fd;
     c->srv = srv;
     c->listener = l;
@@ -936,9 +935,7 @@ static int gb__bind_listener(gb_listener *l, char *err, size_t errlen)
 int gb_server_start(gb_server **out, uv_loop_t *loop, const gc_config *cfg, gb_frame_fn on_frame, void *arg,
                     char *err, size_t errlen)
 {
-    gb_server *srv = calloc(1, sizeof *srv);
-    if (!srv)
-        abort();
+    gb_server *srv = gu_calloc(1, sizeof *srv);
     *out = srv;
     srv->cfg = cfg;
     srv->on_frame = on_frame;
