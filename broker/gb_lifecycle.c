@@ -16,7 +16,7 @@
 #include "broker/api/gb_dispatch.h"
 #include "broker/api/gb_fetch.h"
 #include "broker/core/gb_flusher.h"
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 #include "broker/api/gb_producer_api.h"
 #include "broker/net/gb_server.h"
 #include "broker/core/gb_topics.h"
@@ -56,7 +56,7 @@ static void gb__start_checkpoints(gb_broker *b)
 static void gb__on_signal(uv_signal_t *s, int signum)
 {
     gb_broker *b = s->data;
-    gb_log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    gb_logger_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     gb_broker_stop(b);
 }
 

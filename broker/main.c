@@ -16,7 +16,7 @@
 #include "broker/api/gb_dispatch.h"
 #include "broker/core/gb_broker.h"
 #include "broker/gb_lifecycle.h"
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 #include "broker/net/gb_server.h"
 #include "protocol/gp_messages.h"
 
@@ -66,7 +66,7 @@ static void gb__print_api_table(FILE *out)
 static void gb__warn(void *ud, const char *msg)
 {
     (void)ud;
-    gb_log_warn("%s", msg);
+    gb_logger_warn("%s", msg);
 }
 
 /* Large requests (a produce request is up to a megabyte per partition) are
@@ -92,7 +92,7 @@ int main(int argc, char **argv)
      * early returns below. */
     char *overrides[argc > 0 ? argc : 1];
     int noverrides = 0;
-    gb_log_init_from_env();
+    gb_logger_init_from_env();
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             gb__usage(stdout);
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
     gc_config cfg;
     char err[1024];
     if (gc_config_load(&cfg, path, environ, noverrides, overrides, gb__warn, NULL, err, sizeof err) < 0) {
-        gb_log_error("configuration: %s", err);
+        gb_logger_error("configuration: %s", err);
         return 1;
     }
 
@@ -135,23 +135,23 @@ int main(int argc, char **argv)
     broker.cfg = &cfg;
     broker.data_dir = gc_config_log_dir(&cfg);
     if (gs_meta_load_or_create(broker.data_dir, cfg.node_id, &broker.meta, err, sizeof err) < 0) {
-        gb_log_error("data directory: %s", err);
+        gb_logger_error("data directory: %s", err);
         return 1;
     }
     if (gb_broker_start(&broker, err, sizeof err) < 0) {
-        gb_log_error("%s", err);
+        gb_logger_error("%s", err);
         return 1;
     }
-    gb_log_info("Gregor %s started in %.1f ms: node %d, cluster %s, listeners %s, data dir %s", GREGOR_VERSION,
-                (double)(uv_hrtime() - t0) / 1e6, broker.meta.node_id, broker.meta.cluster_id,
-                gb_server_describe(broker.server), broker.data_dir);
+    gb_logger_info("Gregor %s started in %.1f ms: node %d, cluster %s, listeners %s, data dir %s", GREGOR_VERSION,
+                   (double)(uv_hrtime() - t0) / 1e6, broker.meta.node_id, broker.meta.cluster_id,
+                   gb_server_describe(broker.server), broker.data_dir);
 
     uv_run(broker.loop, UV_RUN_DEFAULT);
 
     gb_broker_close(&broker);
-    gb_log_info("stopped");
+    gb_logger_info("stopped");
     if (uv_loop_close(broker.loop) != 0)
-        gb_log_warn("event loop closed with handles still open");
+        gb_logger_warn("event loop closed with handles still open");
     gc_config_free(&cfg);
     return 0;
 }

@@ -25,7 +25,7 @@
 #include "common/gu_common.h"
 
 #include "protocol/gp_errors.h"
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 #include "broker/api/gb_dispatch.h"
 #include "broker/api/gb_handlers.h"
 
@@ -119,8 +119,8 @@ int gb_dispatch_frame(void *broker, gb_conn *conn, const uint8_t *data, size_t l
     const gb_handler *h = gb_handler_get(key);
     if (!h || version < h->min_version || version > h->max_version) {
         if (api->response_set_error(req->resp, version, GP_E_UNSUPPORTED_VERSION)) {
-            gb_log_debug("%s sent %s v%d, which Gregor does not implement: UNSUPPORTED_VERSION", gb_conn_peer(conn),
-                         api->name, version);
+            gb_logger_debug("%s sent %s v%d, which Gregor does not implement: UNSUPPORTED_VERSION", gb_conn_peer(conn),
+                            api->name, version);
             gb_request_respond(req);
             return 0;
         }

@@ -23,7 +23,7 @@
 #include "common/gu_common.h"
 
 #include "broker/core/gb_cache.h"
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 #include "protocol/gp_compress.h"
 #include "protocol/gp_errors.h"
 
@@ -251,7 +251,7 @@ static void gb__answer(gb_fetch *f)
     if (cold == 0)
         gb_request_respond(req);
     else
-        gb_log_debug("fetch from %s waits for %" PRId64 " bytes to be read from disk", gb_request_peer(req), cold);
+        gb_logger_debug("fetch from %s waits for %" PRId64 " bytes to be read from disk", gb_request_peer(req), cold);
 }
 
 /* Look at the logs; answer or (re)park. */

@@ -24,7 +24,7 @@
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_coordinator.h"
 #include "broker/core/gb_flusher.h"
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 #include "protocol/gp_errors.h"
 
 /* Kafka's operation bits for a group when there is no authorizer: READ (3),

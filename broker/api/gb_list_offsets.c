@@ -57,7 +57,7 @@
 
 #include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 #include "broker/core/gb_topics.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
@@ -264,8 +264,8 @@ static void gb__list_partition(gb_partition *p, int8_t isolation_level, int64_t 
     }
     gp_arena_reset(scratch, NULL, 0);
     if (rc < 0) {
-        gb_log_warn("partition %s-%d: ListOffsets for timestamp %lld failed: %s", p->topic->name, p->index,
-                    (long long)target, strerror(-rc));
+        gb_logger_warn("partition %s-%d: ListOffsets for timestamp %lld failed: %s", p->topic->name, p->index,
+                       (long long)target, strerror(-rc));
         pr->error_code = GP_E_KAFKA_STORAGE_ERROR;
         return;
     }

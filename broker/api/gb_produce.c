@@ -30,7 +30,7 @@
 #include "broker/core/gb_cache.h"
 #include "broker/api/gb_fetch.h"
 #include "broker/core/gb_flusher.h"
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
 
@@ -104,7 +104,7 @@ static void gb__producer_error(gb_request *req, const gb_topic *t, const gb_part
                               a->producer_id, offset, t->name, p->index, a->first_seq, v->last_seq);
     }
     pr->error_message = gp_str_c(msg);
-    gb_log_debug("%s: %s", gb_request_peer(req), msg);
+    gb_logger_debug("%s: %s", gb_request_peer(req), msg);
 }
 
 /* Rebuild the batch with the topic's codec. */
@@ -217,10 +217,10 @@ static bool gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
             pr->log_append_time_ms = append_time ? v.timestamp : -1;
             pr->log_start_offset = gs_log_start_offset(p->log);
             *last = v.last_offset;
-            gb_log_debug("%s: duplicate batch of producer %" PRId64 " epoch %d sequences %d-%d in %s-%d, first "
-                         "written at offset %" PRId64,
-                         gb_request_peer(req), pa.producer_id, pa.epoch, pa.first_seq, pa.last_seq, t->name, p->index,
-                         v.first_offset);
+            gb_logger_debug("%s: duplicate batch of producer %" PRId64 " epoch %d sequences %d-%d in %s-%d, first "
+                            "written at offset %" PRId64,
+                            gb_request_peer(req), pa.producer_id, pa.epoch, pa.first_seq, pa.last_seq, t->name,
+                            p->index, v.first_offset);
             return true;
         }
         if (verdict < 0) {
@@ -249,7 +249,7 @@ static bool gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
     int64_t base;
     rc = gs_log_append(p->log, data, len, now, append_time, 0, &base, last);
     if (rc < 0) {
-        gb_log_error("partition %s-%d: append failed: %s", t->name, p->index, strerror(-rc));
+        gb_logger_error("partition %s-%d: append failed: %s", t->name, p->index, strerror(-rc));
         pr->error_code = GP_E_KAFKA_STORAGE_ERROR;
         pr->error_message = gp_str_c(strerror(-rc));
         return false;

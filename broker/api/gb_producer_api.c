@@ -32,7 +32,7 @@
 
 #include "common/gu_common.h"
 
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 #include "broker/core/gb_topics.h"
 #include "protocol/gp_errors.h"
 #include "storage/gs_meta.h"
@@ -132,7 +132,7 @@ static void gb__pid_serve(gb_broker *b)
         if (!(ids->head = w->next))
             ids->tail = NULL;
         int64_t id = ids->next++;
-        gb_log_debug("%s: producer id %" PRId64 " epoch 0", gb_request_peer(w->req), id);
+        gb_logger_debug("%s: producer id %" PRId64 " epoch 0", gb_request_peer(w->req), id);
         gb__pid_answer(w->req, 0, id);
         free(w);
     }
@@ -165,8 +165,8 @@ static void gb__pid_after(uv_work_t *w, int status)
     } else {
         /* Kafka answers a producer id it cannot allocate with a retriable
          * error (no block from the controller yet): the client retries. */
-        gb_log_error("cannot write %s: %s; InitProducerId answered COORDINATOR_LOAD_IN_PROGRESS", ids->path,
-                     strerror(-job->rc));
+        gb_logger_error("cannot write %s: %s; InitProducerId answered COORDINATOR_LOAD_IN_PROGRESS", ids->path,
+                        strerror(-job->rc));
         while (ids->head) {
             gb_pid_wait *wt = ids->head;
             ids->head = wt->next;
@@ -202,8 +202,8 @@ void gb_handle_init_producer_id(gb_broker *b, gb_request *req)
         return;
     }
     if (body->transactional_id.len > 0) {
-        gb_log_info("%s: InitProducerId for transactional id '%.*s' refused: transactions are not supported yet",
-                    gb_request_peer(req), (int)body->transactional_id.len, body->transactional_id.p);
+        gb_logger_info("%s: InitProducerId for transactional id '%.*s' refused: transactions are not supported yet",
+                       gb_request_peer(req), (int)body->transactional_id.len, body->transactional_id.p);
         gb__pid_answer(req, GP_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1);
         return;
     }

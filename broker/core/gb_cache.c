@@ -6,7 +6,7 @@
 
 #include "common/gu_common.h"
 
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 #include "storage/gs_pagecache.h"
 
 #define GB_CACHE_STEP ((int64_t)1 << 20) /* the smallest piece queued, and dropped */
@@ -103,8 +103,8 @@ static void gb__evict_after(uv_work_t *w, int status)
         gb_cache_step *s = job->steps[i];
         gb_partition *p = s->p;
         if (p && job->rc[i] < 0) {
-            gb_log_warn("partition %s-%d: cannot drop written data from the page cache: %s", p->topic->name, p->index,
-                        strerror(-job->rc[i]));
+            gb_logger_warn("partition %s-%d: cannot drop written data from the page cache: %s", p->topic->name,
+                           p->index, strerror(-job->rc[i]));
         } else if (p) {
             /* Reads before this point may have to wait for the disk now. */
             int64_t end = job->slices[i].pos + job->slices[i].len;
@@ -117,8 +117,8 @@ static void gb__evict_after(uv_work_t *w, int status)
         gs_log_slice_release(&job->slices[i]);
         free(s);
     }
-    gb_log_debug("page cache: wrote back and dropped %" PRId64 " bytes of log data, %" PRId64 " still queued", dropped,
-                 c->queued);
+    gb_logger_debug("page cache: wrote back and dropped %" PRId64 " bytes of log data, %" PRId64 " still queued",
+                    dropped, c->queued);
     free(job);
     c->job = NULL;
     gb__evict_start(c);

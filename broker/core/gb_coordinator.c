@@ -17,7 +17,7 @@
 #include "broker/core/gb_cache.h"
 #include "broker/api/gb_fetch.h"
 #include "broker/core/gb_group_records.h"
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
 
@@ -92,7 +92,7 @@ gb_topic *gb_coordinator_offsets_topic(gb_broker *b, bool create)
     char msg[256];
     if (gb_topic_create(b, GB_OFFSETS_TOPIC, strlen(GB_OFFSETS_TOPIC), b->cfg->offsets_topic_num_partitions,
                         gb__offsets_overrides, GB_OFFSETS_NOVERRIDES, false, &t, &kerr, msg, sizeof msg) < 0) {
-        gb_log_error("cannot create %s: %s", GB_OFFSETS_TOPIC, msg);
+        gb_logger_error("cannot create %s: %s", GB_OFFSETS_TOPIC, msg);
         return NULL;
     }
     gb_topics_persist(b, NULL, NULL);
@@ -152,7 +152,7 @@ static int16_t gb__append(void *ctx, int32_t partition, const gb_kv *recs, size_
         int rc =
             gs_log_append(p->log, (uint8_t *)batch.p, (size_t)batch.len, wall_ms, bp.log_append_time, 0, &base, &last);
         if (rc < 0) {
-            gb_log_error("partition %s-%d: append failed: %s", GB_OFFSETS_TOPIC, partition, strerror(-rc));
+            gb_logger_error("partition %s-%d: append failed: %s", GB_OFFSETS_TOPIC, partition, strerror(-rc));
             err = GP_E_NOT_COORDINATOR;
         } else {
             c->last_partition = p;
@@ -190,8 +190,8 @@ static void gb__replay_batch(gb_coordinator *c, const uint8_t *p, size_t len, in
     gp_arena *a = &c->scratch;
     int rc = gp_batches_validate(p, len, &lim, a, &info, &kerr, &why);
     if (rc < 0) {
-        gb_log_warn("%s-%d: skipping a batch at offset %" PRId64 ": %s", GB_OFFSETS_TOPIC, c->load_partition,
-                    h.base_offset, rc == GP_BATCH_OLD_MAGIC ? "old message format" : why);
+        gb_logger_warn("%s-%d: skipping a batch at offset %" PRId64 ": %s", GB_OFFSETS_TOPIC, c->load_partition,
+                       h.base_offset, rc == GP_BATCH_OLD_MAGIC ? "old message format" : why);
         gp_arena_reset(a, NULL, 0);
         return;
     }
@@ -200,8 +200,8 @@ static void gb__replay_batch(gb_coordinator *c, const uint8_t *p, size_t len, in
     gp_record rec;
     while (gp_record_next(&it, &rec) == 1) {
         if (gb_groups_replay(c->groups, c->load_partition, rec.key, rec.value, now) < 0)
-            gb_log_warn("%s-%d: skipping a malformed record in the batch at offset %" PRId64, GB_OFFSETS_TOPIC,
-                        c->load_partition, h.base_offset);
+            gb_logger_warn("%s-%d: skipping a malformed record in the batch at offset %" PRId64, GB_OFFSETS_TOPIC,
+                           c->load_partition, h.base_offset);
         c->load_records++;
     }
     gp_arena_reset(a, NULL, 0);
@@ -221,8 +221,8 @@ static void gb__load_next_partition(gb_coordinator *c, int64_t now)
     free(c->load_buf);
     c->load_buf = NULL;
     c->load_cap = 0;
-    gb_log_info("loaded %s: %" PRId64 " record(s) in %.1f ms", GB_OFFSETS_TOPIC, c->load_records,
-                (double)(uv_hrtime() - c->load_started) / 1e6);
+    gb_logger_info("loaded %s: %" PRId64 " record(s) in %.1f ms", GB_OFFSETS_TOPIC, c->load_records,
+                   (double)(uv_hrtime() - c->load_started) / 1e6);
 }
 
 /* One slice of the replay: at most GB_LOAD_SLICE_BYTES (or one batch if
@@ -249,8 +249,8 @@ static void gb__on_load(uv_idle_t *idle)
     int rc = gs_log_read(log, c->load_offset, GB_LOAD_SLICE_BYTES, true, &s);
     if (rc < 0 || s.len <= 0) {
         if (rc < 0)
-            gb_log_error("%s-%d: cannot read at offset %" PRId64 ": %s", GB_OFFSETS_TOPIC, c->load_partition,
-                         c->load_offset, strerror(-rc));
+            gb_logger_error("%s-%d: cannot read at offset %" PRId64 ": %s", GB_OFFSETS_TOPIC, c->load_partition,
+                            c->load_offset, strerror(-rc));
         if (rc == 0)
             gs_log_slice_release(&s);
         c->load_offset = gs_log_end_offset(log); /* give up on the rest */
@@ -285,8 +285,8 @@ static void gb__on_load(uv_idle_t *idle)
         pos += size;
     }
     if (next <= c->load_offset) {
-        gb_log_error("%s-%d: unreadable data at offset %" PRId64 "; the rest of the partition is skipped",
-                     GB_OFFSETS_TOPIC, c->load_partition, c->load_offset);
+        gb_logger_error("%s-%d: unreadable data at offset %" PRId64 "; the rest of the partition is skipped",
+                        GB_OFFSETS_TOPIC, c->load_partition, c->load_offset);
         next = gs_log_end_offset(log);
     }
     c->load_offset = next;
@@ -334,8 +334,8 @@ int gb_coordinator_open(gb_broker *b, char *err, size_t errlen)
     if (t) {
         gb_groups_set_num_partitions(c->groups, t->npartitions);
         if (t->npartitions != cfg->offsets_topic_num_partitions)
-            gb_log_warn("%s has %d partitions, offsets.topic.num.partitions says %d: using %d", GB_OFFSETS_TOPIC,
-                        t->npartitions, cfg->offsets_topic_num_partitions, t->npartitions);
+            gb_logger_warn("%s has %d partitions, offsets.topic.num.partitions says %d: using %d", GB_OFFSETS_TOPIC,
+                           t->npartitions, cfg->offsets_topic_num_partitions, t->npartitions);
         if (!gc_topic_compacted(&t->cfg) && t->noverrides == 0) {
             /* Adopted from its directories (a crash before the topic store
              * listed it): give it its configuration back, or retention would
@@ -343,7 +343,7 @@ int gb_coordinator_open(gb_broker *b, char *err, size_t errlen)
             int16_t kerr;
             char msg[256];
             if (gb_topic_set_overrides(b, t, gb__offsets_overrides, GB_OFFSETS_NOVERRIDES, &kerr, msg, sizeof msg) < 0)
-                gb_log_warn("%s: cannot set its configuration: %s", GB_OFFSETS_TOPIC, msg);
+                gb_logger_warn("%s: cannot set its configuration: %s", GB_OFFSETS_TOPIC, msg);
             else
                 gb_topics_persist(b, NULL, NULL);
         }

@@ -8,7 +8,7 @@
 
 #include "common/gu_common.h"
 
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 
 /* Sync threads, started as they are needed: each runs one partition's
  * fdatasync at a time. The journal commits concurrent syncs together, so
@@ -152,12 +152,12 @@ static void gb__flush_finish(gb_flusher *f, gb_flush_part *fp, bool restart)
         return;
     }
     if (synced && fp->rc < 0)
-        gb_log_error("fdatasync of partition %s-%d failed: %s", fp->p->topic->name, fp->p->index, strerror(-fp->rc));
+        gb_logger_error("fdatasync of partition %s-%d failed: %s", fp->p->topic->name, fp->p->index, strerror(-fp->rc));
     else if (synced && fp->upto > fp->p->flushed_offset)
         fp->p->flushed_offset = fp->upto;
     if (synced && fp->rc == 0) {
         fp->p->last_flush_ms = (int64_t)uv_now(f->b->loop);
-        gb_log_debug("partition %s-%d is on disk below offset %" PRId64, fp->p->topic->name, fp->p->index, fp->upto);
+        gb_logger_debug("partition %s-%d is on disk below offset %" PRId64, fp->p->topic->name, fp->p->index, fp->upto);
     }
     gb__flush_answer(fp, synced ? fp->rc : 0);
     if (!fp->waits)

@@ -30,7 +30,7 @@
 #include "common/gu_common.h"
 
 #include "broker/core/gb_group_records.h"
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 #include "protocol/gp_errors.h"
 
 #define GB_NEW_MEMBER_JOIN_TIMEOUT_MS 300000
@@ -765,7 +765,7 @@ static int16_t gb__store_group(gb_groups *gs, gb_group *g, const gp_bytes *assig
     int16_t err = gs->hooks.append(gs->hooks.ctx, g->partition, &rec, 1, gb__wall(gs, now));
     gp_arena_reset(a, NULL, 0);
     if (err)
-        gb_log_warn("group %s: storing generation %d failed: %s", g->group_id, g->generation, gp_error_name(err));
+        gb_logger_warn("group %s: storing generation %d failed: %s", g->group_id, g->generation, gp_error_name(err));
     return err;
 }
 
@@ -826,8 +826,8 @@ static void gb__prepare_rebalance(gb_groups *gs, gb_group *g, int64_t now, const
         g->join_deadline = now + gb__rebalance_timeout(g);
     }
     gb__wake(gs, g->join_deadline);
-    gb_log_info("group %s: preparing to rebalance in state %s with old generation %d (%s)", g->group_id,
-                gb_group_state_name(g->state), g->generation, reason);
+    gb_logger_info("group %s: preparing to rebalance in state %s with old generation %d (%s)", g->group_id,
+                   gb_group_state_name(g->state), g->generation, reason);
     gb__transition(gs, g, GB_GROUP_PREPARING_REBALANCE, now);
     gb__check_join(gs, g, now);
 }
@@ -893,7 +893,7 @@ static void gb__complete_join(gb_groups *gs, gb_group *g, int64_t now)
     for (gb_member *m = g->members, *next; m; m = next) {
         next = m->next;
         if (!m->join_waiter && !m->group_instance_id) {
-            gb_log_info("group %s: removing member %s, which did not rejoin", g->group_id, m->member_id);
+            gb_logger_info("group %s: removing member %s, which did not rejoin", g->group_id, m->member_id);
             gb__drop_member(gs, g, m);
         }
     }
@@ -919,12 +919,12 @@ static void gb__complete_join(gb_groups *gs, gb_group *g, int64_t now)
     gb__compute_subscribed(g);
     gb__clear_pending_sync(g);
     if (g->state == GB_GROUP_EMPTY) {
-        gb_log_info("group %s with generation %d is now empty", g->group_id, g->generation);
+        gb_logger_info("group %s with generation %d is now empty", g->group_id, g->generation);
         (void)gb__store_group(gs, g, NULL, now);
         return;
     }
-    gb_log_info("group %s: stabilized generation %d with %d member(s), protocol %s, leader %s", g->group_id,
-                g->generation, g->nmembers, g->protocol_name, g->leader->member_id);
+    gb_logger_info("group %s: stabilized generation %d with %d member(s), protocol %s, leader %s", g->group_id,
+                   g->generation, g->nmembers, g->protocol_name, g->leader->member_id);
     for (gb_member *m = g->members; m; m = m->next) {
         gb__member_join_generation(gs, g, m, g->leader->member_id, m == g->leader, false);
         gb__schedule_heartbeat(gs, m, now, m->session_timeout_ms);
@@ -1225,7 +1225,7 @@ void gb_groups_load_done(gb_groups *gs, int32_t partition, int64_t now)
     }
     gb_groups_set_loading(gs, partition, false);
     if (groups)
-        gb_log_debug("loaded %d group(s) of %s-%d", groups, GB_OFFSETS_TOPIC, partition);
+        gb_logger_debug("loaded %d group(s) of %s-%d", groups, GB_OFFSETS_TOPIC, partition);
 }
 
 /* ---- JoinGroup ------------------------------------------------------------------- */
@@ -1312,8 +1312,8 @@ static void gb__static_member_rejoin(gb_groups *gs, gb_group *g, gb_member *m, c
     gb_sync_result fenced = {.error = GP_E_FENCED_INSTANCE_ID};
     gb__member_sync_answer(gs, m, &fenced);
     m->member_id = new_id;
-    gb_log_info("group %s: static member %s rejoined; member id %s replaces %s", g->group_id, m->group_instance_id,
-                new_id, old_id);
+    gb_logger_info("group %s: static member %s rejoined; member id %s replaces %s", g->group_id, m->group_instance_id,
+                   new_id, old_id);
     gb__schedule_heartbeat(gs, m, now, m->session_timeout_ms);
 
     /* Kept to undo the update if the group cannot be stored. */
@@ -1591,8 +1591,8 @@ void gb_group_sync(gb_groups *gs, const gb_sync_params *p, void *waiter, int64_t
                 break;
             }
     }
-    gb_log_info("group %s: assignment received from leader %s for generation %d", g->group_id, m->member_id,
-                g->generation);
+    gb_logger_info("group %s: assignment received from leader %s for generation %d", g->group_id, m->member_id,
+                   g->generation);
     err = gb__store_group(gs, g, assign, now);
     if (err) {
         free(assign);
@@ -1670,7 +1670,7 @@ int16_t gb_group_leave(gb_groups *gs, gp_str group_id, gb_leave_member *members,
                 m = gb__member(g, lm->member_id);
         }
         if (m) {
-            gb_log_info("group %s: member %s left", g->group_id, m->member_id);
+            gb_logger_info("group %s: member %s left", g->group_id, m->member_id);
             gb__remove_member_and_update(gs, g, m, now, "a member left the group");
         }
     }
@@ -1915,11 +1915,11 @@ static bool gb__cleanup(gb_groups *gs, gb_group *g, gb_offset **remove, size_t n
     if (n) {
         int16_t err = gs->hooks.append(gs->hooks.ctx, g->partition, recs, n, gb__wall(gs, now));
         if (err)
-            gb_log_warn("group %s: writing %zu tombstone(s) failed: %s", g->group_id, n, gp_error_name(err));
+            gb_logger_warn("group %s: writing %zu tombstone(s) failed: %s", g->group_id, n, gp_error_name(err));
     }
     gp_arena_reset(a, NULL, 0);
     if (dead) {
-        gb_log_info("group %s transitioned to Dead in generation %d", g->group_id, g->generation);
+        gb_logger_info("group %s transitioned to Dead in generation %d", g->group_id, g->generation);
         g->state = GB_GROUP_DEAD;
         for (gb_pending *p = g->pending, *next; p; p = next) {
             next = p->next;
@@ -1981,7 +1981,7 @@ int16_t gb_group_delete(gb_groups *gs, gp_str group_id, int64_t now)
     for (size_t i = 0; i < g->onbuckets; i++)
         for (gb_offset *o = g->obuckets[i]; o; o = o->next)
             remove[k++] = o;
-    gb_log_info("group %s deleted with %zu offset(s)", g->group_id, k);
+    gb_logger_info("group %s deleted with %zu offset(s)", g->group_id, k);
     (void)gb__cleanup(gs, g, remove, k, now);
     free(remove);
     return 0;
@@ -2098,7 +2098,7 @@ static bool gb__expire_offsets(gb_groups *gs, gb_group *g, int64_t now)
     bool freed = false;
     if (n || (g->state == GB_GROUP_EMPTY && g->noffsets == 0)) {
         if (n)
-            gb_log_info("group %s: %zu offset(s) expired", g->group_id, n);
+            gb_logger_info("group %s: %zu offset(s) expired", g->group_id, n);
         freed = gb__cleanup(gs, g, remove, n, now);
     }
     free(remove);
@@ -2131,7 +2131,7 @@ void gb_groups_tick(gb_groups *gs, int64_t now)
             for (gb_pending **pp = &g->pending; *pp;) {
                 gb_pending *p = *pp;
                 if (now >= p->deadline) {
-                    gb_log_info("group %s: pending member %s expired", g->group_id, p->member_id);
+                    gb_logger_info("group %s: pending member %s expired", g->group_id, p->member_id);
                     *pp = p->next;
                     free(p->member_id);
                     free(p);
@@ -2149,8 +2149,8 @@ void gb_groups_tick(gb_groups *gs, int64_t now)
                     if (now < m->deadline)
                         continue;
                     if (m->is_new || (!m->join_waiter && !m->sync_waiter)) {
-                        gb_log_info("group %s: member %s has failed (session expired), removing it", g->group_id,
-                                    m->member_id);
+                        gb_logger_info("group %s: member %s has failed (session expired), removing it", g->group_id,
+                                       m->member_id);
                         gb__remove_member_and_update(gs, g, m, now, "a member's session expired");
                         again = true;
                         break;
@@ -2166,8 +2166,8 @@ void gb_groups_tick(gb_groups *gs, int64_t now)
                 for (gb_member *m = g->members, *mn; m; m = mn) {
                     mn = m->next;
                     if (m->pending_sync) {
-                        gb_log_info("group %s: removing member %s, which did not send SyncGroup", g->group_id,
-                                    m->member_id);
+                        gb_logger_info("group %s: removing member %s, which did not send SyncGroup", g->group_id,
+                                       m->member_id);
                         gb__drop_member(gs, g, m);
                         removed = true;
                     }

@@ -17,7 +17,7 @@
 #include "broker/core/gb_cache.h"
 #include "broker/api/gb_fetch.h"
 #include "broker/core/gb_flusher.h"
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 #include "protocol/gp_errors.h"
 #include "storage/gs_dirfiles.h"
 #include "storage/gs_meta.h"
@@ -225,8 +225,8 @@ static void gb__checkpoint_after(uv_work_t *w, int status)
     for (size_t i = 0; i < job->nrefs; i++)
         gs_log_slice_release(&job->refs[i]);
     if (job->rc < 0)
-        gb_log_error("cannot %s %s: %s", job->synced ? "write" : "sync the segments for",
-                     job->recovery ? GS_RECOVERY_CHECKPOINT : GS_START_CHECKPOINT, strerror(-job->rc));
+        gb_logger_error("cannot %s %s: %s", job->synced ? "write" : "sync the segments for",
+                        job->recovery ? GS_RECOVERY_CHECKPOINT : GS_START_CHECKPOINT, strerror(-job->rc));
     for (size_t i = 0; job->rc < 0 && i < job->nparts; i++) {
         gb_topic *t = gb_topic_find_id(b, &job->parts[i].topic);
         gb_partition *p = t ? gb_topic_partition(t, job->parts[i].index) : NULL;
@@ -328,17 +328,19 @@ static gb_topic *gb__topic_new(const char *name, size_t len)
 static void gb__log_pstate_load(const gb_topic *t, int32_t p, const gs_pstate_load *pl)
 {
     if (pl->snapshots_corrupt > 0)
-        gb_log_warn("partition %s-%d: %d unreadable producer snapshot(s) deleted", t->name, p, pl->snapshots_corrupt);
+        gb_logger_warn("partition %s-%d: %d unreadable producer snapshot(s) deleted", t->name, p,
+                       pl->snapshots_corrupt);
     if (pl->replay_from < 0)
         return;
     if (pl->snapshot_offset >= 0)
-        gb_log_info("partition %s-%d: producer state from the snapshot at offset %" PRId64 " and %" PRId64
-                    " producer batch(es) replayed from offset %" PRId64 ": %zu producer(s)",
-                    t->name, p, pl->snapshot_offset, pl->batches_replayed, pl->replay_from, pl->producers);
+        gb_logger_info("partition %s-%d: producer state from the snapshot at offset %" PRId64 " and %" PRId64
+                       " producer batch(es) replayed from offset %" PRId64 ": %zu producer(s)",
+                       t->name, p, pl->snapshot_offset, pl->batches_replayed, pl->replay_from, pl->producers);
     else
-        gb_log_info("partition %s-%d: producer state rebuilt from the log (%" PRId64 " producer batch(es) from offset "
-                    "%" PRId64 "): %zu producer(s)",
-                    t->name, p, pl->batches_replayed, pl->replay_from, pl->producers);
+        gb_logger_info("partition %s-%d: producer state rebuilt from the log (%" PRId64
+                       " producer batch(es) from offset "
+                       "%" PRId64 "): %zu producer(s)",
+                       t->name, p, pl->batches_replayed, pl->replay_from, pl->producers);
 }
 
 /* Open (creating or recovering) partitions [from, to) of t. */
@@ -365,15 +367,16 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
             return -1;
         }
         if (rec.indexes_corrupt > 0)
-            gb_log_warn("partition %s-%d: %d segment(s) had indexes that failed the sanity check; rebuilt them from "
-                        "the log", t->name, p, rec.indexes_corrupt);
+            gb_logger_warn("partition %s-%d: %d segment(s) had indexes that failed the sanity check; rebuilt them from "
+                           "the log",
+                           t->name, p, rec.indexes_corrupt);
         if (rec.truncated_bytes > 0)
-            gb_log_warn("partition %s-%d: recovery cut %" PRId64 " bytes of a torn or corrupt tail (%d segment(s) "
-                        "removed); log end offset now %" PRId64,
-                        t->name, p, rec.truncated_bytes, rec.segments_removed, gs_log_end_offset(log));
+            gb_logger_warn("partition %s-%d: recovery cut %" PRId64 " bytes of a torn or corrupt tail (%d segment(s) "
+                           "removed); log end offset now %" PRId64,
+                           t->name, p, rec.truncated_bytes, rec.segments_removed, gs_log_end_offset(log));
         else if (!clean && !creating && rec.indexes_rebuilt > 0)
-            gb_log_info("partition %s-%d: recovered %d segment(s), nothing cut; log end offset %" PRId64, t->name, p,
-                        rec.indexes_rebuilt, gs_log_end_offset(log));
+            gb_logger_info("partition %s-%d: recovered %d segment(s), nothing cut; log end offset %" PRId64, t->name, p,
+                           rec.indexes_rebuilt, gs_log_end_offset(log));
         gs_pstate *ps;
         gs_pstate_load pl;
         if (gs_pstate_open(log, clean || creating, gu_wall_ms(), &ps, &pl, e, sizeof e) < 0) {
@@ -460,7 +463,7 @@ static void gb__persist_after(uv_work_t *w, int status)
     gb_broker *b = job->b;
     gb_topics *ts = b->topics;
     if (job->rc < 0)
-        gb_log_error("cannot write %s: %s", job->path, strerror(-job->rc));
+        gb_logger_error("cannot write %s: %s", job->path, strerror(-job->rc));
     gb_persist_wait *done = ts->in_flight;
     ts->in_flight = NULL;
     ts->writing = false;
@@ -607,7 +610,7 @@ static bool gb__finish_deletions(gb_broker *b)
         gb_topic *t = gs_partition_metadata_read(path, id) && gs_uuid_parse(id, u.b) == 0 ? gb_topic_find_id(b, &u)
                                                                                           : NULL;
         if (t) {
-            gb_log_warn("finishing the deletion of topic %s, interrupted by a crash", t->name);
+            gb_logger_warn("finishing the deletion of topic %s, interrupted by a crash", t->name);
             for (int32_t p = 0; p < t->npartitions; p++) {
                 char dir[PATH_MAX];
                 gb__partition_dir(b, t, p, dir, sizeof dir);
@@ -620,7 +623,7 @@ static bool gb__finish_deletions(gb_broker *b)
         }
         int rc = gs_dir_remove(path);
         if (rc < 0)
-            gb_log_warn("cannot remove %s: %s", path, strerror(-rc));
+            gb_logger_warn("cannot remove %s: %s", path, strerror(-rc));
         free(names[i]);
     }
     free(names);
@@ -656,8 +659,8 @@ static bool gb__scan_dirs(gb_broker *b)
             char id[23];
             if (gs_partition_metadata_read(path, id) && gs_uuid_parse(id, t->id.b) == 0)
                 snprintf(t->id_text, sizeof t->id_text, "%s", id);
-            gb_log_warn("adopting partition directory %s: topic %s was not in %s (created with default configs)",
-                        de->d_name, t->name, GB_TOPICS_FILE);
+            gb_logger_warn("adopting partition directory %s: topic %s was not in %s (created with default configs)",
+                           de->d_name, t->name, GB_TOPICS_FILE);
             adopted = true;
         }
         if (p + 1 > t->npartitions) {
@@ -693,7 +696,7 @@ int gb_topics_open(gb_broker *b, char *err, size_t errlen)
         }
         char e[512];
         if (gc_topic_config_resolve(&t->cfg, b->cfg, t->overrides, t->noverrides, e, sizeof e) < 0) {
-            gb_log_warn("topic %s: stored configs no longer valid (%s); using the defaults", t->name, e);
+            gb_logger_warn("topic %s: stored configs no longer valid (%s); using the defaults", t->name, e);
             gb__free_overrides(t->overrides, t->noverrides);
             t->overrides = NULL;
             t->noverrides = 0;
@@ -710,11 +713,11 @@ int gb_topics_open(gb_broker *b, char *err, size_t errlen)
     if (rc < 0)
         return -1;
     if (changed && gb__persist_now(b) < 0)
-        gb_log_warn("cannot write %s/%s", b->data_dir, GB_TOPICS_FILE);
+        gb_logger_warn("cannot write %s/%s", b->data_dir, GB_TOPICS_FILE);
     /* From now on a crash is an unclean stop. */
     gs_clean_shutdown_clear(b->data_dir);
     if (b->topics->count > 0)
-        gb_log_info("loaded %zu topic(s) after a%s shutdown", b->topics->count, clean ? " clean" : "n unclean");
+        gb_logger_info("loaded %zu topic(s) after a%s shutdown", b->topics->count, clean ? " clean" : "n unclean");
     return 0;
 }
 
@@ -731,7 +734,8 @@ void gb_topics_close(gb_broker *b)
                 /* A snapshot at the log end: no replay at the next start. */
                 int rc = gs_pstate_snapshot(part->pstate, gs_log_end_offset(part->log), true);
                 if (rc < 0)
-                    gb_log_warn("partition %s-%d: cannot write the producer snapshot: %s", t->name, p, strerror(-rc));
+                    gb_logger_warn("partition %s-%d: cannot write the producer snapshot: %s", t->name, p,
+                                   strerror(-rc));
                 part->recovery_point = gs_log_end_offset(part->log); /* once the syncfs below is done */
             }
     gs_checkpoint_text rtext, stext;
@@ -753,17 +757,17 @@ void gb_topics_close(gb_broker *b)
      * fdatasyncs per partition), before the checkpoints say so. */
     int dfd = open(b->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || syncfs(dfd) < 0) {
-        gb_log_error("cannot sync %s: %s", b->data_dir, strerror(errno));
+        gb_logger_error("cannot sync %s: %s", b->data_dir, strerror(errno));
         ok = false;
     }
     if (dfd >= 0)
         close(dfd);
     if (ok && gb__write_checkpoint(b, true, &rtext) < 0) {
-        gb_log_error("cannot write %s/%s", b->data_dir, GS_RECOVERY_CHECKPOINT);
+        gb_logger_error("cannot write %s/%s", b->data_dir, GS_RECOVERY_CHECKPOINT);
         ok = false;
     }
     if (ok && gb__write_checkpoint(b, false, &stext) < 0) {
-        gb_log_error("cannot write %s/%s", b->data_dir, GS_START_CHECKPOINT);
+        gb_logger_error("cannot write %s/%s", b->data_dir, GS_START_CHECKPOINT);
         ok = false;
     }
     gs_checkpoint_text_free(&rtext);
@@ -838,7 +842,7 @@ int gb_topic_create(gb_broker *b, const char *name, size_t len, int32_t partitio
     gb__new_topic_id(&t->id, t->id_text);
     char err[512];
     if (gb__open_partitions(b, t, 0, partitions, true, NULL, NULL, true, err, sizeof err) < 0) {
-        gb_log_error("creating topic %s: %s", t->name, err);
+        gb_logger_error("creating topic %s: %s", t->name, err);
         for (int32_t p = 0; p < t->npartitions; p++) {
             gs_log_delete(t->partitions[p]->log);
             gs_pstate_free(t->partitions[p]->pstate);
@@ -849,7 +853,7 @@ int gb_topic_create(gb_broker *b, const char *name, size_t len, int32_t partitio
         return -1;
     }
     gb__insert(b->topics, t);
-    gb_log_info("created topic %s with %d partition(s), id %s", t->name, t->npartitions, t->id_text);
+    gb_logger_info("created topic %s with %d partition(s), id %s", t->name, t->npartitions, t->id_text);
     *out = t;
     return 0;
 }
@@ -890,7 +894,7 @@ static void gb__removal_after(uv_work_t *w, int status)
     gb_removal *r = w->data;
     for (size_t i = 0; i < r->n; i++) {
         if (r->rc[i] < 0)
-            gb_log_warn("cannot remove %s: %s", r->dirs[i], strerror(-r->rc[i]));
+            gb_logger_warn("cannot remove %s: %s", r->dirs[i], strerror(-r->rc[i]));
         free(r->dirs[i]);
     }
     free(r->dirs);
@@ -930,15 +934,15 @@ int gb_topic_delete(gb_broker *b, gb_topic *t)
         snprintf(del + l, sizeof del - (size_t)l, "-delete");
         int e = gs_log_detach(t->partitions[p]->log, del);
         if (e < 0) {
-            gb_log_warn("topic %s: cannot rename partition %d's directory for deletion: %s", t->name, p,
-                        strerror(-e));
+            gb_logger_warn("topic %s: cannot rename partition %d's directory for deletion: %s", t->name, p,
+                           strerror(-e));
             rc = -1;
         } else {
             r->dirs[r->n++] = gu_strdup(del);
         }
         gs_pstate_free(t->partitions[p]->pstate);
     }
-    gb_log_info("deleted topic %s", t->name);
+    gb_logger_info("deleted topic %s", t->name);
     gb__topic_free(t);
     /* The files go once the store no longer lists the topic: a crash before
      * that finds the renamed directories and finishes the deletion. */
@@ -966,7 +970,7 @@ int gb_topic_add_partitions(gb_broker *b, gb_topic *t, int32_t total, bool valid
         snprintf(msg, msglen, "%s", err);
         return -1;
     }
-    gb_log_info("topic %s now has %d partitions", t->name, t->npartitions);
+    gb_logger_info("topic %s now has %d partitions", t->name, t->npartitions);
     return 0;
 }
 
@@ -1000,9 +1004,9 @@ void gb_topics_retain(gb_broker *b, int64_t now_ms)
                 gs_pstate *ps = t->partitions[p]->pstate;
                 size_t expired = gs_pstate_expire(ps, now_ms, b->cfg->producer_id_expiration_ms);
                 if (expired > 0)
-                    gb_log_debug("partition %s-%d: %zu idle producer id(s) expired", t->name, p, expired);
+                    gb_logger_debug("partition %s-%d: %zu idle producer id(s) expired", t->name, p, expired);
                 if (gs_log_maybe_roll(log, now_ms) < 0)
-                    gb_log_warn("partition %s-%d: cannot roll its segment", t->name, p);
+                    gb_logger_warn("partition %s-%d: cannot roll its segment", t->name, p);
                 if (!gc_topic_deletes(&t->cfg))
                     continue;
                 int64_t before = gs_log_start_offset(log);
@@ -1010,10 +1014,10 @@ void gb_topics_retain(gb_broker *b, int64_t now_ms)
                 if (gs_log_start_offset(log) > before)
                     (void)gs_pstate_truncate_head(ps, gs_log_start_offset(log));
                 if (n > 0)
-                    gb_log_info("partition %s-%d: retention deleted %d segment(s); log start offset %" PRId64
-                                " -> %" PRId64,
-                                t->name, p, n, before, gs_log_start_offset(log));
+                    gb_logger_info("partition %s-%d: retention deleted %d segment(s); log start offset %" PRId64
+                                   " -> %" PRId64,
+                                   t->name, p, n, before, gs_log_start_offset(log));
                 else if (n < 0)
-                    gb_log_warn("partition %s-%d: retention failed: %s", t->name, p, strerror(-n));
+                    gb_logger_warn("partition %s-%d: retention failed: %s", t->name, p, strerror(-n));
             }
 }

@@ -40,7 +40,7 @@
 
 #include "common/gu_common.h"
 
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 
 #define GB_CONN_RBUF (64 * 1024)
 #define GB_CONN_BURST 16
@@ -164,9 +164,9 @@ static void gb__conn_close(gb_conn *c, const char *why)
     if (c->closing)
         return;
     if (why)
-        gb_log_warn("closing connection from %s: %s", c->peer, why);
+        gb_logger_warn("closing connection from %s: %s", c->peer, why);
     else
-        gb_log_debug("connection from %s closed", c->peer);
+        gb_logger_debug("connection from %s closed", c->peer);
     c->closing = true;
     if (c->prev)
         c->prev->next = c->next;
@@ -600,7 +600,7 @@ static void gb__conn_start(gb_listener *l, int fd, const struct sockaddr *sa)
     gb__format_addr(sa, c->addr, sizeof c->addr);
     snprintf(c->peer, sizeof c->peer, "%s", c->addr);
     if (uv_poll_init_socket(srv->loop, &c->poll, fd) < 0) {
-        gb_log_warn("cannot watch connection from %s", c->addr);
+        gb_logger_warn("cannot watch connection from %s", c->addr);
         close(fd);
         free(c->rbuf);
         free(c);
@@ -612,7 +612,7 @@ static void gb__conn_start(gb_listener *l, int fd, const struct sockaddr *sa)
     if (srv->conns)
         srv->conns->prev = c;
     srv->conns = c;
-    gb_log_debug("connection from %s on %s", c->addr, l->name);
+    gb_logger_debug("connection from %s on %s", c->addr, l->name);
     gb__conn_update_reading(c);
 }
 
@@ -634,7 +634,7 @@ static void gb__on_accept(uv_poll_t *p, int status, int events)
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
-                gb_log_warn("accept on %s failed: %s", l->name, strerror(errno));
+                gb_logger_warn("accept on %s failed: %s", l->name, strerror(errno));
             return;
         }
         gb__conn_start(l, fd, (struct sockaddr *)&ss);
@@ -777,7 +777,7 @@ static int gb__add_listener(void *ud, const char *item, size_t len)
     if (gb__parse_endpoint(item, len, name, sizeof name, host, sizeof host, &port, ctx->err, ctx->errlen) < 0)
         return -1;
     if (gb__list_has(cfg->controller_listener_names, name)) {
-        gb_log_info("ignoring controller listener %s: a single Gregor node has no controller quorum", name);
+        gb_logger_info("ignoring controller listener %s: a single Gregor node has no controller quorum", name);
         return 0;
     }
     if (!gb__listener_protocol(cfg->listener_security_protocol_map, name, proto, sizeof proto)) {

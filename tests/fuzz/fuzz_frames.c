@@ -58,7 +58,7 @@
 
 #include "broker/core/gb_broker.h"
 #include "broker/gb_lifecycle.h"
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 #include "broker/net/gb_server.h"
 #include "broker/core/gb_topics.h"
 #include "fuzz_common.h"
@@ -185,8 +185,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    gb_log_level = GB_LOG_ERROR;
-    gb_log_init_from_env();
+    gb_logger_level = GB_LOGGER_ERROR;
+    gb_logger_init_from_env();
 
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp)

@@ -1,4 +1,4 @@
-#include "broker/base/gb_log.h"
+#include "broker/base/gb_logger.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,23 +7,23 @@
 #include <strings.h>
 #include <time.h>
 
-int gb_log_level = GB_LOG_INFO;
+int gb_logger_level = GB_LOGGER_INFO;
 
 static const char *const gb__level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 
-void gb_log_init_from_env(void)
+void gb_logger_init_from_env(void)
 {
     const char *s = getenv("GREGOR_LOG_LEVEL");
     if (!s)
         return;
     for (int i = 0; i < 4; i++)
         if (strcasecmp(s, gb__level_names[i]) == 0)
-            gb_log_level = i;
+            gb_logger_level = i;
 }
 
-void gb_log(int level, const char *fmt, ...)
+void gb_logger(int level, const char *fmt, ...)
 {
-    if (level > gb_log_level)
+    if (level > gb_logger_level)
         return;
     char line[2048];
     struct timespec ts;
