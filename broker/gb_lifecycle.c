@@ -12,7 +12,7 @@
 #include "common/gu_common.h"
 
 #include "broker/core/gb_cache.h"
-#include "broker/core/gb_coordinator.h"
+#include "broker/core/gb_group_coordinator.h"
 #include "broker/api/gb_dispatch.h"
 #include "broker/api/gb_fetch.h"
 #include "broker/core/gb_flusher.h"
@@ -66,7 +66,7 @@ int gb_broker_start(gb_broker *b, char *err, size_t errlen)
         return -1;
     if (gb_producer_ids_open(b, err, errlen) < 0)
         return -1;
-    if (gb_coordinator_open(b, err, errlen) < 0)
+    if (gb_group_coordinator_open(b, err, errlen) < 0)
         return -1;
     gb_cache_start(b);
     if (gb_flusher_start(b) < 0) {
@@ -103,7 +103,7 @@ void gb_broker_stop(gb_broker *b)
     uv_close((uv_handle_t *)&b->sigint, NULL);
     uv_close((uv_handle_t *)&b->sigterm, NULL);
     gb_fetch_stop_all(b);
-    gb_coordinator_stop(b);
+    gb_group_coordinator_stop(b);
     gb_flusher_stop(b);
     gb_cache_stop(b);
     uv_close((uv_handle_t *)&b->retention_timer, NULL);
@@ -116,7 +116,7 @@ void gb_broker_stop(gb_broker *b)
  * clean-shutdown marker. */
 void gb_broker_close(gb_broker *b)
 {
-    gb_coordinator_close(b);
+    gb_group_coordinator_close(b);
     gb_topics_close(b);
     gb_cache_free(b);
     gb_producer_ids_close(b);

@@ -5,7 +5,7 @@
  * into the state machine's terms (gb_group.h), calls it, and fills the
  * response; JoinGroup and SyncGroup are answered when the state machine
  * says so (gb_group_api_join_done / _sync_done, called back from
- * gb_coordinator.c's hooks), possibly from the coordinator's timer.
+ * gb_group_coordinator.c's hooks), possibly from the coordinator's timer.
  *
  * Version rules that are Kafka's and not the codec's are kept here:
  * JoinGroup v0 has no rebalance timeout (the session timeout stands in),
@@ -22,7 +22,7 @@
 
 #include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
-#include "broker/core/gb_coordinator.h"
+#include "broker/core/gb_group_coordinator.h"
 #include "broker/core/gb_flusher.h"
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_errors.h"
@@ -73,7 +73,7 @@ void gb_handle_find_coordinator(gb_broker *b, gb_request *req)
     if (body->key_type != 0 && body->key_type != 1) {
         err = GP_E_INVALID_REQUEST;
         msg = "Unknown coordinator type";
-    } else if (body->key_type == 0 && !gb_coordinator_offsets_topic(b, true)) {
+    } else if (body->key_type == 0 && !gb_group_coordinator_offsets_topic(b, true)) {
         err = GP_E_COORDINATOR_NOT_AVAILABLE;
         msg = "The coordinator is not available.";
     }
@@ -138,7 +138,7 @@ void gb_handle_join_group(gb_broker *b, gb_request *req)
 {
     const gp_join_group_request *body = req->body;
     int64_t now;
-    gb_groups *gs = gb_coordinator_groups(b, &now);
+    gb_groups *gs = gb_group_coordinator_groups(b, &now);
     int32_t n = body->protocols_count > 0 ? body->protocols_count : 0;
     gb_join_protocol *protos = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *protos);
     for (int32_t i = 0; i < n; i++) {
@@ -162,7 +162,7 @@ void gb_handle_join_group(gb_broker *b, gb_request *req)
         .support_skip_assignment = req->version >= 9,
     };
     gb_group_join(gs, &p, req, now);
-    gb_coordinator_rearm(b);
+    gb_group_coordinator_rearm(b);
 }
 
 /* ---- SyncGroup ---------------------------------------------------------------------- */
@@ -195,7 +195,7 @@ void gb_handle_sync_group(gb_broker *b, gb_request *req)
         return;
     }
     int64_t now;
-    gb_groups *gs = gb_coordinator_groups(b, &now);
+    gb_groups *gs = gb_group_coordinator_groups(b, &now);
     int32_t n = body->assignments_count > 0 ? body->assignments_count : 0;
     gb_sync_assignment *as = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *as);
     for (int32_t i = 0; i < n; i++) {
@@ -213,7 +213,7 @@ void gb_handle_sync_group(gb_broker *b, gb_request *req)
         .nassignments = n,
     };
     gb_group_sync(gs, &p, req, now);
-    gb_coordinator_rearm(b);
+    gb_group_coordinator_rearm(b);
 }
 
 /* ---- Heartbeat and LeaveGroup ----------------------------------------------------------- */
@@ -223,10 +223,10 @@ void gb_handle_heartbeat(gb_broker *b, gb_request *req)
     const gp_heartbeat_request *body = req->body;
     gp_heartbeat_response *resp = req->resp;
     int64_t now;
-    gb_groups *gs = gb_coordinator_groups(b, &now);
+    gb_groups *gs = gb_group_coordinator_groups(b, &now);
     resp->error_code =
         gb_group_heartbeat(gs, body->group_id, body->generation_id, body->member_id, body->group_instance_id, now);
-    gb_coordinator_rearm(b);
+    gb_group_coordinator_rearm(b);
     gb_request_respond(req);
 }
 
@@ -235,7 +235,7 @@ void gb_handle_leave_group(gb_broker *b, gb_request *req)
     const gp_leave_group_request *body = req->body;
     gp_leave_group_response *resp = req->resp;
     int64_t now;
-    gb_groups *gs = gb_coordinator_groups(b, &now);
+    gb_groups *gs = gb_group_coordinator_groups(b, &now);
     bool single = req->version <= 2; /* v0-v2: one member, by member_id */
     int32_t n = single ? 1 : (body->members_count > 0 ? body->members_count : 0);
     gb_leave_member *lm = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *lm);
@@ -244,7 +244,7 @@ void gb_handle_leave_group(gb_broker *b, gb_request *req)
         lm[i].group_instance_id = single ? GP_STR_NULL : body->members[i].group_instance_id;
     }
     int16_t err = gb_group_leave(gs, body->group_id, lm, n, now);
-    gb_coordinator_rearm(b);
+    gb_group_coordinator_rearm(b);
     resp->error_code = err;
     if (err) {
         resp->members_count = 0;
@@ -317,7 +317,7 @@ void gb_handle_offset_commit(gb_broker *b, gb_request *req)
 {
     const gp_offset_commit_request *body = req->body;
     int64_t now;
-    gb_groups *gs = gb_coordinator_groups(b, &now);
+    gb_groups *gs = gb_group_coordinator_groups(b, &now);
     int64_t wall = gu_wall_ms(); /* for retention_time_ms (v2-v4) */
     int32_t n = 0;
     for (int32_t i = 0; i < body->topics_count; i++)
@@ -350,10 +350,10 @@ void gb_handle_offset_commit(gb_broker *b, gb_request *req)
             for (int32_t i = 0; i < n; i++)
                 if (!c[i].error)
                     c[i].error = err;
-        gb_coordinator_rearm(b);
+        gb_group_coordinator_rearm(b);
     }
     int64_t last;
-    gb_partition *p = written >= 0 ? gb_coordinator_last_append(b, &last) : NULL;
+    gb_partition *p = written >= 0 ? gb_group_coordinator_last_append(b, &last) : NULL;
     if (p && b->cfg->gregor_acks_all_fsync) {
         gb_commit_wait *w = gp_arena_alloc(&req->arena, sizeof *w);
         *w = (gb_commit_wait){req, c, n};
@@ -372,7 +372,7 @@ static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
                                gp_offset_fetch_response_group *out)
 {
     int64_t now;
-    gb_groups *gs = gb_coordinator_groups(b, &now);
+    gb_groups *gs = gb_group_coordinator_groups(b, &now);
     gp_arena *a = &req->arena;
     out->group_id = group_id;
     out->error_code = gb_group_fetch_check(gs, group_id);
@@ -503,7 +503,7 @@ void gb_handle_offset_delete(gb_broker *b, gb_request *req)
     gp_offset_delete_response *resp = req->resp;
     gp_arena *a = &req->arena;
     int64_t now;
-    gb_groups *gs = gb_coordinator_groups(b, &now);
+    gb_groups *gs = gb_group_coordinator_groups(b, &now);
     int32_t n = 0;
     for (int32_t i = 0; i < body->topics_count; i++)
         n += body->topics[i].partitions_count > 0 ? body->topics[i].partitions_count : 0;
@@ -520,7 +520,7 @@ void gb_handle_offset_delete(gb_broker *b, gb_request *req)
         }
     }
     resp->error_code = gb_group_delete_offsets(gs, body->group_id, tps, n, now);
-    gb_coordinator_rearm(b);
+    gb_group_coordinator_rearm(b);
     if (resp->error_code) {
         resp->topics_count = 0;
         gb_request_respond(req);
@@ -565,7 +565,7 @@ void gb_handle_list_groups(gb_broker *b, gb_request *req)
     const gp_list_groups_request *body = req->body;
     gp_list_groups_response *resp = req->resp;
     int64_t now;
-    gb_groups *gs = gb_coordinator_groups(b, &now);
+    gb_groups *gs = gb_group_coordinator_groups(b, &now);
     gb_group_summary *list;
     int32_t n = gb_groups_list(gs, &req->arena, &list);
     resp->error_code = gb_groups_any_loading(gs) ? GP_E_COORDINATOR_LOAD_IN_PROGRESS : 0;
@@ -592,7 +592,7 @@ void gb_handle_describe_groups(gb_broker *b, gb_request *req)
     gp_describe_groups_response *resp = req->resp;
     gp_arena *a = &req->arena;
     int64_t now;
-    gb_groups *gs = gb_coordinator_groups(b, &now);
+    gb_groups *gs = gb_group_coordinator_groups(b, &now);
     int32_t n = body->groups_count > 0 ? body->groups_count : 0;
     resp->groups_count = n;
     resp->groups = gp_arena_calloc(a, (size_t)(n ? n : 1), sizeof *resp->groups);
@@ -634,7 +634,7 @@ void gb_handle_delete_groups(gb_broker *b, gb_request *req)
     const gp_delete_groups_request *body = req->body;
     gp_delete_groups_response *resp = req->resp;
     int64_t now;
-    gb_groups *gs = gb_coordinator_groups(b, &now);
+    gb_groups *gs = gb_group_coordinator_groups(b, &now);
     int32_t n = body->groups_names_count > 0 ? body->groups_names_count : 0;
     resp->results_count = n;
     resp->results = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *resp->results);
@@ -642,6 +642,6 @@ void gb_handle_delete_groups(gb_broker *b, gb_request *req)
         resp->results[i].group_id = body->groups_names[i];
         resp->results[i].error_code = gb_group_delete(gs, body->groups_names[i], now);
     }
-    gb_coordinator_rearm(b);
+    gb_group_coordinator_rearm(b);
     gb_request_respond(req);
 }

@@ -18,7 +18,7 @@ typedef struct gb_topics gb_topics;
 typedef struct gb_flusher gb_flusher;
 typedef struct gb_fetches gb_fetches;
 typedef struct gb_cache gb_cache;
-typedef struct gb_coordinator gb_coordinator;
+typedef struct gb_group_coordinator gb_group_coordinator;
 typedef struct gb_producer_ids gb_producer_ids;
 
 typedef struct gb_broker {
@@ -32,7 +32,7 @@ typedef struct gb_broker {
     gb_fetches *fetches; /* parked (long-polling) fetches */
     gb_cache *cache;     /* the page-cache budget, cold reads */
     /* the group coordinator: consumer groups and committed offsets */
-    gb_coordinator *coordinator;
+    gb_group_coordinator *group_coordinator;
     /* InitProducerId's blocks of producer ids reserved on disk */
     gb_producer_ids *producer_ids;
     uv_timer_t retention_timer;

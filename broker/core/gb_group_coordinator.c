@@ -1,9 +1,9 @@
 /*
- * The group coordinator's life in the broker (see gb_coordinator.h): its
+ * The group coordinator's life in the broker (see gb_group_coordinator.h): its
  * clock and timer, the __consumer_offsets topic, record batches appended
  * for the state machine, and the replay at startup.
  */
-#include "broker/core/gb_coordinator.h"
+#include "broker/core/gb_group_coordinator.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -23,7 +23,7 @@
 
 #define GB_LOAD_SLICE_BYTES (1 << 20) /* read per loop iteration while loading */
 
-struct gb_coordinator {
+struct gb_group_coordinator {
     gb_broker *b;
     gb_groups *groups;
     uv_timer_t timer;
@@ -42,9 +42,9 @@ struct gb_coordinator {
     bool stopped;
 };
 
-gb_groups *gb_coordinator_groups(gb_broker *b, int64_t *now)
+gb_groups *gb_group_coordinator_groups(gb_broker *b, int64_t *now)
 {
-    gb_coordinator *c = b->coordinator;
+    gb_group_coordinator *c = b->group_coordinator;
     *now = (int64_t)uv_now(b->loop);
     gb_groups_set_wall_offset(c->groups, gu_wall_ms() - *now);
     return c->groups;
@@ -52,17 +52,17 @@ gb_groups *gb_coordinator_groups(gb_broker *b, int64_t *now)
 
 static void gb__on_timer(uv_timer_t *t)
 {
-    gb_coordinator *c = t->data;
+    gb_group_coordinator *c = t->data;
     c->armed_at = INT64_MAX;
     int64_t now;
-    gb_groups *gs = gb_coordinator_groups(c->b, &now);
+    gb_groups *gs = gb_group_coordinator_groups(c->b, &now);
     gb_groups_tick(gs, now);
-    gb_coordinator_rearm(c->b);
+    gb_group_coordinator_rearm(c->b);
 }
 
-void gb_coordinator_rearm(gb_broker *b)
+void gb_group_coordinator_rearm(gb_broker *b)
 {
-    gb_coordinator *c = b->coordinator;
+    gb_group_coordinator *c = b->group_coordinator;
     if (c->stopped)
         return;
     int64_t d = gb_groups_next_deadline(c->groups);
@@ -83,7 +83,7 @@ static const gc_kv gb__offsets_overrides[] = {
 };
 #define GB_OFFSETS_NOVERRIDES (sizeof gb__offsets_overrides / sizeof gb__offsets_overrides[0])
 
-gb_topic *gb_coordinator_offsets_topic(gb_broker *b, bool create)
+gb_topic *gb_group_coordinator_offsets_topic(gb_broker *b, bool create)
 {
     gb_topic *t = gb_topic_find(b, GB_OFFSETS_TOPIC, strlen(GB_OFFSETS_TOPIC));
     if (t || !create)
@@ -96,13 +96,13 @@ gb_topic *gb_coordinator_offsets_topic(gb_broker *b, bool create)
         return NULL;
     }
     gb_topics_persist(b, NULL, NULL);
-    gb_groups_set_num_partitions(b->coordinator->groups, t->npartitions);
+    gb_groups_set_num_partitions(b->group_coordinator->groups, t->npartitions);
     return t;
 }
 
-gb_partition *gb_coordinator_last_append(gb_broker *b, int64_t *offset)
+gb_partition *gb_group_coordinator_last_append(gb_broker *b, int64_t *offset)
 {
-    gb_coordinator *c = b->coordinator;
+    gb_group_coordinator *c = b->group_coordinator;
     *offset = c->last_offset;
     return c->last_partition;
 }
@@ -116,10 +116,10 @@ gb_partition *gb_coordinator_last_append(gb_broker *b, int64_t *offset)
  */
 static int16_t gb__append(void *ctx, int32_t partition, const gb_kv *recs, size_t n, int64_t wall_ms)
 {
-    gb_coordinator *c = ctx;
+    gb_group_coordinator *c = ctx;
     gb_broker *b = c->b;
     c->last_partition = NULL;
-    gb_topic *t = gb_coordinator_offsets_topic(b, true);
+    gb_topic *t = gb_group_coordinator_offsets_topic(b, true);
     gb_partition *p = t ? gb_topic_partition(t, partition) : NULL;
     if (!p)
         return GP_E_COORDINATOR_NOT_AVAILABLE;
@@ -173,7 +173,7 @@ void gb_group_api_sync_done(void *ctx, void *waiter, const gb_sync_result *r);
 /* ---- loading ---------------------------------------------------------------------- */
 
 /* Replay the records of one batch. */
-static void gb__replay_batch(gb_coordinator *c, const uint8_t *p, size_t len, int64_t now)
+static void gb__replay_batch(gb_group_coordinator *c, const uint8_t *p, size_t len, int64_t now)
 {
     gp_batch_header h;
     if (gp_batch_header_parse(p, len, &h) < 0 || gp_batch_is_control(&h))
@@ -207,9 +207,9 @@ static void gb__replay_batch(gb_coordinator *c, const uint8_t *p, size_t len, in
     gp_arena_reset(a, NULL, 0);
 }
 
-static void gb__load_next_partition(gb_coordinator *c, int64_t now)
+static void gb__load_next_partition(gb_group_coordinator *c, int64_t now)
 {
-    gb_topic *t = gb_coordinator_offsets_topic(c->b, false);
+    gb_topic *t = gb_group_coordinator_offsets_topic(c->b, false);
     gb_groups_load_done(c->groups, c->load_partition, now);
     c->load_partition++;
     if (t && c->load_partition < t->npartitions) {
@@ -229,10 +229,10 @@ static void gb__load_next_partition(gb_coordinator *c, int64_t now)
  * larger) of the partition being loaded. */
 static void gb__on_load(uv_idle_t *idle)
 {
-    gb_coordinator *c = idle->data;
+    gb_group_coordinator *c = idle->data;
     int64_t now;
-    (void)gb_coordinator_groups(c->b, &now);
-    gb_topic *t = gb_coordinator_offsets_topic(c->b, false);
+    (void)gb_group_coordinator_groups(c->b, &now);
+    gb_topic *t = gb_group_coordinator_offsets_topic(c->b, false);
     if (!t) {
         /* Deleted while loading: nothing left to load. */
         while (c->loading)
@@ -242,7 +242,7 @@ static void gb__on_load(uv_idle_t *idle)
     gs_log *log = t->partitions[c->load_partition]->log;
     if (c->load_offset >= gs_log_end_offset(log)) {
         gb__load_next_partition(c, now);
-        gb_coordinator_rearm(c->b);
+        gb_group_coordinator_rearm(c->b);
         return;
     }
     gs_log_slice s;
@@ -294,13 +294,13 @@ static void gb__on_load(uv_idle_t *idle)
 
 /* ---- lifecycle ------------------------------------------------------------------------ */
 
-int gb_coordinator_open(gb_broker *b, char *err, size_t errlen)
+int gb_group_coordinator_open(gb_broker *b, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;
-    gb_coordinator *c = gu_calloc(1, sizeof *c);
+    gb_group_coordinator *c = gu_calloc(1, sizeof *c);
     c->b = b;
-    b->coordinator = c;
+    b->group_coordinator = c;
     const gc_config *cfg = b->cfg;
     uint64_t seed = 0;
     if (uv_random(NULL, NULL, &seed, sizeof seed, 0, NULL) < 0)
@@ -330,7 +330,7 @@ int gb_coordinator_open(gb_broker *b, char *err, size_t errlen)
     uv_idle_init(b->loop, &c->loader);
     c->loader.data = c;
 
-    gb_topic *t = gb_coordinator_offsets_topic(b, false);
+    gb_topic *t = gb_group_coordinator_offsets_topic(b, false);
     if (t) {
         gb_groups_set_num_partitions(c->groups, t->npartitions);
         if (t->npartitions != cfg->offsets_topic_num_partitions)
@@ -355,13 +355,13 @@ int gb_coordinator_open(gb_broker *b, char *err, size_t errlen)
         c->load_started = uv_hrtime();
         uv_idle_start(&c->loader, gb__on_load);
     }
-    gb_coordinator_rearm(b);
+    gb_group_coordinator_rearm(b);
     return 0;
 }
 
-void gb_coordinator_stop(gb_broker *b)
+void gb_group_coordinator_stop(gb_broker *b)
 {
-    gb_coordinator *c = b->coordinator;
+    gb_group_coordinator *c = b->group_coordinator;
     if (!c || c->stopped)
         return;
     c->stopped = true;
@@ -370,14 +370,14 @@ void gb_coordinator_stop(gb_broker *b)
     uv_close((uv_handle_t *)&c->loader, NULL);
 }
 
-void gb_coordinator_close(gb_broker *b)
+void gb_group_coordinator_close(gb_broker *b)
 {
-    gb_coordinator *c = b->coordinator;
+    gb_group_coordinator *c = b->group_coordinator;
     if (!c)
         return;
     gb_groups_free(c->groups);
     gp_arena_reset(&c->scratch, NULL, 0);
     free(c->load_buf);
     free(c);
-    b->coordinator = NULL;
+    b->group_coordinator = NULL;
 }

@@ -11,34 +11,34 @@
  * segment.bytes=104857600. If it exists with another partition count, that
  * count is used (Kafka requires the setting never to change).
  */
-#ifndef GB_COORDINATOR_H
-#define GB_COORDINATOR_H
+#ifndef GB_GROUP_COORDINATOR_H
+#define GB_GROUP_COORDINATOR_H
 
 #include "broker/core/gb_group.h"
 #include "broker/core/gb_topics.h"
 
-typedef struct gb_coordinator gb_coordinator;
+typedef struct gb_group_coordinator gb_group_coordinator;
 
 /* After gb_topics_open: the state machine, its timer, and the replay of
  * __consumer_offsets if it exists. */
-int gb_coordinator_open(gb_broker *b, char *err, size_t errlen);
+int gb_group_coordinator_open(gb_broker *b, char *err, size_t errlen);
 /* Stopping: parked JoinGroup/SyncGroup requests are answered
  * NOT_COORDINATOR; the handles close. */
-void gb_coordinator_stop(gb_broker *b);
+void gb_group_coordinator_stop(gb_broker *b);
 /* After the loop: free everything. */
-void gb_coordinator_close(gb_broker *b);
+void gb_group_coordinator_close(gb_broker *b);
 
 /* The state machine, for a handler; *now is the time to pass it. */
-gb_groups *gb_coordinator_groups(gb_broker *b, int64_t *now);
+gb_groups *gb_group_coordinator_groups(gb_broker *b, int64_t *now);
 /* After a call into the state machine: run the timer for its next deadline. */
-void gb_coordinator_rearm(gb_broker *b);
+void gb_group_coordinator_rearm(gb_broker *b);
 
 /* __consumer_offsets, created first when create is set (NULL if it does
  * not exist or cannot be created). */
-gb_topic *gb_coordinator_offsets_topic(gb_broker *b, bool create);
+gb_topic *gb_group_coordinator_offsets_topic(gb_broker *b, bool create);
 
 /* The partition and offset of the last record appended by the state
  * machine (for a commit that waits until it is durable). */
-gb_partition *gb_coordinator_last_append(gb_broker *b, int64_t *offset);
+gb_partition *gb_group_coordinator_last_append(gb_broker *b, int64_t *offset);
 
 #endif
