@@ -17,7 +17,7 @@
 #include "broker/api/gb_fetch.h"
 #include "broker/core/gb_flusher.h"
 #include "broker/base/gb_logger.h"
-#include "broker/api/gb_producer_api.h"
+#include "broker/core/gb_producer_ids.h"
 #include "broker/net/gb_server.h"
 #include "broker/core/gb_topics.h"
 
