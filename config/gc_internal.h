@@ -30,32 +30,32 @@ enum { GC_T_INT, GC_T_LONG, GC_T_SHORT, GC_T_BOOL, GC_T_STRING, GC_T_LIST, GC_T_
 /* What a value of one key must be: a GC_T_* type, bounds for numbers
  * (doubles compare against them too), and the ", "-separated values a
  * STRING, or each item of a LIST, may take (or NULL for any). */
-typedef struct gx__spec {
+typedef struct gc___spec {
     int type;
     int64_t min, max;
     const char *choices;
-} gx__spec;
+} gc___spec;
 
 /* A parsed value: n for the integer types, d, b, or an owned s for STRING
  * and LIST (a list as its trimmed, non-empty items joined by ','). */
-typedef union gx__val {
+typedef union gc___val {
     int64_t n;
     double d;
     bool b;
     char *s;
-} gx__val;
+} gc___val;
 
-void *gx__xmalloc(size_t n); /* aborts when out of memory */
-char *gx__strndup(const char *s, size_t n);
+void *gc___xmalloc(size_t n); /* aborts when out of memory */
+char *gc___strndup(const char *s, size_t n);
 
 /* Java's String.trim() of [*b, *e). */
-void gx__trim(const char **b, const char **e);
+void gc___trim(const char **b, const char **e);
 
 /* Parse an already trimmed value as Kafka's ConfigDef would. Returns 0, or
  * a negative error code with the reason ("must be at least 1") in why. */
-int gx__parse(const gx__spec *spec, const char *s, gx__val *v, char *why, size_t wlen);
+int gc___parse(const gc___spec *spec, const char *s, gc___val *v, char *why, size_t wlen);
 
 /* A double as Java's Double.toString() writes it: 0.5, 1.0, 1.0E-4. */
-const char *gx__double_text(double d, char *buf, size_t len);
+const char *gc___double_text(double d, char *buf, size_t len);
 
 #endif

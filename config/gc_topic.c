@@ -62,7 +62,7 @@ static bool gc__towns(size_t i)
 }
 
 /* Store v (owned by cfg from now on) in key i's field. */
-static void gc__tstore(gc_topic_config *cfg, size_t i, const gx__val *v)
+static void gc__tstore(gc_topic_config *cfg, size_t i, const gc___val *v)
 {
     void *f = gc__tfield(cfg, i);
     switch (gc__tkeys[i].type) {
@@ -120,7 +120,7 @@ static bool gc__throttled_ok(const char *list)
 
 /* What Kafka checks beyond a key's type and range, and what Gregor refuses
  * on its own. Returns 0, or -1 with the reason in why. */
-static int gc__tcheck(size_t i, const gx__val *v, char *why, size_t wlen)
+static int gc__tcheck(size_t i, const gc___val *v, char *why, size_t wlen)
 {
     switch (i) {
     case GC_T_compression_gzip_level:
@@ -152,14 +152,14 @@ static int gc__tcheck(size_t i, const gx__val *v, char *why, size_t wlen)
 
 /* Parse text as a value of key i (trimmed first, as Kafka's ConfigDef
  * does) into v, or explain in why what is wrong with it. */
-static int gc__tparse(size_t i, const char *text, gx__val *v, char *why, size_t wlen)
+static int gc__tparse(size_t i, const char *text, gc___val *v, char *why, size_t wlen)
 {
     const gc__tkey *k = &gc__tkeys[i];
-    const gx__spec spec = {k->type, k->min, k->max, k->choices};
+    const gc___spec spec = {k->type, k->min, k->max, k->choices};
     const char *b = text, *e = text + strlen(text);
-    gx__trim(&b, &e);
-    char *s = gx__strndup(b, (size_t)(e - b));
-    int rc = gx__parse(&spec, s, v, why, wlen) < 0 ? -1 : 0;
+    gc___trim(&b, &e);
+    char *s = gc___strndup(b, (size_t)(e - b));
+    int rc = gc___parse(&spec, s, v, why, wlen) < 0 ? -1 : 0;
     free(s);
     if (rc == 0 && gc__tcheck(i, v, why, wlen) < 0) {
         if (gc__towns(i))
@@ -192,7 +192,7 @@ static void gc__tdefault(gc_topic_config *cfg, const gc_config *broker, size_t i
     const gc__tkey *k = &gc__tkeys[i];
     char buf[1024], why[256];
     const char *text = NULL;
-    gx__val v;
+    gc___val v;
     if (i == GC_T_retention_ms) {
         snprintf(buf, sizeof buf, "%" PRId64, gc_config_retention_ms(broker));
         text = buf;
@@ -231,7 +231,7 @@ static int gc__tapply(gc_topic_config *cfg, const gc_kv *overrides, size_t n, ch
         size_t i = (size_t)gc_topic_key_find(kv->key, strlen(kv->key));
         if (last[i] != j || !kv->value)
             continue;
-        gx__val v;
+        gc___val v;
         if (gc__tparse(i, kv->value, &v, why, sizeof why) < 0)
             return gc__tfail(err, errlen, "Invalid value %s for configuration %s: %s", kv->value,
                              gc__tkeys[i].info.name, why);
@@ -305,7 +305,7 @@ const char *gc_topic_value_text(const gc_topic_config *cfg, size_t i, char *buf,
         snprintf(buf, len, "%s", *(const bool *)f ? "true" : "false");
         break;
     case GC_T_DOUBLE:
-        gx__double_text(*(const double *)f, buf, len);
+        gc___double_text(*(const double *)f, buf, len);
         break;
     default:
         snprintf(buf, len, "%s", *(char *const *)f);

@@ -45,13 +45,13 @@ int gp_batch_header_parse(const uint8_t *p, size_t len, gp_batch_header *h)
     return r.err;
 }
 
-static void gx_put(uint8_t *batch, size_t off, size_t n, uint64_t v)
+static void gp__put(uint8_t *batch, size_t off, size_t n, uint64_t v)
 {
     for (size_t i = 0; i < n; i++)
         batch[off + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
 }
 
-static uint64_t gx_get(const uint8_t *batch, size_t off, size_t n)
+static uint64_t gp__get(const uint8_t *batch, size_t off, size_t n)
 {
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++)
@@ -61,23 +61,23 @@ static uint64_t gx_get(const uint8_t *batch, size_t off, size_t n)
 
 void gp_batch_set_base_offset(uint8_t *batch, int64_t base_offset)
 {
-    gx_put(batch, GP_BATCH_OFF_BASE_OFFSET, 8, (uint64_t)base_offset);
+    gp__put(batch, GP_BATCH_OFF_BASE_OFFSET, 8, (uint64_t)base_offset);
 }
 
 void gp_batch_set_partition_leader_epoch(uint8_t *batch, int32_t epoch)
 {
-    gx_put(batch, GP_BATCH_OFF_PARTITION_LEADER_EPOCH, 4, (uint32_t)epoch);
+    gp__put(batch, GP_BATCH_OFF_PARTITION_LEADER_EPOCH, 4, (uint32_t)epoch);
 }
 
 bool gp_batch_set_max_timestamp(uint8_t *batch, int64_t max_timestamp, bool log_append_time)
 {
-    uint16_t attr = (uint16_t)gx_get(batch, GP_BATCH_OFF_ATTRIBUTES, 2);
+    uint16_t attr = (uint16_t)gp__get(batch, GP_BATCH_OFF_ATTRIBUTES, 2);
     uint16_t nattr =
         log_append_time ? attr | GP_BATCH_ATTR_LOG_APPEND_TIME : attr & (uint16_t)~GP_BATCH_ATTR_LOG_APPEND_TIME;
-    if (nattr == attr && gx_get(batch, GP_BATCH_OFF_MAX_TIMESTAMP, 8) == (uint64_t)max_timestamp)
+    if (nattr == attr && gp__get(batch, GP_BATCH_OFF_MAX_TIMESTAMP, 8) == (uint64_t)max_timestamp)
         return false;
-    gx_put(batch, GP_BATCH_OFF_ATTRIBUTES, 2, nattr);
-    gx_put(batch, GP_BATCH_OFF_MAX_TIMESTAMP, 8, (uint64_t)max_timestamp);
+    gp__put(batch, GP_BATCH_OFF_ATTRIBUTES, 2, nattr);
+    gp__put(batch, GP_BATCH_OFF_MAX_TIMESTAMP, 8, (uint64_t)max_timestamp);
     return true;
 }
 
@@ -88,7 +88,7 @@ uint32_t gp_batch_crc(const uint8_t *batch, size_t size)
 
 void gp_batch_update_crc(uint8_t *batch, size_t size)
 {
-    gx_put(batch, GP_BATCH_OFF_CRC, 4, gp_batch_crc(batch, size));
+    gp__put(batch, GP_BATCH_OFF_CRC, 4, gp_batch_crc(batch, size));
 }
 
 /* ---- records ------------------------------------------------------------- */
@@ -99,7 +99,7 @@ void gp_batch_update_crc(uint8_t *batch, size_t size)
  * or more per record. Longer ones, the end of input and a reader already
  * failed go to the codec's readers (a failed reader has p == end).
  */
-static inline bool gx_short_uvarint(gp_reader *r, uint32_t *u)
+static inline bool gp__short_uvarint(gp_reader *r, uint32_t *u)
 {
     const uint8_t *p = r->p;
     size_t left = (size_t)(r->end - p);
@@ -116,30 +116,30 @@ static inline bool gx_short_uvarint(gp_reader *r, uint32_t *u)
     return false;
 }
 
-static inline int32_t gx_varint(gp_reader *r)
+static inline int32_t gp__varint(gp_reader *r)
 {
     uint32_t u;
-    if (gx_short_uvarint(r, &u))
+    if (gp__short_uvarint(r, &u))
         return (int32_t)((u >> 1) ^ (~(u & 1) + 1));
     return gp_read_varint(r);
 }
 
-static inline int64_t gx_varlong(gp_reader *r)
+static inline int64_t gp__varlong(gp_reader *r)
 {
     uint32_t u;
-    if (gx_short_uvarint(r, &u))
+    if (gp__short_uvarint(r, &u))
         return (int64_t)(int32_t)((u >> 1) ^ (~(u & 1) + 1));
     return gp_read_varlong(r);
 }
 
-static const char *const gx_past_end = "record fields run past the record's length";
+static const char *const gp__past_end = "record fields run past the record's length";
 
 /* A length-prefixed byte string inside a record; -1 is null. */
-static const char *gx_read_blob(gp_reader *b, gp_bytes *out, const char *negative, const char *too_long)
+static const char *gp__read_blob(gp_reader *b, gp_bytes *out, const char *negative, const char *too_long)
 {
-    int32_t n = gx_varint(b);
+    int32_t n = gp__varint(b);
     if (b->err)
-        return gx_past_end;
+        return gp__past_end;
     if (n < -1)
         return negative;
     if (n == -1) {
@@ -155,19 +155,19 @@ static const char *gx_read_blob(gp_reader *b, gp_bytes *out, const char *negativ
 }
 
 /* One header; the reader is bounded by the record (or the headers view). */
-static const char *gx_read_header(gp_reader *b, gp_record_header *h)
+static const char *gp__read_header(gp_reader *b, gp_record_header *h)
 {
-    int32_t kl = gx_varint(b);
+    int32_t kl = gp__varint(b);
     if (b->err)
-        return gx_past_end;
+        return gp__past_end;
     if (kl < 0)
         return "header key is null or has a negative length";
     if ((size_t)kl > gp_reader_left(b))
         return "header key runs past the record's length";
     h->key = (gp_bytes){b->p, kl};
     b->p += kl;
-    return gx_read_blob(b, &h->value, "header value has a negative length",
-                        "header value runs past the record's length");
+    return gp__read_blob(b, &h->value, "header value has a negative length",
+                         "header value runs past the record's length");
 }
 
 /*
@@ -175,9 +175,9 @@ static const char *gx_read_header(gp_reader *b, gp_record_header *h)
  * field can reach into the next record, and every byte it declares must be
  * used by its fields (DefaultRecord.readFrom's rule). NULL, or what is wrong.
  */
-static const char *gx_read_record(gp_reader *r, gp_record *rec)
+static const char *gp__read_record(gp_reader *r, gp_record *rec)
 {
-    int32_t len = gx_varint(r);
+    int32_t len = gp__varint(r);
     if (r->err)
         return r->err == GP_ERR_VARINT ? "record length is not a valid varint" : "record length is truncated";
     if (len < 0)
@@ -189,19 +189,19 @@ static const char *gx_read_record(gp_reader *r, gp_record *rec)
     r->p += len;
 
     rec->attributes = gp_read_int8(&b);
-    rec->timestamp_delta = gx_varlong(&b);
-    rec->offset_delta = gx_varint(&b);
+    rec->timestamp_delta = gp__varlong(&b);
+    rec->offset_delta = gp__varint(&b);
     if (b.err)
-        return gx_past_end;
-    const char *why = gx_read_blob(&b, &rec->key, "negative key length", "key runs past the record's length");
+        return gp__past_end;
+    const char *why = gp__read_blob(&b, &rec->key, "negative key length", "key runs past the record's length");
     if (why)
         return why;
-    why = gx_read_blob(&b, &rec->value, "negative value length", "value runs past the record's length");
+    why = gp__read_blob(&b, &rec->value, "negative value length", "value runs past the record's length");
     if (why)
         return why;
-    int32_t hc = gx_varint(&b);
+    int32_t hc = gp__varint(&b);
     if (b.err)
-        return gx_past_end;
+        return gp__past_end;
     if (hc < 0)
         return "negative header count";
     if ((size_t)hc > gp_reader_left(&b))
@@ -209,7 +209,7 @@ static const char *gx_read_record(gp_reader *r, gp_record *rec)
     const uint8_t *hs = b.p;
     for (int32_t i = 0; i < hc; i++) {
         gp_record_header h;
-        if ((why = gx_read_header(&b, &h)) != NULL)
+        if ((why = gp__read_header(&b, &h)) != NULL)
             return why;
     }
     rec->header_count = hc;
@@ -232,7 +232,7 @@ int gp_record_next(gp_record_iter *it, gp_record *rec)
         return GP_BATCH_ERR_INVALID;
     if (it->left == 0)
         return 0;
-    if ((it->why = gx_read_record(&it->r, rec)) != NULL)
+    if ((it->why = gp__read_record(&it->r, rec)) != NULL)
         return GP_BATCH_ERR_INVALID;
     it->left--;
     return 1;
@@ -248,7 +248,7 @@ int gp_header_next(gp_header_iter *it, gp_record_header *h)
 {
     if (it->left == 0)
         return 0;
-    if (gx_read_header(&it->r, h) != NULL) {
+    if (gp__read_header(&it->r, h) != NULL) {
         it->left = 0;
         return GP_BATCH_ERR_INVALID;
     }
@@ -256,12 +256,12 @@ int gp_header_next(gp_header_iter *it, gp_record_header *h)
     return 1;
 }
 
-static size_t gx_blob_size(gp_bytes b)
+static size_t gp__blob_size(gp_bytes b)
 {
     return b.len < 0 ? 1 : gp_size_varint(b.len) + (size_t)b.len;
 }
 
-static void gx_write_blob(gp_writer *w, gp_bytes b)
+static void gp__write_blob(gp_writer *w, gp_bytes b)
 {
     if (b.len < 0) {
         gp_write_varint(w, -1);
@@ -275,15 +275,15 @@ gp_bytes gp_record_headers_encode(gp_arena *a, const gp_record_header *h, int32_
 {
     size_t size = 0;
     for (int32_t i = 0; i < n; i++)
-        size += gx_blob_size(h[i].key) + gx_blob_size(h[i].value);
+        size += gp__blob_size(h[i].key) + gp__blob_size(h[i].value);
     if (size > INT32_MAX)
         abort();
     uint8_t *buf = gp_arena_alloc(a, size);
     gp_writer w;
     gp_writer_init(&w, buf, size);
     for (int32_t i = 0; i < n; i++) {
-        gx_write_blob(&w, h[i].key);
-        gx_write_blob(&w, h[i].value);
+        gp__write_blob(&w, h[i].key);
+        gp__write_blob(&w, h[i].value);
     }
     return (gp_bytes){buf, (int32_t)size};
 }
@@ -324,17 +324,17 @@ int gp_control_record_parse(const gp_record *rec, gp_txn_marker *m, const char *
 
 /* ---- validation ---------------------------------------------------------- */
 
-typedef struct gx_val {
+typedef struct gp__val {
     const gp_batch_limits *lim;
     gp_arena *scratch;
     gp_batch_info *out;
     int16_t *kafka_error;
     const char **msg;
-} gx_val;
+} gp__val;
 
-static int gx_fail(gx_val *v, int16_t code, int32_t batch, int32_t record, const char *fmt, ...)
+static int gp__fail(gp__val *v, int16_t code, int32_t batch, int32_t record, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-static int gx_fail(gx_val *v, int16_t code, int32_t batch, int32_t record, const char *fmt, ...)
+static int gp__fail(gp__val *v, int16_t code, int32_t batch, int32_t record, const char *fmt, ...)
 {
     char buf[256];
     va_list ap;
@@ -352,7 +352,7 @@ static int gx_fail(gx_val *v, int16_t code, int32_t batch, int32_t record, const
     return GP_BATCH_ERR_INVALID;
 }
 
-static int64_t gx_add_ts(int64_t base, int64_t delta)
+static int64_t gp__add_ts(int64_t base, int64_t delta)
 {
     return (int64_t)((uint64_t)base + (uint64_t)delta); /* wraps like Java's long */
 }
@@ -361,7 +361,7 @@ static int64_t gx_add_ts(int64_t base, int64_t delta)
  * The records of batch k, in one pass: count, structure, offset deltas,
  * timestamps, keys, and the control record.
  */
-static int gx_walk_records(gx_val *v, int32_t k, gp_batch_summary *s)
+static int gp__walk_records(gp__val *v, int32_t k, gp_batch_summary *s)
 {
     gp_reader r;
     gp_reader_init(&r, s->records, s->records_len);
@@ -372,16 +372,16 @@ static int gx_walk_records(gx_val *v, int32_t k, gp_batch_summary *s)
     bool all_keys = true;
     for (int32_t i = 0; i < count; i++) {
         if (gp_reader_left(&r) == 0)
-            return gx_fail(v, GP_E_INVALID_RECORD, k, i,
-                           "batch %d declares %d records but holds %d (premature end of batch)", k, count, i);
+            return gp__fail(v, GP_E_INVALID_RECORD, k, i,
+                            "batch %d declares %d records but holds %d (premature end of batch)", k, count, i);
         gp_record rec;
-        const char *why = gx_read_record(&r, &rec);
+        const char *why = gp__read_record(&r, &rec);
         if (why)
-            return gx_fail(v, GP_E_INVALID_RECORD, k, i, "batch %d record %d: %s", k, i, why);
+            return gp__fail(v, GP_E_INVALID_RECORD, k, i, "batch %d record %d: %s", k, i, why);
         if (rec.offset_delta != i)
-            return gx_fail(v, GP_E_INVALID_RECORD, k, i, "batch %d record %d: offset delta %d, expected %d", k, i,
-                           rec.offset_delta, i);
-        int64_t ts = gx_add_ts(s->h.base_timestamp, rec.timestamp_delta);
+            return gp__fail(v, GP_E_INVALID_RECORD, k, i, "batch %d record %d: offset delta %d, expected %d", k, i,
+                            rec.offset_delta, i);
+        int64_t ts = gp__add_ts(s->h.base_timestamp, rec.timestamp_delta);
         if (ts < min_ts)
             min_ts = ts;
         if (ts > max_ts || max_delta < 0) {
@@ -392,16 +392,16 @@ static int gx_walk_records(gx_val *v, int32_t k, gp_batch_summary *s)
             all_keys = false;
         if (control) {
             if (gp_control_record_parse(&rec, &s->marker, &why) != 0)
-                return gx_fail(v, GP_E_INVALID_RECORD, k, i, "batch %d: %s", k, why);
+                return gp__fail(v, GP_E_INVALID_RECORD, k, i, "batch %d: %s", k, why);
             s->marker.producer_id = s->h.producer_id;
             s->marker.producer_epoch = s->h.producer_epoch;
             s->marker.timestamp = ts;
         }
     }
     if (gp_reader_left(&r) != 0)
-        return gx_fail(v, GP_E_INVALID_RECORD, k, -1,
-                       "batch %d declares %d records but %zu bytes follow them (records still remaining)", k, count,
-                       gp_reader_left(&r));
+        return gp__fail(v, GP_E_INVALID_RECORD, k, -1,
+                        "batch %d declares %d records but %zu bytes follow them (records still remaining)", k, count,
+                        gp_reader_left(&r));
     s->min_timestamp = count ? min_ts : -1;
     s->max_timestamp = count ? max_ts : -1;
     s->max_timestamp_delta = max_delta;
@@ -410,7 +410,7 @@ static int gx_walk_records(gx_val *v, int32_t k, gp_batch_summary *s)
 }
 
 /* Batch k, framed already: its CRC, header fields, and records. */
-static int gx_validate_batch(gx_val *v, int32_t k, const uint8_t *bp, gp_batch_summary *s)
+static int gp__validate_batch(gp__val *v, int32_t k, const uint8_t *bp, gp_batch_summary *s)
 {
     const gp_batch_limits *lim = v->lim;
     gp_batch_header *h = &s->h;
@@ -418,37 +418,39 @@ static int gx_validate_batch(gx_val *v, int32_t k, const uint8_t *bp, gp_batch_s
 
     uint32_t crc = gp_batch_crc(bp, s->size);
     if (crc != h->crc)
-        return gx_fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: CRC-32C mismatch (stored %08x, computed %08x)", k,
-                       h->crc, crc);
+        return gp__fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: CRC-32C mismatch (stored %08x, computed %08x)", k,
+                        h->crc, crc);
     int codec = gp_batch_codec(h);
     if (codec >= GP_CODEC_COUNT)
-        return gx_fail(v, GP_E_UNSUPPORTED_COMPRESSION_TYPE, k, -1, "batch %d: unknown compression codec %d", k, codec);
+        return gp__fail(v, GP_E_UNSUPPORTED_COMPRESSION_TYPE, k, -1, "batch %d: unknown compression codec %d", k,
+                        codec);
     if (h->records_count < 0)
-        return gx_fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: negative records count %d", k, h->records_count);
+        return gp__fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: negative records count %d", k, h->records_count);
     if (h->records_count == 0 && lim->from_client)
-        return gx_fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: a producer's batch holds no records", k);
+        return gp__fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: a producer's batch holds no records", k);
     if (h->records_count > 0 && h->last_offset_delta != h->records_count - 1)
-        return gx_fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: lastOffsetDelta %d inconsistent with records count %d",
-                       k, h->last_offset_delta, h->records_count);
+        return gp__fail(v, GP_E_INVALID_RECORD, k, -1,
+                        "batch %d: lastOffsetDelta %d inconsistent with records count %d", k, h->last_offset_delta,
+                        h->records_count);
     if (gp_batch_is_control(h)) {
         if (lim->from_client)
-            return gx_fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: clients may not write control batches", k);
+            return gp__fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: clients may not write control batches", k);
         if (h->records_count != 1)
-            return gx_fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: a control batch holds %d records, not 1", k,
-                           h->records_count);
+            return gp__fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: a control batch holds %d records, not 1", k,
+                            h->records_count);
     }
     if (lim->from_client && h->producer_id >= 0 && h->base_sequence < 0)
-        return gx_fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: invalid base sequence %d with producer id %lld", k,
-                       h->base_sequence, (long long)h->producer_id);
+        return gp__fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: invalid base sequence %d with producer id %lld", k,
+                        h->base_sequence, (long long)h->producer_id);
     if (k > 0) {
         const gp_batch_header *h0 = &v->out->first.h;
         if (h->producer_id != h0->producer_id || h->producer_epoch != h0->producer_epoch)
-            return gx_fail(v, GP_E_INVALID_RECORD, k, -1,
-                           "batch %d: producer %lld epoch %d differs from batch 0's producer %lld epoch %d", k,
-                           (long long)h->producer_id, h->producer_epoch, (long long)h0->producer_id,
-                           h0->producer_epoch);
+            return gp__fail(v, GP_E_INVALID_RECORD, k, -1,
+                            "batch %d: producer %lld epoch %d differs from batch 0's producer %lld epoch %d", k,
+                            (long long)h->producer_id, h->producer_epoch, (long long)h0->producer_id,
+                            h0->producer_epoch);
         if (gp_batch_is_transactional(h) != gp_batch_is_transactional(h0))
-            return gx_fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: transactional flag differs from batch 0's", k);
+            return gp__fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: transactional flag differs from batch 0's", k);
     }
 
     s->records = bp + GP_BATCH_HEADER_SIZE;
@@ -457,13 +459,13 @@ static int gx_validate_batch(gx_val *v, int32_t k, const uint8_t *bp, gp_batch_s
         size_t cap = lim->max_uncompressed ? lim->max_uncompressed : GP_BATCH_DEFAULT_MAX_UNCOMPRESSED;
         int rc = gp_decompress(codec, s->records, s->records_len, v->scratch, cap, &s->records, &s->records_len);
         if (rc == GP_COMPRESS_ERR_TOO_LARGE)
-            return gx_fail(v, GP_E_MESSAGE_TOO_LARGE, k, -1, "batch %d: %s records exceed %zu bytes uncompressed", k,
-                           gp_codec_name(codec), cap);
+            return gp__fail(v, GP_E_MESSAGE_TOO_LARGE, k, -1, "batch %d: %s records exceed %zu bytes uncompressed", k,
+                            gp_codec_name(codec), cap);
         if (rc)
-            return gx_fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: %s: %s", k, gp_codec_name(codec),
-                           gp_compress_strerror(rc));
+            return gp__fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: %s: %s", k, gp_codec_name(codec),
+                            gp_compress_strerror(rc));
     }
-    return gx_walk_records(v, k, s);
+    return gp__walk_records(v, k, s);
 }
 
 /*
@@ -472,7 +474,7 @@ static int gx_validate_batch(gx_val *v, int32_t k, const uint8_t *bp, gp_batch_s
  * and old-format or partial data is told apart first, as Kafka's
  * ByteBufferLogInputStream.nextBatchSize orders its checks.
  */
-static int gx_frame(gx_val *v, const uint8_t *p, size_t len, int32_t *nbatches)
+static int gp__frame(gp__val *v, const uint8_t *p, size_t len, int32_t *nbatches)
 {
     const gp_batch_limits *lim = v->lim;
     size_t pos = 0;
@@ -480,17 +482,17 @@ static int gx_frame(gx_val *v, const uint8_t *p, size_t len, int32_t *nbatches)
     while (pos < len) {
         size_t left = len - pos;
         if (left < GP_BATCH_LOG_OVERHEAD)
-            return gx_fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: only %zu bytes, a partial batch", k, left);
+            return gp__fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: only %zu bytes, a partial batch", k, left);
         int32_t bl = (int32_t)gu_be32(p + pos + GP_BATCH_OFF_LENGTH);
         if (bl < GX_MIN_ANY_LENGTH)
-            return gx_fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: length %d is below the minimum %d", k, bl,
-                           GX_MIN_ANY_LENGTH);
+            return gp__fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: length %d is below the minimum %d", k, bl,
+                            GX_MIN_ANY_LENGTH);
         if ((size_t)bl > left - GP_BATCH_LOG_OVERHEAD)
-            return gx_fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: length %d but only %zu bytes follow", k, bl,
-                           left - GP_BATCH_LOG_OVERHEAD);
+            return gp__fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: length %d but only %zu bytes follow", k, bl,
+                            left - GP_BATCH_LOG_OVERHEAD);
         int8_t magic = (int8_t)p[pos + GP_BATCH_OFF_MAGIC];
         if (magic < 0 || magic > GP_BATCH_MAGIC)
-            return gx_fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: invalid magic %d", k, magic);
+            return gp__fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: invalid magic %d", k, magic);
         if (magic != GP_BATCH_MAGIC) {
             if (k == 0) {
                 v->out->magic = magic;
@@ -499,20 +501,20 @@ static int gx_frame(gx_val *v, const uint8_t *p, size_t len, int32_t *nbatches)
                                      : "record batches with magic v1 are not supported";
                 return GP_BATCH_OLD_MAGIC;
             }
-            return gx_fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: magic %d differs from batch 0's magic 2", k,
-                           magic);
+            return gp__fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: magic %d differs from batch 0's magic 2", k,
+                            magic);
         }
         if ((size_t)bl + GP_BATCH_LOG_OVERHEAD < GP_BATCH_HEADER_SIZE)
-            return gx_fail(v, GP_E_CORRUPT_MESSAGE, k, -1,
-                           "batch %d: size %d is smaller than the minimum batch overhead %d", k,
-                           bl + GP_BATCH_LOG_OVERHEAD, GP_BATCH_HEADER_SIZE);
+            return gp__fail(v, GP_E_CORRUPT_MESSAGE, k, -1,
+                            "batch %d: size %d is smaller than the minimum batch overhead %d", k,
+                            bl + GP_BATCH_LOG_OVERHEAD, GP_BATCH_HEADER_SIZE);
         if (lim->max_batch_bytes && (size_t)bl + GP_BATCH_LOG_OVERHEAD > lim->max_batch_bytes)
-            return gx_fail(v, GP_E_MESSAGE_TOO_LARGE, k, -1, "batch %d: %d bytes exceed max.message.bytes %zu", k,
-                           bl + GP_BATCH_LOG_OVERHEAD, lim->max_batch_bytes);
+            return gp__fail(v, GP_E_MESSAGE_TOO_LARGE, k, -1, "batch %d: %d bytes exceed max.message.bytes %zu", k,
+                            bl + GP_BATCH_LOG_OVERHEAD, lim->max_batch_bytes);
         pos += (size_t)bl + GP_BATCH_LOG_OVERHEAD;
         k++;
         if (lim->max_batches && k > lim->max_batches)
-            return gx_fail(v, GP_E_INVALID_RECORD, -1, -1, "more than %d record batches", lim->max_batches);
+            return gp__fail(v, GP_E_INVALID_RECORD, -1, -1, "more than %d record batches", lim->max_batches);
     }
     *nbatches = k;
     return 0;
@@ -534,15 +536,15 @@ int gp_batches_validate(const uint8_t *p, size_t len, const gp_batch_limits *lim
     out->all_keys = true;
     *kafka_error = GP_E_NONE;
     *msg = NULL;
-    gx_val v = {lim, scratch, out, kafka_error, msg};
+    gp__val v = {lim, scratch, out, kafka_error, msg};
 
     int32_t nb = 0;
-    int rc = gx_frame(&v, p, len, &nb);
+    int rc = gp__frame(&v, p, len, &nb);
     if (rc)
         return rc;
     if (nb == 0) {
         if (lim->from_client)
-            return gx_fail(&v, GP_E_INVALID_RECORD, -1, -1, "no record batch");
+            return gp__fail(&v, GP_E_INVALID_RECORD, -1, -1, "no record batch");
         return 0;
     }
     if (nb > 1)
@@ -555,7 +557,7 @@ int gp_batches_validate(const uint8_t *p, size_t len, const gp_batch_limits *lim
         gp_batch_summary *s = k == 0 ? &out->first : &out->rest[k - 1];
         s->pos = pos;
         s->size = GP_BATCH_LOG_OVERHEAD + gu_be32(p + pos + GP_BATCH_OFF_LENGTH);
-        if ((rc = gx_validate_batch(&v, k, p + pos, s)) != 0)
+        if ((rc = gp__validate_batch(&v, k, p + pos, s)) != 0)
             return rc;
         pos += s->size;
         const gp_batch_header *h = &s->h;
@@ -594,20 +596,21 @@ int gp_batches_validate(const uint8_t *p, size_t len, const gp_batch_limits *lim
 /* ---- building ------------------------------------------------------------ */
 
 /* Bytes of a record's body (what its length varint counts). */
-static size_t gx_record_body_size(const gp_record *r, int32_t offset_delta)
+static size_t gp__record_body_size(const gp_record *r, int32_t offset_delta)
 {
-    return 1 + gp_size_varlong(r->timestamp_delta) + gp_size_varint(offset_delta) + gx_blob_size(r->key) +
-           gx_blob_size(r->value) + gp_size_varint(r->header_count) + (r->headers.len > 0 ? (size_t)r->headers.len : 0);
+    return 1 + gp_size_varlong(r->timestamp_delta) + gp_size_varint(offset_delta) + gp__blob_size(r->key) +
+           gp__blob_size(r->value) + gp_size_varint(r->header_count) +
+           (r->headers.len > 0 ? (size_t)r->headers.len : 0);
 }
 
-static void gx_write_record(gp_writer *w, const gp_record *r, int32_t offset_delta, size_t body)
+static void gp__write_record(gp_writer *w, const gp_record *r, int32_t offset_delta, size_t body)
 {
     gp_write_varint(w, (int32_t)body);
     gp_write_int8(w, r->attributes);
     gp_write_varlong(w, r->timestamp_delta);
     gp_write_varint(w, offset_delta);
-    gx_write_blob(w, r->key);
-    gx_write_blob(w, r->value);
+    gp__write_blob(w, r->key);
+    gp__write_blob(w, r->value);
     gp_write_varint(w, r->header_count);
     if (r->headers.len > 0)
         gp_write_bytes_raw(w, r->headers.p, (size_t)r->headers.len);
@@ -621,13 +624,13 @@ int gp_batch_build(gp_arena *a, const gp_batch_params *p, const gp_record *recs,
     size_t records_len = 0;
     int64_t max_ts = INT64_MIN;
     for (int32_t i = 0; i < n; i++) {
-        size_t body = gx_record_body_size(&recs[i], i);
+        size_t body = gp__record_body_size(&recs[i], i);
         if (body > limit)
             return GP_BATCH_ERR_INVALID;
         records_len += gp_size_varint((int32_t)body) + body;
         if (records_len > limit)
             return GP_BATCH_ERR_INVALID;
-        int64_t ts = gx_add_ts(p->base_timestamp, recs[i].timestamp_delta);
+        int64_t ts = gp__add_ts(p->base_timestamp, recs[i].timestamp_delta);
         if (ts > max_ts)
             max_ts = ts;
     }
@@ -645,7 +648,7 @@ int gp_batch_build(gp_arena *a, const gp_batch_params *p, const gp_record *recs,
     gp_writer w;
     gp_writer_init(&w, records, records_len);
     for (int32_t i = 0; i < n; i++)
-        gx_write_record(&w, &recs[i], i, gx_record_body_size(&recs[i], i));
+        gp__write_record(&w, &recs[i], i, gp__record_body_size(&recs[i], i));
     if (p->codec != GP_CODEC_NONE) {
         size_t bound = gp_compress_bound(p->codec, records_len);
         buf = gp_arena_alloc(a, GP_BATCH_HEADER_SIZE + bound);

@@ -24,7 +24,7 @@
 
 /* xerial's framing: 8 bytes of magic, version 1, compatible version 1, and
  * blocks of 32 KiB of input (SnappyOutputStream's default). */
-static const uint8_t gx_xerial_magic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
+static const uint8_t gp__xerial_magic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
 #define GX_XERIAL_HEADER_SIZE 16
 #define GX_XERIAL_BLOCK 32768
 
@@ -51,7 +51,7 @@ static const uint8_t gx_xerial_magic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0
 
 /* ---- per-thread codec contexts ------------------------------------------- */
 
-static _Thread_local struct gx_ctx {
+static _Thread_local struct gp__ctx {
     z_stream inflater;
     bool inflater_ready;
     z_stream deflater;
@@ -61,17 +61,17 @@ static _Thread_local struct gx_ctx {
     ZSTD_CCtx *zstd_c;
     LZ4F_dctx *lz4_d;
     LZ4F_cctx *lz4_c;
-} gx_ctx;
+} gp__ctx;
 
-static void gx_oom(void) __attribute__((noreturn));
-static void gx_oom(void)
+static void gp__oom(void) __attribute__((noreturn));
+static void gp__oom(void)
 {
     abort();
 }
 
 void gp_compress_thread_free(void)
 {
-    struct gx_ctx *c = &gx_ctx;
+    struct gp__ctx *c = &gp__ctx;
     if (c->inflater_ready)
         inflateEnd(&c->inflater);
     if (c->deflater_ready)
@@ -85,14 +85,14 @@ void gp_compress_thread_free(void)
     memset(c, 0, sizeof *c);
 }
 
-static z_stream *gx_inflater(int window_bits)
+static z_stream *gp__inflater(int window_bits)
 {
-    struct gx_ctx *c = &gx_ctx;
+    struct gp__ctx *c = &gp__ctx;
     if (!c->inflater_ready) {
         memset(&c->inflater, 0, sizeof c->inflater);
         int rc = inflateInit2(&c->inflater, window_bits);
         if (rc == Z_MEM_ERROR)
-            gx_oom();
+            gp__oom();
         if (rc != Z_OK)
             abort();
         c->inflater_ready = true;
@@ -103,9 +103,9 @@ static z_stream *gx_inflater(int window_bits)
     return &c->inflater;
 }
 
-static z_stream *gx_deflater(int level)
+static z_stream *gp__deflater(int level)
 {
-    struct gx_ctx *c = &gx_ctx;
+    struct gp__ctx *c = &gp__ctx;
     if (c->deflater_ready && c->deflater_level != level) {
         deflateEnd(&c->deflater);
         c->deflater_ready = false;
@@ -115,7 +115,7 @@ static z_stream *gx_deflater(int level)
         /* 15 + 16: gzip wrapper, 32 KiB window; memLevel 8 is zlib's default. */
         int rc = deflateInit2(&c->deflater, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
         if (rc == Z_MEM_ERROR)
-            gx_oom();
+            gp__oom();
         if (rc != Z_OK)
             return NULL; /* a level zlib does not have */
         c->deflater_ready = true;
@@ -127,36 +127,36 @@ static z_stream *gx_deflater(int level)
     return &c->deflater;
 }
 
-static ZSTD_DCtx *gx_zstd_dctx(void)
+static ZSTD_DCtx *gp__zstd_dctx(void)
 {
-    if (!gx_ctx.zstd_d && !(gx_ctx.zstd_d = ZSTD_createDCtx()))
-        gx_oom();
-    return gx_ctx.zstd_d;
+    if (!gp__ctx.zstd_d && !(gp__ctx.zstd_d = ZSTD_createDCtx()))
+        gp__oom();
+    return gp__ctx.zstd_d;
 }
 
-static ZSTD_CCtx *gx_zstd_cctx(void)
+static ZSTD_CCtx *gp__zstd_cctx(void)
 {
-    if (!gx_ctx.zstd_c && !(gx_ctx.zstd_c = ZSTD_createCCtx()))
-        gx_oom();
-    return gx_ctx.zstd_c;
+    if (!gp__ctx.zstd_c && !(gp__ctx.zstd_c = ZSTD_createCCtx()))
+        gp__oom();
+    return gp__ctx.zstd_c;
 }
 
-static LZ4F_dctx *gx_lz4_dctx(void)
+static LZ4F_dctx *gp__lz4_dctx(void)
 {
-    if (!gx_ctx.lz4_d) {
-        if (LZ4F_isError(LZ4F_createDecompressionContext(&gx_ctx.lz4_d, LZ4F_VERSION)))
-            gx_oom();
+    if (!gp__ctx.lz4_d) {
+        if (LZ4F_isError(LZ4F_createDecompressionContext(&gp__ctx.lz4_d, LZ4F_VERSION)))
+            gp__oom();
     } else {
-        LZ4F_resetDecompressionContext(gx_ctx.lz4_d);
+        LZ4F_resetDecompressionContext(gp__ctx.lz4_d);
     }
-    return gx_ctx.lz4_d;
+    return gp__ctx.lz4_d;
 }
 
-static LZ4F_cctx *gx_lz4_cctx(void)
+static LZ4F_cctx *gp__lz4_cctx(void)
 {
-    if (!gx_ctx.lz4_c && LZ4F_isError(LZ4F_createCompressionContext(&gx_ctx.lz4_c, LZ4F_VERSION)))
-        gx_oom();
-    return gx_ctx.lz4_c;
+    if (!gp__ctx.lz4_c && LZ4F_isError(LZ4F_createCompressionContext(&gp__ctx.lz4_c, LZ4F_VERSION)))
+        gp__oom();
+    return gp__ctx.lz4_c;
 }
 
 /* ---- bounded output ------------------------------------------------------ */
@@ -169,16 +169,16 @@ static LZ4F_cctx *gx_lz4_cctx(void)
  * cap allows, and one that does not has ended (it may still consume a
  * trailer). This way no codec needs to be asked "is there more?" separately.
  */
-typedef struct gx_out {
+typedef struct gp__out {
     gp_arena *a; /* NULL: buf is the caller's, size == cap */
     uint8_t *buf;
     size_t size; /* bytes buf holds */
     size_t len;  /* bytes produced */
     size_t cap;
     uint8_t spare;
-} gx_out;
+} gp__out;
 
-static void gx_out_start(gx_out *o, size_t hint)
+static void gp__out_start(gp__out *o, size_t hint)
 {
     if (!o->a)
         return;
@@ -190,7 +190,7 @@ static void gx_out_start(gx_out *o, size_t hint)
     o->len = 0;
 }
 
-static void gx_out_resize(gx_out *o, size_t size)
+static void gp__out_resize(gp__out *o, size_t size)
 {
     uint8_t *nb = gp_arena_alloc(o->a, size);
     if (o->len)
@@ -200,10 +200,10 @@ static void gx_out_resize(gx_out *o, size_t size)
 }
 
 /* The room to write into next (never empty). */
-static void gx_out_room(gx_out *o, uint8_t **p, size_t *n)
+static void gp__out_room(gp__out *o, uint8_t **p, size_t *n)
 {
     if (o->len == o->size && o->a && o->size < o->cap)
-        gx_out_resize(o, o->size > o->cap / 2 ? o->cap : o->size * 2);
+        gp__out_resize(o, o->size > o->cap / 2 ? o->cap : o->size * 2);
     if (o->len < o->size) {
         *p = o->buf + o->len;
         *n = o->size - o->len;
@@ -214,7 +214,7 @@ static void gx_out_room(gx_out *o, uint8_t **p, size_t *n)
 }
 
 /* n bytes were written into the room at p. */
-static int gx_out_commit(gx_out *o, const uint8_t *p, size_t n)
+static int gp__out_commit(gp__out *o, const uint8_t *p, size_t n)
 {
     if (n == 0)
         return 0;
@@ -225,25 +225,25 @@ static int gx_out_commit(gx_out *o, const uint8_t *p, size_t n)
 }
 
 /* Exactly n more bytes, contiguous; for codecs that know a block's size. */
-static uint8_t *gx_out_reserve(gx_out *o, size_t n)
+static uint8_t *gp__out_reserve(gp__out *o, size_t n)
 {
     if (n > o->cap - o->len)
         return NULL;
     if (n > o->size - o->len) {
         size_t want = o->size > o->cap / 2 ? o->cap : o->size * 2;
-        gx_out_resize(o, want < o->len + n ? o->len + n : want);
+        gp__out_resize(o, want < o->len + n ? o->len + n : want);
     }
     return o->buf + o->len;
 }
 
 /* A guess at the output size when the stream does not tell. */
-static size_t gx_guess(size_t len)
+static size_t gp__guess(size_t len)
 {
     return len > SIZE_MAX / 4 ? SIZE_MAX : (len * 4 < 4096 ? 4096 : len * 4);
 }
 
 /* Whether n output bytes are more than len input bytes can make at ratio. */
-static bool gx_beyond(size_t n, size_t len, size_t ratio)
+static bool gp__beyond(size_t n, size_t len, size_t ratio)
 {
     return len < SIZE_MAX / ratio - 64 && n > len * ratio + 64;
 }
@@ -255,7 +255,7 @@ static bool gx_beyond(size_t n, size_t len, size_t ratio)
  * member ignored, as GZIPInputStream does), else zlib, else raw deflate,
  * told apart by their first two bytes.
  */
-static int gx_gunzip(const uint8_t *src, size_t len, gx_out *o)
+static int gp__gunzip(const uint8_t *src, size_t len, gp__out *o)
 {
     if (len > UINT_MAX)
         return GP_COMPRESS_ERR_CORRUPT;
@@ -263,28 +263,28 @@ static int gx_gunzip(const uint8_t *src, size_t len, gx_out *o)
     bool zlib = !gzip && len >= 2 && (src[0] & 0x0f) == Z_DEFLATED && (src[0] >> 4) <= 7 &&
                 ((unsigned)src[0] << 8 | src[1]) % 31 == 0;
     /* A single member's trailer says its size (mod 2^32): a good first guess. */
-    size_t hint = gx_guess(len);
+    size_t hint = gp__guess(len);
     if (gzip && len >= 18) {
         const uint8_t *t = src + len - 4;
         hint = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
-        if (gx_beyond(hint, len, GX_MAX_RATIO_GZIP)) /* a trailer that lies, or several members */
-            hint = gx_guess(len);
+        if (gp__beyond(hint, len, GX_MAX_RATIO_GZIP)) /* a trailer that lies, or several members */
+            hint = gp__guess(len);
     }
-    gx_out_start(o, hint);
+    gp__out_start(o, hint);
 
-    z_stream *zs = gx_inflater(gzip ? 15 + 16 : zlib ? 15 : -15);
+    z_stream *zs = gp__inflater(gzip ? 15 + 16 : zlib ? 15 : -15);
     zs->next_in = (Bytef *)(uintptr_t)src;
     zs->avail_in = (uInt)len;
     for (;;) {
         uint8_t *p;
         size_t n;
-        gx_out_room(o, &p, &n);
+        gp__out_room(o, &p, &n);
         if (n > UINT_MAX)
             n = UINT_MAX;
         zs->next_out = p;
         zs->avail_out = (uInt)n;
         int rc = inflate(zs, Z_NO_FLUSH);
-        if (gx_out_commit(o, p, n - zs->avail_out))
+        if (gp__out_commit(o, p, n - zs->avail_out))
             return GP_COMPRESS_ERR_TOO_LARGE;
         if (rc == Z_STREAM_END) {
             if (gzip && zs->avail_in >= 2 && zs->next_in[0] == 0x1f && zs->next_in[1] == 0x8b) {
@@ -297,17 +297,17 @@ static int gx_gunzip(const uint8_t *src, size_t len, gx_out *o)
         if (rc == Z_OK)
             continue;
         if (rc == Z_MEM_ERROR)
-            gx_oom();
+            gp__oom();
         /* Z_BUF_ERROR with room to write: the input ended inside the stream. */
         return GP_COMPRESS_ERR_CORRUPT;
     }
 }
 
-static int gx_gzip(int level, const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
+static int gp__gzip(int level, const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
 {
     if (len > UINT_MAX || cap > UINT_MAX)
         return GP_COMPRESS_ERR_LIBRARY;
-    z_stream *zs = gx_deflater(level == GP_COMPRESS_LEVEL_DEFAULT ? GX_GZIP_LEVEL_DEFAULT : level);
+    z_stream *zs = gp__deflater(level == GP_COMPRESS_LEVEL_DEFAULT ? GX_GZIP_LEVEL_DEFAULT : level);
     if (!zs)
         return GP_COMPRESS_ERR_LIBRARY;
     zs->next_in = (Bytef *)(uintptr_t)src;
@@ -323,12 +323,12 @@ static int gx_gzip(int level, const uint8_t *src, size_t len, uint8_t *dst, size
 /* ---- snappy -------------------------------------------------------------- */
 
 /* One raw snappy block of n bytes, its output size told by its header. */
-static int gx_unsnappy_block(const uint8_t *src, size_t n, gx_out *o)
+static int gp__unsnappy_block(const uint8_t *src, size_t n, gp__out *o)
 {
     size_t u;
-    if (snappy_uncompressed_length((const char *)src, n, &u) != SNAPPY_OK || gx_beyond(u, n, GX_MAX_RATIO_SNAPPY))
+    if (snappy_uncompressed_length((const char *)src, n, &u) != SNAPPY_OK || gp__beyond(u, n, GX_MAX_RATIO_SNAPPY))
         return GP_COMPRESS_ERR_CORRUPT;
-    uint8_t *dst = gx_out_reserve(o, u);
+    uint8_t *dst = gp__out_reserve(o, u);
     if (!dst)
         return GP_COMPRESS_ERR_TOO_LARGE;
     size_t got = u;
@@ -338,9 +338,9 @@ static int gx_unsnappy_block(const uint8_t *src, size_t n, gx_out *o)
     return 0;
 }
 
-static bool gx_is_xerial(const uint8_t *p, size_t left)
+static bool gp__is_xerial(const uint8_t *p, size_t left)
 {
-    return left >= sizeof gx_xerial_magic && memcmp(p, gx_xerial_magic, sizeof gx_xerial_magic) == 0;
+    return left >= sizeof gp__xerial_magic && memcmp(p, gp__xerial_magic, sizeof gp__xerial_magic) == 0;
 }
 
 /*
@@ -350,12 +350,12 @@ static bool gx_is_xerial(const uint8_t *p, size_t left)
  * concatenated stream, as xerial reads it; a block length is an int32 and so
  * never starts with the magic's 0x82.
  */
-static int gx_xerial_walk(const uint8_t *src, size_t len, gx_out *o, size_t cap, size_t *total)
+static int gp__xerial_walk(const uint8_t *src, size_t len, gp__out *o, size_t cap, size_t *total)
 {
     size_t pos = 0;
     *total = 0;
     while (pos < len) {
-        if (gx_is_xerial(src + pos, len - pos)) {
+        if (gp__is_xerial(src + pos, len - pos)) {
             if (len - pos < GX_XERIAL_HEADER_SIZE)
                 return GP_COMPRESS_ERR_CORRUPT;
             pos += GX_XERIAL_HEADER_SIZE;
@@ -368,13 +368,13 @@ static int gx_xerial_walk(const uint8_t *src, size_t len, gx_out *o, size_t cap,
         if (n == 0 || n > INT32_MAX || n > len - pos)
             return GP_COMPRESS_ERR_CORRUPT;
         if (o) {
-            int rc = gx_unsnappy_block(src + pos, n, o);
+            int rc = gp__unsnappy_block(src + pos, n, o);
             if (rc)
                 return rc;
         } else {
             size_t u;
             if (snappy_uncompressed_length((const char *)src + pos, n, &u) != SNAPPY_OK ||
-                gx_beyond(u, n, GX_MAX_RATIO_SNAPPY))
+                gp__beyond(u, n, GX_MAX_RATIO_SNAPPY))
                 return GP_COMPRESS_ERR_CORRUPT;
             if (u > cap - *total)
                 return GP_COMPRESS_ERR_TOO_LARGE;
@@ -385,27 +385,27 @@ static int gx_xerial_walk(const uint8_t *src, size_t len, gx_out *o, size_t cap,
     return 0;
 }
 
-static int gx_unsnappy(const uint8_t *src, size_t len, gx_out *o)
+static int gp__unsnappy(const uint8_t *src, size_t len, gp__out *o)
 {
-    if (!(len >= GX_XERIAL_HEADER_SIZE && gx_is_xerial(src, len))) {
+    if (!(len >= GX_XERIAL_HEADER_SIZE && gp__is_xerial(src, len))) {
         size_t u;
         if (snappy_uncompressed_length((const char *)src, len, &u) != SNAPPY_OK ||
-            gx_beyond(u, len, GX_MAX_RATIO_SNAPPY))
+            gp__beyond(u, len, GX_MAX_RATIO_SNAPPY))
             return GP_COMPRESS_ERR_CORRUPT;
         if (u > o->cap)
             return GP_COMPRESS_ERR_TOO_LARGE;
-        gx_out_start(o, u);
-        return gx_unsnappy_block(src, len, o);
+        gp__out_start(o, u);
+        return gp__unsnappy_block(src, len, o);
     }
     size_t total;
-    int rc = gx_xerial_walk(src, len, NULL, o->cap, &total);
+    int rc = gp__xerial_walk(src, len, NULL, o->cap, &total);
     if (rc)
         return rc;
-    gx_out_start(o, total);
-    return gx_xerial_walk(src, len, o, o->cap, &total);
+    gp__out_start(o, total);
+    return gp__xerial_walk(src, len, o, o->cap, &total);
 }
 
-static size_t gx_snappy_bound(size_t len)
+static size_t gp__snappy_bound(size_t len)
 {
     size_t blocks = len / GX_XERIAL_BLOCK, last = len % GX_XERIAL_BLOCK;
     size_t n = GX_XERIAL_HEADER_SIZE + blocks * (4 + snappy_max_compressed_length(GX_XERIAL_BLOCK));
@@ -414,11 +414,11 @@ static size_t gx_snappy_bound(size_t len)
     return n;
 }
 
-static int gx_snappy(const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
+static int gp__snappy(const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
 {
     if (cap < GX_XERIAL_HEADER_SIZE)
         return GP_COMPRESS_ERR_LIBRARY;
-    memcpy(dst, gx_xerial_magic, sizeof gx_xerial_magic);
+    memcpy(dst, gp__xerial_magic, sizeof gp__xerial_magic);
     gu_put_be32(dst + 8, 1);
     gu_put_be32(dst + 12, 1);
     size_t pos = GX_XERIAL_HEADER_SIZE;
@@ -443,7 +443,7 @@ static int gx_snappy(const uint8_t *src, size_t len, uint8_t *dst, size_t cap, s
  * block count times the block size (Kafka's writers fill every block but the
  * last). 0 when the block headers do not add up; decompression finds out why.
  */
-static size_t gx_lz4_estimate(const uint8_t *src, size_t len, size_t pos, const LZ4F_frameInfo_t *fi)
+static size_t gp__lz4_estimate(const uint8_t *src, size_t len, size_t pos, const LZ4F_frameInfo_t *fi)
 {
     static const size_t block_size[8] = {0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20};
     size_t bs = block_size[fi->blockSizeID & 7] ? block_size[fi->blockSizeID & 7] : 64 << 10;
@@ -465,11 +465,11 @@ static size_t gx_lz4_estimate(const uint8_t *src, size_t len, size_t pos, const 
 }
 
 /* One or more LZ4 frames; anything after the last frame must be a frame too. */
-static int gx_unlz4(const uint8_t *src, size_t len, gx_out *o)
+static int gp__unlz4(const uint8_t *src, size_t len, gp__out *o)
 {
     if (len == 0)
         return GP_COMPRESS_ERR_CORRUPT;
-    LZ4F_dctx *d = gx_lz4_dctx();
+    LZ4F_dctx *d = gp__lz4_dctx();
     LZ4F_frameInfo_t fi;
     size_t pos = len;
     size_t r = LZ4F_getFrameInfo(d, &fi, src, &pos);
@@ -477,22 +477,22 @@ static int gx_unlz4(const uint8_t *src, size_t len, gx_out *o)
         return GP_COMPRESS_ERR_CORRUPT;
     if (fi.contentSize > o->cap)
         return GP_COMPRESS_ERR_TOO_LARGE;
-    size_t hint = fi.contentSize ? (size_t)fi.contentSize : gx_lz4_estimate(src, len, pos, &fi);
-    if (hint == 0 || gx_beyond(hint, len, GX_MAX_RATIO_LZ4))
-        hint = gx_guess(len);
-    gx_out_start(o, hint);
+    size_t hint = fi.contentSize ? (size_t)fi.contentSize : gp__lz4_estimate(src, len, pos, &fi);
+    if (hint == 0 || gp__beyond(hint, len, GX_MAX_RATIO_LZ4))
+        hint = gp__guess(len);
+    gp__out_start(o, hint);
     if (r == 0) /* the frame ended within its header (cannot happen: it has an end mark) */
         return pos == len ? 0 : GP_COMPRESS_ERR_CORRUPT;
     for (;;) {
         uint8_t *p;
         size_t n;
-        gx_out_room(o, &p, &n);
+        gp__out_room(o, &p, &n);
         size_t dn = n, sn = len - pos;
         r = LZ4F_decompress(d, p, &dn, src + pos, &sn, NULL);
         if (LZ4F_isError(r))
             return GP_COMPRESS_ERR_CORRUPT;
         pos += sn;
-        if (gx_out_commit(o, p, dn))
+        if (gp__out_commit(o, p, dn))
             return GP_COMPRESS_ERR_TOO_LARGE;
         if (r == 0) {
             if (pos == len)
@@ -506,7 +506,7 @@ static int gx_unlz4(const uint8_t *src, size_t len, gx_out *o)
     }
 }
 
-static void gx_lz4_prefs(LZ4F_preferences_t *prefs, int level)
+static void gp__lz4_prefs(LZ4F_preferences_t *prefs, int level)
 {
     memset(prefs, 0, sizeof *prefs);
     prefs->frameInfo.blockSizeID = LZ4F_max64KB;
@@ -514,18 +514,18 @@ static void gx_lz4_prefs(LZ4F_preferences_t *prefs, int level)
     prefs->compressionLevel = level;
 }
 
-static size_t gx_lz4_bound(size_t len)
+static size_t gp__lz4_bound(size_t len)
 {
     LZ4F_preferences_t prefs;
-    gx_lz4_prefs(&prefs, 0);
+    gp__lz4_prefs(&prefs, 0);
     return LZ4F_HEADER_SIZE_MAX + LZ4F_compressBound(len, &prefs) + LZ4F_compressBound(0, &prefs);
 }
 
-static int gx_lz4(int level, const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
+static int gp__lz4(int level, const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
 {
     LZ4F_preferences_t prefs;
-    gx_lz4_prefs(&prefs, level == GP_COMPRESS_LEVEL_DEFAULT ? GX_LZ4_LEVEL_DEFAULT : level);
-    LZ4F_cctx *c = gx_lz4_cctx();
+    gp__lz4_prefs(&prefs, level == GP_COMPRESS_LEVEL_DEFAULT ? GX_LZ4_LEVEL_DEFAULT : level);
+    LZ4F_cctx *c = gp__lz4_cctx();
     size_t h = LZ4F_compressBegin(c, dst, cap, &prefs);
     if (LZ4F_isError(h))
         return GP_COMPRESS_ERR_LIBRARY;
@@ -539,14 +539,14 @@ static int gx_lz4(int level, const uint8_t *src, size_t len, uint8_t *dst, size_
     return 0;
 fail:
     /* After a failed update the context is undefined: start a new one. */
-    LZ4F_freeCompressionContext(gx_ctx.lz4_c);
-    gx_ctx.lz4_c = NULL;
+    LZ4F_freeCompressionContext(gp__ctx.lz4_c);
+    gp__ctx.lz4_c = NULL;
     return GP_COMPRESS_ERR_LIBRARY;
 }
 
 /* ---- zstd ---------------------------------------------------------------- */
 
-static int gx_zstd_window_log(size_t cap)
+static int gp__zstd_window_log(size_t cap)
 {
     int log = 0;
     while (log < 62 && ((size_t)1 << log) < cap)
@@ -563,18 +563,18 @@ static int gx_zstd_window_log(size_t cap)
  * a buffer of that size: zstd then needs no window buffer of its own. If the
  * input holds more than that (more frames), or the size is absent, stream.
  */
-static int gx_unzstd(const uint8_t *src, size_t len, gx_out *o)
+static int gp__unzstd(const uint8_t *src, size_t len, gp__out *o)
 {
-    ZSTD_DCtx *d = gx_zstd_dctx();
+    ZSTD_DCtx *d = gp__zstd_dctx();
     unsigned long long fcs = ZSTD_getFrameContentSize(src, len);
     if (fcs == ZSTD_CONTENTSIZE_ERROR)
         return GP_COMPRESS_ERR_CORRUPT;
     if (fcs != ZSTD_CONTENTSIZE_UNKNOWN) {
         if (fcs > o->cap)
             return GP_COMPRESS_ERR_TOO_LARGE;
-        if (gx_beyond((size_t)fcs, len, GX_MAX_RATIO_ZSTD))
+        if (gp__beyond((size_t)fcs, len, GX_MAX_RATIO_ZSTD))
             return GP_COMPRESS_ERR_CORRUPT;
-        gx_out_start(o, (size_t)fcs);
+        gp__out_start(o, (size_t)fcs);
         size_t r = ZSTD_decompressDCtx(d, o->buf, o->size, src, len);
         if (!ZSTD_isError(r)) {
             o->len = r;
@@ -584,17 +584,17 @@ static int gx_unzstd(const uint8_t *src, size_t len, gx_out *o)
             return GP_COMPRESS_ERR_CORRUPT;
         o->len = 0; /* stream it, into the same buffer */
     } else {
-        gx_out_start(o, gx_guess(len));
+        gp__out_start(o, gp__guess(len));
     }
 
     ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
-    ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, gx_zstd_window_log(o->cap));
+    ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, gp__zstd_window_log(o->cap));
     ZSTD_inBuffer in = {src, len, 0};
     int rc;
     for (;;) {
         uint8_t *p;
         size_t n;
-        gx_out_room(o, &p, &n);
+        gp__out_room(o, &p, &n);
         ZSTD_outBuffer out = {p, n, 0};
         size_t r = ZSTD_decompressStream(d, &out, &in);
         if (ZSTD_isError(r)) {
@@ -602,7 +602,7 @@ static int gx_unzstd(const uint8_t *src, size_t len, gx_out *o)
                                                                                   : GP_COMPRESS_ERR_CORRUPT;
             break;
         }
-        if ((rc = gx_out_commit(o, p, out.pos)) != 0)
+        if ((rc = gp__out_commit(o, p, out.pos)) != 0)
             break;
         if (r == 0 && in.pos == in.size)
             break; /* the last frame ended with the input */
@@ -613,16 +613,16 @@ static int gx_unzstd(const uint8_t *src, size_t len, gx_out *o)
     }
     if (ZSTD_sizeof_DCtx(d) > GX_ZSTD_DCTX_KEEP) {
         ZSTD_freeDCtx(d);
-        gx_ctx.zstd_d = NULL;
+        gp__ctx.zstd_d = NULL;
     } else {
         ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
     }
     return rc;
 }
 
-static int gx_zstd(int level, const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
+static int gp__zstd(int level, const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
 {
-    size_t r = ZSTD_compressCCtx(gx_zstd_cctx(), dst, cap, src, len,
+    size_t r = ZSTD_compressCCtx(gp__zstd_cctx(), dst, cap, src, len,
                                  level == GP_COMPRESS_LEVEL_DEFAULT ? GX_ZSTD_LEVEL_DEFAULT : level);
     if (ZSTD_isError(r))
         return GP_COMPRESS_ERR_LIBRARY;
@@ -632,17 +632,17 @@ static int gx_zstd(int level, const uint8_t *src, size_t len, uint8_t *dst, size
 
 /* ---- public -------------------------------------------------------------- */
 
-static int gx_decompress(int codec, const uint8_t *src, size_t len, gx_out *o)
+static int gp__decompress(int codec, const uint8_t *src, size_t len, gp__out *o)
 {
     switch (codec) {
     case GP_CODEC_GZIP:
-        return gx_gunzip(src, len, o);
+        return gp__gunzip(src, len, o);
     case GP_CODEC_SNAPPY:
-        return gx_unsnappy(src, len, o);
+        return gp__unsnappy(src, len, o);
     case GP_CODEC_LZ4:
-        return gx_unlz4(src, len, o);
+        return gp__unlz4(src, len, o);
     case GP_CODEC_ZSTD:
-        return gx_unzstd(src, len, o);
+        return gp__unzstd(src, len, o);
     default:
         return GP_COMPRESS_ERR_CODEC;
     }
@@ -651,8 +651,8 @@ static int gx_decompress(int codec, const uint8_t *src, size_t len, gx_out *o)
 int gp_decompress(int codec, const uint8_t *src, size_t len, gp_arena *a, size_t cap, const uint8_t **out,
                   size_t *out_len)
 {
-    gx_out o = {.a = a, .cap = cap};
-    int rc = gx_decompress(codec, src, len, &o);
+    gp__out o = {.a = a, .cap = cap};
+    int rc = gp__decompress(codec, src, len, &o);
     if (rc)
         return rc;
     *out = o.buf;
@@ -662,8 +662,8 @@ int gp_decompress(int codec, const uint8_t *src, size_t len, gp_arena *a, size_t
 
 int gp_decompress_into(int codec, const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
 {
-    gx_out o = {.buf = dst, .size = cap, .cap = cap};
-    int rc = gx_decompress(codec, src, len, &o);
+    gp__out o = {.buf = dst, .size = cap, .cap = cap};
+    int rc = gp__decompress(codec, src, len, &o);
     if (rc)
         return rc;
     *out_len = o.len;
@@ -677,9 +677,9 @@ size_t gp_compress_bound(int codec, size_t len)
         /* compressBound covers zlib's 6-byte wrapper; gzip's is 18. */
         return compressBound((uLong)len) + 32;
     case GP_CODEC_SNAPPY:
-        return gx_snappy_bound(len);
+        return gp__snappy_bound(len);
     case GP_CODEC_LZ4:
-        return gx_lz4_bound(len);
+        return gp__lz4_bound(len);
     case GP_CODEC_ZSTD:
         return ZSTD_compressBound(len);
     default:
@@ -691,13 +691,13 @@ int gp_compress(int codec, int level, const uint8_t *src, size_t len, uint8_t *d
 {
     switch (codec) {
     case GP_CODEC_GZIP:
-        return gx_gzip(level, src, len, dst, cap, out_len);
+        return gp__gzip(level, src, len, dst, cap, out_len);
     case GP_CODEC_SNAPPY:
-        return gx_snappy(src, len, dst, cap, out_len);
+        return gp__snappy(src, len, dst, cap, out_len);
     case GP_CODEC_LZ4:
-        return gx_lz4(level, src, len, dst, cap, out_len);
+        return gp__lz4(level, src, len, dst, cap, out_len);
     case GP_CODEC_ZSTD:
-        return gx_zstd(level, src, len, dst, cap, out_len);
+        return gp__zstd(level, src, len, dst, cap, out_len);
     default:
         return GP_COMPRESS_ERR_CODEC;
     }
@@ -721,17 +721,17 @@ const char *gp_compress_strerror(int err)
     }
 }
 
-static const char *const gx_codec_names[GP_CODEC_COUNT] = {"none", "gzip", "snappy", "lz4", "zstd"};
+static const char *const gp__codec_names[GP_CODEC_COUNT] = {"none", "gzip", "snappy", "lz4", "zstd"};
 
 const char *gp_codec_name(int codec)
 {
-    return codec >= 0 && codec < GP_CODEC_COUNT ? gx_codec_names[codec] : NULL;
+    return codec >= 0 && codec < GP_CODEC_COUNT ? gp__codec_names[codec] : NULL;
 }
 
 int gp_codec_from_name(const char *name, size_t len)
 {
     for (int i = 0; i < GP_CODEC_COUNT; i++)
-        if (strlen(gx_codec_names[i]) == len && memcmp(gx_codec_names[i], name, len) == 0)
+        if (strlen(gp__codec_names[i]) == len && memcmp(gp__codec_names[i], name, len) == 0)
             return i;
     return -1;
 }
