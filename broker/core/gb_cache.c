@@ -6,6 +6,7 @@
 
 #include "common/gu_common.h"
 
+#include "broker/base/gb_job.h"
 #include "broker/base/gb_logger.h"
 #include "storage/gs_pagecache.h"
 
@@ -21,7 +22,7 @@ typedef struct gb_cache_step {
 } gb_cache_step;
 
 typedef struct gb_cache_job {
-    uv_work_t work;
+    gb_job work;
     gb_cache *c;
     size_t n;
     gb_cache_step *steps[GB_CACHE_JOB_MAX];
@@ -84,19 +85,18 @@ bool gb_cache_known_hot(const gb_partition *p, const gs_log_slice *s)
     return gb__at_or_after_hot(p, s->seg->base_offset, s->pos);
 }
 
-static void gb__evict_work(uv_work_t *w)
+static void gb__evict_work(void *arg)
 {
-    gb_cache_job *job = w->data;
+    gb_cache_job *job = arg;
     for (size_t i = 0; i < job->n; i++)
         job->rc[i] = gs_file_evict(job->slices[i].fd, job->slices[i].pos, job->slices[i].len);
 }
 
 static void gb__evict_start(gb_cache *c);
 
-static void gb__evict_after(uv_work_t *w, int status)
+static void gb__evict_after(void *arg)
 {
-    (void)status;
-    gb_cache_job *job = w->data;
+    gb_cache_job *job = arg;
     gb_cache *c = job->c;
     int64_t dropped = 0;
     for (size_t i = 0; i < job->n; i++) {
@@ -148,8 +148,7 @@ static void gb__evict_start(gb_cache *c)
         return;
     }
     c->job = job;
-    job->work.data = job;
-    uv_queue_work(c->b->loop, &job->work, gb__evict_work, gb__evict_after);
+    gb_job_queue(c->b->loop, &job->work, gb__evict_work, gb__evict_after, job);
 }
 
 static void gb__queue(gb_cache *c, gb_partition *p, int64_t seg_base, int64_t pos, int64_t len)
@@ -215,7 +214,7 @@ void gb_cache_partition_gone(gb_broker *b, gb_partition *p)
 /* ---- cold reads ---------------------------------------------------------- */
 
 typedef struct gb_warm_job {
-    uv_work_t work;
+    gb_job work;
     const gs_log_slice *s;
     bool *need;
     size_t n;
@@ -223,18 +222,17 @@ typedef struct gb_warm_job {
     void *arg;
 } gb_warm_job;
 
-static void gb__warm_work(uv_work_t *w)
+static void gb__warm_work(void *arg)
 {
-    gb_warm_job *job = w->data;
+    gb_warm_job *job = arg;
     for (size_t i = 0; i < job->n; i++)
         if (job->need[i])
             (void)gs_file_warm(job->s[i].fd, job->s[i].pos, job->s[i].len); /* on failure sendfile tells */
 }
 
-static void gb__warm_after(uv_work_t *w, int status)
+static void gb__warm_after(void *arg)
 {
-    (void)status;
-    gb_warm_job *job = w->data;
+    gb_warm_job *job = arg;
     job->done(job->arg);
     free(job);
 }
@@ -257,7 +255,6 @@ int64_t gb_cache_warm(gb_broker *b, const gs_log_slice *s, const bool *maybe_col
     }
     if (!job)
         return 0;
-    job->work.data = job;
-    uv_queue_work(b->loop, &job->work, gb__warm_work, gb__warm_after);
+    gb_job_queue(b->loop, &job->work, gb__warm_work, gb__warm_after, job);
     return bytes;
 }

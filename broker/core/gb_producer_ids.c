@@ -14,6 +14,7 @@
 
 #include "common/gu_common.h"
 
+#include "broker/base/gb_job.h"
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_errors.h"
 #include "storage/gs_meta.h"
@@ -38,7 +39,7 @@ struct gb_producer_ids {
 };
 
 typedef struct gb_pid_job {
-    uv_work_t work;
+    gb_job work;
     gb_broker *b;
     int64_t target;
     int rc;
@@ -111,9 +112,9 @@ static void gb__pid_serve(gb_broker *b)
         gb__pid_reserve(b);
 }
 
-static void gb__pid_work(uv_work_t *w)
+static void gb__pid_work(void *arg)
 {
-    gb_pid_job *job = w->data;
+    gb_pid_job *job = arg;
     gb_producer_ids *ids = job->b->producer_ids;
     char text[160];
     int n = snprintf(text, sizeof text,
@@ -123,10 +124,9 @@ static void gb__pid_work(uv_work_t *w)
     job->rc = gs_write_file_atomic(ids->path, text, (size_t)n);
 }
 
-static void gb__pid_after(uv_work_t *w, int status)
+static void gb__pid_after(void *arg)
 {
-    (void)status;
-    gb_pid_job *job = w->data;
+    gb_pid_job *job = arg;
     gb_broker *b = job->b;
     gb_producer_ids *ids = b->producer_ids;
     ids->writing = false;
@@ -155,9 +155,8 @@ static void gb__pid_reserve(gb_broker *b)
     gb_pid_job *job = gu_calloc(1, sizeof *job);
     job->b = b;
     job->target = ids->reserved + GB_PRODUCER_ID_BLOCK;
-    job->work.data = job;
     ids->writing = true;
-    uv_queue_work(b->loop, &job->work, gb__pid_work, gb__pid_after);
+    gb_job_queue(b->loop, &job->work, gb__pid_work, gb__pid_after, job);
 }
 
 void gb_producer_ids_get(gb_broker *b, void (*done)(void *arg, int16_t error, int64_t id), void *arg)

@@ -17,6 +17,7 @@
 #include "broker/core/gb_cache.h"
 #include "broker/api/gb_fetch.h"
 #include "broker/core/gb_flusher.h"
+#include "broker/base/gb_job.h"
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_errors.h"
 #include "storage/gs_dirfiles.h"
@@ -195,7 +196,7 @@ typedef struct gb_checkpoint_part {
 } gb_checkpoint_part;
 
 typedef struct gb_checkpoint_job {
-    uv_work_t work;
+    gb_job work;
     gb_broker *b;
     bool recovery;
     gs_log_slice *refs;
@@ -207,9 +208,9 @@ typedef struct gb_checkpoint_job {
     bool synced;
 } gb_checkpoint_job;
 
-static void gb__checkpoint_work(uv_work_t *w)
+static void gb__checkpoint_work(void *arg)
 {
-    gb_checkpoint_job *job = w->data;
+    gb_checkpoint_job *job = arg;
     for (size_t i = 0; i < job->nrefs && job->rc == 0; i++)
         job->rc = gs_log_slice_sync_closed(&job->refs[i]);
     job->synced = job->rc == 0;
@@ -217,10 +218,9 @@ static void gb__checkpoint_work(uv_work_t *w)
         job->rc = gb__write_checkpoint(job->b, job->recovery, &job->text);
 }
 
-static void gb__checkpoint_after(uv_work_t *w, int status)
+static void gb__checkpoint_after(void *arg)
 {
-    (void)status;
-    gb_checkpoint_job *job = w->data;
+    gb_checkpoint_job *job = arg;
     gb_broker *b = job->b;
     for (size_t i = 0; i < job->nrefs; i++)
         gs_log_slice_release(&job->refs[i]);
@@ -276,9 +276,8 @@ void gb_topics_checkpoint(gb_broker *b, bool recovery)
             for (int32_t p = 0; p < t->npartitions; p++)
                 gb__checkpoint_collect(job, t->partitions[p]);
     gb__checkpoint_text(b, recovery, &job->text);
-    job->work.data = job;
     ts->checkpointing[recovery] = true;
-    uv_queue_work(b->loop, &job->work, gb__checkpoint_work, gb__checkpoint_after);
+    gb_job_queue(b->loop, &job->work, gb__checkpoint_work, gb__checkpoint_after, job);
 }
 
 /* ---- topic objects --------------------------------------------------------------- */
@@ -440,7 +439,7 @@ static char *gb__store_text(gb_broker *b, size_t *len)
 }
 
 typedef struct gb_persist_job {
-    uv_work_t work;
+    gb_job work;
     gb_broker *b;
     char *path;
     char *text;
@@ -448,18 +447,17 @@ typedef struct gb_persist_job {
     int rc;
 } gb_persist_job;
 
-static void gb__persist_work(uv_work_t *w)
+static void gb__persist_work(void *arg)
 {
-    gb_persist_job *job = w->data;
+    gb_persist_job *job = arg;
     job->rc = gs_write_file_atomic(job->path, job->text, job->len);
 }
 
 static void gb__persist_start(gb_broker *b);
 
-static void gb__persist_after(uv_work_t *w, int status)
+static void gb__persist_after(void *arg)
 {
-    (void)status;
-    gb_persist_job *job = w->data;
+    gb_persist_job *job = arg;
     gb_broker *b = job->b;
     gb_topics *ts = b->topics;
     if (job->rc < 0)
@@ -489,12 +487,11 @@ static void gb__persist_start(gb_broker *b)
     snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_TOPICS_FILE);
     job->path = strdup(path);
     job->text = gb__store_text(b, &job->len);
-    job->work.data = job;
     ts->writing = true;
     ts->dirty = false;
     ts->in_flight = ts->waiting;
     ts->waiting = NULL;
-    uv_queue_work(b->loop, &job->work, gb__persist_work, gb__persist_after);
+    gb_job_queue(b->loop, &job->work, gb__persist_work, gb__persist_after, job);
 }
 
 void gb_topics_persist(gb_broker *b, void (*done)(void *arg), void *arg)
@@ -874,24 +871,23 @@ gb_topic *gb_topic_auto_create(gb_broker *b, const char *name, size_t len)
 /* The renamed directories of a deleted topic, removed on the threadpool
  * once the store no longer lists the topic. */
 typedef struct gb_removal {
-    uv_work_t work;
+    gb_job work;
     uv_loop_t *loop;
     size_t n;
     char **dirs;
     int *rc;
 } gb_removal;
 
-static void gb__removal_work(uv_work_t *w)
+static void gb__removal_work(void *arg)
 {
-    gb_removal *r = w->data;
+    gb_removal *r = arg;
     for (size_t i = 0; i < r->n; i++)
         r->rc[i] = gs_dir_remove(r->dirs[i]);
 }
 
-static void gb__removal_after(uv_work_t *w, int status)
+static void gb__removal_after(void *arg)
 {
-    (void)status;
-    gb_removal *r = w->data;
+    gb_removal *r = arg;
     for (size_t i = 0; i < r->n; i++) {
         if (r->rc[i] < 0)
             gb_logger_warn("cannot remove %s: %s", r->dirs[i], strerror(-r->rc[i]));
@@ -905,8 +901,7 @@ static void gb__removal_after(uv_work_t *w, int status)
 static void gb__removal_start(void *arg)
 {
     gb_removal *r = arg;
-    r->work.data = r;
-    uv_queue_work(r->loop, &r->work, gb__removal_work, gb__removal_after);
+    gb_job_queue(r->loop, &r->work, gb__removal_work, gb__removal_after, r);
 }
 
 int gb_topic_delete(gb_broker *b, gb_topic *t)
