@@ -12,9 +12,9 @@
 #include "common/gu_common.h"
 
 #include "broker/core/gb_cache.h"
+#include "broker/core/gb_fetch_waiters.h"
 #include "broker/core/gb_group_coordinator.h"
 #include "broker/api/gb_dispatch.h"
-#include "broker/api/gb_fetch.h"
 #include "broker/core/gb_flusher.h"
 #include "broker/base/gb_logger.h"
 #include "broker/core/gb_producer_ids.h"
@@ -62,6 +62,11 @@ static void gb__on_signal(uv_signal_t *s, int signum)
 
 int gb_broker_start(gb_broker *b, char *err, size_t errlen)
 {
+    /* Who hears of partitions opened, appended to, gone: registered before
+     * the topics open (in this order: a deletion wakes the fetches first). */
+    gb_partition_listen(b, gb_fetch_waiters_on_partition);
+    gb_partition_listen(b, gb_flusher_on_partition);
+    gb_partition_listen(b, gb_cache_on_partition);
     if (gb_topics_open(b, err, errlen) < 0)
         return -1;
     if (gb_producer_ids_open(b, err, errlen) < 0)
@@ -102,7 +107,7 @@ void gb_broker_stop(gb_broker *b)
     gb_server_stop(b->server);
     uv_close((uv_handle_t *)&b->sigint, NULL);
     uv_close((uv_handle_t *)&b->sigterm, NULL);
-    gb_fetch_stop_all(b);
+    gb_fetch_waiters_stop_all(b);
     gb_group_coordinator_stop(b);
     gb_flusher_stop(b);
     gb_cache_stop(b);

@@ -7,12 +7,11 @@
  * incremental fetch (epoch > 0) gets FETCH_SESSION_ID_NOT_FOUND, after which
  * clients fall back to full fetches.
  *
- * Long polling: a fetch that finds fewer than min_bytes parks: it links
- * itself to each of its partitions and starts a timer for max_wait_ms. An
- * append restarts that timer at 0 so the fetch looks again on the next loop
- * iteration; when it has min_bytes, or the deadline passed, it answers.
+ * Long polling: a fetch that finds fewer than min_bytes parks on its
+ * partitions (core/gb_fetch_waiters: links, the max_wait_ms timer, wake-ups
+ * on appends) and looks again when woken; when it has min_bytes, or the
+ * deadline passed, it answers.
  */
-#include "broker/api/gb_fetch.h"
 #include "broker/api/gb_handlers.h"
 
 #include <errno.h>
@@ -23,35 +22,20 @@
 #include "common/gu_common.h"
 
 #include "broker/core/gb_cache.h"
+#include "broker/core/gb_fetch_waiters.h"
+#include "broker/core/gb_topics.h"
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_compress.h"
 #include "protocol/gp_errors.h"
 
-typedef struct gb_fetch gb_fetch;
-
-struct gb_waiter_link {
-    gb_fetch *f;
-    gb_partition *p;
-    gb_waiter_link *prev, *next;
-};
-
-struct gb_fetch {
+/* A fetch between its arrival and its answer. */
+typedef struct gb_fetch {
     gb_broker *b;
     gb_request *req;
-    uv_timer_t timer;
-    uint64_t deadline;     /* loop time (ms) after which the fetch answers */
-    gb_waiter_link *links; /* one per partition it waits on */
-    size_t nlinks, links_cap;
     gs_log_slice *slices; /* what the last look read (arena) */
     bool *maybe_cold;     /* per slice: not known to be in the page cache */
     size_t nslices;
-    gb_fetch *prev, *next; /* parked fetches */
-};
-
-struct gb_fetches {
-    gb_fetch *head;
-    bool stopping;
-};
+} gb_fetch;
 
 /* What a response's slices need at free time. */
 typedef struct gb_fetch_slices {
@@ -64,50 +48,6 @@ static void gb__release_slices(void *arg)
     gb_fetch_slices *fs = arg;
     for (size_t i = 0; i < fs->n; i++)
         gs_log_slice_release(&fs->s[i]);
-}
-
-static void gb__unlink_all(gb_fetch *f)
-{
-    for (size_t i = 0; i < f->nlinks; i++) {
-        gb_waiter_link *l = &f->links[i];
-        if (!l->p)
-            continue;
-        if (l->prev)
-            l->prev->next = l->next;
-        else
-            l->p->waiters = l->next;
-        if (l->next)
-            l->next->prev = l->prev;
-        l->p = NULL;
-    }
-    f->nlinks = 0;
-}
-
-/* Room for n links, while none is linked: links live in partition lists,
- * so the array must not move once linking started. */
-static void gb__reserve_links(gb_fetch *f, size_t n)
-{
-    if (f->nlinks != 0)
-        abort();
-    if (n <= f->links_cap)
-        return;
-    f->links_cap = n;
-    free(f->links);
-    f->links = gu_malloc(f->links_cap * sizeof *f->links);
-}
-
-static void gb__link(gb_fetch *f, gb_partition *p)
-{
-    if (f->nlinks == f->links_cap)
-        abort(); /* gb__reserve_links first */
-    gb_waiter_link *l = &f->links[f->nlinks++];
-    l->f = f;
-    l->p = p;
-    l->prev = NULL;
-    l->next = p->waiters;
-    if (p->waiters)
-        p->waiters->prev = l;
-    p->waiters = l;
 }
 
 /* Fill the response from the logs as they are now. Returns the record
@@ -214,25 +154,6 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
     return bytes;
 }
 
-static void gb__fetch_free(uv_handle_t *h)
-{
-    gb_fetch *f = h->data;
-    free(f->links);
-    free(f);
-}
-
-static void gb__park_remove(gb_fetch *f)
-{
-    gb_fetches *fs = f->b->fetches;
-    if (f->prev)
-        f->prev->next = f->next;
-    else if (fs->head == f)
-        fs->head = f->next;
-    if (f->next)
-        f->next->prev = f->prev;
-    f->prev = f->next = NULL;
-}
-
 static void gb__respond(void *arg)
 {
     gb_request_respond(arg);
@@ -254,30 +175,29 @@ static void gb__answer(gb_fetch *f)
         gb_logger_debug("fetch from %s waits for %" PRId64 " bytes to be read from disk", gb_request_peer(req), cold);
 }
 
-/* Look at the logs; answer or (re)park. */
-static void gb__look(gb_fetch *f)
+/* Look at the logs; answer or (re)park (the waiter's look function). */
+static void gb__look(gb_fetch_waiter *w, void *arg)
 {
+    gb_fetch *f = arg;
     bool now = false;
     int64_t bytes = gb__fill(f, &now);
     const gp_fetch_request *body = f->req->body;
-    uint64_t t = uv_now(f->b->loop);
-    if (now || bytes >= body->min_bytes || body->max_wait_ms <= 0 || t >= f->deadline || gb_request_orphaned(f->req) ||
-        f->b->fetches->stopping) {
-        gb__unlink_all(f);
-        gb__park_remove(f);
+    if (now || bytes >= body->min_bytes || body->max_wait_ms <= 0 || gb_fetch_waiter_expired(w) ||
+        gb_request_orphaned(f->req) || gb_fetch_waiters_stopping(f->b)) {
+        gb_fetch_waiter_done(w);
         gb__answer(f);
-        uv_close((uv_handle_t *)&f->timer, gb__fetch_free);
+        free(f);
         return;
     }
     /* Not enough yet: let go of what was read, wait for appends. */
     for (size_t i = 0; i < f->nslices; i++)
         gs_log_slice_release(&f->slices[i]);
     f->nslices = 0;
-    gb__unlink_all(f);
+    gb_fetch_waiter_unlink_all(w);
     size_t want = 0;
     for (int32_t i = 0; i < body->topics_count; i++)
         want += body->topics[i].partitions_count > 0 ? (size_t)body->topics[i].partitions_count : 0;
-    gb__reserve_links(f, want);
+    gb_fetch_waiter_reserve(w, want);
     for (int32_t i = 0; i < body->topics_count; i++) {
         const gp_fetch_request_topic *it = &body->topics[i];
         gb_topic *tp = f->req->version >= 13 ? gb_topic_find_id(f->b, &it->topic_id)
@@ -285,68 +205,17 @@ static void gb__look(gb_fetch *f)
         for (int32_t j = 0; tp && j < it->partitions_count; j++) {
             gb_partition *p = gb_topic_partition(tp, it->partitions[j].partition);
             if (p)
-                gb__link(f, p);
+                gb_fetch_waiter_link(w, p);
         }
     }
-    if (!f->prev && f->b->fetches->head != f) {
-        f->next = f->b->fetches->head;
-        if (f->next)
-            f->next->prev = f;
-        f->b->fetches->head = f;
-    }
-}
-
-static void gb__on_timer(uv_timer_t *timer)
-{
-    gb_fetch *f = timer->data;
-    gb__look(f);
-    if (!uv_is_closing((uv_handle_t *)&f->timer)) {
-        uint64_t t = uv_now(f->b->loop);
-        uv_timer_start(&f->timer, gb__on_timer, f->deadline > t ? f->deadline - t : 0, 0);
-    }
+    gb_fetch_waiter_park(w);
 }
 
 void gb_handle_fetch(gb_broker *b, gb_request *req)
 {
-    if (!b->fetches) {
-        b->fetches = gu_calloc(1, sizeof *b->fetches);
-    }
     const gp_fetch_request *body = req->body;
     gb_fetch *f = gu_calloc(1, sizeof *f);
     f->b = b;
     f->req = req;
-    uv_timer_init(b->loop, &f->timer);
-    f->timer.data = f;
-    f->deadline = uv_now(b->loop) + (uint64_t)(body->max_wait_ms > 0 ? body->max_wait_ms : 0);
-    gb__on_timer(&f->timer);
-}
-
-void gb_fetch_wake(gb_broker *b, gb_partition *p)
-{
-    (void)b;
-    for (gb_waiter_link *l = p->waiters; l; l = l->next)
-        uv_timer_start(&l->f->timer, gb__on_timer, 0, 0);
-}
-
-void gb_fetch_partition_gone(gb_broker *b, gb_partition *p)
-{
-    /* Unlink every fetch from p now; they look again (and miss it) soon. */
-    while (p->waiters) {
-        gb_waiter_link *l = p->waiters;
-        p->waiters = l->next;
-        if (l->next)
-            l->next->prev = NULL;
-        l->p = NULL;
-        uv_timer_start(&l->f->timer, gb__on_timer, 0, 0);
-    }
-    (void)b;
-}
-
-void gb_fetch_stop_all(gb_broker *b)
-{
-    if (!b->fetches)
-        return;
-    b->fetches->stopping = true;
-    while (b->fetches->head)
-        gb__look(b->fetches->head);
+    gb_fetch_waiter_start(b, body->max_wait_ms, gb__look, f);
 }

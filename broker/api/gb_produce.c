@@ -28,7 +28,7 @@
 #include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_cache.h"
-#include "broker/api/gb_fetch.h"
+#include "broker/core/gb_partition_events.h"
 #include "broker/core/gb_flusher.h"
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_batch.h"
@@ -263,8 +263,7 @@ static bool gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
     pr->base_offset = base;
     pr->log_append_time_ms = append_time ? now : -1;
     pr->log_start_offset = gs_log_start_offset(p->log);
-    gb_cache_appended(b, p);
-    gb_fetch_wake(b, p);
+    gb_partition_publish(b, p, GB_PARTITION_APPENDED);
     return true;
 }
 

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "broker/core/gb_partition_events.h"
 #include "config/gc_config.h"
 #include "storage/gs_meta.h"
 
@@ -29,7 +30,7 @@ typedef struct gb_broker {
     gb_server *server;
     gb_topics *topics;   /* topics and partitions */
     gb_flusher *flusher; /* fdatasync off the loop thread */
-    gb_fetches *fetches; /* parked (long-polling) fetches */
+    gb_fetches *fetches; /* parked (long-polling) fetches: core/gb_fetch_waiters */
     gb_cache *cache;     /* the page-cache budget, cold reads */
     /* the group coordinator: consumer groups and committed offsets */
     gb_group_coordinator *group_coordinator;
@@ -39,6 +40,7 @@ typedef struct gb_broker {
     uv_timer_t flush_timer; /* flush.ms, every log.flush.scheduler.interval.ms */
     uv_timer_t checkpoint_timers[2]; /* [1]: recovery points, [0]: log start offsets */
     uv_signal_t sigint, sigterm;     /* an orderly stop (gb_lifecycle.c) */
+    gb_partition_events partition_events; /* listeners, registered at start-up */
     bool stopping;
 } gb_broker;
 

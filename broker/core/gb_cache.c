@@ -67,7 +67,7 @@ void gb_cache_free(gb_broker *b)
     b->cache = NULL;
 }
 
-void gb_cache_partition_opened(gb_partition *p)
+static void gb__partition_opened(gb_partition *p)
 {
     gs_log_tail(p->log, &p->cache_base, &p->cache_pos);
     p->hot_base = p->cache_base;
@@ -165,7 +165,7 @@ static void gb__queue(gb_cache *c, gb_partition *p, int64_t seg_base, int64_t po
     c->queued += len;
 }
 
-void gb_cache_appended(gb_broker *b, gb_partition *p)
+static void gb__appended(gb_broker *b, gb_partition *p)
 {
     gb_cache *c = b->cache;
     if (!c || c->budget < 0)
@@ -187,7 +187,7 @@ void gb_cache_appended(gb_broker *b, gb_partition *p)
     gb__evict_start(c);
 }
 
-void gb_cache_partition_gone(gb_broker *b, gb_partition *p)
+static void gb__partition_gone(gb_broker *b, gb_partition *p)
 {
     gb_cache *c = b->cache;
     if (!c)
@@ -257,4 +257,14 @@ int64_t gb_cache_warm(gb_broker *b, const gs_log_slice *s, const bool *maybe_col
         return 0;
     gb_job_queue(b->loop, &job->work, gb__warm_work, gb__warm_after, job);
     return bytes;
+}
+
+void gb_cache_on_partition(gb_broker *b, gb_partition *p, gb_partition_event ev)
+{
+    if (ev == GB_PARTITION_OPENED)
+        gb__partition_opened(p);
+    else if (ev == GB_PARTITION_APPENDED)
+        gb__appended(b, p);
+    else if (ev == GB_PARTITION_GONE)
+        gb__partition_gone(b, p);
 }

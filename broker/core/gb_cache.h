@@ -24,6 +24,7 @@
 #include <stdbool.h>
 
 #include "broker/core/gb_broker.h"
+#include "broker/core/gb_partition_events.h"
 #include "broker/core/gb_topics.h"
 #include "storage/gs_log.h"
 
@@ -33,13 +34,11 @@ void gb_cache_stop(gb_broker *b);
 /* After the loop: free what is left. */
 void gb_cache_free(gb_broker *b);
 
-/* A partition log was opened or created: everything in it before its end is
- * taken as possibly cold. */
-void gb_cache_partition_opened(gb_partition *p);
-/* Batches were appended to p. */
-void gb_cache_appended(gb_broker *b, gb_partition *p);
-/* p is being deleted: forget its queued steps. */
-void gb_cache_partition_gone(gb_broker *b, gb_partition *p);
+/* The partition listener (registered by the lifecycle): a partition log
+ * opened or created has everything before its end taken as possibly cold;
+ * appended bytes are queued against the budget; a partition going away has
+ * its queued steps forgotten. */
+void gb_cache_on_partition(gb_broker *b, gb_partition *p, gb_partition_event ev);
 
 /* Was every byte of the slice appended by this process and not dropped? */
 bool gb_cache_known_hot(const gb_partition *p, const gs_log_slice *s);

@@ -285,7 +285,7 @@ void gb_flusher_flush_old(gb_broker *b, int64_t now_ms)
     gp_arena_reset(&a, NULL, 0);
 }
 
-void gb_flusher_partition_gone(gb_broker *b, gb_partition *p)
+static void gb__partition_gone(gb_broker *b, gb_partition *p)
 {
     gb_flusher *f = b->flusher;
     gb_flush_part *fp = p->flush;
@@ -301,4 +301,10 @@ void gb_flusher_partition_gone(gb_broker *b, gb_partition *p)
     f->done = fp;
     uv_mutex_unlock(&f->mu);
     uv_async_send(&f->async);
+}
+
+void gb_flusher_on_partition(gb_broker *b, gb_partition *p, gb_partition_event ev)
+{
+    if (ev == GB_PARTITION_GONE)
+        gb__partition_gone(b, p);
 }

@@ -8,6 +8,7 @@
 #ifndef GB_FLUSHER_H
 #define GB_FLUSHER_H
 
+#include "broker/core/gb_partition_events.h"
 #include "broker/core/gb_topics.h"
 
 int gb_flusher_start(gb_broker *b);
@@ -27,7 +28,8 @@ void gb_flusher_maybe_flush(gb_broker *b, gb_partition *p, int64_t last);
  * oldest unsynced append is flush.ms old. */
 void gb_flusher_flush_old(gb_broker *b, int64_t now_ms);
 
-/* The partition is going away: forget it (its waits complete with -ENOENT). */
-void gb_flusher_partition_gone(gb_broker *b, gb_partition *p);
+/* The partition listener (registered by the lifecycle): a partition going
+ * away is forgotten (its waits complete with -ENOENT). */
+void gb_flusher_on_partition(gb_broker *b, gb_partition *p, gb_partition_event ev);
 
 #endif

@@ -14,10 +14,9 @@
 
 #include "common/gu_common.h"
 
-#include "broker/core/gb_cache.h"
-#include "broker/api/gb_fetch.h"
 #include "broker/core/gb_group_records.h"
 #include "broker/base/gb_logger.h"
+#include "broker/core/gb_partition_events.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
 
@@ -157,8 +156,7 @@ static int16_t gb__append(void *ctx, int32_t partition, const gb_kv *recs, size_
         } else {
             c->last_partition = p;
             c->last_offset = last;
-            gb_cache_appended(b, p);
-            gb_fetch_wake(b, p);
+            gb_partition_publish(b, p, GB_PARTITION_APPENDED);
         }
     }
     gp_arena_reset(a, NULL, 0);

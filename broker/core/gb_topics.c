@@ -14,11 +14,9 @@
 
 #include "common/gu_common.h"
 
-#include "broker/core/gb_cache.h"
-#include "broker/api/gb_fetch.h"
-#include "broker/core/gb_flusher.h"
 #include "broker/base/gb_job.h"
 #include "broker/base/gb_logger.h"
+#include "broker/core/gb_partition_events.h"
 #include "protocol/gp_errors.h"
 #include "storage/gs_dirfiles.h"
 #include "storage/gs_meta.h"
@@ -398,7 +396,7 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
             part->flushed_offset = gs_log_end_offset(log);
         part->recovery_point = part->flushed_offset;
         part->last_flush_ms = (int64_t)uv_now(b->loop);
-        gb_cache_partition_opened(part);
+        gb_partition_publish(b, part, GB_PARTITION_OPENED);
         t->partitions[p] = part;
         t->npartitions = p + 1;
     }
@@ -907,9 +905,7 @@ static void gb__removal_start(void *arg)
 int gb_topic_delete(gb_broker *b, gb_topic *t)
 {
     for (int32_t p = 0; p < t->npartitions; p++) {
-        gb_fetch_partition_gone(b, t->partitions[p]);
-        gb_flusher_partition_gone(b, t->partitions[p]);
-        gb_cache_partition_gone(b, t->partitions[p]);
+        gb_partition_publish(b, t->partitions[p], GB_PARTITION_GONE);
     }
     gb__remove(b->topics, t);
     gb_removal *r = gu_calloc(1, sizeof *r);
