@@ -15,6 +15,7 @@
 #include "broker/core/gb_fetch_waiters.h"
 #include "broker/core/gb_group_coordinator.h"
 #include "broker/api/gb_dispatch.h"
+#include "broker/api/gb_group_api.h"
 #include "broker/core/gb_flusher.h"
 #include "broker/base/gb_logger.h"
 #include "broker/core/gb_producer_ids.h"
@@ -71,7 +72,7 @@ int gb_broker_start(gb_broker *b, char *err, size_t errlen)
         return -1;
     if (gb_producer_ids_open(b, err, errlen) < 0)
         return -1;
-    if (gb_group_coordinator_open(b, err, errlen) < 0)
+    if (gb_group_coordinator_open(b, gb_group_api_join_done, gb_group_api_sync_done, err, errlen) < 0)
         return -1;
     gb_cache_start(b);
     if (gb_flusher_start(b) < 0) {

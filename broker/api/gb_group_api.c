@@ -4,8 +4,8 @@
  * ListGroups, DescribeGroups and DeleteGroups. Each decodes its request
  * into the state machine's terms (gb_group.h), calls it, and fills the
  * response; JoinGroup and SyncGroup are answered when the state machine
- * says so (gb_group_api_join_done / _sync_done, called back from
- * gb_group_coordinator.c's hooks), possibly from the coordinator's timer.
+ * says so (gb_group_api_join_done / _sync_done, which the lifecycle passes
+ * to gb_group_coordinator_open), possibly from the coordinator's timer.
  *
  * Version rules that are Kafka's and not the codec's are kept here:
  * JoinGroup v0 has no rebalance timeout (the session timeout stands in),
@@ -20,6 +20,7 @@
 
 #include "common/gu_common.h"
 
+#include "broker/api/gb_group_api.h"
 #include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_group_coordinator.h"

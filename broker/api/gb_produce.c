@@ -28,8 +28,7 @@
 #include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_cache.h"
-#include "broker/core/gb_partition_events.h"
-#include "broker/core/gb_flusher.h"
+#include "broker/core/gb_append.h"
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
@@ -132,17 +131,49 @@ static int gb__recompress(gb_request *req, const gp_batch_summary *s, int codec,
     return gp_batch_build(&req->arena, &p, recs, n, out);
 }
 
-/* Validate and append one partition's records; fill pr. Returns true when
- * the records are in the log (appended now, or earlier for a duplicate) and
- * *last is their last offset. */
-static bool gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb_partition *p, gp_records records,
-                                  gp_produce_response_partition_response *pr, int64_t now, int64_t *last)
+/* What the append path's prepare step needs: the topic's codec. */
+typedef struct gb_produce_prepare {
+    gb_request *req;
+    const gp_batch_info *info;
+    int codec;
+    bool append_time;
+    gp_produce_response_partition_response *pr;
+} gb_produce_prepare;
+
+/* After the producer-state check, before the write: recompress to the
+ * topic's codec, or correct a CreateTime batch's max timestamp. */
+static int gb__prepare(void *arg, uint8_t **data, size_t *len)
+{
+    gb_produce_prepare *pp = arg;
+    if (pp->codec >= 0 && pp->codec != pp->info->codec) {
+        gp_bytes rebuilt;
+        if (gb__recompress(pp->req, &pp->info->first, pp->codec, &rebuilt) < 0) {
+            pp->pr->error_code = GP_E_UNKNOWN_SERVER_ERROR;
+            pp->pr->error_message = gp_str_c("recompression failed");
+            return -1;
+        }
+        *data = (uint8_t *)rebuilt.p;
+        *len = (size_t)rebuilt.len;
+    } else if (!pp->append_time && gp_batch_set_max_timestamp(*data, pp->info->first.max_timestamp, false)) {
+        /* As Kafka's LogValidator: a CreateTime batch's maxTimestamp is the
+         * largest record timestamp, whatever the producer wrote there (Sarama
+         * 1.22 writes -1). The time index and ListOffsets rely on it. */
+        gp_batch_update_crc(*data, *len);
+    }
+    return 0;
+}
+
+/* Validate one partition's records and append them through the partition
+ * append path (core/gb_append.h), with acks=all waiting for the flusher
+ * (pp->waiting counts it) or flush.messages otherwise; fill pr. */
+static void gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb_partition *p, gp_records records,
+                                  gp_produce_response_partition_response *pr, int64_t now, gb_produce *pp, bool durable)
 {
     const gc_topic_config *cfg = &t->cfg;
     if (records.len <= 0) {
         pr->error_code = GP_E_INVALID_RECORD;
         pr->error_message = gp_str_c("Produce request has no records");
-        return false;
+        return;
     }
     gp_batch_limits lim = {
         .max_uncompressed = 0,
@@ -161,25 +192,25 @@ static bool gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
         pr->error_message = gp_str_c(msg);
         if (rc == GP_BATCH_ERR_INVALID)
             gb__record_error(req, pr, info.error_record, msg);
-        return false;
+        return;
     }
     if ((info.codecs & (1u << GP_CODEC_ZSTD)) && req->version < 7) {
         /* zstd needs Produce v7 (KIP-110): older clients could not read it back. */
         pr->error_code = GP_E_UNSUPPORTED_COMPRESSION_TYPE;
         pr->error_message = gp_str_c("zstd compression needs Produce v7 or later");
-        return false;
+        return;
     }
     if (info.producer_id >= 0 && info.transactional) {
         /* No transaction can be open without a transaction coordinator:
          * Kafka's answer to a transactional batch outside a transaction. */
         pr->error_code = GP_E_INVALID_TXN_STATE;
         pr->error_message = gp_str_c("Record was not part of an ongoing transaction (Gregor has no transactions yet)");
-        return false;
+        return;
     }
     if (gc_topic_compacted(cfg) && !info.all_keys) {
         pr->error_code = GP_E_INVALID_RECORD;
         pr->error_message = gp_str_c("Compacted topic cannot accept message without key in topic partition");
-        return false;
+        return;
     }
     bool append_time = gc_topic_log_append_time(cfg);
     if (!append_time && info.min_timestamp >= 0) {
@@ -194,77 +225,67 @@ static bool gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
                 ", %" PRId64 "]",
                 early ? info.min_timestamp : info.max_timestamp, lo < now ? now - lo : INT64_MIN,
                 hi < INT64_MAX - now ? now + hi : INT64_MAX));
-            return false;
+            return;
         }
     }
-    /* Idempotence: checked before anything is written (Kafka's
-     * analyzeAndValidateProducerState). */
-    gs_pstate_append pa = {.producer_id = -1};
-    if (info.producer_id >= 0) {
-        pa = (gs_pstate_append){
+    gb_produce_prepare prep = {req, &info, gc_topic_codec(cfg), append_time, pr};
+    gb_append a = {
+        .data = (uint8_t *)records.p, /* the request owns its frame */
+        .len = (size_t)records.len,
+        .now = now,
+        .log_append_time = append_time,
+        .pa = {.producer_id = -1},
+        .create_time = info.first.max_timestamp,
+        .prepare = gb__prepare,
+        .prepare_arg = &prep,
+        .flush = durable ? GB_FLUSH_WAIT : GB_FLUSH_MESSAGES,
+    };
+    if (info.producer_id >= 0)
+        a.pa = (gs_pstate_append){
             .producer_id = info.producer_id,
             .epoch = info.producer_epoch,
             .first_seq = info.base_sequence,
             .last_seq = gs_pstate_seq_add(info.base_sequence, (int32_t)info.last_offset_delta),
             .transactional = info.transactional,
         };
-        gs_pstate_verdict v;
-        int verdict = gs_pstate_check(p->pstate, &pa, &v);
-        if (verdict == GS_PSTATE_DUPLICATE) {
-            /* Kafka answers NONE with the first write's offsets; its log
-             * append time only where the topic uses LogAppendTime. */
-            pr->base_offset = v.first_offset;
-            pr->log_append_time_ms = append_time ? v.timestamp : -1;
-            pr->log_start_offset = gs_log_start_offset(p->log);
-            *last = v.last_offset;
-            gb_logger_debug("%s: duplicate batch of producer %" PRId64 " epoch %d sequences %d-%d in %s-%d, first "
-                            "written at offset %" PRId64,
-                            gb_request_peer(req), pa.producer_id, pa.epoch, pa.first_seq, pa.last_seq, t->name,
-                            p->index, v.first_offset);
-            return true;
-        }
-        if (verdict < 0) {
-            gb__producer_error(req, t, p, pr, verdict, &pa, &v, gs_log_end_offset(p->log));
-            return false;
-        }
+    if (durable) {
+        gb_produce_wait *w = gp_arena_alloc(&req->arena, sizeof *w);
+        w->pp = pp;
+        w->pr = pr;
+        a.on_flushed = gb__flushed;
+        a.on_flushed_arg = w;
+        pp->waiting++; /* before the append: the flusher may answer at once */
     }
-    uint8_t *data = (uint8_t *)records.p; /* the request owns its frame */
-    size_t len = (size_t)records.len;
-    int codec = gc_topic_codec(cfg);
-    if (codec >= 0 && codec != info.codec) {
-        gp_bytes rebuilt;
-        if (gb__recompress(req, &info.first, codec, &rebuilt) < 0) {
-            pr->error_code = GP_E_UNKNOWN_SERVER_ERROR;
-            pr->error_message = gp_str_c("recompression failed");
-            return false;
-        }
-        data = (uint8_t *)rebuilt.p;
-        len = (size_t)rebuilt.len;
-    } else if (!append_time && gp_batch_set_max_timestamp(data, info.first.max_timestamp, false)) {
-        /* As Kafka's LogValidator: a CreateTime batch's maxTimestamp is the
-         * largest record timestamp, whatever the producer wrote there (Sarama
-         * 1.22 writes -1). The time index and ListOffsets rely on it. */
-        gp_batch_update_crc(data, len);
-    }
-    int64_t base;
-    rc = gs_log_append(p->log, data, len, now, append_time, 0, &base, last);
-    if (rc < 0) {
-        gb_logger_error("partition %s-%d: append failed: %s", t->name, p->index, strerror(-rc));
+    gb_append_result r;
+    rc = gb_partition_append(b, p, &a, &r);
+    if (rc < 0 && durable)
+        pp->waiting--; /* the handler still holds one: never 0 here */
+    switch (rc) {
+    case GB_APPEND_DUPLICATE:
+        /* Kafka answers NONE with the first write's offsets; its log
+         * append time only where the topic uses LogAppendTime. */
+        pr->base_offset = r.base;
+        pr->log_append_time_ms = append_time ? r.verdict.timestamp : -1;
+        pr->log_start_offset = gs_log_start_offset(p->log);
+        gb_logger_debug("%s: duplicate batch of producer %" PRId64 " epoch %d sequences %d-%d in %s-%d, first "
+                        "written at offset %" PRId64,
+                        gb_request_peer(req), a.pa.producer_id, a.pa.epoch, a.pa.first_seq, a.pa.last_seq, t->name,
+                        p->index, r.base);
+        return;
+    case GB_APPEND_PRODUCER:
+        gb__producer_error(req, t, p, pr, r.pstate_error, &a.pa, &r.verdict, gs_log_end_offset(p->log));
+        return;
+    case GB_APPEND_PREPARE:
+        return; /* gb__prepare filled pr */
+    case GB_APPEND_STORAGE:
         pr->error_code = GP_E_KAFKA_STORAGE_ERROR;
-        pr->error_message = gp_str_c(strerror(-rc));
-        return false;
+        pr->error_message = gp_str_c(strerror(-r.errno_));
+        return;
+    default:
+        pr->base_offset = r.base;
+        pr->log_append_time_ms = append_time ? now : -1;
+        pr->log_start_offset = gs_log_start_offset(p->log);
     }
-    if (pa.producer_id >= 0) {
-        pa.first_offset = base;
-        pa.last_offset = *last;
-        pa.timestamp = append_time ? now : info.first.max_timestamp;
-        gs_pstate_update(p->pstate, &pa, now);
-    }
-    pr->base_offset = base;
-    pr->log_append_time_ms = append_time ? now : -1;
-    pr->log_start_offset = gs_log_start_offset(p->log);
-    gb_partition_publish(b, p, GB_PARTITION_APPENDED);
-    return true;
 }
 
 void gb_handle_produce(gb_broker *b, gb_request *req)
@@ -314,19 +335,7 @@ void gb_handle_produce(gb_broker *b, gb_request *req)
                 pr->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
-            int64_t last;
-            if (!gb__produce_partition(b, req, t, p, in->records, pr, now, &last))
-                continue;
-            if (!durable) {
-                gb_flusher_maybe_flush(b, p, last); /* flush.messages */
-                continue;
-            }
-            gs_log_start_writeback(p->log); /* the flusher's fdatasync follows */
-            gb_produce_wait *w = gp_arena_alloc(&req->arena, sizeof *w);
-            w->pp = pp;
-            w->pr = pr;
-            pp->waiting++;
-            gb_flusher_wait(b, p, last, gb__flushed, w);
+            gb__produce_partition(b, req, t, p, in->records, pr, now, pp, durable);
         }
     }
     if (body->acks == 0 && !bad_acks) {

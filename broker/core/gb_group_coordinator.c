@@ -16,7 +16,7 @@
 
 #include "broker/core/gb_group_records.h"
 #include "broker/base/gb_logger.h"
-#include "broker/core/gb_partition_events.h"
+#include "broker/core/gb_append.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
 
@@ -147,26 +147,27 @@ static int16_t gb__append(void *ctx, int32_t partition, const gb_kv *recs, size_
     if (gp_batch_build(a, &bp, rs, (int32_t)n, &batch) < 0) {
         err = GP_E_UNKNOWN_SERVER_ERROR;
     } else {
-        int64_t base, last;
-        int rc =
-            gs_log_append(p->log, (uint8_t *)batch.p, (size_t)batch.len, wall_ms, bp.log_append_time, 0, &base, &last);
-        if (rc < 0) {
-            gb_logger_error("partition %s-%d: append failed: %s", GB_OFFSETS_TOPIC, partition, strerror(-rc));
+        /* No producer state; the commit decides about the flusher
+         * (gb_group_coordinator_last_append). */
+        gb_append ap = {
+            .data = (uint8_t *)batch.p,
+            .len = (size_t)batch.len,
+            .now = wall_ms,
+            .log_append_time = bp.log_append_time,
+            .pa = {.producer_id = -1},
+            .flush = GB_FLUSH_NONE,
+        };
+        gb_append_result r;
+        if (gb_partition_append(b, p, &ap, &r) < 0) {
             err = GP_E_NOT_COORDINATOR;
         } else {
             c->last_partition = p;
-            c->last_offset = last;
-            gb_partition_publish(b, p, GB_PARTITION_APPENDED);
+            c->last_offset = r.last;
         }
     }
     gp_arena_reset(a, NULL, 0);
     return err;
 }
-
-/* ---- JoinGroup and SyncGroup answers (gb_group_api.c) --------------------------- */
-
-void gb_group_api_join_done(void *ctx, void *waiter, const gb_join_result *r);
-void gb_group_api_sync_done(void *ctx, void *waiter, const gb_sync_result *r);
 
 /* ---- loading ---------------------------------------------------------------------- */
 
@@ -292,7 +293,8 @@ static void gb__on_load(uv_idle_t *idle)
 
 /* ---- lifecycle ------------------------------------------------------------------------ */
 
-int gb_group_coordinator_open(gb_broker *b, char *err, size_t errlen)
+int gb_group_coordinator_open(gb_broker *b, gb_join_done_fn join_done, gb_sync_done_fn sync_done, char *err,
+                              size_t errlen)
 {
     (void)err;
     (void)errlen;
@@ -316,8 +318,8 @@ int gb_group_coordinator_open(gb_broker *b, char *err, size_t errlen)
     };
     gb_groups_hooks hooks = {
         .ctx = c,
-        .join_done = gb_group_api_join_done,
-        .sync_done = gb_group_api_sync_done,
+        .join_done = join_done,
+        .sync_done = sync_done,
         .append = gb__append,
     };
     c->groups = gb_groups_new(&gc, &hooks, (int64_t)uv_now(b->loop));

@@ -19,9 +19,16 @@
 
 typedef struct gb_group_coordinator gb_group_coordinator;
 
+/* How a parked JoinGroup or SyncGroup is answered: the API layer's
+ * functions, passed in at start-up (the coordinator never calls up). */
+typedef void (*gb_join_done_fn)(void *ctx, void *waiter, const gb_join_result *r);
+typedef void (*gb_sync_done_fn)(void *ctx, void *waiter, const gb_sync_result *r);
+
 /* After gb_topics_open: the state machine, its timer, and the replay of
- * __consumer_offsets if it exists. */
-int gb_group_coordinator_open(gb_broker *b, char *err, size_t errlen);
+ * __consumer_offsets if it exists. JoinGroup and SyncGroup waiters are
+ * answered through join_done and sync_done. */
+int gb_group_coordinator_open(gb_broker *b, gb_join_done_fn join_done, gb_sync_done_fn sync_done, char *err,
+                              size_t errlen);
 /* Stopping: parked JoinGroup/SyncGroup requests are answered
  * NOT_COORDINATOR; the handles close. */
 void gb_group_coordinator_stop(gb_broker *b);

@@ -1,0 +1,58 @@
+/*
+ * The partition append path (core/gb_append.h).
+ */
+#include "broker/core/gb_append.h"
+
+#include <string.h>
+
+#include "broker/base/gb_logger.h"
+#include "broker/core/gb_flusher.h"
+#include "broker/core/gb_partition_events.h"
+
+/* After the data is in the log (or was, for a duplicate): the flush policy. */
+static void gb__flush_policy(gb_broker *b, gb_partition *p, const gb_append *a, int64_t last)
+{
+    if (a->flush == GB_FLUSH_MESSAGES) {
+        gb_flusher_maybe_flush(b, p, last); /* flush.messages */
+    } else if (a->flush == GB_FLUSH_WAIT) {
+        gs_log_start_writeback(p->log); /* the flusher's fdatasync follows */
+        gb_flusher_wait(b, p, last, a->on_flushed, a->on_flushed_arg);
+    }
+}
+
+int gb_partition_append(gb_broker *b, gb_partition *p, gb_append *a, gb_append_result *r)
+{
+    memset(r, 0, sizeof *r);
+    /* Idempotence: checked before anything is written (Kafka's
+     * analyzeAndValidateProducerState). */
+    if (a->pa.producer_id >= 0) {
+        int verdict = gs_pstate_check(p->pstate, &a->pa, &r->verdict);
+        if (verdict == GS_PSTATE_DUPLICATE) {
+            r->base = r->verdict.first_offset;
+            r->last = r->verdict.last_offset;
+            gb__flush_policy(b, p, a, r->last);
+            return GB_APPEND_DUPLICATE;
+        }
+        if (verdict < 0) {
+            r->pstate_error = verdict;
+            return GB_APPEND_PRODUCER;
+        }
+    }
+    if (a->prepare && a->prepare(a->prepare_arg, &a->data, &a->len) < 0)
+        return GB_APPEND_PREPARE;
+    int rc = gs_log_append(p->log, a->data, a->len, a->now, a->log_append_time, 0, &r->base, &r->last);
+    if (rc < 0) {
+        gb_logger_error("partition %s-%d: append failed: %s", p->topic->name, p->index, strerror(-rc));
+        r->errno_ = rc;
+        return GB_APPEND_STORAGE;
+    }
+    if (a->pa.producer_id >= 0) {
+        a->pa.first_offset = r->base;
+        a->pa.last_offset = r->last;
+        a->pa.timestamp = a->log_append_time ? a->now : a->create_time;
+        gs_pstate_update(p->pstate, &a->pa, a->now);
+    }
+    gb_partition_publish(b, p, GB_PARTITION_APPENDED);
+    gb__flush_policy(b, p, a, r->last);
+    return GB_APPEND_OK;
+}
