@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The layering check: every #include "..." of a project header must point
-down (or sideways inside its own folder), never up.
+down (or sideways inside its own folder), never up; and broker/ reads no
+log file itself (no pread: storage/ owns Kafka's files).
 
 The allowed directions are written once, here, and in docs/ARCHITECTURE.md
 ("Layers inside broker/"). A file's folder is its layer; it may include
@@ -33,6 +34,11 @@ ALLOWED = {
 # an error. Empty since issue 12.
 KNOWN = set()
 
+# Calls a layer must leave to another: storage owns reading Kafka's files.
+FORBIDDEN_CALLS = {
+    'broker': re.compile(r'\bpread\s*\('),
+}
+
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 SOURCES = ('.c', '.h', '.def')
 
@@ -62,8 +68,12 @@ def check(root):
                     errors.append('%s: in no layer (add its folder to ALLOWED)' % path)
                     continue
                 nfiles += 1
+                top_layer = src.split('/')[0]
                 with open(os.path.join(root, path), encoding='utf-8', errors='replace') as f:
                     for lineno, line in enumerate(f, 1):
+                        call = FORBIDDEN_CALLS.get(top_layer)
+                        if call and call.search(line.split('//')[0]) and not line.lstrip().startswith('*'):
+                            errors.append('%s:%d: %s calls what storage/ owns: %s' % (path, lineno, src, line.strip()))
                         m = INCLUDE.match(line)
                         if not m:
                             continue

@@ -17,14 +17,11 @@
  *                       Negative targets other than the above are searched
  *                       like timestamps too, as Kafka does.
  *
- * The record is found in the batch that gs_log_batch_for_timestamp picks
- * (the first whose max timestamp reaches the target): its header says only
- * that some record in it does, so the batch is read with pread, decompressed
- * into a scratch arena and walked. A record below the log start offset
- * (DeleteRecords cut into the batch) does not count and the search goes on
- * to later batches. The reads are synchronous on the loop thread, as Kafka
- * reads them on its request threads: one batch per partition, usually from
- * the page cache.
+ * The record is found by storage (storage/gs_batches.h,
+ * gs_log_offset_for_timestamp and gs_log_offset_for_max_timestamp, as
+ * Kafka's LogSegment finds it). The reads are synchronous on the loop
+ * thread, as Kafka reads them on its request threads: one batch per
+ * partition, usually from the page cache.
  *
  * leader_epoch (v4+) is the partition's epoch, always 0 on Gregor, when an
  * offset is returned, and -1 when none is. current_leader_epoch -1 means
@@ -59,6 +56,7 @@
 #include "broker/net/gb_request.h"
 #include "broker/base/gb_logger.h"
 #include "broker/core/gb_topics.h"
+#include "storage/gs_batches.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
 
@@ -82,161 +80,6 @@ static int64_t gb__last_fetchable(const gb_partition *p, int8_t isolation_level)
     return gs_log_end_offset(p->log);
 }
 
-/* pread exactly len bytes at pos. */
-static int gb__pread(int fd, void *buf, size_t len, int64_t pos)
-{
-    uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = pread(fd, p, len, (off_t)pos);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            return -EIO; /* the file is shorter than the log says */
-        p += n;
-        len -= (size_t)n;
-        pos += n;
-    }
-    return 0;
-}
-
-/* The header of the batch a slice starts with. */
-static int gb__read_header(const gs_log_slice *s, gp_batch_header *h)
-{
-    uint8_t buf[GP_BATCH_HEADER_SIZE];
-    if (s->len < GP_BATCH_HEADER_SIZE)
-        return -EIO;
-    int rc = gb__pread(s->fd, buf, sizeof buf, s->pos);
-    if (rc < 0)
-        return rc;
-    if (gp_batch_header_parse(buf, sizeof buf, h) < 0 || h->magic != GP_BATCH_MAGIC ||
-        h->batch_length < GP_BATCH_HEADER_SIZE - GP_BATCH_LOG_OVERHEAD ||
-        GP_BATCH_LOG_OVERHEAD + (int64_t)h->batch_length > s->len)
-        return -EIO;
-    return 0;
-}
-
-/* The records of the batch a slice starts with (header h), read into
- * scratch and decompressed there if need be. */
-static int gb__read_records(const gs_log_slice *s, const gp_batch_header *h, gp_arena *scratch, const uint8_t **records,
-                            size_t *len)
-{
-    size_t body = (size_t)h->batch_length + GP_BATCH_LOG_OVERHEAD - GP_BATCH_HEADER_SIZE;
-    uint8_t *buf = gp_arena_alloc(scratch, body);
-    int rc = gb__pread(s->fd, buf, body, s->pos + GP_BATCH_HEADER_SIZE);
-    if (rc < 0)
-        return rc;
-    if (gp_batch_codec(h) == GP_CODEC_NONE) {
-        *records = buf;
-        *len = body;
-        return 0;
-    }
-    if (gp_decompress(gp_batch_codec(h), buf, body, scratch, GP_BATCH_DEFAULT_MAX_UNCOMPRESSED, records, len) < 0)
-        return -EIO;
-    return 0;
-}
-
-/* How a record is chosen inside a batch. */
-typedef struct gb_lo_want {
-    int64_t timestamp;  /* the target */
-    bool exact;         /* timestamp == target (max timestamp), else >= target */
-    int64_t min_offset; /* the log start offset: records below it are gone */
-} gb_lo_want;
-
-/* The first record of the batch at slice s that satisfies w: 1 with *offset
- * and *timestamp, 0 if none does, or a negative error. In a LogAppendTime
- * batch every record has the batch's max timestamp. */
-static int gb__find_record(const gs_log_slice *s, const gp_batch_header *h, const gb_lo_want *w, gp_arena *scratch,
-                           int64_t *offset, int64_t *timestamp)
-{
-    const uint8_t *records;
-    size_t len;
-    int rc = gb__read_records(s, h, scratch, &records, &len);
-    if (rc < 0)
-        return rc;
-    gp_record_iter it;
-    gp_record_iter_init(&it, records, len, h->records_count);
-    gp_record rec;
-    while ((rc = gp_record_next(&it, &rec)) == 1) {
-        int64_t ts = gp_batch_is_log_append_time(h) ? h->max_timestamp : h->base_timestamp + rec.timestamp_delta;
-        int64_t off = h->base_offset + rec.offset_delta;
-        if (off >= w->min_offset && (w->exact ? ts == w->timestamp : ts >= w->timestamp)) {
-            *offset = off;
-            *timestamp = ts;
-            return 1;
-        }
-    }
-    return rc < 0 ? -EIO : 0;
-}
-
-/*
- * Walk batches from slice s (which this releases) to the end of the log
- * for the first record that satisfies w, reading the records only of
- * batches whose max timestamp can hold it. 1 with *offset and *timestamp,
- * 0 if no batch has one, or a negative error. Usually the first batch
- * answers; the walk goes on only when its matching records lie below the
- * log start offset, or when a batch's max timestamp overstates its records.
- */
-static int gb__search(gs_log *log, gs_log_slice *s, const gb_lo_want *w, gp_arena *scratch, int64_t *offset,
-                      int64_t *timestamp)
-{
-    for (;;) {
-        gp_batch_header h;
-        int rc = gb__read_header(s, &h);
-        if (rc == 0 && (w->exact ? h.max_timestamp == w->timestamp : h.max_timestamp >= w->timestamp))
-            rc = gb__find_record(s, &h, w, scratch, offset, timestamp);
-        gs_log_slice_release(s);
-        gp_arena_reset(scratch, NULL, 0);
-        if (rc != 0)
-            return rc;
-        /* The next batch, alone (max_bytes 0 with min_one_batch). */
-        rc = gs_log_read(log, h.base_offset + h.last_offset_delta + 1, 0, true, s);
-        if (rc < 0 || s->len == 0) {
-            gs_log_slice_release(s);
-            return rc == -ERANGE ? 0 : rc;
-        }
-    }
-}
-
-/* The first record with timestamp >= target. */
-static int gb__offset_for_timestamp(gs_log *log, int64_t target, gp_arena *scratch, int64_t *offset, int64_t *timestamp)
-{
-    int64_t batch_offset, batch_max;
-    gs_log_slice s;
-    if (!gs_log_batch_for_timestamp(log, target, &batch_offset, &batch_max, &s))
-        return 0;
-    gb_lo_want w = {.timestamp = target, .exact = false, .min_offset = gs_log_start_offset(log)};
-    return gb__search(log, &s, &w, scratch, offset, timestamp);
-}
-
-/* The first record with the log's largest timestamp. The log's bookkeeping
- * knows the timestamp and the last offset of a batch holding it; the record
- * is found inside that batch. Should the batch not be readable there (its
- * start cut off by DeleteRecords), the bookkeeping's answer is returned as
- * it is, as Kafka's older brokers did. */
-static int gb__max_timestamp(gs_log *log, gp_arena *scratch, int64_t *offset, int64_t *timestamp)
-{
-    int64_t off, ts;
-    if (!gs_log_max_timestamp(log, &off, &ts))
-        return 0;
-    gs_log_slice s;
-    int rc = gs_log_read(log, off, 0, true, &s);
-    if (rc == 0 && s.len > 0) {
-        gb_lo_want w = {.timestamp = ts, .exact = true, .min_offset = gs_log_start_offset(log)};
-        rc = gb__search(log, &s, &w, scratch, offset, timestamp);
-        if (rc != 0)
-            return rc;
-    } else {
-        gs_log_slice_release(&s);
-        if (rc < 0 && rc != -ERANGE)
-            return rc;
-    }
-    *offset = off;
-    *timestamp = ts;
-    return 1;
-}
-
 /* Answer one partition at v1+ (pr has its index and no error yet). */
 static void gb__list_partition(gb_partition *p, int8_t isolation_level, int64_t target, gp_arena *scratch,
                                gp_list_offsets_response_partition *pr)
@@ -256,10 +99,10 @@ static void gb__list_partition(gb_partition *p, int8_t isolation_level, int64_t 
         rc = 0;
         break;
     case GB_LO_MAX_TIMESTAMP:
-        rc = gb__max_timestamp(log, scratch, &offset, &timestamp);
+        rc = gs_log_offset_for_max_timestamp(log, scratch, &offset, &timestamp);
         break;
     default:
-        rc = gb__offset_for_timestamp(log, target, scratch, &offset, &timestamp);
+        rc = gs_log_offset_for_timestamp(log, target, scratch, &offset, &timestamp);
         break;
     }
     gp_arena_reset(scratch, NULL, 0);

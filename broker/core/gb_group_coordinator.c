@@ -17,6 +17,7 @@
 #include "broker/core/gb_group_records.h"
 #include "broker/base/gb_logger.h"
 #include "broker/core/gb_append.h"
+#include "storage/gs_batches.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
 
@@ -206,6 +207,18 @@ static void gb__replay_batch(gb_group_coordinator *c, const uint8_t *p, size_t l
     gp_arena_reset(a, NULL, 0);
 }
 
+/* gs_log_batches' callback during the replay. */
+typedef struct gb_load_ctx {
+    gb_group_coordinator *c;
+    int64_t now;
+} gb_load_ctx;
+
+static void gb__replay_one(void *arg, const uint8_t *batch, size_t size)
+{
+    gb_load_ctx *ctx = arg;
+    gb__replay_batch(ctx->c, batch, size, ctx->now);
+}
+
 static void gb__load_next_partition(gb_group_coordinator *c, int64_t now)
 {
     gb_topic *t = gb_group_coordinator_offsets_topic(c->b, false);
@@ -244,44 +257,16 @@ static void gb__on_load(uv_idle_t *idle)
         gb_group_coordinator_rearm(c->b);
         return;
     }
-    gs_log_slice s;
-    int rc = gs_log_read(log, c->load_offset, GB_LOAD_SLICE_BYTES, true, &s);
-    if (rc < 0 || s.len <= 0) {
+    gb_load_ctx ctx = {c, now};
+    int64_t next;
+    int rc = gs_log_batches(log, c->load_offset, GB_LOAD_SLICE_BYTES, &c->load_buf, &c->load_cap, gb__replay_one, &ctx,
+                            &next);
+    if (rc <= 0) {
         if (rc < 0)
             gb_logger_error("%s-%d: cannot read at offset %" PRId64 ": %s", GB_OFFSETS_TOPIC, c->load_partition,
                             c->load_offset, strerror(-rc));
-        if (rc == 0)
-            gs_log_slice_release(&s);
         c->load_offset = gs_log_end_offset(log); /* give up on the rest */
         return;
-    }
-    if ((size_t)s.len > c->load_cap) {
-        free(c->load_buf);
-        c->load_cap = (size_t)s.len;
-        c->load_buf = gu_malloc(c->load_cap);
-    }
-    size_t got = 0;
-    while (got < (size_t)s.len) {
-        ssize_t r = pread(s.fd, c->load_buf + got, (size_t)s.len - got, s.pos + (off_t)got);
-        if (r <= 0) {
-            if (r < 0 && errno == EINTR)
-                continue;
-            break;
-        }
-        got += (size_t)r;
-    }
-    gs_log_slice_release(&s);
-    int64_t next = c->load_offset;
-    size_t pos = 0;
-    while (got - pos >= GP_BATCH_HEADER_SIZE) {
-        gp_batch_header h;
-        gp_batch_header_parse(c->load_buf + pos, got - pos, &h);
-        size_t size = (size_t)h.batch_length + GP_BATCH_LOG_OVERHEAD;
-        if (h.batch_length < GP_BATCH_HEADER_SIZE - GP_BATCH_LOG_OVERHEAD || size > got - pos)
-            break;
-        gb__replay_batch(c, c->load_buf + pos, size, now);
-        next = h.base_offset + h.last_offset_delta + 1;
-        pos += size;
     }
     if (next <= c->load_offset) {
         gb_logger_error("%s-%d: unreadable data at offset %" PRId64 "; the rest of the partition is skipped",
