@@ -81,15 +81,9 @@ typedef struct gc__buf {
     size_t len, cap;
 } gc__buf;
 
-void *gc___xmalloc(size_t n)
+char *gc__strndup(const char *s, size_t n)
 {
-    void *p = gu_malloc(n ? n : 1);
-    return p;
-}
-
-char *gc___strndup(const char *s, size_t n)
-{
-    char *p = gc___xmalloc(n + 1);
+    char *p = gu_malloc(n + 1);
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
@@ -111,7 +105,7 @@ static void gc__buf_add(gc__buf *b, const char *s, size_t n)
 }
 
 /* Java's String.trim(): every byte up to and including ' ' is whitespace. */
-void gc___trim(const char **b, const char **e)
+void gc__trim(const char **b, const char **e)
 {
     while (*b < *e && (unsigned char)**b <= ' ')
         (*b)++;
@@ -162,7 +156,7 @@ static bool gc__in(const char *choices, const char *s, size_t len)
     for (;;) {
         const char *comma = strchr(p, ',');
         const char *b = p, *e = comma ? comma : p + strlen(p);
-        gc___trim(&b, &e);
+        gc__trim(&b, &e);
         if ((size_t)(e - b) == len && memcmp(b, s, len) == 0)
             return true;
         if (!comma)
@@ -173,7 +167,7 @@ static bool gc__in(const char *choices, const char *s, size_t len)
 
 /* Parse like Java's Long.parseLong, then check the type's range and the
  * key's bounds. */
-static int gc__parse_num(const gc___spec *k, const char *s, int64_t *out, char *why, size_t wlen)
+static int gc__parse_num(const gc__spec *k, const char *s, int64_t *out, char *why, size_t wlen)
 {
     const char *p = s;
     bool neg = false, over = false;
@@ -203,14 +197,14 @@ static int gc__parse_num(const gc___spec *k, const char *s, int64_t *out, char *
 }
 
 /* A list becomes its trimmed, non-empty items joined by ','. */
-static int gc__parse_list(const gc___spec *k, const char *s, char **out, char *why, size_t wlen)
+static int gc__parse_list(const gc__spec *k, const char *s, char **out, char *why, size_t wlen)
 {
-    char *list = gc___xmalloc(strlen(s) + 1);
+    char *list = gu_malloc(strlen(s) + 1);
     size_t n = 0;
     for (const char *p = s;;) {
         const char *comma = strchr(p, ',');
         const char *b = p, *e = comma ? comma : p + strlen(p);
-        gc___trim(&b, &e);
+        gc__trim(&b, &e);
         if (b < e) {
             if (k->choices && !gc__in(k->choices, b, (size_t)(e - b))) {
                 free(list);
@@ -232,7 +226,7 @@ static int gc__parse_list(const gc___spec *k, const char *s, char **out, char *w
 
 /* Parse like Java's Double.parseDouble (but refusing NaN and infinities),
  * then check the key's bounds. */
-static int gc__parse_double(const gc___spec *k, const char *s, double *out, char *why, size_t wlen)
+static int gc__parse_double(const gc__spec *k, const char *s, double *out, char *why, size_t wlen)
 {
     char *end;
     double d = strtod(s, &end);
@@ -247,7 +241,7 @@ static int gc__parse_double(const gc___spec *k, const char *s, double *out, char
 }
 
 /* Turn a trimmed value into v, or explain in why what is wrong with it. */
-int gc___parse(const gc___spec *k, const char *s, gc___val *v, char *why, size_t wlen)
+int gc__parse(const gc__spec *k, const char *s, gc__val *v, char *why, size_t wlen)
 {
     switch (k->type) {
     case GC_T_BOOL:
@@ -258,7 +252,7 @@ int gc___parse(const gc___spec *k, const char *s, gc___val *v, char *why, size_t
     case GC_T_STRING:
         if (k->choices && !gc__in(k->choices, s, strlen(s)))
             return gc__why(why, wlen, "must be one of %s", k->choices);
-        v->s = gc___strndup(s, strlen(s));
+        v->s = gc__strndup(s, strlen(s));
         return 0;
     case GC_T_LIST:
         return gc__parse_list(k, s, &v->s, why, wlen);
@@ -274,7 +268,7 @@ int gc___parse(const gc___spec *k, const char *s, gc___val *v, char *why, size_t
  * plain notation when 1e-3 <= |d| < 1e7 and as d.dddE<n> otherwise, always
  * with a digit after the point. DescribeConfigs shows doubles this way.
  */
-const char *gc___double_text(double d, char *buf, size_t len)
+const char *gc__double_text(double d, char *buf, size_t len)
 {
     if (d == 0) {
         snprintf(buf, len, "%s", signbit(d) ? "-0.0" : "0.0");
@@ -329,7 +323,7 @@ static void *gc__field(const gc_config *cfg, size_t i)
 }
 
 /* Store *v (owned by cfg from now on) in key i's field; NULL v stores null. */
-static void gc__store(gc_config *cfg, size_t i, const gc___val *v)
+static void gc__store(gc_config *cfg, size_t i, const gc__val *v)
 {
     void *f = gc__field(cfg, i);
     switch (gc__keys[i].type) {
@@ -354,19 +348,6 @@ static void gc__store(gc_config *cfg, size_t i, const gc___val *v)
         break;
     }
     cfg->isnull[i] = !v;
-}
-
-static int64_t gc__num_value(const gc_config *cfg, size_t i)
-{
-    const void *f = gc__field(cfg, i);
-    switch (gc__keys[i].type) {
-    case GC_T_INT:
-        return *(const int32_t *)f;
-    case GC_T_SHORT:
-        return *(const int16_t *)f;
-    default:
-        return *(const int64_t *)f;
-    }
 }
 
 /* Where a value came from, for messages: "path:12", "environment variable
@@ -403,13 +384,13 @@ static const char *gc__origin(const gc__loader *ld, size_t i, char *buf, size_t 
 static int gc__set(gc__loader *ld, size_t i, const char *text, int src, int line, const char *env)
 {
     const char *b = text, *e = text + strlen(text);
-    gc___trim(&b, &e);
-    char *s = gc___strndup(b, (size_t)(e - b));
+    gc__trim(&b, &e);
+    char *s = gc__strndup(b, (size_t)(e - b));
     char why[256], where[512];
-    gc___val v = {0};
+    gc__val v = {0};
     const gc__key *k = &gc__keys[i];
-    gc___spec spec = {k->type, k->min, k->max, k->choices};
-    int rc = gc___parse(&spec, s, &v, why, sizeof why);
+    gc__spec spec = {k->type, k->min, k->max, k->choices};
+    int rc = gc__parse(&spec, s, &v, why, sizeof why);
     if (rc < 0) {
         gc__fail(ld, "%s: invalid value '%s' for '%s': %s", gc__where(ld, src, line, env, where, sizeof where), s,
                  gc__keys[i].info.name, why);
@@ -438,7 +419,7 @@ static int gc__hex(char c)
  * and \c for any other c. NULL for a malformed or NUL \u. */
 static char *gc__unescape(const char *s, size_t len)
 {
-    char *out = gc___xmalloc(len + 1), *o = out;
+    char *out = gu_malloc(len + 1), *o = out;
     for (size_t i = 0; i < len; i++) {
         if (s[i] != '\\') {
             *o++ = s[i];
@@ -607,7 +588,7 @@ static int gc__load_file(gc__loader *ld)
  * image maps its environment to server.properties. */
 static char *gc__env_key(const char *s, size_t len)
 {
-    char *key = gc___xmalloc(len + 1), *o = key;
+    char *key = gu_malloc(len + 1), *o = key;
     for (size_t i = 0; i < len;) {
         if (s[i] != '_') {
             char c = s[i++];
@@ -661,7 +642,7 @@ static int gc__load_overrides(gc__loader *ld, int n, char *const *overrides)
         if (!eq)
             return gc__fail(ld, "--override '%s': expected key=value", o);
         const char *b = o, *e = eq;
-        gc___trim(&b, &e);
+        gc__trim(&b, &e);
         int i = gc__find(b, (size_t)(e - b));
         if (i < 0)
             return gc__fail(ld, "--override: unknown configuration key '%.*s'", (int)(e - b), b);
@@ -761,11 +742,46 @@ int gc_config_load(gc_config *cfg, const char *path, char *const *envp, int nove
     return 0;
 }
 
+bool gc__type_owns(int type)
+{
+    return type == GC_T_STRING || type == GC_T_LIST;
+}
+
+void gc__field_free(int type, void *field)
+{
+    if (gc__type_owns(type))
+        free(*(char **)field);
+}
+
+const char *gc__field_text(int type, const void *f, char *buf, size_t len)
+{
+    switch (type) {
+    case GC_T_INT:
+        snprintf(buf, len, "%" PRId32, *(const int32_t *)f);
+        break;
+    case GC_T_LONG:
+        snprintf(buf, len, "%" PRId64, *(const int64_t *)f);
+        break;
+    case GC_T_SHORT:
+        snprintf(buf, len, "%d", *(const int16_t *)f);
+        break;
+    case GC_T_BOOL:
+        snprintf(buf, len, "%s", *(const bool *)f ? "true" : "false");
+        break;
+    case GC_T_DOUBLE:
+        gc__double_text(*(const double *)f, buf, len);
+        break;
+    default: /* STRING, LIST */
+        snprintf(buf, len, "%s", *(char *const *)f);
+        break;
+    }
+    return buf;
+}
+
 void gc_config_free(gc_config *cfg)
 {
     for (size_t i = 0; i < GC_KEY_COUNT; i++)
-        if (gc__keys[i].type == GC_T_STRING || gc__keys[i].type == GC_T_LIST)
-            free(*(char **)gc__field(cfg, i));
+        gc__field_free(gc__keys[i].type, gc__field(cfg, i));
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -783,22 +799,7 @@ const char *gc_config_value_text(const gc_config *cfg, size_t i, char *buf, size
 {
     if (i >= GC_KEY_COUNT || cfg->isnull[i])
         return NULL;
-    switch (gc__keys[i].type) {
-    case GC_T_BOOL:
-        snprintf(buf, len, "%s", *(const bool *)gc__field(cfg, i) ? "true" : "false");
-        break;
-    case GC_T_STRING:
-    case GC_T_LIST:
-        snprintf(buf, len, "%s", *(char *const *)gc__field(cfg, i));
-        break;
-    case GC_T_DOUBLE:
-        gc___double_text(*(const double *)gc__field(cfg, i), buf, len);
-        break;
-    default:
-        snprintf(buf, len, "%" PRId64, gc__num_value(cfg, i));
-        break;
-    }
-    return buf;
+    return gc__field_text(gc__keys[i].type, gc__field(cfg, i), buf, len);
 }
 
 int gc_config_value_source(const gc_config *cfg, size_t i)

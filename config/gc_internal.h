@@ -30,32 +30,38 @@ enum { GC_T_INT, GC_T_LONG, GC_T_SHORT, GC_T_BOOL, GC_T_STRING, GC_T_LIST, GC_T_
 /* What a value of one key must be: a GC_T_* type, bounds for numbers
  * (doubles compare against them too), and the ", "-separated values a
  * STRING, or each item of a LIST, may take (or NULL for any). */
-typedef struct gc___spec {
+typedef struct gc__spec {
     int type;
     int64_t min, max;
     const char *choices;
-} gc___spec;
+} gc__spec;
 
 /* A parsed value: n for the integer types, d, b, or an owned s for STRING
  * and LIST (a list as its trimmed, non-empty items joined by ','). */
-typedef union gc___val {
+typedef union gc__val {
     int64_t n;
     double d;
     bool b;
     char *s;
-} gc___val;
+} gc__val;
 
-void *gc___xmalloc(size_t n); /* aborts when out of memory */
-char *gc___strndup(const char *s, size_t n);
+char *gc__strndup(const char *s, size_t n);
 
 /* Java's String.trim() of [*b, *e). */
-void gc___trim(const char **b, const char **e);
+void gc__trim(const char **b, const char **e);
 
 /* Parse an already trimmed value as Kafka's ConfigDef would. Returns 0, or
  * a negative error code with the reason ("must be at least 1") in why. */
-int gc___parse(const gc___spec *spec, const char *s, gc___val *v, char *why, size_t wlen);
+int gc__parse(const gc__spec *spec, const char *s, gc__val *v, char *why, size_t wlen);
 
 /* A double as Java's Double.toString() writes it: 0.5, 1.0, 1.0E-4. */
-const char *gc___double_text(double d, char *buf, size_t len);
+const char *gc__double_text(double d, char *buf, size_t len);
+
+/* The fields of the broker's and the topics' config structs, by GC_T_*
+ * type: does the type own a string, free one, write the value as Kafka
+ * prints it (into buf, which is returned). */
+bool gc__type_owns(int type);
+void gc__field_free(int type, void *field);
+const char *gc__field_text(int type, const void *field, char *buf, size_t len);
 
 #endif

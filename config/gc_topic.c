@@ -58,11 +58,11 @@ static void *gc__tfield(const gc_topic_config *cfg, size_t i)
 
 static bool gc__towns(size_t i)
 {
-    return gc__tkeys[i].type == GC_T_STRING || gc__tkeys[i].type == GC_T_LIST;
+    return gc__type_owns(gc__tkeys[i].type);
 }
 
 /* Store v (owned by cfg from now on) in key i's field. */
-static void gc__tstore(gc_topic_config *cfg, size_t i, const gc___val *v)
+static void gc__tstore(gc_topic_config *cfg, size_t i, const gc__val *v)
 {
     void *f = gc__tfield(cfg, i);
     switch (gc__tkeys[i].type) {
@@ -120,7 +120,7 @@ static bool gc__throttled_ok(const char *list)
 
 /* What Kafka checks beyond a key's type and range, and what Gregor refuses
  * on its own. Returns 0, or -1 with the reason in why. */
-static int gc__tcheck(size_t i, const gc___val *v, char *why, size_t wlen)
+static int gc__tcheck(size_t i, const gc__val *v, char *why, size_t wlen)
 {
     switch (i) {
     case GC_T_compression_gzip_level:
@@ -152,14 +152,14 @@ static int gc__tcheck(size_t i, const gc___val *v, char *why, size_t wlen)
 
 /* Parse text as a value of key i (trimmed first, as Kafka's ConfigDef
  * does) into v, or explain in why what is wrong with it. */
-static int gc__tparse(size_t i, const char *text, gc___val *v, char *why, size_t wlen)
+static int gc__tparse(size_t i, const char *text, gc__val *v, char *why, size_t wlen)
 {
     const gc__tkey *k = &gc__tkeys[i];
-    const gc___spec spec = {k->type, k->min, k->max, k->choices};
+    const gc__spec spec = {k->type, k->min, k->max, k->choices};
     const char *b = text, *e = text + strlen(text);
-    gc___trim(&b, &e);
-    char *s = gc___strndup(b, (size_t)(e - b));
-    int rc = gc___parse(&spec, s, v, why, wlen) < 0 ? -1 : 0;
+    gc__trim(&b, &e);
+    char *s = gc__strndup(b, (size_t)(e - b));
+    int rc = gc__parse(&spec, s, v, why, wlen) < 0 ? -1 : 0;
     free(s);
     if (rc == 0 && gc__tcheck(i, v, why, wlen) < 0) {
         if (gc__towns(i))
@@ -192,7 +192,7 @@ static void gc__tdefault(gc_topic_config *cfg, const gc_config *broker, size_t i
     const gc__tkey *k = &gc__tkeys[i];
     char buf[1024], why[256];
     const char *text = NULL;
-    gc___val v;
+    gc__val v;
     if (i == GC_T_retention_ms) {
         snprintf(buf, sizeof buf, "%" PRId64, gc_config_retention_ms(broker));
         text = buf;
@@ -231,7 +231,7 @@ static int gc__tapply(gc_topic_config *cfg, const gc_kv *overrides, size_t n, ch
         size_t i = (size_t)gc_topic_key_find(kv->key, strlen(kv->key));
         if (last[i] != j || !kv->value)
             continue;
-        gc___val v;
+        gc__val v;
         if (gc__tparse(i, kv->value, &v, why, sizeof why) < 0)
             return gc__tfail(err, errlen, "Invalid value %s for configuration %s: %s", kv->value,
                              gc__tkeys[i].info.name, why);
@@ -264,8 +264,7 @@ int gc_topic_config_resolve(gc_topic_config *cfg, const gc_config *broker, const
 void gc_topic_config_free(gc_topic_config *cfg)
 {
     for (size_t i = 0; i < GC_TOPIC_KEY_COUNT; i++)
-        if (gc__towns(i))
-            free(*(char **)gc__tfield(cfg, i));
+        gc__field_free(gc__tkeys[i].type, gc__tfield(cfg, i));
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -293,25 +292,7 @@ const char *gc_topic_value_text(const gc_topic_config *cfg, size_t i, char *buf,
 {
     if (i >= GC_TOPIC_KEY_COUNT || cfg->isnull[i])
         return NULL;
-    const void *f = gc__tfield(cfg, i);
-    switch (gc__tkeys[i].type) {
-    case GC_T_INT:
-        snprintf(buf, len, "%" PRId32, *(const int32_t *)f);
-        break;
-    case GC_T_LONG:
-        snprintf(buf, len, "%" PRId64, *(const int64_t *)f);
-        break;
-    case GC_T_BOOL:
-        snprintf(buf, len, "%s", *(const bool *)f ? "true" : "false");
-        break;
-    case GC_T_DOUBLE:
-        gc___double_text(*(const double *)f, buf, len);
-        break;
-    default:
-        snprintf(buf, len, "%s", *(char *const *)f);
-        break;
-    }
-    return buf;
+    return gc__field_text(gc__tkeys[i].type, gc__tfield(cfg, i), buf, len);
 }
 
 bool gc_topic_compacted(const gc_topic_config *cfg)
