@@ -56,6 +56,16 @@ static void gb__respond_cb(void *arg)
     gb_request_respond(arg);
 }
 
+/* Answer once the topic store is durable when the request changed it (the
+ * change must survive a crash before the client hears of it), else now. */
+static void gb__answer_when_stored(gb_broker *b, gb_request *req, bool changed)
+{
+    if (changed)
+        gb_topics_persist(b, gb__respond_cb, req);
+    else
+        gb_request_respond(req);
+}
+
 /* Set an error code and a formatted message (in the request's arena). */
 static void gb__fail(gp_arena *a, int16_t *code, gp_str *msg, int16_t err, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -533,10 +543,7 @@ void gb_handle_create_topics(gb_broker *b, gb_request *req)
         if (plans[i].resolved)
             gc_topic_config_free(&plans[i].cfg);
 
-    if (created)
-        gb_topics_persist(b, gb__respond_cb, req);
-    else
-        gb_request_respond(req);
+    gb__answer_when_stored(b, req, created);
 }
 
 /* ---- DeleteTopics ------------------------------------------------------------ */
@@ -652,10 +659,7 @@ void gb_handle_delete_topics(gb_broker *b, gb_request *req)
         deleted = true;
     }
 
-    if (deleted)
-        gb_topics_persist(b, gb__respond_cb, req);
-    else
-        gb_request_respond(req);
+    gb__answer_when_stored(b, req, deleted);
 }
 
 /* ---- CreatePartitions -------------------------------------------------------- */
@@ -755,10 +759,7 @@ void gb_handle_create_partitions(gb_broker *b, gb_request *req)
         }
     }
 
-    if (changed)
-        gb_topics_persist(b, gb__respond_cb, req);
-    else
-        gb_request_respond(req);
+    gb__answer_when_stored(b, req, changed);
 }
 
 /* ---- DescribeConfigs ------------------------------------------------------------ */
