@@ -1,7 +1,10 @@
 /*
- * The classic group protocol's state machine and the committed offsets (see
- * gb_group.h). It follows Kafka's GroupCoordinator and GroupMetadata; the
- * comments name Kafka's behaviour where it is not obvious.
+ * The classic group protocol's state machine (see gb_group.h): groups,
+ * membership and rebalances. The committed offsets are in
+ * gb_group_offsets.c, the replay of __consumer_offsets in gb_group_load.c;
+ * what the three share is gb_group_internal.h. It follows Kafka's
+ * GroupCoordinator and GroupMetadata; the comments name Kafka's behaviour
+ * where it is not obvious.
  *
  * Timers are deadlines kept in the groups and members, checked by
  * gb_groups_tick():
@@ -20,7 +23,7 @@
  * gs->wake_at is a lower bound of them all: it only moves earlier between
  * ticks, and the tick recomputes it exactly.
  */
-#include "broker/core/gb_group.h"
+#include "broker/core/gb_group_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,107 +35,6 @@
 #include "broker/core/gb_group_records.h"
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_errors.h"
-
-#define GB_NEW_MEMBER_JOIN_TIMEOUT_MS 300000
-#define GB_CONSUMER_PROTOCOL "consumer"
-
-typedef struct gb_member_protocol {
-    char *name;
-    uint8_t *metadata;
-    int32_t len;
-} gb_member_protocol;
-
-typedef struct gb_member {
-    char *member_id;
-    char *group_instance_id; /* NULL: dynamic member */
-    char *client_id;
-    char *client_host;
-    int32_t rebalance_timeout_ms;
-    int32_t session_timeout_ms;
-    gb_member_protocol *protocols; /* in the member's order of preference */
-    int32_t nprotocols;
-    uint8_t *assignment;
-    int32_t assignment_len;
-    void *join_waiter; /* awaiting its JoinGroup answer */
-    void *sync_waiter; /* awaiting its SyncGroup answer */
-    bool is_new;       /* joined, not yet part of a generation */
-    bool pending_sync; /* got the JoinGroup answer, no SyncGroup yet */
-    int64_t deadline;
-    struct gb_member *next;
-} gb_member;
-
-typedef struct gb_pending {
-    char *member_id;
-    int64_t deadline;
-    struct gb_pending *next;
-} gb_pending;
-
-typedef struct gb_offset {
-    char *topic;
-    int32_t topic_len;
-    int32_t partition;
-    int64_t offset;
-    int32_t leader_epoch;
-    char *metadata;
-    int32_t metadata_len;
-    int64_t commit_timestamp;
-    int64_t expire_timestamp;
-    struct gb_offset *next;
-} gb_offset;
-
-struct gb_group {
-    char *group_id;
-    int32_t id_len;
-    int32_t partition;
-    gb_group_state state;
-    int64_t state_timestamp; /* wall clock of the last transition; -1 unknown */
-    int32_t generation;
-    char *protocol_type; /* NULL: none (a group used only for offsets) */
-    char *protocol_name; /* the selected protocol; NULL when none */
-    gb_member *members, *members_tail;
-    int32_t nmembers;
-    int32_t num_awaiting_join;
-    gb_member *leader;
-    gb_pending *pending;
-    /* PreparingRebalance */
-    int64_t join_deadline;
-    bool join_initial; /* the initial rebalance delay (Kafka's InitialDelayedJoin) */
-    int32_t join_delay_ms;
-    int32_t join_remaining_ms;
-    bool new_member_added;
-    /* CompletingRebalance */
-    int64_t sync_deadline;
-    int32_t sync_generation;
-    /* the consumer protocol's subscribed topics (Kafka's subscribedTopics) */
-    bool subscribed_known;
-    char **subscribed;
-    int32_t nsubscribed;
-    /* committed offsets: a hash by topic and partition */
-    gb_offset **obuckets;
-    size_t onbuckets; /* a power of two, or 0 */
-    size_t noffsets;
-    /* replay */
-    bool replayed;        /* a record of the partition being loaded named it */
-    bool loaded_metadata; /* its last GroupMetadata record was not a tombstone */
-    char *loaded_leader;
-    gb_group *hash_next;
-};
-
-struct gb_groups {
-    gb_groups_config cfg;
-    gb_groups_hooks hooks;
-    gb_group **buckets;
-    size_t nbuckets; /* a power of two, or 0 */
-    size_t count;
-    bool *loading; /* per partition */
-    int32_t loading_len;
-    int32_t nloading;
-    int64_t wall_offset;
-    int64_t wake_at;
-    int64_t next_cleanup;
-    uint64_t rng;
-    gp_arena scratch;
-};
 
 const char *gb_group_state_name(gb_group_state s)
 {
@@ -163,7 +65,7 @@ static char *gb__dupn(const char *s, size_t len)
 }
 
 /* A NUL-terminated copy of a wire string; NULL for a null one. */
-static char *gb__dup(gp_str s)
+char *gb__dup(gp_str s)
 {
     return s.len < 0 ? NULL : gb__dupn(s.p, (size_t)s.len);
 }
@@ -173,7 +75,7 @@ static bool gb__eq(gp_str a, const char *b)
     return b && a.len >= 0 && strlen(b) == (size_t)a.len && (a.len == 0 || memcmp(a.p, b, (size_t)a.len) == 0);
 }
 
-static bool gb__streq(const char *a, const char *b)
+bool gb__streq(const char *a, const char *b)
 {
     return a && b && strcmp(a, b) == 0;
 }
@@ -183,7 +85,7 @@ static gp_str gb__str(const char *s)
     return gp_str_c(s);
 }
 
-static int64_t gb__wall(const gb_groups *gs, int64_t now)
+int64_t gb__wall(const gb_groups *gs, int64_t now)
 {
     return now + gs->wall_offset;
 }
@@ -194,7 +96,7 @@ static void gb__wake(gb_groups *gs, int64_t t)
         gs->wake_at = t;
 }
 
-static uint64_t gb__hash(const char *s, size_t n)
+uint64_t gb__hash(const char *s, size_t n)
 {
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++)
@@ -229,7 +131,7 @@ static char *gb__new_member_id(gb_groups *gs, gp_str prefix)
 
 /* ---- groups ------------------------------------------------------------------ */
 
-static gb_group *gb__find(const gb_groups *gs, gp_str id)
+gb_group *gb__find(const gb_groups *gs, gp_str id)
 {
     if (!gs->nbuckets || id.len < 0)
         return NULL;
@@ -261,7 +163,7 @@ static void gb__insert(gb_groups *gs, gb_group *g)
     gs->count++;
 }
 
-static gb_group *gb__group_new(gb_groups *gs, gp_str id, int64_t now)
+gb_group *gb__group_new(gb_groups *gs, gp_str id, int64_t now)
 {
     gb_group *g = gu_calloc(1, sizeof *g);
     g->group_id = gb__dup(id);
@@ -275,7 +177,7 @@ static gb_group *gb__group_new(gb_groups *gs, gp_str id, int64_t now)
     return g;
 }
 
-static void gb__member_free(gb_member *m)
+void gb__member_free(gb_member *m)
 {
     if (m->join_waiter || m->sync_waiter)
         abort(); /* a parked request would never be answered */
@@ -292,14 +194,14 @@ static void gb__member_free(gb_member *m)
     free(m);
 }
 
-static void gb__offset_free(gb_offset *o)
+void gb__offset_free(gb_offset *o)
 {
     free(o->topic);
     free(o->metadata);
     free(o);
 }
 
-static void gb__clear_subscribed(gb_group *g)
+void gb__clear_subscribed(gb_group *g)
 {
     for (int32_t i = 0; i < g->nsubscribed; i++)
         free(g->subscribed[i]);
@@ -311,7 +213,7 @@ static void gb__clear_subscribed(gb_group *g)
 
 /* Unlink from the registry and free. The group must have no member with a
  * parked request. */
-static void gb__group_free(gb_groups *gs, gb_group *g)
+void gb__group_free(gb_groups *gs, gb_group *g)
 {
     size_t k = gb__hash(g->group_id, (size_t)g->id_len) & (gs->nbuckets - 1);
     for (gb_group **pp = &gs->buckets[k]; *pp; pp = &(*pp)->hash_next)
@@ -344,7 +246,7 @@ static void gb__group_free(gb_groups *gs, gb_group *g)
 }
 
 /* A group that holds nothing: created by a request that then failed. */
-static bool gb__group_unused(const gb_group *g)
+bool gb__group_unused(const gb_group *g)
 {
     return g->state == GB_GROUP_EMPTY && g->nmembers == 0 && !g->pending && g->noffsets == 0 && g->generation == 0 &&
            !g->protocol_type;
@@ -356,7 +258,7 @@ static void gb__transition(gb_groups *gs, gb_group *g, gb_group_state s, int64_t
     g->state_timestamp = gb__wall(gs, now);
 }
 
-static gb_member *gb__member(const gb_group *g, gp_str id)
+gb_member *gb__member(const gb_group *g, gp_str id)
 {
     for (gb_member *m = g->members; m; m = m->next)
         if (gb__eq(id, m->member_id))
@@ -364,7 +266,7 @@ static gb_member *gb__member(const gb_group *g, gp_str id)
     return NULL;
 }
 
-static gb_member *gb__static_member(const gb_group *g, gp_str instance_id)
+gb_member *gb__static_member(const gb_group *g, gp_str instance_id)
 {
     if (instance_id.len < 0)
         return NULL;
@@ -455,7 +357,7 @@ static bool gb__matches(const gb_member *m, const gb_join_protocol *protos, int3
     return true;
 }
 
-static void gb__set_protocols(gb_member *m, const gb_join_protocol *protos, int32_t n)
+void gb__set_protocols(gb_member *m, const gb_join_protocol *protos, int32_t n)
 {
     for (int32_t i = 0; i < m->nprotocols; i++) {
         free(m->protocols[i].name);
@@ -473,7 +375,7 @@ static void gb__set_protocols(gb_member *m, const gb_join_protocol *protos, int3
     }
 }
 
-static void gb__set_assignment(gb_member *m, gp_bytes a)
+void gb__set_assignment(gb_member *m, gp_bytes a)
 {
     free(m->assignment);
     m->assignment_len = a.len > 0 ? a.len : 0;
@@ -542,7 +444,7 @@ static bool gb__parse_subscription(const uint8_t *p, int32_t len, char ***topics
 }
 
 /* Kafka's computeSubscribedTopics: known only for the consumer protocol. */
-static void gb__compute_subscribed(gb_group *g)
+void gb__compute_subscribed(gb_group *g)
 {
     gb__clear_subscribed(g);
     if (!gb__streq(g->protocol_type, GB_CONSUMER_PROTOCOL))
@@ -564,7 +466,7 @@ static void gb__compute_subscribed(gb_group *g)
 }
 
 /* Kafka's isSubscribedToTopic: true when unknown, to be safe. */
-static bool gb__subscribed_to(const gb_group *g, gp_str topic)
+bool gb__subscribed_to(const gb_group *g, gp_str topic)
 {
     if (!g->subscribed_known)
         return true;
@@ -661,7 +563,7 @@ static void gb__sync_error(gb_groups *gs, void *waiter, int16_t err)
     gs->hooks.sync_done(gs->hooks.ctx, waiter, &r);
 }
 
-static void gb__schedule_heartbeat(gb_groups *gs, gb_member *m, int64_t now, int64_t timeout)
+void gb__schedule_heartbeat(gb_groups *gs, gb_member *m, int64_t now, int64_t timeout)
 {
     m->deadline = now + timeout;
     gb__wake(gs, m->deadline);
@@ -808,7 +710,7 @@ static void gb__clear_pending_sync(gb_group *g)
  * rebalance timeout, while new members keep arriving); any other waits
  * until every member rejoined or the rebalance timeout passed.
  */
-static void gb__prepare_rebalance(gb_groups *gs, gb_group *g, int64_t now, const char *reason)
+void gb__prepare_rebalance(gb_groups *gs, gb_group *g, int64_t now, const char *reason)
 {
     if (g->state == GB_GROUP_COMPLETING_REBALANCE)
         gb__reset_and_propagate_error(gs, g, GP_E_REBALANCE_IN_PROGRESS, now);
@@ -965,7 +867,7 @@ static void gb__sync_check(gb_group *g)
 
 /* Kafka's validateGroupStatus: the group id, and whether its partition is
  * loading. Offset and admin APIs accept the empty group id. */
-static int16_t gb__status(const gb_groups *gs, gp_str group_id, bool allow_empty)
+int16_t gb__status(const gb_groups *gs, gp_str group_id, bool allow_empty)
 {
     if (group_id.len < 0 || (!allow_empty && group_id.len == 0))
         return GP_E_INVALID_GROUP_ID;
@@ -977,7 +879,7 @@ static int16_t gb__status(const gb_groups *gs, gp_str group_id, bool allow_empty
 /* Kafka's validateCurrentMember: a static member's instance id must map to
  * this member id (FENCED_INSTANCE_ID if it maps to another), and the member
  * must exist. */
-static int16_t gb__validate_member(const gb_group *g, gp_str member_id, gp_str instance_id)
+int16_t gb__validate_member(const gb_group *g, gp_str member_id, gp_str instance_id)
 {
     if (instance_id.len >= 0) {
         gb_member *s = gb__static_member(g, instance_id);
@@ -1057,175 +959,6 @@ void gb_groups_set_num_partitions(gb_groups *gs, int32_t n)
 int32_t gb_groups_partition_for(const gb_groups *gs, gp_str group_id)
 {
     return gb_group_partition_for(group_id.p, (size_t)(group_id.len > 0 ? group_id.len : 0), gs->cfg.num_partitions);
-}
-
-/* ---- loading ---------------------------------------------------------------------- */
-
-static gb_offset *gb__offset_find(const gb_group *g, gp_str topic, int32_t partition);
-static void gb__offset_put(gb_group *g, gp_str topic, int32_t partition, int64_t offset, int32_t leader_epoch,
-                           gp_str metadata, int64_t commit_ts, int64_t expire_ts);
-static void gb__offset_remove(gb_group *g, gb_offset *o);
-
-void gb_groups_set_loading(gb_groups *gs, int32_t partition, bool loading)
-{
-    if (partition < 0 || partition >= gs->loading_len || gs->loading[partition] == loading)
-        return;
-    gs->loading[partition] = loading;
-    gs->nloading += loading ? 1 : -1;
-}
-
-bool gb_groups_loading(const gb_groups *gs, int32_t partition)
-{
-    return partition >= 0 && partition < gs->loading_len && gs->loading[partition];
-}
-
-/* Forget the group's membership (a GroupMetadata tombstone, or before a
- * newer GroupMetadata record is applied). Offsets stay. */
-static void gb__clear_metadata(gb_group *g)
-{
-    for (gb_member *m = g->members, *next; m; m = next) {
-        next = m->next;
-        gb__member_free(m);
-    }
-    g->members = g->members_tail = g->leader = NULL;
-    g->nmembers = g->num_awaiting_join = 0;
-    free(g->protocol_type);
-    free(g->protocol_name);
-    free(g->loaded_leader);
-    g->protocol_type = g->protocol_name = g->loaded_leader = NULL;
-    g->generation = 0;
-    g->state = GB_GROUP_EMPTY;
-    g->loaded_metadata = false;
-    gb__clear_subscribed(g);
-}
-
-/*
- * One record of a partition being loaded (Kafka's doLoadGroupsAndOffsets,
- * applied as it reads): the last offset record of a group's partition and
- * the last GroupMetadata record of a group win; tombstones remove them.
- * Groups are completed by gb_groups_load_done().
- */
-int gb_groups_replay(gb_groups *gs, int32_t partition, gp_bytes key, gp_bytes value, int64_t now)
-{
-    (void)partition;
-    gb_group_key k;
-    int rc = gb_group_key_decode(key, &k);
-    if (rc < 0)
-        return rc;
-    if (k.type == GB_KEY_UNKNOWN)
-        return 1;
-    gb_group *g = gb__find(gs, k.group);
-    if (k.type == GB_KEY_OFFSET) {
-        if (value.len < 0) {
-            gb_offset *o = g ? gb__offset_find(g, k.topic, k.partition) : NULL;
-            if (o)
-                gb__offset_remove(g, o);
-            return 0;
-        }
-        gb_offset_value v;
-        rc = gb_offset_value_decode(value, &v);
-        if (rc < 0)
-            return rc;
-        if (!g)
-            g = gb__group_new(gs, k.group, now);
-        g->replayed = true;
-        gb__offset_put(g, k.topic, k.partition, v.offset, v.leader_epoch, v.metadata, v.commit_timestamp,
-                       v.expire_timestamp);
-        return 0;
-    }
-    if (value.len < 0) {
-        if (g) {
-            gb__clear_metadata(g);
-            g->replayed = true;
-        }
-        return 0;
-    }
-    gp_arena *a = &gs->scratch;
-    gb_group_value v;
-    rc = gb_group_value_decode(a, value, &v);
-    if (rc < 0) {
-        gp_arena_reset(a, NULL, 0);
-        return rc;
-    }
-    if (!g)
-        g = gb__group_new(gs, k.group, now);
-    gb__clear_metadata(g);
-    g->replayed = true;
-    g->loaded_metadata = true;
-    g->protocol_type = v.protocol_type.len > 0 ? gb__dup(v.protocol_type) : NULL;
-    g->protocol_name = gb__dup(v.protocol);
-    g->loaded_leader = gb__dup(v.leader);
-    g->generation = v.generation;
-    g->state_timestamp = v.current_state_timestamp;
-    for (int32_t i = 0; i < v.nmembers; i++) {
-        const gb_group_value_member *vm = &v.members[i];
-        gb_member *m = gu_calloc(1, sizeof *m);
-        m->member_id = gb__dup(vm->member_id);
-        m->group_instance_id = gb__dup(vm->group_instance_id);
-        m->client_id = gb__dup(vm->client_id);
-        m->client_host = gb__dup(vm->client_host);
-        m->rebalance_timeout_ms = vm->rebalance_timeout;
-        m->session_timeout_ms = vm->session_timeout;
-        gb_join_protocol jp = {.name = v.protocol.len >= 0 ? v.protocol : GP_STR_LIT(""), .metadata = vm->subscription};
-        gb__set_protocols(m, &jp, 1);
-        m->assignment = NULL;
-        gb__set_assignment(m, vm->assignment);
-        m->deadline = GB_NO_DEADLINE;
-        if (g->members_tail)
-            g->members_tail->next = m;
-        else
-            g->members = m;
-        g->members_tail = m;
-        g->nmembers++;
-    }
-    gp_arena_reset(a, NULL, 0);
-    return 0;
-}
-
-/* Kafka's loadGroup and onGroupLoaded for the partition's groups. */
-void gb_groups_load_done(gb_groups *gs, int32_t partition, int64_t now)
-{
-    int32_t groups = 0;
-    for (size_t i = 0; i < gs->nbuckets; i++) {
-        gb_group *g = gs->buckets[i];
-        while (g) {
-            gb_group *next = g->hash_next;
-            if (!g->replayed || g->partition != partition) {
-                g = next;
-                continue;
-            }
-            g->replayed = false;
-            if (!g->loaded_metadata) {
-                /* Offsets only (or a deleted group's offsets): a group used
-                 * for offset storage, Empty in generation 0. */
-                if (g->noffsets == 0) {
-                    gb__group_free(gs, g);
-                    g = next;
-                    continue;
-                }
-                g->state = GB_GROUP_EMPTY;
-            } else {
-                g->loaded_metadata = false;
-                g->leader = g->members;
-                for (gb_member *m = g->members; m; m = m->next)
-                    if (gb__streq(m->member_id, g->loaded_leader))
-                        g->leader = m;
-                free(g->loaded_leader);
-                g->loaded_leader = NULL;
-                g->state = g->nmembers ? GB_GROUP_STABLE : GB_GROUP_EMPTY;
-                gb__compute_subscribed(g);
-                for (gb_member *m = g->members; m; m = m->next)
-                    gb__schedule_heartbeat(gs, m, now, m->session_timeout_ms);
-                if (g->nmembers > gs->cfg.max_size)
-                    gb__prepare_rebalance(gs, g, now, "the loaded group is over group.max.size");
-            }
-            groups++;
-            g = next;
-        }
-    }
-    gb_groups_set_loading(gs, partition, false);
-    if (groups)
-        gb_logger_debug("loaded %d group(s) of %s-%d", groups, GB_OFFSETS_TOPIC, partition);
 }
 
 /* ---- JoinGroup ------------------------------------------------------------------- */
@@ -1674,316 +1407,6 @@ int16_t gb_group_leave(gb_groups *gs, gp_str group_id, gb_leave_member *members,
             gb__remove_member_and_update(gs, g, m, now, "a member left the group");
         }
     }
-    return 0;
-}
-
-/* ---- offsets ------------------------------------------------------------------------ */
-
-static size_t gb__offset_slot(const gb_group *g, gp_str topic, int32_t partition)
-{
-    return (gb__hash(topic.p, (size_t)topic.len) ^ ((uint64_t)(uint32_t)partition * 0x9e3779b97f4a7c15ULL)) &
-           (g->onbuckets - 1);
-}
-
-static gb_offset *gb__offset_find(const gb_group *g, gp_str topic, int32_t partition)
-{
-    if (!g->onbuckets || topic.len < 0)
-        return NULL;
-    for (gb_offset *o = g->obuckets[gb__offset_slot(g, topic, partition)]; o; o = o->next)
-        if (o->partition == partition && o->topic_len == topic.len &&
-            (topic.len == 0 || memcmp(o->topic, topic.p, (size_t)topic.len) == 0))
-            return o;
-    return NULL;
-}
-
-static void gb__offset_put(gb_group *g, gp_str topic, int32_t partition, int64_t offset, int32_t leader_epoch,
-                           gp_str metadata, int64_t commit_ts, int64_t expire_ts)
-{
-    gb_offset *o = gb__offset_find(g, topic, partition);
-    if (!o) {
-        if (g->noffsets + 1 > g->onbuckets) {
-            size_t nb = g->onbuckets ? g->onbuckets * 2 : 8;
-            gb_offset **b = gu_calloc(nb, sizeof *b);
-            size_t old = g->onbuckets;
-            g->onbuckets = nb;
-            for (size_t i = 0; i < old; i++)
-                for (gb_offset *x = g->obuckets[i], *next; x; x = next) {
-                    next = x->next;
-                    size_t k = gb__offset_slot(g, (gp_str){x->topic, x->topic_len}, x->partition);
-                    x->next = b[k];
-                    b[k] = x;
-                }
-            free(g->obuckets);
-            g->obuckets = b;
-        }
-        o = gu_calloc(1, sizeof *o);
-        o->topic = gb__dup(topic);
-        o->topic_len = topic.len;
-        o->partition = partition;
-        size_t k = gb__offset_slot(g, topic, partition);
-        o->next = g->obuckets[k];
-        g->obuckets[k] = o;
-        g->noffsets++;
-    }
-    free(o->metadata);
-    o->metadata = gb__dup(metadata.len >= 0 ? metadata : GP_STR_LIT(""));
-    o->metadata_len = metadata.len > 0 ? metadata.len : 0;
-    o->offset = offset;
-    o->leader_epoch = leader_epoch;
-    o->commit_timestamp = commit_ts;
-    o->expire_timestamp = expire_ts;
-}
-
-static void gb__offset_remove(gb_group *g, gb_offset *o)
-{
-    size_t k = gb__offset_slot(g, (gp_str){o->topic, o->topic_len}, o->partition);
-    for (gb_offset **pp = &g->obuckets[k]; *pp; pp = &(*pp)->next)
-        if (*pp == o) {
-            *pp = o->next;
-            g->noffsets--;
-            gb__offset_free(o);
-            return;
-        }
-}
-
-/* Kafka's validateOffsetCommit. */
-static int16_t gb__validate_commit(const gb_group *g, int32_t generation_id, gp_str member_id, gp_str instance_id)
-{
-    if (generation_id < 0 && g->state == GB_GROUP_EMPTY)
-        return 0; /* a consumer that does not use group management */
-    if (generation_id >= 0 || member_id.len > 0 || instance_id.len >= 0) {
-        int16_t err = gb__validate_member(g, member_id, instance_id);
-        if (err)
-            return err;
-        return generation_id != g->generation ? GP_E_ILLEGAL_GENERATION : 0;
-    }
-    return g->state != GB_GROUP_EMPTY ? GP_E_UNKNOWN_MEMBER_ID : 0;
-}
-
-int16_t gb_group_commit(gb_groups *gs, gp_str group_id, int32_t generation_id, gp_str member_id,
-                        gp_str group_instance_id, gb_commit *c, int32_t n, int64_t now, int32_t *partition)
-{
-    *partition = -1;
-    int16_t err = gb__status(gs, group_id, true);
-    if (err)
-        return err;
-    gb_group *g = gb__find(gs, group_id);
-    if (!g) {
-        if (generation_id >= 0)
-            return GP_E_ILLEGAL_GENERATION; /* from an older generation of a group that is gone */
-        g = gb__group_new(gs, group_id, now);
-    }
-    err = gb__validate_commit(g, generation_id, member_id, group_instance_id);
-    if (!err && g->state == GB_GROUP_COMPLETING_REBALANCE)
-        err = GP_E_REBALANCE_IN_PROGRESS;
-    if (err) {
-        if (gb__group_unused(g))
-            gb__group_free(gs, g);
-        return err;
-    }
-    if (g->state == GB_GROUP_STABLE || g->state == GB_GROUP_PREPARING_REBALANCE) {
-        /* A commit counts as a heartbeat; it is accepted while a rebalance
-         * is being prepared (consumers commit when their partitions are
-         * revoked) and the next heartbeat tells them to rejoin. */
-        gb_member *m = gb__member(g, member_id);
-        if (!m)
-            m = gb__static_member(g, group_instance_id);
-        if (m)
-            gb__schedule_heartbeat(gs, m, now, m->session_timeout_ms);
-    }
-    int64_t wall = gb__wall(gs, now);
-    gp_arena *a = &gs->scratch;
-    gb_kv *recs = gp_arena_calloc(a, (size_t)(n > 0 ? n : 1), sizeof *recs);
-    size_t nrecs = 0;
-    for (int32_t i = 0; i < n; i++) {
-        if (c[i].error)
-            continue;
-        if (c[i].metadata.len > 0 &&
-            gb_utf16_length(c[i].metadata.p, (size_t)c[i].metadata.len) > (size_t)gs->cfg.offset_metadata_max_bytes) {
-            c[i].error = GP_E_OFFSET_METADATA_TOO_LARGE;
-            continue;
-        }
-        if (c[i].commit_timestamp < 0)
-            c[i].commit_timestamp = wall;
-        gb_offset_value v = {
-            .offset = c[i].offset,
-            .leader_epoch = c[i].leader_epoch,
-            .metadata = c[i].metadata,
-            .commit_timestamp = c[i].commit_timestamp,
-            .expire_timestamp = c[i].expire_timestamp,
-        };
-        recs[nrecs].key = gb_offset_key_encode(a, group_id, c[i].topic, c[i].partition);
-        recs[nrecs].value = gb_offset_value_encode(a, &v);
-        nrecs++;
-    }
-    if (nrecs)
-        err = gs->hooks.append(gs->hooks.ctx, g->partition, recs, nrecs, wall);
-    gp_arena_reset(a, NULL, 0);
-    for (int32_t i = 0; i < n && nrecs; i++) {
-        if (c[i].error)
-            continue;
-        if (err) {
-            c[i].error = err;
-            continue;
-        }
-        gb__offset_put(g, c[i].topic, c[i].partition, c[i].offset, c[i].leader_epoch, c[i].metadata,
-                       c[i].commit_timestamp, c[i].expire_timestamp);
-    }
-    if (nrecs && !err)
-        *partition = g->partition;
-    if (gb__group_unused(g))
-        gb__group_free(gs, g);
-    return 0;
-}
-
-int16_t gb_group_fetch_check(const gb_groups *gs, gp_str group_id)
-{
-    return gb__status(gs, group_id, true);
-}
-
-static void gb__offset_info(const gb_offset *o, gb_offset_info *out)
-{
-    out->topic = (gp_str){o->topic, o->topic_len};
-    out->partition = o->partition;
-    out->offset = o->offset;
-    out->leader_epoch = o->leader_epoch;
-    out->metadata = (gp_str){o->metadata, o->metadata_len};
-    out->commit_timestamp = o->commit_timestamp;
-    out->expire_timestamp = o->expire_timestamp;
-}
-
-bool gb_group_offset(const gb_groups *gs, gp_str group_id, gp_str topic, int32_t partition, gb_offset_info *out)
-{
-    gb_group *g = gb__find(gs, group_id);
-    gb_offset *o = g ? gb__offset_find(g, topic, partition) : NULL;
-    if (!o)
-        return false;
-    gb__offset_info(o, out);
-    return true;
-}
-
-static int gb__cmp_offset(const void *a, const void *b)
-{
-    const gb_offset_info *x = a, *y = b;
-    int32_t n = x->topic.len < y->topic.len ? x->topic.len : y->topic.len;
-    int c = n > 0 ? memcmp(x->topic.p, y->topic.p, (size_t)n) : 0;
-    if (c)
-        return c;
-    if (x->topic.len != y->topic.len)
-        return x->topic.len < y->topic.len ? -1 : 1;
-    return (x->partition > y->partition) - (x->partition < y->partition);
-}
-
-int32_t gb_group_offsets(const gb_groups *gs, gp_str group_id, gp_arena *a, gb_offset_info **out)
-{
-    gb_group *g = gb__find(gs, group_id);
-    size_t n = g ? g->noffsets : 0;
-    *out = gp_arena_calloc(a, n ? n : 1, sizeof **out);
-    size_t k = 0;
-    for (size_t i = 0; g && i < g->onbuckets; i++)
-        for (gb_offset *o = g->obuckets[i]; o; o = o->next)
-            gb__offset_info(o, &(*out)[k++]);
-    if (k > 1)
-        qsort(*out, k, sizeof **out, gb__cmp_offset);
-    return (int32_t)k;
-}
-
-/* Tombstones for the given offsets (removing them), and for the group
- * itself when it is Empty with no offsets left: it is then Dead and freed
- * (Kafka's cleanupGroupMetadata). A group only ever used for offsets
- * (generation 0) has no metadata record to delete. Returns true when the
- * group was freed. */
-static bool gb__cleanup(gb_groups *gs, gb_group *g, gb_offset **remove, size_t nremove, int64_t now)
-{
-    gp_arena *a = &gs->scratch;
-    gb_kv *recs = gp_arena_calloc(a, nremove + 1, sizeof *recs);
-    size_t n = 0;
-    gp_str gid = {g->group_id, g->id_len};
-    for (size_t i = 0; i < nremove; i++) {
-        recs[n].key =
-            gb_offset_key_encode(a, gid, (gp_str){remove[i]->topic, remove[i]->topic_len}, remove[i]->partition);
-        recs[n].value = (gp_bytes){NULL, -1};
-        n++;
-        gb__offset_remove(g, remove[i]);
-    }
-    bool dead = g->state == GB_GROUP_EMPTY && g->noffsets == 0;
-    if (dead && g->generation > 0) {
-        recs[n].key = gb_group_key_encode(a, gid);
-        recs[n].value = (gp_bytes){NULL, -1};
-        n++;
-    }
-    if (n) {
-        int16_t err = gs->hooks.append(gs->hooks.ctx, g->partition, recs, n, gb__wall(gs, now));
-        if (err)
-            gb_logger_warn("group %s: writing %zu tombstone(s) failed: %s", g->group_id, n, gp_error_name(err));
-    }
-    gp_arena_reset(a, NULL, 0);
-    if (dead) {
-        gb_logger_info("group %s transitioned to Dead in generation %d", g->group_id, g->generation);
-        g->state = GB_GROUP_DEAD;
-        for (gb_pending *p = g->pending, *next; p; p = next) {
-            next = p->next;
-            free(p->member_id);
-            free(p);
-        }
-        g->pending = NULL;
-        gb__group_free(gs, g);
-    }
-    return dead;
-}
-
-int16_t gb_group_delete_offsets(gb_groups *gs, gp_str group_id, gb_tp *tps, int32_t n, int64_t now)
-{
-    int16_t err = gb__status(gs, group_id, false);
-    if (err)
-        return err;
-    gb_group *g = gb__find(gs, group_id);
-    if (!g)
-        return GP_E_GROUP_ID_NOT_FOUND;
-    bool consumer = gb__streq(g->protocol_type, GB_CONSUMER_PROTOCOL);
-    if (g->state != GB_GROUP_EMPTY && !consumer)
-        return GP_E_NON_EMPTY_GROUP;
-    gb_offset **remove = gu_calloc((size_t)(n > 0 ? n : 1), sizeof *remove);
-    size_t nremove = 0;
-    for (int32_t i = 0; i < n; i++) {
-        if (tps[i].error)
-            continue;
-        if (g->state != GB_GROUP_EMPTY && gb__subscribed_to(g, tps[i].topic)) {
-            tps[i].error = GP_E_GROUP_SUBSCRIBED_TO_TOPIC;
-            continue;
-        }
-        tps[i].error = 0;
-        gb_offset *o = gb__offset_find(g, tps[i].topic, tps[i].partition);
-        bool dup = false;
-        for (size_t j = 0; j < nremove && !dup; j++)
-            dup = remove[j] == o;
-        if (o && !dup)
-            remove[nremove++] = o;
-    }
-    if (nremove)
-        (void)gb__cleanup(gs, g, remove, nremove, now);
-    free(remove);
-    return 0;
-}
-
-int16_t gb_group_delete(gb_groups *gs, gp_str group_id, int64_t now)
-{
-    int16_t err = gb__status(gs, group_id, true);
-    if (err)
-        return err;
-    gb_group *g = gb__find(gs, group_id);
-    if (!g)
-        return GP_E_GROUP_ID_NOT_FOUND;
-    if (g->state != GB_GROUP_EMPTY)
-        return GP_E_NON_EMPTY_GROUP;
-    gb_offset **remove = gu_calloc(g->noffsets, sizeof *remove);
-    size_t k = 0;
-    for (size_t i = 0; i < g->onbuckets; i++)
-        for (gb_offset *o = g->obuckets[i]; o; o = o->next)
-            remove[k++] = o;
-    gb_logger_info("group %s deleted with %zu offset(s)", g->group_id, k);
-    (void)gb__cleanup(gs, g, remove, k, now);
-    free(remove);
     return 0;
 }
 
