@@ -481,18 +481,26 @@ static int gp__frame(gp__val *v, const uint8_t *p, size_t len, int32_t *nbatches
     int32_t k = 0;
     while (pos < len) {
         size_t left = len - pos;
+        /* A partial batch: Kafka's iterator stops there (nextBatch is null).
+         * From a client, a first batch that is partial leaves the request
+         * without any batch, which Kafka refuses as INVALID_RECORD; a partial
+         * batch after complete ones is refused here as corrupt. */
+        int16_t partial = k == 0 && lim->from_client ? GP_E_INVALID_RECORD : GP_E_CORRUPT_MESSAGE;
         if (left < GP_BATCH_LOG_OVERHEAD)
-            return gp__fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: only %zu bytes, a partial batch", k, left);
+            return gp__fail(v, partial, k, -1, "batch %d: only %zu bytes, a partial batch", k, left);
         int32_t bl = (int32_t)gu_be32(p + pos + GP_BATCH_OFF_LENGTH);
         if (bl < GX_MIN_ANY_LENGTH)
             return gp__fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: length %d is below the minimum %d", k, bl,
                             GX_MIN_ANY_LENGTH);
+        if (left > GP_BATCH_OFF_MAGIC) { /* as Kafka: the magic is checked before the length */
+            int8_t m = (int8_t)p[pos + GP_BATCH_OFF_MAGIC];
+            if (m < 0 || m > GP_BATCH_MAGIC)
+                return gp__fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: invalid magic %d", k, m);
+        }
         if ((size_t)bl > left - GP_BATCH_LOG_OVERHEAD)
-            return gp__fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: length %d but only %zu bytes follow", k, bl,
+            return gp__fail(v, partial, k, -1, "batch %d: length %d but only %zu bytes follow", k, bl,
                             left - GP_BATCH_LOG_OVERHEAD);
         int8_t magic = (int8_t)p[pos + GP_BATCH_OFF_MAGIC];
-        if (magic < 0 || magic > GP_BATCH_MAGIC)
-            return gp__fail(v, GP_E_CORRUPT_MESSAGE, k, -1, "batch %d: invalid magic %d", k, magic);
         if (magic != GP_BATCH_MAGIC) {
             if (k == 0) {
                 v->out->magic = magic;

@@ -29,6 +29,7 @@
 #include "broker/core/gb_topics.h"
 #include "config/gc_topic.h"
 #include "protocol/gp_errors.h"
+#include "storage/gs_meta.h"
 #include "storage/gs_names.h"
 
 #define GB_ADMIN_MAX_RECORDS 10000 /* Kafka's MAX_RECORDS_PER_USER_OP */
@@ -535,6 +536,10 @@ void gb_handle_create_topics(gb_broker *b, gb_request *req)
             if (t) {
                 p->out->topic_id = t->id;
                 created = true;
+            } else if (body->validate_only) {
+                /* Kafka's controller draws the id before it looks at
+                 * validate_only, and answers with it. */
+                gs_uuid_random(p->out->topic_id.b);
             }
             gb__create_fill(b, a, p);
         }
@@ -585,7 +590,8 @@ void gb_handle_delete_topics(gb_broker *b, gb_request *req)
             gp_delete_topics_response_topic_result_init(out);
             out->name = names[i];
             out->topic_id = ids[i];
-            gb__fail(a, &out->error_code, &out->error_message, err, "Topic deletion is disabled.");
+            out->error_code = err; /* no message: Kafka answers with the exception's code alone */
+            out->error_message = GP_STR_NULL;
         }
         gb_request_respond(req);
         return;
@@ -625,31 +631,41 @@ void gb_handle_delete_topics(gb_broker *b, gb_request *req)
         } else if (idup[i]) {
             gb__fail(a, &out->error_code, &out->error_message, GP_E_INVALID_REQUEST, "Duplicate topic id.");
         } else if (by_name) {
+            /* Unknown: Kafka's ApiError without a message of its own
+             * answers with the error's default message. */
             target[i] = gb_topic_find(b, names[i].p, (size_t)names[i].len);
             if (target[i])
                 out->topic_id = target[i]->id;
             else
-                out->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+                gb__fail(a, &out->error_code, &out->error_message, GP_E_UNKNOWN_TOPIC_OR_PARTITION,
+                         "This server does not host this topic-partition.");
         } else {
             target[i] = gb_topic_find_id(b, &ids[i]);
             if (target[i])
                 out->name = gb__copy_str(a, target[i]->name);
             else
-                out->error_code = GP_E_UNKNOWN_TOPIC_ID;
+                gb__fail(a, &out->error_code, &out->error_message, GP_E_UNKNOWN_TOPIC_ID,
+                         "This server does not host this topic ID.");
         }
     }
 
-    /* A name and an id that find the same topic: Kafka refuses both. */
+    /* A name and an id that find the same topic: Kafka deletes neither, and
+     * answers for the name only (the id's entry gets no result). */
     for (int32_t i = 0; i < n; i++)
         keys[i] = target[i] ? (gp_str){(const char *)target[i]->id.b, 16} : GP_STR_NULL;
     gb__find_duplicates(a, keys, n, ndup, nfirst);
-    bool deleted = false;
+    bool deleted = false, dropped = false;
     for (int32_t i = 0; i < n; i++) {
         if (!target[i])
             continue;
         if (ndup[i]) {
-            gb__fail(a, &outs[i]->error_code, &outs[i]->error_message, GP_E_INVALID_REQUEST,
-                     "The provided topic name maps to an ID that was already supplied.");
+            if (names[i].len >= 0) {
+                gb__fail(a, &outs[i]->error_code, &outs[i]->error_message, GP_E_INVALID_REQUEST,
+                         "The provided topic name maps to an ID that was already supplied.");
+            } else {
+                outs[i]->error_code = -32768; /* marks the entry to drop */
+                dropped = true;
+            }
             continue;
         }
         if (gb_topic_delete(b, target[i]) < 0)
@@ -657,6 +673,14 @@ void gb_handle_delete_topics(gb_broker *b, gb_request *req)
                      "The topic was deleted, but some of its files could not be removed.");
         target[i] = NULL;
         deleted = true;
+    }
+
+    if (dropped) {
+        int32_t kept = 0;
+        for (int32_t j = 0; j < resp->responses_count; j++)
+            if (resp->responses[j].error_code != -32768)
+                resp->responses[kept++] = resp->responses[j];
+        resp->responses_count = kept;
     }
 
     gb__answer_when_stored(b, req, deleted);
@@ -864,7 +888,9 @@ void gb_handle_describe_configs(gb_broker *b, gb_request *req)
         gp_describe_configs_response_result_init(out);
         out->resource_type = in->resource_type;
         out->resource_name = in->resource_name;
-        out->error_message = GP_STR_NULL;
+        /* Kafka sets a message only for the errors it throws; else the
+         * field keeps its schema default, the empty string. */
+        out->error_message = GP_STR_LIT("");
         out->configs_count = 0;
         switch (in->resource_type) {
         case GB_RES_TOPIC:

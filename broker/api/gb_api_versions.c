@@ -56,11 +56,18 @@ void gb_handle_api_versions(gb_broker *b, gb_request *req)
     gb_request_respond(req);
 }
 
+/* As Kafka's ApiVersionsRequest.getErrorResponse: the error and, as the
+ * table, only ApiVersions' own versions, for the client to retry with. */
 void gb_api_versions_unsupported(gb_broker *b, gb_request *req)
 {
     (void)b;
     gp_api_versions_response *resp = req->resp;
     resp->error_code = GP_E_UNSUPPORTED_VERSION;
-    gb__fill_api_keys(req, resp);
+    const gb_handler *h = gb_handler_get(GP_API_API_VERSIONS);
+    resp->api_keys_count = 1;
+    resp->api_keys = gp_arena_calloc(&req->arena, 1, sizeof resp->api_keys[0]);
+    resp->api_keys[0].api_key = h->api_key;
+    resp->api_keys[0].min_version = h->min_version;
+    resp->api_keys[0].max_version = h->max_version;
     gb_request_respond(req);
 }

@@ -6,15 +6,16 @@
  *  - an API key the schema does not know: the connection is closed (Kafka
  *    cannot parse such a request either);
  *  - ApiVersions at a version the broker does not know (newer, or
- *    negative): a v0 response
- *    with UNSUPPORTED_VERSION and the supported table, as Kafka answers, so
- *    the client can retry with a version from the table;
+ *    negative): a v0 response with UNSUPPORTED_VERSION and ApiVersions' own
+ *    versions, as Kafka answers, so the client can retry with one of them;
  *  - any other API at a version outside the schema: the header cannot be
  *    read reliably, so the connection is closed with a log line;
  *  - a known version the broker does not implement: UNSUPPORTED_VERSION in
  *    the response's top-level error code where it has one; where it has none
  *    the connection is closed (no client sends a version that ApiVersions
  *    did not advertise);
+ *  - Produce v0-v2: advertised, as Kafka 4 advertises them, but the
+ *    connection is closed, as Kafka 4 closes it;
  *  - a header or body that does not decode: the connection is closed with a
  *    log line naming the client and the reason.
  */
@@ -113,6 +114,13 @@ int gb_dispatch_frame(void *broker, gb_conn *conn, const uint8_t *data, size_t l
         goto fail;
     }
     gb_conn_set_client_id(conn, req->hdr.client_id);
+    if (key == GP_API_PRODUCE && version < 3) {
+        /* Advertised, as Kafka 4 advertises them (older librdkafka keeps
+         * compression on only then), but not served: Kafka 4 closes the
+         * connection ("unsupported version"). */
+        snprintf(reason, sizeof reason, "Produce v%d is advertised but not supported (as in Kafka 4)", version);
+        goto fail;
+    }
 
     req->resp = gp_arena_alloc(&req->arena, api->response.size_of);
     api->response.init(req->resp);

@@ -103,14 +103,8 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
                 *answer_now = true;
                 continue;
             }
-            if (v < 10 && gc_topic_codec(&t->cfg) == GP_CODEC_ZSTD) {
-                /* As Kafka: a topic configured for zstd is not served below
-                 * Fetch v10 (KIP-110), whatever its batches hold. */
-                op->error_code = GP_E_UNSUPPORTED_COMPRESSION_TYPE;
-                op->high_watermark = op->last_stable_offset = op->log_start_offset = -1;
-                *answer_now = true;
-                continue;
-            }
+            /* A zstd topic is served at every version, as Kafka 4 serves it
+             * (Kafka 3 refused Fetch below v10 there, KIP-110). */
             int64_t hw = gs_log_end_offset(p->log), start = gs_log_start_offset(p->log);
             op->high_watermark = hw;
             op->last_stable_offset = hw; /* no transactions yet: stable up to the high watermark */
@@ -124,7 +118,9 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
                 continue;
             }
             if (ip->fetch_offset < start || ip->fetch_offset > hw) {
+                /* As Kafka's error answer for a partition: no offsets. */
                 op->error_code = GP_E_OFFSET_OUT_OF_RANGE;
+                op->high_watermark = op->last_stable_offset = op->log_start_offset = -1;
                 *answer_now = true;
                 continue;
             }

@@ -11,7 +11,8 @@
  *                       single node without transactions. Timestamp -1
  *   -3 MAX_TIMESTAMP    the record with the largest timestamp, found inside
  *                       its batch as Kafka 3.7+ does; the first such record
- *   -5 LATEST_TIERED    offset -1, timestamp -1 (no tiered storage)
+ *   -5 LATEST_TIERED    offset -1, timestamp -1 (no tiered storage); v9+,
+ *                       so UNSUPPORTED_VERSION at every version Gregor has
  *   other               the first record (offset order) whose timestamp is
  *                       >= the target, with its timestamp; -1/-1 if none.
  *                       Negative targets other than the above are searched
@@ -29,8 +30,10 @@
  * FENCED_LEADER_EPOCH. replica_id is not checked: a follower's request is
  * answered like a consumer's.
  *
- * v1+: a partition named twice in one request gets INVALID_REQUEST at every
- * occurrence (Kafka's duplicatePartitions); v0 has no such check in Kafka.
+ * v1+: as Kafka, one answer per topic and partition, however often the
+ * request names them; a partition named more than once gets INVALID_REQUEST
+ * (Kafka's duplicatePartitions). v0 has no such check in Kafka. -3, -4 and
+ * -5 before the version that introduced them (v7, v8, v9): UNSUPPORTED_VERSION.
  *
  * v0 (old_style_offsets, max_num_offsets): Kafka lists segment base offsets
  * and picks by segment file modification times. Gregor treats the log as one
@@ -149,44 +152,95 @@ static void gb__list_partition_v0(gb_partition *p, int64_t target, int32_t max_n
 typedef struct gb_lo_key {
     gp_str topic;
     int32_t partition;
-    gp_list_offsets_response_partition *pr;
+    size_t order; /* its place in the request */
+    const gp_list_offsets_request_partition *ip;
 } gb_lo_key;
+
+static int gb__topic_cmp(gp_str a, gp_str b)
+{
+    int32_t la = a.len > 0 ? a.len : 0, lb = b.len > 0 ? b.len : 0;
+    int c = memcmp(a.p ? a.p : "", b.p ? b.p : "", (size_t)(la < lb ? la : lb));
+    if (c != 0)
+        return c;
+    return la == lb ? 0 : la < lb ? -1 : 1;
+}
 
 static int gb__key_cmp(const void *va, const void *vb)
 {
     const gb_lo_key *a = va, *b = vb;
-    int32_t la = a->topic.len > 0 ? a->topic.len : 0, lb = b->topic.len > 0 ? b->topic.len : 0;
-    int c = memcmp(a->topic.p ? a->topic.p : "", b->topic.p ? b->topic.p : "", (size_t)(la < lb ? la : lb));
+    int c = gb__topic_cmp(a->topic, b->topic);
     if (c != 0)
         return c;
-    if (la != lb)
-        return la < lb ? -1 : 1;
-    return a->partition < b->partition ? -1 : a->partition > b->partition;
+    if (a->partition != b->partition)
+        return a->partition < b->partition ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
 }
 
-/* v1+: INVALID_REQUEST for every occurrence of a partition named more than
- * once (sorting the n partitions of the request). */
-static void gb__mark_duplicates(gb_request *req, size_t n)
+/*
+ * v1+: the response as Kafka builds it, one entry per topic name and one
+ * per partition of it, however often the request names them (the topics
+ * sorted by name and their partitions by index; Kafka's order is that of
+ * its hash maps); a partition named more than once gets INVALID_REQUEST
+ * (Kafka's duplicatePartitions). ips[k] is the request's partition for the
+ * k-th partition of the response, in topic order.
+ */
+static const gp_list_offsets_request_partition **gb__merge_topics(gb_request *req, size_t n)
 {
     const gp_list_offsets_request *body = req->body;
     gp_list_offsets_response *resp = req->resp;
-    if (n < 2)
-        return;
-    gb_lo_key *keys = gp_arena_alloc(&req->arena, n * sizeof *keys);
+    gb_lo_key *keys = gp_arena_alloc(&req->arena, (n ? n : 1) * sizeof *keys);
     size_t k = 0;
-    for (int32_t i = 0; i < resp->topics_count; i++)
-        for (int32_t j = 0; j < resp->topics[i].partitions_count; j++)
-            keys[k++] = (gb_lo_key){body->topics[i].name, body->topics[i].partitions[j].partition_index,
-                                    &resp->topics[i].partitions[j]};
+    for (int32_t i = 0; i < body->topics_count; i++)
+        for (int32_t j = 0; j < body->topics[i].partitions_count; j++, k++)
+            keys[k] = (gb_lo_key){body->topics[i].name, body->topics[i].partitions[j].partition_index, k,
+                                  &body->topics[i].partitions[j]};
     qsort(keys, n, sizeof *keys, gb__key_cmp);
+    size_t ntopics = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || gb__topic_cmp(keys[i - 1].topic, keys[i].topic) != 0)
+            ntopics++;
+    resp->topics_count = (int32_t)ntopics;
+    resp->topics = gp_arena_calloc(&req->arena, ntopics ? ntopics : 1, sizeof *resp->topics);
+    const gp_list_offsets_request_partition **ips = gp_arena_alloc(&req->arena, (n ? n : 1) * sizeof *ips);
+    gp_list_offsets_response_topic *out = NULL;
+    size_t np = 0;
     for (size_t i = 0; i < n;) {
         size_t run = i + 1;
-        while (run < n && gb__key_cmp(&keys[i], &keys[run]) == 0)
+        while (run < n && gb__topic_cmp(keys[i].topic, keys[run].topic) == 0 && keys[i].partition == keys[run].partition)
             run++;
+        if (!out || gb__topic_cmp(out->name, keys[i].topic) != 0) {
+            out = out ? out + 1 : resp->topics;
+            out->name = keys[i].topic;
+            size_t cap = 0; /* at most the rest of the keys */
+            for (size_t r = i; r < n && gb__topic_cmp(keys[r].topic, keys[i].topic) == 0; r++)
+                cap++;
+            out->partitions = gp_arena_alloc(&req->arena, cap * sizeof *out->partitions);
+            out->partitions_count = 0;
+        }
+        gp_list_offsets_response_partition *pr = &out->partitions[out->partitions_count++];
+        gp_list_offsets_response_partition_init(pr);
+        pr->partition_index = keys[i].partition;
         if (run - i > 1)
-            for (size_t d = i; d < run; d++)
-                keys[d].pr->error_code = GP_E_INVALID_REQUEST;
+            pr->error_code = GP_E_INVALID_REQUEST;
+        ips[np++] = keys[i].ip;
         i = run;
+    }
+    return ips;
+}
+
+/* Kafka answers the special timestamps only from the version that
+ * introduced them: UNSUPPORTED_VERSION below it. */
+static bool gb__timestamp_too_new(int64_t target, int16_t version)
+{
+    switch (target) {
+    case GB_LO_MAX_TIMESTAMP:
+        return version < 7;
+    case GB_LO_EARLIEST_LOCAL:
+        return version < 8;
+    case GB_LO_LATEST_TIERED:
+        return version < 9;
+    default:
+        return false;
     }
 }
 
@@ -198,6 +252,31 @@ static int16_t gb__check_epoch(int32_t current_leader_epoch)
     return current_leader_epoch > GB_LO_LEADER_EPOCH ? GP_E_UNKNOWN_LEADER_EPOCH : GP_E_FENCED_LEADER_EPOCH;
 }
 
+/* One partition: unknown, a leader epoch that does not match, or answered. */
+static void gb__answer(gb_broker *b, gb_request *req, gb_topic *t, const gp_list_offsets_request_partition *ip,
+                       gp_arena *scratch, gp_list_offsets_response_partition *pr)
+{
+    const gp_list_offsets_request *body = req->body;
+    if (pr->error_code != GP_E_NONE)
+        return; /* a duplicate */
+    (void)b;
+    if (req->version >= 1 && gb__timestamp_too_new(ip->timestamp, req->version)) {
+        pr->error_code = GP_E_UNSUPPORTED_VERSION;
+        return;
+    }
+    gb_partition *p = t ? gb_topic_partition(t, ip->partition_index) : NULL;
+    if (!p) {
+        pr->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    if ((pr->error_code = gb__check_epoch(ip->current_leader_epoch)) != GP_E_NONE)
+        return;
+    if (req->version == 0)
+        gb__list_partition_v0(p, ip->timestamp, ip->max_num_offsets, &req->arena, pr);
+    else
+        gb__list_partition(p, body->isolation_level, ip->timestamp, scratch, pr);
+}
+
 void gb_handle_list_offsets(gb_broker *b, gb_request *req)
 {
     const gp_list_offsets_request *body = req->body;
@@ -205,46 +284,41 @@ void gb_handle_list_offsets(gb_broker *b, gb_request *req)
     gp_arena scratch; /* batches read for one partition, reset after each */
     gp_arena_init(&scratch, NULL, 0);
 
-    resp->topics_count = body->topics_count > 0 ? body->topics_count : 0;
-    resp->topics =
-        gp_arena_calloc(&req->arena, (size_t)(resp->topics_count ? resp->topics_count : 1), sizeof *resp->topics);
+    int32_t ntopics = body->topics_count > 0 ? body->topics_count : 0;
     size_t total = 0;
-    for (int32_t i = 0; i < resp->topics_count; i++) {
+    for (int32_t i = 0; i < ntopics; i++)
+        total += (size_t)(body->topics[i].partitions_count > 0 ? body->topics[i].partitions_count : 0);
+
+    if (req->version >= 1) {
+        const gp_list_offsets_request_partition **ips = gb__merge_topics(req, total);
+        size_t k = 0;
+        for (int32_t i = 0; i < resp->topics_count; i++) {
+            gp_list_offsets_response_topic *out = &resp->topics[i];
+            gb_topic *t = out->name.len > 0 ? gb_topic_find(b, out->name.p, (size_t)out->name.len) : NULL;
+            for (int32_t j = 0; j < out->partitions_count; j++, k++)
+                gb__answer(b, req, t, ips[k], &scratch, &out->partitions[j]);
+        }
+        gp_arena_reset(&scratch, NULL, 0);
+        gb_request_respond(req);
+        return;
+    }
+
+    /* v0: each entry of the request answered in its place (Kafka had no
+     * duplicate check there). */
+    resp->topics_count = ntopics;
+    resp->topics = gp_arena_calloc(&req->arena, (size_t)(ntopics ? ntopics : 1), sizeof *resp->topics);
+    for (int32_t i = 0; i < ntopics; i++) {
         const gp_list_offsets_request_topic *in = &body->topics[i];
         gp_list_offsets_response_topic *out = &resp->topics[i];
         out->name = in->name;
         out->partitions_count = in->partitions_count > 0 ? in->partitions_count : 0;
         out->partitions = gp_arena_alloc(&req->arena, (size_t)(out->partitions_count ? out->partitions_count : 1) *
                                                           sizeof *out->partitions);
+        gb_topic *t = in->name.len > 0 ? gb_topic_find(b, in->name.p, (size_t)in->name.len) : NULL;
         for (int32_t j = 0; j < out->partitions_count; j++) {
             gp_list_offsets_response_partition_init(&out->partitions[j]);
             out->partitions[j].partition_index = in->partitions[j].partition_index;
-        }
-        total += (size_t)out->partitions_count;
-    }
-    if (req->version >= 1)
-        gb__mark_duplicates(req, total);
-
-    for (int32_t i = 0; i < resp->topics_count; i++) {
-        const gp_list_offsets_request_topic *in = &body->topics[i];
-        gp_list_offsets_response_topic *out = &resp->topics[i];
-        gb_topic *t = in->name.len > 0 ? gb_topic_find(b, in->name.p, (size_t)in->name.len) : NULL;
-        for (int32_t j = 0; j < out->partitions_count; j++) {
-            const gp_list_offsets_request_partition *ip = &in->partitions[j];
-            gp_list_offsets_response_partition *pr = &out->partitions[j];
-            if (pr->error_code != GP_E_NONE)
-                continue; /* a duplicate */
-            gb_partition *p = t ? gb_topic_partition(t, ip->partition_index) : NULL;
-            if (!p) {
-                pr->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
-                continue;
-            }
-            if ((pr->error_code = gb__check_epoch(ip->current_leader_epoch)) != GP_E_NONE)
-                continue;
-            if (req->version == 0)
-                gb__list_partition_v0(p, ip->timestamp, ip->max_num_offsets, &req->arena, pr);
-            else
-                gb__list_partition(p, body->isolation_level, ip->timestamp, &scratch, pr);
+            gb__answer(b, req, t, &in->partitions[j], &scratch, &out->partitions[j]);
         }
     }
     gp_arena_reset(&scratch, NULL, 0);

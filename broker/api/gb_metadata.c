@@ -10,8 +10,15 @@
  * auto.create.topics.enable and the request allows it (always before v4;
  * consumers send false, producers true); otherwise it gets
  * UNKNOWN_TOPIC_OR_PARTITION, a name that breaks Kafka's rules
- * INVALID_TOPIC_EXCEPTION, an unknown id UNKNOWN_TOPIC_ID.
+ * INVALID_TOPIC_EXCEPTION.
+ *
+ * By id (v12): as Kafka's KafkaApis.handleTopicMetadataRequest, once any
+ * entry has a non-zero topic id the topics are looked up by id only: each
+ * id is answered once, an unknown one with UNKNOWN_TOPIC_ID and a null
+ * name (these come first), and an entry with the zero id is not answered.
  */
+#include <string.h>
+
 #include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_topics.h"
@@ -43,6 +50,43 @@ static void gb__fill_topic(gb_broker *b, gb_request *req, gb_topic *t, gp_metada
     }
 }
 
+static bool gb__first_of_id(const gp_metadata_request *body, int32_t i)
+{
+    for (int32_t j = 0; j < i; j++)
+        if (memcmp(body->topics[j].topic_id.b, body->topics[i].topic_id.b, 16) == 0)
+            return false;
+    return true;
+}
+
+static void gb__metadata_by_id(gb_broker *b, gb_request *req)
+{
+    const gp_metadata_request *body = req->body;
+    gp_metadata_response *resp = req->resp;
+    resp->topics = gp_arena_alloc(&req->arena, (size_t)body->topics_count * sizeof *resp->topics);
+    int32_t n = 0;
+    for (int pass = 0; pass < 2; pass++) { /* unknown ids first, as Kafka */
+        for (int32_t i = 0; i < body->topics_count; i++) {
+            const gp_metadata_request_topic *in = &body->topics[i];
+            if (gp_uuid_is_zero(&in->topic_id) || !gb__first_of_id(body, i))
+                continue;
+            gb_topic *t = gb_topic_find_id(b, &in->topic_id);
+            if ((pass == 0) != (t == NULL))
+                continue;
+            gp_metadata_response_topic *out = &resp->topics[n++];
+            gp_metadata_response_topic_init(out);
+            if (!t) {
+                out->error_code = GP_E_UNKNOWN_TOPIC_ID;
+                out->name = GP_STR_NULL;
+                out->topic_id = in->topic_id;
+            } else {
+                gb__fill_topic(b, req, t, out);
+            }
+        }
+    }
+    resp->topics_count = n;
+    gb_request_respond(req);
+}
+
 void gb_handle_metadata(gb_broker *b, gb_request *req)
 {
     const gp_metadata_request *body = req->body;
@@ -70,6 +114,12 @@ void gb_handle_metadata(gb_broker *b, gb_request *req)
         gb_request_respond(req);
         return;
     }
+    for (int32_t i = 0; i < body->topics_count; i++) {
+        if (!gp_uuid_is_zero(&body->topics[i].topic_id)) {
+            gb__metadata_by_id(b, req);
+            return;
+        }
+    }
     bool auto_create = req->version < 4 || body->allow_auto_topic_creation;
     resp->topics_count = body->topics_count;
     resp->topics =
@@ -83,12 +133,8 @@ void gb_handle_metadata(gb_broker *b, gb_request *req)
         gb_topic *t = NULL;
         const char *why;
         if (in->name.len < 0) {
-            t = gb_topic_find_id(b, &in->topic_id);
-            if (!t) {
-                out->error_code = gp_uuid_is_zero(&in->topic_id) ? GP_E_INVALID_REQUEST : GP_E_UNKNOWN_TOPIC_ID;
-                out->topic_id = in->topic_id;
-                continue;
-            }
+            out->error_code = GP_E_INVALID_REQUEST; /* neither a name nor an id */
+            continue;
         } else if (gs_topic_name_check(in->name.p, (size_t)in->name.len, &why) < 0) {
             out->error_code = GP_E_INVALID_TOPIC_EXCEPTION;
             continue;

@@ -1,7 +1,7 @@
 /*
  * Produce v3+ (v0-v2 are advertised, as Kafka 4 does, so that older
- * librdkafka keeps compression on, and answered UNSUPPORTED_VERSION: their
- * message formats arrive with a later issue).
+ * librdkafka keeps compression on; gb_dispatch closes the connection on
+ * them, as Kafka 4 does).
  *
  * Per partition, before anything is written: the topic exists (or is
  * auto-created), the blob is one valid v2 batch (gp_batches_validate:
@@ -288,11 +288,31 @@ static void gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
     }
 }
 
+/* Whether any partition's first batch is transactional (Kafka's
+ * RequestUtils.hasTransactionalRecords). */
+static bool gb__has_transactional_records(const gp_produce_request *body)
+{
+    for (int32_t i = 0; i < body->topic_data_count; i++) {
+        const gp_produce_request_topic_data *td = &body->topic_data[i];
+        for (int32_t j = 0; j < td->partition_data_count; j++) {
+            gp_records r = td->partition_data[j].records;
+            if (r.p && r.len >= GP_BATCH_HEADER_SIZE && r.p[GP_BATCH_OFF_MAGIC] == GP_BATCH_MAGIC &&
+                (r.p[GP_BATCH_OFF_ATTRIBUTES + 1] & 0x10)) /* the attributes' transactional bit */
+                return true;
+        }
+    }
+    return false;
+}
+
 void gb_handle_produce(gb_broker *b, gb_request *req)
 {
     const gp_produce_request *body = req->body;
     gp_produce_response *resp = req->resp;
     int64_t now = gu_wall_ms();
+    /* As Kafka's KafkaApis.handleProduceRequest, before anything else:
+     * transactional records need the request's transactional id. */
+    bool txn_refused =
+        req->version >= 3 && body->transactional_id.len < 0 && gb__has_transactional_records(body);
     bool bad_acks = body->acks != 0 && body->acks != 1 && body->acks != -1;
     bool durable = body->acks == -1 && b->cfg->gregor_acks_all_fsync;
     gb_produce *pp = gp_arena_calloc(&req->arena, 1, sizeof *pp);
@@ -311,7 +331,7 @@ void gb_handle_produce(gb_broker *b, gb_request *req)
             gp_arena_alloc(&req->arena, (size_t)(tr->partition_responses_count ? tr->partition_responses_count : 1) *
                                             sizeof *tr->partition_responses);
         gb_topic *t = NULL;
-        if (req->version >= 3 && !bad_acks) {
+        if (req->version >= 3 && !bad_acks && !txn_refused) {
             t = gb_topic_find(b, td->name.p, (size_t)td->name.len);
             if (!t && td->name.len > 0)
                 t = gb_topic_auto_create(b, td->name.p, (size_t)td->name.len);
@@ -324,6 +344,10 @@ void gb_handle_produce(gb_broker *b, gb_request *req)
             pr->base_offset = -1;
             if (req->version < 3) {
                 pr->error_code = GP_E_UNSUPPORTED_VERSION;
+                continue;
+            }
+            if (txn_refused) {
+                pr->error_code = GP_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
                 continue;
             }
             if (bad_acks) {

@@ -9,6 +9,14 @@ within STOP_DEADLINE seconds.
 
 Nothing here sleeps to "let the broker catch up": every wait is a poll for a
 condition with a deadline (wait_until).
+
+GREGOR_TEST_TARGET=kafka runs the same tests against Apache Kafka 4.4.0, the
+reference: Broker(...) then hands out a KafkaBroker, which starts a single
+KRaft node with scripts/kafka-ref (same node id, same overrides, same data
+directory layout: DIR/data). A test that cannot run there (it reads
+Gregor's log lines or data files, sets a gregor.* key, runs the gregor
+binary, or checks a documented Gregor default that differs from Kafka's) is
+marked @gregor_only("why") and is skipped, with that reason, against Kafka.
 """
 
 import os
@@ -25,13 +33,53 @@ START_DEADLINE = 10.0  # seconds until the broker must accept connections
 STOP_DEADLINE = 1.0    # seconds between SIGTERM and exit
 LOG_DEADLINE = 5.0     # seconds for an expected log line to appear
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
+KAFKA_REF = os.path.join(TOP, "scripts", "kafka-ref")
+KAFKA_START_DEADLINE = 240.0  # seconds for scripts/kafka-ref start (JVM start, formatting)
+KAFKA_STOP_DEADLINE = 90.0    # scripts/kafka-ref stop waits up to 60 s, then SIGKILLs
+GREGOR_ONLY = "Gregor-only: "  # prefix of the skip reason; run.py counts these
+
+
+def target():
+    """What the tests run against: "gregor" (default) or "kafka"."""
+    t = os.environ.get("GREGOR_TEST_TARGET", "gregor") or "gregor"
+    if t not in ("gregor", "kafka"):
+        raise RuntimeError("GREGOR_TEST_TARGET=%s: expected gregor or kafka" % t)
+    return t
+
+
+def on_kafka():
+    return target() == "kafka"
+
+
+def gregor_only(reason):
+    """Decorator for a test method or class that checks something only
+    Gregor has (its log lines, data files, gregor.* keys, the gregor binary,
+    a default of Gregor's that differs from Kafka's): skipped against Kafka
+    with the reason."""
+    return unittest.skipIf(on_kafka(), GREGOR_ONLY + reason)
+
+
+def kafka_only(overrides):
+    """Overrides for the Kafka node alone: Kafka keys Gregor does not have
+    (and would refuse), for where Kafka behaves differently by default."""
+    return dict(overrides) if on_kafka() else {}
+
+
+# Kafka's LogManager starts retention, flushing and its checkpoint writers
+# log.initial.task.delay.ms (30 s) after startup; Gregor at once.
+KAFKA_NO_INITIAL_TASK_DELAY = {"log.initial.task.delay.ms": "0"}
+
 
 def gregor_bin():
+    """The gregor binary (GREGOR_BIN). Against Kafka only its path matters
+    (tests that run it are Gregor-only; others put files beside its build
+    directory), so it need not be built."""
     path = os.environ.get("GREGOR_BIN")
     if not path:
-        here = os.path.dirname(os.path.abspath(__file__))
-        path = os.path.join(here, "..", "..", "build", "broker", "gregor")
-    if not os.access(path, os.X_OK):
+        path = os.path.join(TOP, "build", "broker", "gregor")
+    if not os.access(path, os.X_OK) and not on_kafka():
         raise RuntimeError("gregor binary not found at %s (set GREGOR_BIN)" % path)
     return path
 
@@ -82,6 +130,11 @@ def run_gregor(args, env=None, timeout=10.0):
 
 
 class Broker:
+    def __new__(cls, *args, **kwargs):
+        if cls is Broker and on_kafka():
+            cls = KafkaBroker
+        return super().__new__(cls)
+
     def __init__(self, node_id=1, data_dir=None, overrides=None, env=None):
         self.node_id = node_id
         self.host = "127.0.0.1"
@@ -216,6 +269,151 @@ class Broker:
                 self.stop()
         finally:
             self.cleanup()
+
+
+class _KafkaProcess:
+    """What tests use of Popen (poll, wait, send_signal, kill) for the Kafka
+    node: a process scripts/kafka-ref started (setsid), not our child, so
+    its exit status is not ours to read: returncode is -signal when we
+    signalled it, else 0."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.returncode = None
+        self._signal = None
+
+    def _alive(self):
+        try:
+            with open("/proc/%d/stat" % self.pid) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state not in ("Z", "X")
+
+    def poll(self):
+        if self.returncode is None and not self._alive():
+            self.returncode = -self._signal if self._signal else 0
+        return self.returncode
+
+    def wait(self, timeout=None):
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if end is not None and time.monotonic() >= end:
+                raise subprocess.TimeoutExpired("kafka pid %d" % self.pid, timeout)
+            time.sleep(0.02)
+        return self.returncode
+
+    def send_signal(self, sig):
+        if self.poll() is None:
+            self._signal = sig
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+
+class KafkaBroker(Broker):
+    """The same interface, backed by an Apache Kafka 4.4.0 node (broker and
+    controller in one process) run by scripts/kafka-ref in data_dir: data
+    in data_dir/data, log in data_dir/kafka.log. node.id and the overrides
+    go to its server.properties; kafka-ref picks the ports (so `listeners`
+    cannot be set) and sets group.initial.rebalance.delay.ms=0, Gregor's
+    default. Kafka's shutdown takes seconds: STOP_DEADLINE is Gregor's."""
+
+    # set by scripts/kafka-ref itself
+    KAFKA_REF_KEYS = ("listeners", "advertised.listeners", "listener.security.protocol.map",
+                               "controller.listener.names", "log.dirs", "log.dir", "process.roles")
+
+    def __init__(self, node_id=1, data_dir=None, overrides=None, env=None):
+        super().__init__(node_id=node_id, data_dir=data_dir, overrides=overrides, env=env)
+        self._log_from = 0
+        for key in self.overrides:
+            if key.startswith("gregor.") or key in self.KAFKA_REF_KEYS:
+                raise AssertionError("override %s cannot go to the Kafka node (scripts/kafka-ref): "
+                                     "mark the test @gregor_only" % key)
+
+    def args(self):
+        conf = {"node.id": str(self.node_id)}
+        conf.update(self.overrides)
+        return ["%s=%s" % kv for kv in conf.items()]
+
+    def _kafka_ref(self, *args, timeout):
+        return subprocess.run([KAFKA_REF] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=timeout, env=clean_env())
+
+    def start(self):
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "kafka.log")
+        try:
+            self._log_from = os.path.getsize(self.log_path)
+        except OSError:
+            self._log_from = 0
+        try:
+            p = self._kafka_ref("start", self.data_dir, *self.args(), timeout=KAFKA_START_DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("scripts/kafka-ref start did not finish within %.0f s; log:\n%s"
+                                 % (KAFKA_START_DEADLINE, self.log()[-5000:]))
+        if p.returncode != 0:
+            self.kill()
+            raise AssertionError("scripts/kafka-ref start %s failed (%d): %s"
+                                 % (self.data_dir, p.returncode, p.stderr[-5000:]))
+        hostport = p.stdout.strip().splitlines()[-1]
+        host, port = hostport.rsplit(":", 1)
+        self.host, self.port = host, int(port)
+        with open(os.path.join(self.data_dir, "pid")) as f:
+            self.proc = _KafkaProcess(int(f.read().strip()))
+        return self
+
+    def log(self):
+        """Kafka's log since this start."""
+        if not self.log_path:
+            return ""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_from)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def closing_reason(self, local_port, deadline=LOG_DEADLINE):
+        raise AssertionError("closing_reason reads Gregor's log: mark the test @gregor_only")
+
+    def stop(self):
+        """scripts/kafka-ref stop (SIGTERM, up to 60 s, then SIGKILL): the
+        node must go without being killed."""
+        if not self.proc or self.proc.poll() is not None:
+            return
+        t0 = time.monotonic()
+        p = self._kafka_ref("stop", self.data_dir, timeout=KAFKA_STOP_DEADLINE)
+        elapsed = time.monotonic() - t0
+        if p.returncode != 0 or "SIGKILL" in p.stderr:
+            raise AssertionError("scripts/kafka-ref stop failed (%d): %s" % (p.returncode, p.stderr))
+        self.proc.wait(10)
+        return elapsed
+
+    def kill(self):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait(30)
+            return
+        # A start that failed half way: kafka-ref may have left a node behind.
+        if os.path.exists(os.path.join(self.data_dir, "pid")):
+            self._kafka_ref("stop", self.data_dir, timeout=KAFKA_STOP_DEADLINE)
+
+    def cleanup(self):
+        self.kill()
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.log_path = None
+
+
+class GregorBroker(Broker):
+    """Gregor whatever the target, for tests about Gregor itself (its data
+    directory, its binary) that run under GREGOR_TEST_TARGET=kafka too."""
 
 
 class BrokerTestCase(unittest.TestCase):

@@ -331,6 +331,46 @@ class Conn:
         self.send(metadata_request(version, correlation_id, **kw))
         return decode_metadata_response(version, self.recv_frame())
 
+    def wait_topic(self, topic, deadline=15.0, create=True):
+        """Ask for the topic's metadata (v4; with create, allowing it to be
+        auto-created) until it and each of its partitions answer without
+        error, and each partition answers ListOffsets (v1, latest) too;
+        returns the partition count. Gregor has a topic once it answers;
+        Kafka's controller creates it and its broker serves it a moment
+        later (the metadata cache first, the partitions after)."""
+        end = time.monotonic() + deadline
+        last = None
+        while True:
+            md = self.metadata(4, topics=[topic], allow_auto_topic_creation=create)
+            (t,) = md["topics"]
+            last = t
+            if t["error_code"] == 0 and t["partitions"] and all(
+                    p["error_code"] == 0 and p["leader_id"] >= 0 for p in t["partitions"]):
+                parts = sorted(p["partition_index"] for p in t["partitions"])
+                if all(e == 0 for e in self.list_offsets_errors(topic, parts)):
+                    return len(parts)
+            if time.monotonic() >= end:
+                raise AssertionError("topic %s not ready after %.0f s: %s" % (topic, deadline, last))
+            time.sleep(0.05)
+
+    def list_offsets_errors(self, topic, partitions):
+        """ListOffsets v1 (latest) for the partitions: their error codes."""
+        body = struct.pack(">i", -1) + struct.pack(">i", 1) + string(topic)
+        body += struct.pack(">i", len(partitions)) + b"".join(struct.pack(">iq", p, -1) for p in partitions)
+        self.send(frame(struct.pack(">hhi", 2, 1, 4242) + string("gregor-it") + body))
+        r = Reader(self.recv_frame())
+        r.int32()
+        errors = []
+        for _ in range(r.int32()):
+            r.string(False)
+            for _ in range(r.int32()):
+                r.int32()
+                errors.append(r.int16())
+                r.int64()
+                r.int64()
+        r.done()
+        return errors
+
     def close(self):
         self.sock.close()
 

@@ -7,6 +7,10 @@ it with real clients (kcat, confluent_kafka, kafka-python) and raw sockets.
 Patterns select tests by substring of their id (e.g. "bad_input" or
 "test_slow_client"). Exits non-zero if anything fails; the last line is
 "N passed, N failed".
+
+GREGOR_TEST_TARGET=kafka runs them against Apache Kafka 4.4.0 instead
+(scripts/test-kafka; see broker.py): tests marked Gregor-only are skipped
+and counted, with their reasons, before that line.
 """
 
 import os
@@ -51,6 +55,24 @@ def tally(ids, result):
     return passed, len(failed) + extra
 
 
+def skip_summary(ids, result):
+    """({Gregor-only reason: [test ids]}, number of other skipped tests),
+    counted per test method, as tally() counts."""
+    from broker import GREGOR_ONLY
+    reasons = {}
+    for test, reason in result.skipped:
+        tid = test.test_case.id() if isinstance(test, unittest.case._SubTest) else test.id()
+        if tid in ids:
+            reasons.setdefault(tid, reason)
+    gregor_only, other = {}, 0
+    for tid, reason in reasons.items():
+        if reason.startswith(GREGOR_ONLY):
+            gregor_only.setdefault(reason[len(GREGOR_ONLY):], []).append(tid)
+        else:
+            other += 1
+    return gregor_only, other
+
+
 def main(argv):
     verbosity = 2
     patterns = [a for a in argv if not a.startswith("-")]
@@ -64,7 +86,18 @@ def main(argv):
     t0 = time.monotonic()
     result = unittest.TextTestRunner(stream=sys.stdout, verbosity=verbosity).run(suite)
     passed, failed = tally(ids, result)
+    gregor_only, other_skips = skip_summary(set(ids), result)
     print("integration suite took %.1f s" % (time.monotonic() - t0))
+    from broker import target
+    if target() != "gregor" or gregor_only:
+        print("target: %s" % target())
+        for reason, tests in sorted(gregor_only.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            print("  %3d Gregor-only: %s" % (len(tests), reason))
+            if verbosity > 1:
+                for tid in sorted(tests):
+                    print("        %s" % tid)
+        print("%d skipped as Gregor-only, %d skipped otherwise"
+              % (sum(len(t) for t in gregor_only.values()), other_skips))
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 and passed > 0 else 1
 

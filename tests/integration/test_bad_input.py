@@ -1,7 +1,10 @@
 """Malformed input: each case on its own connection. The broker must close
 that connection, log why ("closing connection from <peer>: <reason>"), and
 keep serving everyone else: after every case a fresh connection still gets
-a valid ApiVersions answer."""
+a valid ApiVersions answer.
+
+Kafka closes the connection in every case too; the logged reasons are
+Gregor's, checked only against Gregor."""
 
 import random
 import socket
@@ -10,7 +13,7 @@ import time
 import unittest
 
 import kwire
-from broker import BrokerTestCase
+from broker import BrokerTestCase, on_kafka
 
 MAX_REQUEST = 1000  # socket.request.max.bytes for this broker
 
@@ -24,9 +27,19 @@ class BadInputTest(BrokerTestCase):
         self.assertEqual(resp["correlation_id"], 4242)
         self.assertEqual(resp["error_code"], 0)
 
+    def closing_reason(self, port, reason_part):
+        """Gregor's logged reason for closing the connection from `port`,
+        which must contain `reason_part`; None against Kafka, whose log
+        has no such line."""
+        if on_kafka():
+            return None
+        reason = self.broker.closing_reason(port)
+        self.assertIn(reason_part, reason)
+        return reason
+
     def send_bad(self, data, reason_part, shut_wr=False):
         """Send `data` on a fresh connection; the broker must close it
-        without answering and log a reason containing `reason_part`."""
+        without answering and (Gregor) log a reason containing `reason_part`."""
         with self.conn() as c:
             port = c.local_port
             c.send(data)
@@ -34,8 +47,7 @@ class BadInputTest(BrokerTestCase):
                 c.sock.shutdown(socket.SHUT_WR)
             got = c.wait_closed()
         self.assertEqual(got, b"", "the broker answered a bad request")
-        reason = self.broker.closing_reason(port)
-        self.assertIn(reason_part, reason)
+        reason = self.closing_reason(port, reason_part)
         self.assert_still_serving()
         return reason
 
@@ -62,7 +74,8 @@ class BadInputTest(BrokerTestCase):
     def test_frame_size_over_max(self):
         # Only the size: the broker must not wait for a body it will refuse.
         reason = self.send_bad(struct.pack(">i", MAX_REQUEST + 1), "exceeds socket.request.max.bytes")
-        self.assertIn(str(MAX_REQUEST), reason)
+        if reason is not None:
+            self.assertIn(str(MAX_REQUEST), reason)
 
     def test_frame_size_at_max_is_read(self):
         # A frame of exactly the maximum is accepted and answered.
@@ -100,8 +113,7 @@ class BadInputTest(BrokerTestCase):
         with self.conn() as c:
             port = c.local_port
             c.send(struct.pack(">i", 100) + b"\x00\x03\x00\x04\x00\x00\x00\x01")
-        reason = self.broker.closing_reason(port)
-        self.assertIn("in the middle of a request", reason)
+        self.closing_reason(port, "in the middle of a request")
         self.assert_still_serving()
 
     def test_slow_client(self):
@@ -140,8 +152,8 @@ class BadInputTest(BrokerTestCase):
                 self.assertEqual(resp["correlation_id"], corr)
                 self.assertEqual(len(resp["brokers"]), 1)
             self.assertEqual(a.wait_closed(), b"")
-            self.assertIn("unknown API key 9999", self.broker.closing_reason(a_port))
-            self.assertIn("invalid frame size -7", self.broker.closing_reason(c_port))
+            self.closing_reason(a_port, "unknown API key 9999")
+            self.closing_reason(c_port, "invalid frame size -7")
             # B is still fine after both were closed.
             resp = b.api_versions(4, correlation_id=999)
             self.assertEqual((resp["correlation_id"], resp["error_code"]), (999, 0))

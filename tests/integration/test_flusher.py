@@ -42,7 +42,7 @@ class PipelinedAcksAllTest(BrokerCase):
     def test_answers_in_order_with_contiguous_offsets(self):
         topic = "flush-pipeline"
         with self.raw() as c:
-            c.metadata(12, topics=[topic], allow_auto_topic_creation=True)
+            self.assertEqual(c.wait_topic(topic), PARTITIONS)  # auto-created
             sent = pipeline(c, topic, ROUNDS, PARTITIONS)
             next_offset = {p: 0 for p in range(PARTITIONS)}
             for cid, p, n in sent:
@@ -62,6 +62,8 @@ class DeleteWhileWaitingTest(BrokerCase):
     def create(self, topic):
         res = create_topics_v7(self.broker, [(topic, PARTITIONS, 1, None, None)])
         self.assertEqual(res[0]["error"], E_NONE, res)
+        with self.raw() as c:  # Kafka's broker serves it a moment after the answer
+            self.assertEqual(c.wait_topic(topic, create=False), PARTITIONS)
 
     def test_delete_topic_under_acks_all_load(self):
         topic = "flush-delete"
@@ -96,7 +98,7 @@ class StopWhileWaitingTest(unittest.TestCase):
             b.start()
             try:
                 with RawClient(b.host, b.port) as c:
-                    c.metadata(12, topics=[topic], allow_auto_topic_creation=True)
+                    self.assertEqual(c.wait_topic(topic), PARTITIONS)  # auto-created
                     sent = pipeline(c, topic, ROUNDS, PARTITIONS)
                     answers = []
 

@@ -50,7 +50,7 @@ import tempfile
 import time
 import unittest
 
-from broker import Broker
+from broker import Broker, gregor_only
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -672,6 +672,7 @@ def load(bootstrap, topics):
 
 
 @unittest.skipIf(JAVA is None, SKIP_REASON)
+@gregor_only("it checks the files Gregor writes, with Kafka's tools")
 class KafkaFormatTest(unittest.TestCase):
     """Gregor stopped cleanly: Kafka reads every file, and its reading
     matches what was produced and committed."""
@@ -769,6 +770,7 @@ class KafkaFormatTest(unittest.TestCase):
 
 
 @unittest.skipIf(JAVA is None, SKIP_REASON)
+@gregor_only("it checks the files Gregor writes, with Kafka's tools")
 class KafkaFormatAfterKillTest(unittest.TestCase):
     """Gregor killed with SIGKILL: the files as left are Kafka's format
     (the active segments' indexes stay preallocated, as Kafka's do); after

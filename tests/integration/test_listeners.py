@@ -7,11 +7,12 @@ import subprocess
 import unittest
 
 import broker as broker_mod
-from broker import Broker, clean_env, free_port, gregor_bin
+from broker import Broker, clean_env, free_port, gregor_bin, gregor_only
 from kwire import Conn
 
 
 class ListenersTest(unittest.TestCase):
+    @gregor_only("sets listeners, which scripts/kafka-ref picks for the Kafka node, and reads Gregor's log line")
     def test_two_listeners_advertise_their_own_address(self):
         p1, p2 = free_port(), free_port()
         b = Broker(overrides={
@@ -36,6 +37,7 @@ class ListenersTest(unittest.TestCase):
             b.stop()
             b.cleanup()
 
+    @gregor_only("runs the gregor binary: Gregor refuses SSL listeners, which Kafka supports")
     def test_ssl_listener_refused(self):
         r = subprocess.run([gregor_bin(), "--override", "listeners=SSL://127.0.0.1:%d" % free_port(),
                             "--override", "log.dirs=/tmp/gregor-it-ssl-refused"],

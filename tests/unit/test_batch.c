@@ -850,9 +850,11 @@ START_TEST(test_err_empty_and_partial)
     /* magic 2 but shorter than a v2 header */
     put_be(buf + 8, 4, 40);
     expect_error(buf, 52, GP_E_CORRUPT_MESSAGE, "length 40");
-    /* longer than the blob */
+    /* longer than the blob: a client's request without a whole batch,
+     * INVALID_RECORD as in Kafka; corrupt where it is not a client's */
     put_be(buf + 8, 4, n - 12 + 1);
-    expect_error(buf, n, GP_E_CORRUPT_MESSAGE, "length past the end");
+    expect_error(buf, n, GP_E_INVALID_RECORD, "length past the end");
+    expect_error_lim(buf, n, &broker_limits, GP_E_CORRUPT_MESSAGE, "length past the end");
 }
 END_TEST
 
@@ -1177,11 +1179,13 @@ START_TEST(test_truncation_every_byte)
     for (int codec = GP_CODEC_NONE; codec <= GP_CODEC_ZSTD; codec++) {
         gp_bytes b = build_golden(&arena, codec, 10, small_filler);
         size_t n = (size_t)b.len;
-        /* The blob cut short: every prefix fails (the length no longer fits). */
+        /* The blob cut short: every prefix fails (the length no longer fits);
+         * from a client INVALID_RECORD, as in Kafka (no whole batch). */
         for (size_t cut = 1; cut < n; cut++) {
             uint8_t *p = malloc(cut); /* exact size, so ASan sees any overread */
             memcpy(p, b.p, cut);
-            expect_error(p, cut, GP_E_CORRUPT_MESSAGE, "cut blob");
+            expect_error(p, cut, GP_E_INVALID_RECORD, "cut blob");
+            expect_error_lim(p, cut, &broker_limits, GP_E_CORRUPT_MESSAGE, "cut blob");
             free(p);
         }
         /* The batch cut short with its length and CRC made consistent: the
