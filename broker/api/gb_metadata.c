@@ -16,6 +16,12 @@
  * entry has a non-zero topic id the topics are looked up by id only: each
  * id is answered once, an unknown one with UNKNOWN_TOPIC_ID and a null
  * name (these come first), and an entry with the zero id is not answered.
+ *
+ * v10-11 carry topic ids in the request, but their response has no null
+ * name to answer an unknown id with: as Kafka, a null name or a non-zero id
+ * there refuses the whole request (InvalidRequestException), answered as
+ * MetadataRequest.getErrorResponse answers: every entry INVALID_REQUEST with
+ * its name ("" for a null one) and its id, and no brokers.
  */
 #include <string.h>
 
@@ -87,10 +93,36 @@ static void gb__metadata_by_id(gb_broker *b, gb_request *req)
     gb_request_respond(req);
 }
 
+/* v10-11: whether an entry has what only v12 answers (a null name, an id). */
+static bool gb__needs_v12(const gp_metadata_request *body, int16_t version)
+{
+    if (version < 10 || version >= 12)
+        return false;
+    for (int32_t i = 0; i < body->topics_count; i++)
+        if (body->topics[i].name.len < 0 || !gp_uuid_is_zero(&body->topics[i].topic_id))
+            return true;
+    return false;
+}
+
 void gb_handle_metadata(gb_broker *b, gb_request *req)
 {
     const gp_metadata_request *body = req->body;
     gp_metadata_response *resp = req->resp;
+
+    if (gb__needs_v12(body, req->version)) {
+        resp->topics_count = body->topics_count;
+        resp->topics = gp_arena_alloc(&req->arena, (size_t)body->topics_count * sizeof *resp->topics);
+        for (int32_t i = 0; i < body->topics_count; i++) {
+            const gp_metadata_request_topic *in = &body->topics[i];
+            gp_metadata_response_topic *out = &resp->topics[i];
+            gp_metadata_response_topic_init(out);
+            out->error_code = GP_E_INVALID_REQUEST;
+            out->name = in->name.len < 0 ? GP_STR_LIT("") : in->name;
+            out->topic_id = in->topic_id;
+        }
+        gb_request_respond(req);
+        return;
+    }
 
     resp->brokers_count = 1;
     resp->brokers = gp_arena_calloc(&req->arena, 1, sizeof resp->brokers[0]);

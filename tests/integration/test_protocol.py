@@ -221,6 +221,19 @@ class ProtocolTest(BrokerTestCase):
         got = [(t["name"], t["error_code"], t["topic_id"]) for t in resp["topics"]]
         self.assertEqual(got, [(None, UNKNOWN_TOPIC_ID, tid)])
 
+    def test_metadata_v10_ids_refused(self):
+        # v10-11 requests carry topic ids, but their response cannot name an
+        # unknown id (no null name before v12): Kafka refuses the request,
+        # every entry INVALID_REQUEST with its name ("" for null) and id.
+        tid = bytes(range(1, 17))
+        for v in (10, 11):
+            with self.conn() as c:
+                resp = c.metadata(v, topics=["no-such-topic", None], topic_ids=[bytes(16), tid])
+            got = [(t["name"], t["error_code"], t["topic_id"], t["partitions"]) for t in resp["topics"]]
+            self.assertEqual(got, [("no-such-topic", INVALID_REQUEST, bytes(16), []), ("", INVALID_REQUEST, tid, [])],
+                             "v%d" % v)
+            self.assertEqual(resp["brokers"], [], "v%d" % v)
+
     def test_metadata_topic_name_rules(self):
         # Kafka's rules: 1-249 characters from [a-zA-Z0-9._-], not "." or "..".
         names = ["", ".", "..", "a" * 249, "a" * 250, "a b", "ok_name-1.x", "\u00e9", "_-."]
