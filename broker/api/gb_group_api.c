@@ -141,11 +141,6 @@ void gb_handle_join_group(gb_broker *b, gb_request *req)
     int64_t now;
     gb_groups *gs = gb_group_coordinator_groups(b, &now);
     int32_t n = body->protocols_count > 0 ? body->protocols_count : 0;
-    gb_join_protocol *protos = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *protos);
-    for (int32_t i = 0; i < n; i++) {
-        protos[i].name = body->protocols[i].name;
-        protos[i].metadata = body->protocols[i].metadata;
-    }
     gb_join_params p = {
         .group_id = body->group_id,
         .member_id = body->member_id,
@@ -157,7 +152,7 @@ void gb_handle_join_group(gb_broker *b, gb_request *req)
         /* v0 has none (the codec's default is -1): the session timeout */
         .rebalance_timeout_ms =
             body->rebalance_timeout_ms == -1 ? body->session_timeout_ms : body->rebalance_timeout_ms,
-        .protocols = protos,
+        .protocols = body->protocols,
         .nprotocols = n,
         .require_known_member_id = req->version >= 4 && body->group_instance_id.len < 0,
         .support_skip_assignment = req->version >= 9,
@@ -198,11 +193,6 @@ void gb_handle_sync_group(gb_broker *b, gb_request *req)
     int64_t now;
     gb_groups *gs = gb_group_coordinator_groups(b, &now);
     int32_t n = body->assignments_count > 0 ? body->assignments_count : 0;
-    gb_sync_assignment *as = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *as);
-    for (int32_t i = 0; i < n; i++) {
-        as[i].member_id = body->assignments[i].member_id;
-        as[i].assignment = body->assignments[i].assignment;
-    }
     gb_sync_params p = {
         .group_id = body->group_id,
         .generation_id = body->generation_id,
@@ -210,7 +200,7 @@ void gb_handle_sync_group(gb_broker *b, gb_request *req)
         .group_instance_id = body->group_instance_id,
         .protocol_type = body->protocol_type,
         .protocol_name = body->protocol_name,
-        .assignments = as,
+        .assignments = body->assignments,
         .nassignments = n,
     };
     gb_group_sync(gs, &p, req, now);

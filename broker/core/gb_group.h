@@ -40,6 +40,7 @@
 
 #include "protocol/gp_arena.h"
 #include "protocol/gp_codec.h"
+#include "protocol/gp_messages.h"
 
 typedef struct gb_groups gb_groups;
 typedef struct gb_group gb_group;
@@ -150,10 +151,10 @@ void gb_groups_load_done(gb_groups *gs, int32_t partition, int64_t now);
 
 /* ---- the group membership APIs --------------------------------------------- */
 
-typedef struct gb_join_protocol {
-    gp_str name;
-    gp_bytes metadata;
-} gb_join_protocol;
+/* A JoinGroup protocol (name, metadata) and a SyncGroup assignment
+ * (member_id, assignment) are the decoded request's own entries: the
+ * handlers pass the request's arrays through without copying them. */
+typedef gp_join_group_request_protocol gb_join_protocol;
 
 typedef struct gb_join_params {
     gp_str group_id;
@@ -173,10 +174,7 @@ typedef struct gb_join_params {
 /* JoinGroup: answered through hooks->join_done(waiter), now or later. */
 void gb_group_join(gb_groups *gs, const gb_join_params *p, void *waiter, int64_t now);
 
-typedef struct gb_sync_assignment {
-    gp_str member_id;
-    gp_bytes assignment;
-} gb_sync_assignment;
+typedef gp_sync_group_request_assignment gb_sync_assignment;
 
 typedef struct gb_sync_params {
     gp_str group_id;
