@@ -31,6 +31,10 @@ static const gc__key gc__keys[GC_KEY_COUNT] = {
 #undef GC_KEY
 };
 
+static const gc__table gc__ktable = {
+    gc__keys, sizeof gc__keys[0], GC_KEY_COUNT, offsetof(gc__key, type), offsetof(gc__key, offset),
+};
+
 /* The range each number type can hold, and what to call it in an error. */
 static const struct {
     int64_t lo, hi;
@@ -143,10 +147,7 @@ static int gc__why(char *why, size_t len, const char *fmt, ...)
 
 static int gc__find(const char *name, size_t len)
 {
-    for (size_t i = 0; i < GC_KEY_COUNT; i++)
-        if (strlen(gc__keys[i].info.name) == len && memcmp(gc__keys[i].info.name, name, len) == 0)
-            return (int)i;
-    return -1;
+    return gc__table_find(&gc__ktable, name, len);
 }
 
 /* Whether s[0..len) is one of the ", "-separated words in choices. */
@@ -778,21 +779,57 @@ const char *gc__field_text(int type, const void *f, char *buf, size_t len)
     return buf;
 }
 
+/* ---- the key tables, generically (gc__table) ---- */
+
+static const char *gc__table_entry(const gc__table *t, size_t i)
+{
+    return (const char *)t->first + i * t->size;
+}
+
+const void *gc__table_info(const gc__table *t, size_t i)
+{
+    return i < t->count ? gc__table_entry(t, i) : NULL;
+}
+
+int gc__table_find(const gc__table *t, const char *name, size_t len)
+{
+    if (!name)
+        return -1;
+    for (size_t i = 0; i < t->count; i++) {
+        /* The info comes first in an entry and the name first in the info. */
+        const char *k = *(const char *const *)gc__table_entry(t, i);
+        if (strlen(k) == len && memcmp(k, name, len) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+void gc__table_free(const gc__table *t, void *cfg, size_t cfg_size)
+{
+    for (size_t i = 0; i < t->count; i++) {
+        const char *e = gc__table_entry(t, i);
+        int type;
+        size_t offset;
+        memcpy(&type, e + t->type_at, sizeof type);
+        memcpy(&offset, e + t->offset_at, sizeof offset);
+        gc__field_free(type, (char *)cfg + offset);
+    }
+    memset(cfg, 0, cfg_size);
+}
+
 void gc_config_free(gc_config *cfg)
 {
-    for (size_t i = 0; i < GC_KEY_COUNT; i++)
-        gc__field_free(gc__keys[i].type, gc__field(cfg, i));
-    memset(cfg, 0, sizeof *cfg);
+    gc__table_free(&gc__ktable, cfg, sizeof *cfg);
 }
 
 size_t gc_config_key_count(void)
 {
-    return GC_KEY_COUNT;
+    return gc__ktable.count;
 }
 
 const gc_key_info *gc_config_key(size_t i)
 {
-    return i < GC_KEY_COUNT ? &gc__keys[i].info : NULL;
+    return gc__table_info(&gc__ktable, i);
 }
 
 const char *gc_config_value_text(const gc_config *cfg, size_t i, char *buf, size_t len)

@@ -64,4 +64,24 @@ bool gc__type_owns(int type);
 void gc__field_free(int type, void *field);
 const char *gc__field_text(int type, const void *field, char *buf, size_t len);
 
+/* A key table as the generic code sees it: count entries of size bytes
+ * from first, each starting with its public info (whose first member is
+ * the key's name) and holding its GC_T_* type (an int at type_at) and the
+ * offset of its field in the config struct (a size_t at offset_at). The
+ * broker's table (gc_config.c) and the topics' (gc_topic.c) are both read
+ * through it. */
+typedef struct gc__table {
+    const void *first;
+    size_t size, count;
+    size_t type_at, offset_at;
+} gc__table;
+
+/* Entry i's public info, or NULL when i is out of range. */
+const void *gc__table_info(const gc__table *t, size_t i);
+/* The index of the key named name[0..len), or -1 (also for a NULL name). */
+int gc__table_find(const gc__table *t, const char *name, size_t len);
+/* Free the owned fields of cfg (a config struct of the table, cfg_size
+ * bytes) and zero it. */
+void gc__table_free(const gc__table *t, void *cfg, size_t cfg_size);
+
 #endif

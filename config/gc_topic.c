@@ -30,6 +30,10 @@ static const gc__tkey gc__tkeys[GC_TOPIC_KEY_COUNT] = {
 #undef GC_TOPIC_KEY
 };
 
+static const gc__table gc__ttable = {
+    gc__tkeys, sizeof gc__tkeys[0], GC_TOPIC_KEY_COUNT, offsetof(gc__tkey, type), offsetof(gc__tkey, offset),
+};
+
 /* compression.type's values and Kafka's codec ids for them (bits 0-2 of a
  * batch's attributes, which protocol/gp_compress.h calls GP_CODEC_*). */
 static const struct {
@@ -263,29 +267,22 @@ int gc_topic_config_resolve(gc_topic_config *cfg, const gc_config *broker, const
 
 void gc_topic_config_free(gc_topic_config *cfg)
 {
-    for (size_t i = 0; i < GC_TOPIC_KEY_COUNT; i++)
-        gc__field_free(gc__tkeys[i].type, gc__tfield(cfg, i));
-    memset(cfg, 0, sizeof *cfg);
+    gc__table_free(&gc__ttable, cfg, sizeof *cfg);
 }
 
 size_t gc_topic_key_count(void)
 {
-    return GC_TOPIC_KEY_COUNT;
+    return gc__ttable.count;
 }
 
 const gc_topic_key_info *gc_topic_key(size_t i)
 {
-    return i < GC_TOPIC_KEY_COUNT ? &gc__tkeys[i].info : NULL;
+    return gc__table_info(&gc__ttable, i);
 }
 
 int gc_topic_key_find(const char *name, size_t len)
 {
-    if (!name)
-        return -1;
-    for (size_t i = 0; i < GC_TOPIC_KEY_COUNT; i++)
-        if (strlen(gc__tkeys[i].info.name) == len && memcmp(gc__tkeys[i].info.name, name, len) == 0)
-            return (int)i;
-    return -1;
+    return gc__table_find(&gc__ttable, name, len);
 }
 
 const char *gc_topic_value_text(const gc_topic_config *cfg, size_t i, char *buf, size_t len)
