@@ -817,20 +817,8 @@ void gc__table_free(const gc__table *t, void *cfg, size_t cfg_size)
     memset(cfg, 0, cfg_size);
 }
 
-void gc_config_free(gc_config *cfg)
-{
-    gc__table_free(&gc__ktable, cfg, sizeof *cfg);
-}
-
-size_t gc_config_key_count(void)
-{
-    return gc__ktable.count;
-}
-
-const gc_key_info *gc_config_key(size_t i)
-{
-    return gc__table_info(&gc__ktable, i);
-}
+/* gc_config_free(), gc_config_key_count(), gc_config_key() */
+GC__TABLE_ACCESSORS(gc__ktable, gc_config, gc_key_info, gc_config_free, gc_config_key_count, gc_config_key)
 
 const char *gc_config_value_text(const gc_config *cfg, size_t i, char *buf, size_t len)
 {

@@ -84,4 +84,21 @@ int gc__table_find(const gc__table *t, const char *name, size_t len);
  * bytes) and zero it. */
 void gc__table_free(const gc__table *t, void *cfg, size_t cfg_size);
 
+/* The public accessors every key table has, defined once for both:
+ * free_fn(cfg) frees and zeroes a config struct, count_fn() is the number
+ * of keys, key_fn(i) key i's public info (NULL when out of range). */
+#define GC__TABLE_ACCESSORS(table, cfg_type, info_type, free_fn, count_fn, key_fn)                                     \
+    void free_fn(cfg_type *cfg)                                                                                        \
+    {                                                                                                                  \
+        gc__table_free(&(table), cfg, sizeof *cfg);                                                                    \
+    }                                                                                                                  \
+    size_t count_fn(void)                                                                                              \
+    {                                                                                                                  \
+        return (table).count;                                                                                          \
+    }                                                                                                                  \
+    const info_type *key_fn(size_t i)                                                                                  \
+    {                                                                                                                  \
+        return gc__table_info(&(table), i);                                                                            \
+    }
+
 #endif

@@ -265,20 +265,9 @@ int gc_topic_config_resolve(gc_topic_config *cfg, const gc_config *broker, const
     return 0;
 }
 
-void gc_topic_config_free(gc_topic_config *cfg)
-{
-    gc__table_free(&gc__ttable, cfg, sizeof *cfg);
-}
-
-size_t gc_topic_key_count(void)
-{
-    return gc__ttable.count;
-}
-
-const gc_topic_key_info *gc_topic_key(size_t i)
-{
-    return gc__table_info(&gc__ttable, i);
-}
+/* gc_topic_config_free(), gc_topic_key_count(), gc_topic_key() */
+GC__TABLE_ACCESSORS(gc__ttable, gc_topic_config, gc_topic_key_info, gc_topic_config_free, gc_topic_key_count,
+                    gc_topic_key)
 
 int gc_topic_key_find(const char *name, size_t len)
 {
