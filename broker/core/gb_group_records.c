@@ -209,18 +209,32 @@ int gb_group_key_decode(gp_bytes key, gb_group_key *out)
     return r.err;
 }
 
-int gb_offset_value_decode(gp_bytes value, gb_offset_value *out)
+/* Start reading a record value (offset or group metadata, versions 0-4)
+ * into out (zeroed here; the caller sets its defaults after): r at the
+ * field after the version, which is in *v. Returns 0 (a short
+ * value shows later in r.err), GP_ERR_NULL for a tombstone or
+ * GP_ERR_VERSION. */
+static int gb__value_open(gp_bytes value, gp_reader *r, int16_t *v, void *out, size_t out_size)
 {
-    memset(out, 0, sizeof *out);
-    out->leader_epoch = -1;
-    out->expire_timestamp = -1;
+    memset(out, 0, out_size);
     if (value.len < 0)
         return GP_ERR_NULL;
-    gp_reader r;
-    gp_reader_init(&r, value.p, (size_t)value.len);
-    int16_t v = gp_read_int16(&r);
-    if (!r.err && (v < 0 || v > 4))
+    gp_reader_init(r, value.p, (size_t)value.len);
+    *v = gp_read_int16(r);
+    if (!r->err && (*v < 0 || *v > 4))
         return GP_ERR_VERSION;
+    return 0;
+}
+
+int gb_offset_value_decode(gp_bytes value, gb_offset_value *out)
+{
+    gp_reader r;
+    int16_t v;
+    int rc = gb__value_open(value, &r, &v, out, sizeof *out);
+    out->leader_epoch = -1;
+    out->expire_timestamp = -1;
+    if (rc)
+        return rc;
     bool flex = v >= 4;
     out->offset = gp_read_int64(&r);
     if (v >= 3)
@@ -236,15 +250,12 @@ int gb_offset_value_decode(gp_bytes value, gb_offset_value *out)
 
 int gb_group_value_decode(gp_arena *a, gp_bytes value, gb_group_value *out)
 {
-    memset(out, 0, sizeof *out);
-    out->current_state_timestamp = -1;
-    if (value.len < 0)
-        return GP_ERR_NULL;
     gp_reader r;
-    gp_reader_init(&r, value.p, (size_t)value.len);
-    int16_t v = gp_read_int16(&r);
-    if (!r.err && (v < 0 || v > 4))
-        return GP_ERR_VERSION;
+    int16_t v;
+    int rc = gb__value_open(value, &r, &v, out, sizeof *out);
+    out->current_state_timestamp = -1;
+    if (rc)
+        return rc;
     bool flex = v >= 4;
     out->protocol_type = gp_read_string(&r, flex, false);
     out->generation = gp_read_int32(&r);
