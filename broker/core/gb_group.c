@@ -571,6 +571,16 @@ void gb__schedule_heartbeat(gb_groups *gs, gb_member *m, int64_t now, int64_t ti
 
 /* ---- membership ---------------------------------------------------------------- */
 
+void gb__link_member(gb_group *g, gb_member *m)
+{
+    if (g->members_tail)
+        g->members_tail->next = m;
+    else
+        g->members = m;
+    g->members_tail = m;
+    g->nmembers++;
+}
+
 static void gb__add_member(gb_group *g, gb_member *m, gb_join_params const *p, void *waiter)
 {
     if (g->nmembers == 0) {
@@ -579,12 +589,7 @@ static void gb__add_member(gb_group *g, gb_member *m, gb_join_params const *p, v
     }
     if (!g->leader)
         g->leader = m;
-    if (g->members_tail)
-        g->members_tail->next = m;
-    else
-        g->members = m;
-    g->members_tail = m;
-    g->nmembers++;
+    gb__link_member(g, m);
     m->join_waiter = waiter;
     if (waiter)
         g->num_awaiting_join++;

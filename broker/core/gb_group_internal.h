@@ -132,6 +132,8 @@ void gb__prepare_rebalance(gb_groups *gs, gb_group *g, int64_t now, const char *
 void gb__schedule_heartbeat(gb_groups *gs, gb_member *m, int64_t now, int64_t timeout);
 void gb__set_assignment(gb_member *m, gp_bytes a);
 void gb__set_protocols(gb_member *m, const gb_join_protocol *protos, int32_t n);
+/* Append m to g's members (last in join order) and count it. */
+void gb__link_member(gb_group *g, gb_member *m);
 gb_member *gb__static_member(const gb_group *g, gp_str instance_id);
 int16_t gb__status(const gb_groups *gs, gp_str group_id, bool allow_empty);
 bool gb__streq(const char *a, const char *b);

@@ -126,12 +126,7 @@ int gb_groups_replay(gb_groups *gs, int32_t partition, gp_bytes key, gp_bytes va
         m->assignment = NULL;
         gb__set_assignment(m, vm->assignment);
         m->deadline = GB_NO_DEADLINE;
-        if (g->members_tail)
-            g->members_tail->next = m;
-        else
-            g->members = m;
-        g->members_tail = m;
-        g->nmembers++;
+        gb__link_member(g, m);
     }
     gp_arena_reset(a, NULL, 0);
     return 0;
