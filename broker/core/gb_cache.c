@@ -8,6 +8,7 @@
 
 #include "broker/base/gb_job.h"
 #include "broker/base/gb_logger.h"
+#include "broker/core/gb_topics.h"
 #include "storage/gs_pagecache.h"
 
 #define GB_CACHE_STEP ((int64_t)1 << 20) /* the smallest piece queued, and dropped */
@@ -69,15 +70,15 @@ void gb_cache_free(gb_broker *b)
 
 static void gb__partition_opened(gb_partition *p)
 {
-    gs_log_tail(p->log, &p->cache_base, &p->cache_pos);
-    p->hot_base = p->cache_base;
-    p->hot_pos = p->cache_pos;
+    gs_log_tail(p->log, &p->cache.base, &p->cache.pos);
+    p->cache.hot_base = p->cache.base;
+    p->cache.hot_pos = p->cache.pos;
 }
 
 /* Is byte pos of the segment at seg_base at or after p's hot mark? */
 static bool gb__at_or_after_hot(const gb_partition *p, int64_t seg_base, int64_t pos)
 {
-    return seg_base > p->hot_base || (seg_base == p->hot_base && pos >= p->hot_pos);
+    return seg_base > p->cache.hot_base || (seg_base == p->cache.hot_base && pos >= p->cache.hot_pos);
 }
 
 bool gb_cache_known_hot(const gb_partition *p, const gs_log_slice *s)
@@ -109,8 +110,8 @@ static void gb__evict_after(void *arg)
             /* Reads before this point may have to wait for the disk now. */
             int64_t end = job->slices[i].pos + job->slices[i].len;
             if (gb__at_or_after_hot(p, s->seg_base, end)) {
-                p->hot_base = s->seg_base;
-                p->hot_pos = end;
+                p->cache.hot_base = s->seg_base;
+                p->cache.hot_pos = end;
             }
             dropped += job->slices[i].len;
         }
@@ -172,17 +173,17 @@ static void gb__appended(gb_broker *b, gb_partition *p)
         return;
     int64_t base, size;
     gs_log_tail(p->log, &base, &size);
-    if (base != p->cache_base) {
+    if (base != p->cache.base) {
         /* The log rolled: what is left of the closed segment goes in whole. */
-        int64_t old = gs_log_segment_size(p->log, p->cache_base);
-        if (old > p->cache_pos)
-            gb__queue(c, p, p->cache_base, p->cache_pos, old - p->cache_pos);
-        p->cache_base = base;
-        p->cache_pos = 0;
+        int64_t old = gs_log_segment_size(p->log, p->cache.base);
+        if (old > p->cache.pos)
+            gb__queue(c, p, p->cache.base, p->cache.pos, old - p->cache.pos);
+        p->cache.base = base;
+        p->cache.pos = 0;
     }
-    if (size - p->cache_pos >= GB_CACHE_STEP) {
-        gb__queue(c, p, base, p->cache_pos, size - p->cache_pos);
-        p->cache_pos = size;
+    if (size - p->cache.pos >= GB_CACHE_STEP) {
+        gb__queue(c, p, base, p->cache.pos, size - p->cache.pos);
+        p->cache.pos = size;
     }
     gb__evict_start(c);
 }

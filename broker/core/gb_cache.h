@@ -25,8 +25,16 @@
 
 #include "broker/core/gb_broker.h"
 #include "broker/core/gb_partition_events.h"
-#include "broker/core/gb_topics.h"
 #include "storage/gs_log.h"
+
+/* The page cache's state of one partition (gb_partition.cache): appended
+ * bytes from (base segment, pos) on are not queued for the budget yet;
+ * bytes from (hot_base segment, hot_pos) on were appended by this process
+ * and not dropped from the cache. */
+typedef struct gb_cache_part {
+    int64_t base, pos;
+    int64_t hot_base, hot_pos;
+} gb_cache_part;
 
 void gb_cache_start(gb_broker *b);
 /* No new eviction after this; a running one finishes while the loop runs dry. */

@@ -8,6 +8,8 @@
 
 #include "common/gu_common.h"
 
+#include "broker/core/gb_topics.h"
+
 struct gb_waiter_link {
     gb_fetch_waiter *w;
     gb_partition *p;
@@ -39,7 +41,7 @@ void gb_fetch_waiter_unlink_all(gb_fetch_waiter *w)
         if (l->prev)
             l->prev->next = l->next;
         else
-            l->p->waiters = l->next;
+            l->p->waiters.head = l->next;
         if (l->next)
             l->next->prev = l->prev;
         l->p = NULL;
@@ -68,10 +70,10 @@ void gb_fetch_waiter_link(gb_fetch_waiter *w, gb_partition *p)
     l->w = w;
     l->p = p;
     l->prev = NULL;
-    l->next = p->waiters;
-    if (p->waiters)
-        p->waiters->prev = l;
-    p->waiters = l;
+    l->next = p->waiters.head;
+    if (p->waiters.head)
+        p->waiters.head->prev = l;
+    p->waiters.head = l;
 }
 
 void gb_fetch_waiter_park(gb_fetch_waiter *w)
@@ -149,7 +151,7 @@ void gb_fetch_waiter_start(gb_broker *b, int32_t max_wait_ms, gb_fetch_look_fn l
  * loop iteration, so that several appends cost one look). */
 static void gb__wake(gb_partition *p)
 {
-    for (gb_waiter_link *l = p->waiters; l; l = l->next)
+    for (gb_waiter_link *l = p->waiters.head; l; l = l->next)
         uv_timer_start(&l->w->timer, gb__on_timer, 0, 0);
 }
 
@@ -157,9 +159,9 @@ static void gb__wake(gb_partition *p)
  * miss it) soon. */
 static void gb__gone(gb_partition *p)
 {
-    while (p->waiters) {
-        gb_waiter_link *l = p->waiters;
-        p->waiters = l->next;
+    while (p->waiters.head) {
+        gb_waiter_link *l = p->waiters.head;
+        p->waiters.head = l->next;
         if (l->next)
             l->next->prev = NULL;
         l->p = NULL;

@@ -18,9 +18,14 @@
 #include <stdint.h>
 
 #include "broker/core/gb_partition_events.h"
-#include "broker/core/gb_topics.h"
 
 typedef struct gb_fetch_waiter gb_fetch_waiter;
+typedef struct gb_waiter_link gb_waiter_link;
+
+/* The fetch waiters' state of one partition (gb_partition.waiters). */
+typedef struct gb_fetch_waiters_part {
+    gb_waiter_link *head; /* parked fetches to wake on append */
+} gb_fetch_waiters_part;
 
 /* A look: the waiter's owner reads the logs and then either answers
  * (gb_fetch_waiter_done) or parks again (unlink, link, park). */

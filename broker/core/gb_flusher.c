@@ -9,6 +9,7 @@
 #include "common/gu_common.h"
 
 #include "broker/base/gb_logger.h"
+#include "broker/core/gb_topics.h"
 
 /* Sync threads, started as they are needed: each runs one partition's
  * fdatasync at a time. The journal commits concurrent syncs together, so
@@ -85,12 +86,12 @@ static void gb__flusher_thread(void *arg)
 static void gb__flush_queue(gb_flusher *f, gb_flush_part *fp)
 {
     gs_log *log = fp->p->log;
-    size_t need = gs_log_segments_from(log, fp->p->flushed_offset);
+    size_t need = gs_log_segments_from(log, fp->p->flush.flushed_offset);
     if (need > fp->refs_cap) {
         fp->refs_cap = need;
         fp->refs = gu_realloc(fp->refs, fp->refs_cap * sizeof *fp->refs);
     }
-    fp->nrefs = gs_log_sync_refs(log, fp->p->flushed_offset, fp->refs, fp->refs_cap);
+    fp->nrefs = gs_log_sync_refs(log, fp->p->flush.flushed_offset, fp->refs, fp->refs_cap);
     fp->upto = gs_log_end_offset(log);
     fp->busy = true;
     fp->next = NULL;
@@ -113,7 +114,7 @@ static void gb__flush_queue(gb_flusher *f, gb_flush_part *fp)
 static void gb__flush_part_free(gb_flush_part *fp)
 {
     if (fp->p)
-        fp->p->flush = NULL;
+        fp->p->flush.part = NULL;
     *fp->all_prev = fp->all_next;
     if (fp->all_next)
         fp->all_next->all_prev = fp->all_prev;
@@ -128,7 +129,7 @@ static void gb__flush_answer(gb_flush_part *fp, int rc)
     gb_flush_wait **link = &fp->waits;
     while (*link) {
         gb_flush_wait *w = *link;
-        if (rc < 0 || fp->p->flushed_offset > w->offset) {
+        if (rc < 0 || fp->p->flush.flushed_offset > w->offset) {
             *link = w->next;
             w->cb(w->arg, rc);
             free(w);
@@ -153,10 +154,10 @@ static void gb__flush_finish(gb_flusher *f, gb_flush_part *fp, bool restart)
     }
     if (synced && fp->rc < 0)
         gb_logger_error("fdatasync of partition %s-%d failed: %s", fp->p->topic->name, fp->p->index, strerror(-fp->rc));
-    else if (synced && fp->upto > fp->p->flushed_offset)
-        fp->p->flushed_offset = fp->upto;
+    else if (synced && fp->upto > fp->p->flush.flushed_offset)
+        fp->p->flush.flushed_offset = fp->upto;
     if (synced && fp->rc == 0) {
-        fp->p->last_flush_ms = (int64_t)uv_now(f->b->loop);
+        fp->p->flush.last_flush_ms = (int64_t)uv_now(f->b->loop);
         gb_logger_debug("partition %s-%d is on disk below offset %" PRId64, fp->p->topic->name, fp->p->index, fp->upto);
     }
     gb__flush_answer(fp, synced ? fp->rc : 0);
@@ -178,6 +179,13 @@ static void gb__flusher_done(uv_async_t *a)
         gb__flush_finish(f, list, !f->stop);
         list = next;
     }
+}
+
+void gb_flush_state_init(gb_flush_state *fs, int64_t flushed_offset, int64_t now_ms)
+{
+    fs->flushed_offset = flushed_offset;
+    fs->last_flush_ms = now_ms;
+    fs->part = NULL;
 }
 
 int gb_flusher_start(gb_broker *b)
@@ -217,7 +225,7 @@ void gb_flusher_stop(gb_broker *b)
         int64_t flushed;
         int rc = 0;
         if (fp->p && (rc = gs_log_flush(fp->p->log, &flushed)) == 0)
-            fp->p->flushed_offset = flushed;
+            fp->p->flush.flushed_offset = flushed;
         gb__flush_answer(fp, fp->p ? rc : -ENOENT);
         /* anything left asked for more than the log holds: refuse it */
         gb__flush_answer(fp, -EIO);
@@ -232,15 +240,15 @@ void gb_flusher_stop(gb_broker *b)
 void gb_flusher_wait(gb_broker *b, gb_partition *p, int64_t offset, void (*cb)(void *arg, int status), void *arg)
 {
     gb_flusher *f = b->flusher;
-    if (p->flushed_offset > offset) {
+    if (p->flush.flushed_offset > offset) {
         cb(arg, 0);
         return;
     }
-    gb_flush_part *fp = p->flush;
+    gb_flush_part *fp = p->flush.part;
     if (!fp) {
         fp = gu_calloc(1, sizeof *fp);
         fp->p = p;
-        p->flush = fp;
+        p->flush.part = fp;
         fp->all_next = f->all;
         if (f->all)
             f->all->all_prev = &fp->all_next;
@@ -262,7 +270,7 @@ static void gb__flush_nobody(void *arg, int status)
 
 void gb_flusher_maybe_flush(gb_broker *b, gb_partition *p, int64_t last)
 {
-    if (!b->flusher || p->flush || last + 1 - p->flushed_offset < p->topic->cfg.flush_messages)
+    if (!b->flusher || p->flush.part || last + 1 - p->flush.flushed_offset < p->topic->cfg.flush_messages)
         return;
     gb_flusher_wait(b, p, last, gb__flush_nobody, NULL);
 }
@@ -279,7 +287,8 @@ void gb_flusher_flush_old(gb_broker *b, int64_t now_ms)
         for (int32_t j = 0; j < ts[i]->npartitions; j++) {
             gb_partition *p = ts[i]->partitions[j];
             int64_t end = gs_log_end_offset(p->log);
-            if (!p->flush && end > p->flushed_offset && now_ms - p->last_flush_ms >= ts[i]->cfg.flush_ms)
+            const gb_flush_state *fs = &p->flush;
+            if (!fs->part && end > fs->flushed_offset && now_ms - fs->last_flush_ms >= ts[i]->cfg.flush_ms)
                 gb_flusher_wait(b, p, end - 1, gb__flush_nobody, NULL);
         }
     gp_arena_reset(&a, NULL, 0);
@@ -288,11 +297,11 @@ void gb_flusher_flush_old(gb_broker *b, int64_t now_ms)
 static void gb__partition_gone(gb_broker *b, gb_partition *p)
 {
     gb_flusher *f = b->flusher;
-    gb_flush_part *fp = p->flush;
+    gb_flush_part *fp = p->flush.part;
     if (!f || !fp)
         return;
     fp->p = NULL;
-    p->flush = NULL;
+    p->flush.part = NULL;
     if (fp->busy)
         return; /* its sync comes back to a gone partition */
     /* Answer its waits from the loop, not from inside the deletion. */

@@ -8,8 +8,22 @@
 #ifndef GB_FLUSHER_H
 #define GB_FLUSHER_H
 
+#include <stdint.h>
+
 #include "broker/core/gb_partition_events.h"
-#include "broker/core/gb_topics.h"
+
+typedef struct gb_flush_part gb_flush_part;
+
+/* The flusher's state of one partition (gb_partition.flush). */
+typedef struct gb_flush_state {
+    int64_t flushed_offset; /* every offset below is on disk (fdatasync) */
+    int64_t last_flush_ms;  /* uv_now of the last completed sync (flush.ms) */
+    gb_flush_part *part;    /* while a sync or acks=all waits are out on this partition */
+} gb_flush_state;
+
+/* A partition opened with its log on disk up to flushed_offset, at now_ms
+ * (topics, which knows what recovery found). */
+void gb_flush_state_init(gb_flush_state *fs, int64_t flushed_offset, int64_t now_ms);
 
 int gb_flusher_start(gb_broker *b);
 /* Finish the flush in progress, stop the thread. */

@@ -391,11 +391,11 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
         part->index = p;
         part->log = log;
         part->pstate = ps;
-        part->flushed_offset = clean || creating ? gs_log_end_offset(log) : (recovery < 0 ? 0 : recovery);
-        if (part->flushed_offset > gs_log_end_offset(log))
-            part->flushed_offset = gs_log_end_offset(log);
-        part->recovery_point = part->flushed_offset;
-        part->last_flush_ms = (int64_t)uv_now(b->loop);
+        int64_t flushed = clean || creating ? gs_log_end_offset(log) : (recovery < 0 ? 0 : recovery);
+        if (flushed > gs_log_end_offset(log))
+            flushed = gs_log_end_offset(log);
+        part->recovery_point = flushed;
+        gb_flush_state_init(&part->flush, flushed, (int64_t)uv_now(b->loop));
         gb_partition_publish(b, part, GB_PARTITION_OPENED);
         t->partitions[p] = part;
         t->npartitions = p + 1;

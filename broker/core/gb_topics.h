@@ -21,32 +21,28 @@
 #include <stdint.h>
 
 #include "broker/core/gb_broker.h"
+#include "broker/core/gb_cache.h"
+#include "broker/core/gb_fetch_waiters.h"
+#include "broker/core/gb_flusher.h"
 #include "config/gc_topic.h"
 #include "protocol/gp_codec.h"
 #include "storage/gs_log.h"
 #include "storage/gs_pstate.h"
 
 typedef struct gb_topic gb_topic;
-typedef struct gb_waiter_link gb_waiter_link;
-typedef struct gb_flush_part gb_flush_part;
 
 typedef struct gb_partition {
     gb_topic *topic;
     int32_t index;
     gs_log *log;
-    gs_pstate *pstate;       /* idempotent producers' state (snapshots at each roll) */
-    int64_t flushed_offset;  /* every offset below is on disk (fdatasync) */
-    int64_t last_flush_ms;   /* uv_now of the last completed sync (flush.ms) */
-    int64_t recovery_point;  /* ... and so are the segments below, indexes
-                              * too: what recovery-point-offset-checkpoint says */
-    gb_flush_part *flush;    /* the flusher's, while acks=all waits on this partition */
-    gb_waiter_link *waiters; /* parked fetches to wake on append */
-    /* broker/core/gb_cache: appended bytes from (cache_base segment, cache_pos)
-     * on are not queued for the page-cache budget yet; bytes from
-     * (hot_base segment, hot_pos) on were appended by this process and not
-     * dropped from the cache. */
-    int64_t cache_base, cache_pos;
-    int64_t hot_base, hot_pos;
+    gs_pstate *pstate;      /* idempotent producers' state (snapshots at each roll) */
+    int64_t recovery_point; /* the segments below, indexes too, are on disk:
+                             * what recovery-point-offset-checkpoint says */
+    /* The state of the services that keep some per partition, each owned
+     * by its module (topics does not look inside). */
+    gb_flush_state flush;          /* core/gb_flusher */
+    gb_fetch_waiters_part waiters; /* core/gb_fetch_waiters */
+    gb_cache_part cache;           /* core/gb_cache */
 } gb_partition;
 
 struct gb_topic {
