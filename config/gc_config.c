@@ -326,28 +326,7 @@ static void *gc__field(const gc_config *cfg, size_t i)
 /* Store *v (owned by cfg from now on) in key i's field; NULL v stores null. */
 static void gc__store(gc_config *cfg, size_t i, const gc__val *v)
 {
-    void *f = gc__field(cfg, i);
-    switch (gc__keys[i].type) {
-    case GC_T_INT:
-        *(int32_t *)f = v ? (int32_t)v->n : 0;
-        break;
-    case GC_T_LONG:
-        *(int64_t *)f = v ? v->n : 0;
-        break;
-    case GC_T_SHORT:
-        *(int16_t *)f = v ? (int16_t)v->n : 0;
-        break;
-    case GC_T_BOOL:
-        *(bool *)f = v ? v->b : false;
-        break;
-    case GC_T_DOUBLE:
-        *(double *)f = v ? v->d : 0;
-        break;
-    default:
-        free(*(char **)f);
-        *(char **)f = v ? v->s : NULL;
-        break;
-    }
+    gc__field_store(gc__keys[i].type, gc__field(cfg, i), v);
     cfg->isnull[i] = !v;
 }
 
@@ -752,6 +731,31 @@ void gc__field_free(int type, void *field)
 {
     if (gc__type_owns(type))
         free(*(char **)field);
+}
+
+void gc__field_store(int type, void *f, const gc__val *v)
+{
+    switch (type) {
+    case GC_T_INT:
+        *(int32_t *)f = v ? (int32_t)v->n : 0;
+        break;
+    case GC_T_LONG:
+        *(int64_t *)f = v ? v->n : 0;
+        break;
+    case GC_T_SHORT:
+        *(int16_t *)f = v ? (int16_t)v->n : 0;
+        break;
+    case GC_T_BOOL:
+        *(bool *)f = v ? v->b : false;
+        break;
+    case GC_T_DOUBLE:
+        *(double *)f = v ? v->d : 0;
+        break;
+    default:
+        free(*(char **)f);
+        *(char **)f = v ? v->s : NULL;
+        break;
+    }
 }
 
 const char *gc__field_text(int type, const void *f, char *buf, size_t len)

@@ -58,10 +58,13 @@ int gc__parse(const gc__spec *spec, const char *s, gc__val *v, char *why, size_t
 const char *gc__double_text(double d, char *buf, size_t len);
 
 /* The fields of the broker's and the topics' config structs, by GC_T_*
- * type: does the type own a string, free one, write the value as Kafka
+ * type: does the type own a string, free one, store a value, write it as Kafka
  * prints it (into buf, which is returned). */
 bool gc__type_owns(int type);
 void gc__field_free(int type, void *field);
+/* Store *v (owned by the field from now on, a string replacing and freeing
+ * the old one); NULL v stores zero or a null string. */
+void gc__field_store(int type, void *field, const gc__val *v);
 const char *gc__field_text(int type, const void *field, char *buf, size_t len);
 
 /* A key table as the generic code sees it: count entries of size bytes

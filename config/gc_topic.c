@@ -68,25 +68,7 @@ static bool gc__towns(size_t i)
 /* Store v (owned by cfg from now on) in key i's field. */
 static void gc__tstore(gc_topic_config *cfg, size_t i, const gc__val *v)
 {
-    void *f = gc__tfield(cfg, i);
-    switch (gc__tkeys[i].type) {
-    case GC_T_INT:
-        *(int32_t *)f = (int32_t)v->n;
-        break;
-    case GC_T_LONG:
-        *(int64_t *)f = v->n;
-        break;
-    case GC_T_BOOL:
-        *(bool *)f = v->b;
-        break;
-    case GC_T_DOUBLE:
-        *(double *)f = v->d;
-        break;
-    default:
-        free(*(char **)f);
-        *(char **)f = v->s;
-        break;
-    }
+    gc__field_store(gc__tkeys[i].type, gc__tfield(cfg, i), v);
     cfg->isnull[i] = false;
 }
 
