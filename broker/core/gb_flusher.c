@@ -181,13 +181,6 @@ static void gb__flusher_done(uv_async_t *a)
     }
 }
 
-void gb_flush_state_init(gb_flush_state *fs, int64_t flushed_offset, int64_t now_ms)
-{
-    fs->flushed_offset = flushed_offset;
-    fs->last_flush_ms = now_ms;
-    fs->part = NULL;
-}
-
 int gb_flusher_start(gb_broker *b)
 {
     gb_flusher *f = gu_calloc(1, sizeof *f);
@@ -314,6 +307,13 @@ static void gb__partition_gone(gb_broker *b, gb_partition *p)
 
 void gb_flusher_on_partition(gb_broker *b, gb_partition *p, gb_partition_event ev)
 {
-    if (ev == GB_PARTITION_GONE)
+    if (ev == GB_PARTITION_OPENED) {
+        /* On disk up to the recovery point topics found (the log end after a
+         * clean stop or for a new partition). */
+        p->flush.flushed_offset = p->recovery_point;
+        p->flush.last_flush_ms = (int64_t)uv_now(b->loop);
+        p->flush.part = NULL;
+    } else if (ev == GB_PARTITION_GONE) {
         gb__partition_gone(b, p);
+    }
 }

@@ -21,9 +21,6 @@ typedef struct gb_flush_state {
     gb_flush_part *part;    /* while a sync or acks=all waits are out on this partition */
 } gb_flush_state;
 
-/* A partition opened with its log on disk up to flushed_offset, at now_ms
- * (topics, which knows what recovery found). */
-void gb_flush_state_init(gb_flush_state *fs, int64_t flushed_offset, int64_t now_ms);
 
 int gb_flusher_start(gb_broker *b);
 /* Finish the flush in progress, stop the thread. */

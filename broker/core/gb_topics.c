@@ -395,7 +395,6 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
         if (flushed > gs_log_end_offset(log))
             flushed = gs_log_end_offset(log);
         part->recovery_point = flushed;
-        gb_flush_state_init(&part->flush, flushed, (int64_t)uv_now(b->loop));
         gb_partition_publish(b, part, GB_PARTITION_OPENED);
         t->partitions[p] = part;
         t->npartitions = p + 1;
