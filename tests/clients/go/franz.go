@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -455,13 +456,22 @@ func franzDescribeConfigs(ctx context.Context, e *env) result {
 	if err := franzCreateTopic(ctx, adm, topic, 1, map[string]*string{"retention.ms": &ret}); err != nil {
 		return failErr("admin", err)
 	}
-	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	// A Kafka node answers CreateTopics before its metadata shows the topic:
+	// retry while DescribeConfigs says UNKNOWN_TOPIC_OR_PARTITION.
+	var rc kadm.ResourceConfig
+	_ = waitFor(ctx, func() bool {
+		var rcs kadm.ResourceConfigs
+		rcs, err = adm.DescribeTopicConfigs(ctx, topic)
+		if err == nil {
+			rc, err = rcs.On(topic, nil)
+		}
+		return err != nil || !errors.Is(rc.Err, kerr.UnknownTopicOrPartition)
+	})
 	if err != nil {
 		return failErr("describe configs", err)
 	}
-	rc, err := rcs.On(topic, nil)
-	if err != nil || rc.Err != nil {
-		return fail("describe configs of %s: %v %v", topic, err, rc.Err)
+	if rc.Err != nil {
+		return fail("describe configs of %s: %v", topic, rc.Err)
 	}
 	vals := map[string]string{}
 	for _, c := range rc.Configs {

@@ -485,9 +485,15 @@ func kafkagoDescribeConfigs(ctx context.Context, e *env) result {
 		return failErr("admin", err)
 	}
 	defer kafkagoClose(cl)
-	resp, err := cl.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{
-		{ResourceType: kafka.ResourceTypeTopic, ResourceName: topic},
-	}})
+	// A Kafka node answers CreateTopics before its metadata shows the topic:
+	// retry while DescribeConfigs says UNKNOWN_TOPIC_OR_PARTITION.
+	var resp *kafka.DescribeConfigsResponse
+	_ = waitFor(ctx, func() bool {
+		resp, err = cl.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{
+			{ResourceType: kafka.ResourceTypeTopic, ResourceName: topic},
+		}})
+		return err != nil || len(resp.Resources) != 1 || !errors.Is(resp.Resources[0].Error, kafka.UnknownTopicOrPartition)
+	})
 	if err != nil {
 		return failErr("describe configs", err)
 	}

@@ -550,7 +550,13 @@ func saramaDescribeConfigs(ctx context.Context, e *env) result {
 		return failErr("admin", err)
 	}
 	defer adm.Close()
-	entries, err := adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
+	// A Kafka node answers CreateTopics before its metadata shows the topic:
+	// retry while DescribeConfigs says UNKNOWN_TOPIC_OR_PARTITION.
+	var entries []sarama.ConfigEntry
+	_ = waitFor(ctx, func() bool {
+		entries, err = adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
+		return !errors.Is(err, sarama.ErrUnknownTopicOrPartition)
+	})
 	if err != nil {
 		return failErr("describe configs", err)
 	}

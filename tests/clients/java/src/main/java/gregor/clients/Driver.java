@@ -625,6 +625,9 @@ public final class Driver {
         String topic = c.name();
         c.stage = "creating topic " + topic;
         createTopic(c, admin, topic, 1, Map.of("retention.ms", "123456"));
+        // A Kafka node answers CreateTopics before its own metadata shows the
+        // topic; DescribeConfigs in that window gets UNKNOWN_TOPIC_OR_PARTITION.
+        describeTopic(c, admin, topic, 1);
         c.stage = "describing the configs of " + topic;
         ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, topic);
         Config cfg = c.get(admin.describeConfigs(List.of(res)).all()).get(res);
