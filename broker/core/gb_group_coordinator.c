@@ -366,3 +366,12 @@ void gb_group_coordinator_close(gb_broker *b)
     free(c);
     b->group_coordinator = NULL;
 }
+
+void gb_group_coordinator_txn_marker(gb_broker *b, int32_t partition, int64_t producer_id, bool commit)
+{
+    /* Transactional offset commits are not built yet: nothing pending. */
+    (void)b;
+    (void)partition;
+    (void)producer_id;
+    (void)commit;
+}

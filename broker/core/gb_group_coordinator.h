@@ -48,4 +48,9 @@ gb_topic *gb_group_coordinator_offsets_topic(gb_broker *b, bool create);
  * machine (for a commit that waits until it is durable). */
 gb_partition *gb_group_coordinator_last_append(gb_broker *b, int64_t *offset);
 
+/* A transaction marker of producer_id was appended to partition `partition`
+ * of __consumer_offsets (core/gb_txn_markers): its pending transactional
+ * offset commits there become committed offsets (commit) or vanish. */
+void gb_group_coordinator_txn_marker(gb_broker *b, int32_t partition, int64_t producer_id, bool commit);
+
 #endif
