@@ -416,19 +416,12 @@ class WireTest(BrokerTestCase):
 
     def test_init_producer_id_transactional(self):
         with self.conn() as c:
-            if on_kafka():
-                # Kafka has transactions: its transaction coordinator hands
-                # out an id, and bumps the epoch at each new InitProducerId.
-                self.assertEqual(find_transaction_coordinator(c, "txn-1"), NONE)
-                got = [self.init_pid(c, v, transactional_id="txn-1") for v in (0, 2, 4)]
-                self.assertEqual([(err, epoch) for err, _, epoch in got], [(NONE, 0), (NONE, 1), (NONE, 2)])
-                self.assertEqual(len({pid for _, pid, _ in got}), 1)
-                return
-            # Gregor has no transactions yet, and says so (its documented
-            # difference, docs/compatibility.md).
-            for v in (0, 2, 4):
-                self.assertEqual(self.init_pid(c, v, transactional_id="txn-1"),
-                                 (TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1, -1))
+            # The transaction coordinator hands out an id, and bumps the
+            # epoch at each new InitProducerId (as Kafka does).
+            self.assertEqual(find_transaction_coordinator(c, "txn-1"), NONE)
+            got = [self.init_pid(c, v, transactional_id="txn-1") for v in (0, 2, 4)]
+            self.assertEqual([(err, epoch) for err, _, epoch in got], [(NONE, 0), (NONE, 1), (NONE, 2)])
+            self.assertEqual(len({pid for _, pid, _ in got}), 1)
 
     def test_produce_rules(self):
         topic = "idem-rules"
