@@ -31,6 +31,7 @@ void gb_handle_describe_groups(gb_broker *b, gb_request *req);
 void gb_handle_delete_groups(gb_broker *b, gb_request *req);
 void gb_handle_init_producer_id(gb_broker *b, gb_request *req);
 void gb_handle_describe_producers(gb_broker *b, gb_request *req);
+void gb_handle_write_txn_markers(gb_broker *b, gb_request *req);
 
 /* Answer an ApiVersions request whose version the broker does not know:
  * a v0 response with UNSUPPORTED_VERSION and the supported table. */

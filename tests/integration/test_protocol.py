@@ -30,6 +30,7 @@ EXPECTED_API_TABLE = {
     19: (2, 7),   # CreateTopics (v0-1 removed in Kafka 4)
     20: (1, 6),   # DeleteTopics (v0 removed in Kafka 4)
     22: (0, 5),   # InitProducerId (a transactional id: TRANSACTIONAL_ID_AUTHORIZATION_FAILED until transactions)
+    27: (1, 1),   # WriteTxnMarkers (v0 removed in Kafka 4; v2, TransactionVersion, not yet)
     32: (1, 4),   # DescribeConfigs (v0 removed in Kafka 4)
     37: (0, 3),   # CreatePartitions
     42: (0, 2),   # DeleteGroups
