@@ -141,8 +141,8 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
             op->high_watermark = hw;
             op->last_stable_offset = lso;
             op->log_start_offset = start;
-            if (committed)
-                op->aborted_transactions_count = 0;
+            /* As Kafka: a list for read_committed (maybe empty), null otherwise. */
+            op->aborted_transactions_count = committed ? 0 : -1;
             if (v >= 9 && ip->current_leader_epoch > 0) {
                 /* Gregor's leader epoch is always 0 (Metadata says so). */
                 op->error_code = GP_E_UNKNOWN_LEADER_EPOCH;
