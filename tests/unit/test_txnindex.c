@@ -431,6 +431,44 @@ START_TEST(test_recovery_rebuilds)
 }
 END_TEST
 
+/* A replay from a roll's snapshot: entries below it are trusted, those
+ * after it are dropped and written again (not doubled). */
+START_TEST(test_replay_from_snapshot)
+{
+    gs_log *log = open_log(false, 0);
+    gs_pstate_load info;
+    gs_pstate *ps = open_pstate(log, false, &info);
+    int64_t open_first;
+    build_aborts(log, ps, &open_first);
+    append(log, ps, 9, 0, 0, 1, true);
+    do_marker(log, ps, 9, false); /* an abort in the active segment */
+    int64_t base, size;
+    gs_log_tail(log, &base, &size);
+    ck_assert_int_gt(base, 0);
+    gs_aborted_txn want[8];
+    size_t n = all_aborted(log, want, 8);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_int_ge(want[3].last_offset, base);
+    ck_assert_int_lt(want[0].last_offset, base);
+    size_t active_size = file_size(base, "txnindex");
+    ck_assert_uint_ge(active_size, GS_TXNINDEX_ENTRY);
+    gs_pstate_free(ps);
+    gs_log_close(log); /* no stop snapshot: as after kill -9 */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cd %s && f=%020" PRId64 ".txnindex && cat $f $f > $f.x && mv $f.x $f", dir, base);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_uint_eq(file_size(base, "txnindex"), 2 * active_size);
+    log = open_log(false, 0);
+    ps = open_pstate(log, false, &info);
+    ck_assert_int_eq(info.snapshot_offset, base);
+    ck_assert_int_eq(info.replay_from, base);
+    expect_aborts(log, ps, want, n, open_first);
+    ck_assert_uint_eq(file_size(base, "txnindex"), active_size);
+    gs_pstate_free(ps);
+    gs_log_close(log);
+}
+END_TEST
+
 START_TEST(test_retention_deletes_txnindex)
 {
     gs_log *log = open_log(false, 0);
@@ -470,6 +508,7 @@ int main(void)
     tcase_add_test(tc, test_lso_interleaved);
     tcase_add_test(tc, test_bounded_read_and_collect);
     tcase_add_test(tc, test_recovery_rebuilds);
+    tcase_add_test(tc, test_replay_from_snapshot);
     tcase_add_test(tc, test_retention_deletes_txnindex);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
