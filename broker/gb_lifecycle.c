@@ -19,6 +19,7 @@
 #include "broker/core/gb_flusher.h"
 #include "broker/base/gb_logger.h"
 #include "broker/core/gb_producer_ids.h"
+#include "broker/core/gb_txn_coordinator.h"
 #include "broker/net/gb_server.h"
 #include "broker/core/gb_topics.h"
 
@@ -79,6 +80,10 @@ int gb_broker_start(gb_broker *b, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the flusher thread");
         return -1;
     }
+    /* After the flusher: loading may write the markers of transactions a
+     * stop left between prepare and complete. */
+    if (gb_txn_coordinator_open(b, err, errlen) < 0)
+        return -1;
     uv_timer_init(b->loop, &b->retention_timer);
     b->retention_timer.data = b;
     uint64_t every = (uint64_t)b->cfg->log_retention_check_interval_ms;
@@ -110,6 +115,7 @@ void gb_broker_stop(gb_broker *b)
     uv_close((uv_handle_t *)&b->sigterm, NULL);
     gb_fetch_waiters_stop_all(b);
     gb_group_coordinator_stop(b);
+    gb_txn_coordinator_stop(b);
     gb_flusher_stop(b);
     gb_cache_stop(b);
     uv_close((uv_handle_t *)&b->retention_timer, NULL);
@@ -123,6 +129,7 @@ void gb_broker_stop(gb_broker *b)
 void gb_broker_close(gb_broker *b)
 {
     gb_group_coordinator_close(b);
+    gb_txn_coordinator_close(b);
     gb_topics_close(b);
     gb_cache_free(b);
     gb_producer_ids_close(b);

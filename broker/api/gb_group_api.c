@@ -24,6 +24,7 @@
 #include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_group_coordinator.h"
+#include "broker/core/gb_txn_coordinator.h"
 #include "broker/core/gb_flusher.h"
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_errors.h"
@@ -61,7 +62,8 @@ static gp_str gb__str_or_empty(const char *s)
 
 /*
  * This broker coordinates every group and transactional id. Looking up a
- * group creates __consumer_offsets, as in Kafka. Key types other than group
+ * group creates __consumer_offsets, a transactional id __transaction_state,
+ * as in Kafka. Key types other than group
  * (0) and transaction (1) are INVALID_REQUEST. v0-v3 ask for one key, v4+
  * for several (coordinator_keys), each answered in its own entry.
  */
@@ -75,6 +77,9 @@ void gb_handle_find_coordinator(gb_broker *b, gb_request *req)
         err = GP_E_INVALID_REQUEST;
         msg = "Unknown coordinator type";
     } else if (body->key_type == 0 && !gb_group_coordinator_offsets_topic(b, true)) {
+        err = GP_E_COORDINATOR_NOT_AVAILABLE;
+        msg = "The coordinator is not available.";
+    } else if (body->key_type == 1 && !gb_txn_coordinator_topic(b, true)) {
         err = GP_E_COORDINATOR_NOT_AVAILABLE;
         msg = "The coordinator is not available.";
     }

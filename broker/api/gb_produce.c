@@ -29,6 +29,7 @@
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_cache.h"
 #include "broker/core/gb_append.h"
+#include "broker/core/gb_txn_coordinator.h"
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
@@ -200,12 +201,20 @@ static void gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
         pr->error_message = gp_str_c("zstd compression needs Produce v7 or later");
         return;
     }
-    if (info.producer_id >= 0 && info.transactional) {
-        /* No transaction can be open without a transaction coordinator:
-         * Kafka's answer to a transactional batch outside a transaction. */
-        pr->error_code = GP_E_INVALID_TXN_STATE;
-        pr->error_message = gp_str_c("Record was not part of an ongoing transaction (Gregor has no transactions yet)");
-        return;
+    if (info.transactional && b->cfg->transaction_partition_verification_enable) {
+        /* KIP-890 part 1: the partition must be in the producer's ongoing
+         * transaction (the coordinator is in this process: no
+         * AddPartitionsToTxn round trip). A newer epoch holding the id is
+         * INVALID_PRODUCER_EPOCH on the data path, as Kafka maps it. */
+        const gp_produce_request *body = req->body;
+        int16_t verr = gb_txn_coordinator_verify(b, body->transactional_id, info.producer_id, info.producer_epoch,
+                                                 t->name, t->name_len, p->index);
+        if (verr) {
+            pr->error_code = verr == GP_E_PRODUCER_FENCED ? GP_E_INVALID_PRODUCER_EPOCH : verr;
+            if (verr == GP_E_INVALID_TXN_STATE)
+                pr->error_message = gp_str_c("Record was not part of an ongoing transaction");
+            return;
+        }
     }
     if (gc_topic_compacted(cfg) && !info.all_keys) {
         pr->error_code = GP_E_INVALID_RECORD;

@@ -10,11 +10,8 @@
  * same way). Only a half-given pair (one of them -1) is INVALID_REQUEST, as
  * in KafkaApis.
  *
- * A transactional id needs the transaction coordinator, which Gregor does
- * not have yet: an empty one is INVALID_REQUEST (as Kafka), any other gets
- * TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which every client treats as fatal
- * at once ("not allowed to use this transactional id") rather than retrying
- * until a timeout as it would for COORDINATOR_NOT_AVAILABLE.
+ * A transactional id goes to the transaction coordinator
+ * (api/gb_txn_api.c); an empty one is INVALID_REQUEST, as in Kafka.
  *
  * DescribeProducers lists a partition's producer-state entries as Kafka's
  * Partition.activeProducerState does.
@@ -69,9 +66,7 @@ void gb_handle_init_producer_id(gb_broker *b, gb_request *req)
         return;
     }
     if (body->transactional_id.len > 0) {
-        gb_logger_info("%s: InitProducerId for transactional id '%.*s' refused: transactions are not supported yet",
-                       gb_request_peer(req), (int)body->transactional_id.len, body->transactional_id.p);
-        gb__pid_answer(req, GP_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1);
+        gb_txn_api_init_producer_id(b, req);
         return;
     }
     gb_producer_ids_get(b, gb__pid_done, req);

@@ -19,6 +19,28 @@
 
 #define GB_TXN_TOPIC "__transaction_state"
 
+typedef struct gb_txns gb_txns;
+typedef struct gb_topic gb_topic;
+
+/* After gb_topics_open and the group coordinator: replay
+ * __transaction_state if it exists (synchronously: it holds a few records
+ * per transactional id), finish the transactions a stop caught between
+ * Prepare* and Complete*, start the timers (timed-out transactions,
+ * expired ids). Returns 0 or -1 with err. */
+int gb_txn_coordinator_open(gb_broker *b, char *err, size_t errlen);
+/* Stopping: the timers close; writes in flight finish or are dropped. */
+void gb_txn_coordinator_stop(gb_broker *b);
+/* After the loop: free everything. */
+void gb_txn_coordinator_close(gb_broker *b);
+
+/* __transaction_state, created first when create is set, as Kafka creates
+ * it (transaction.state.log.num.partitions, compacted,
+ * transaction.state.log.segment.bytes). NULL if it cannot be. */
+gb_topic *gb_txn_coordinator_topic(gb_broker *b, bool create);
+
+/* The state machine (core/gb_txn_state.h), for the handlers. */
+gb_txns *gb_txn_coordinator_txns(gb_broker *b);
+
 /*
  * May the producer (producer_id, producer_epoch) of transactional_id write
  * transactional data to topic-partition now? 0 when the partition was added

@@ -30,12 +30,17 @@ EXPECTED_API_TABLE = {
     19: (2, 7),   # CreateTopics (v0-1 removed in Kafka 4)
     20: (1, 6),   # DeleteTopics (v0 removed in Kafka 4)
     22: (0, 5),   # InitProducerId (a transactional id: TRANSACTIONAL_ID_AUTHORIZATION_FAILED until transactions)
+    24: (0, 5),   # AddPartitionsToTxn
+    25: (0, 4),   # AddOffsetsToTxn
+    26: (0, 4),   # EndTxn (v5, KIP-890 part 2, not yet)
     27: (1, 1),   # WriteTxnMarkers (v0 removed in Kafka 4; v2, TransactionVersion, not yet)
     32: (1, 4),   # DescribeConfigs (v0 removed in Kafka 4)
     37: (0, 3),   # CreatePartitions
     42: (0, 2),   # DeleteGroups
     47: (0, 0),   # OffsetDelete
     61: (0, 0),   # DescribeProducers
+    65: (0, 0),   # DescribeTransactions
+    66: (0, 1),   # ListTransactions
 }
 
 # Versions Gregor still advertises below the oldest Kafka 4.4 does (KIP-896
