@@ -45,6 +45,7 @@ static void gs__segment_unref(gs_segment *seg)
         return;
     gs_index_close(&seg->index);
     gs_index_close(&seg->timeindex);
+    gs_txnindex_close(&seg->txnindex);
     if (seg->fd >= 0)
         close(seg->fd);
     free(seg);
@@ -75,7 +76,7 @@ static int gs__segment_open(gs_log *log, int64_t base, bool active, bool create,
     seg->max_timestamp = -1;
     seg->max_timestamp_offset = -1;
     seg->refs = 1;
-    seg->index.fd = seg->timeindex.fd = -1;
+    seg->index.fd = seg->timeindex.fd = seg->txnindex.fd = -1;
     gs__path(log, base, "log", path, sizeof path);
     seg->fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0644);
     int rc;
@@ -96,6 +97,11 @@ static int gs__segment_open(gs_log *log, int64_t base, bool active, bool create,
         rc = gs__segment_open_indexes(log, seg, true);
     }
     if (rc < 0)
+        goto fail;
+    gs__path(log, base, "txnindex", path, sizeof path);
+    if (create)
+        unlink(path); /* a stale file of a segment that was cut away */
+    if ((rc = gs_txnindex_open(&seg->txnindex, path)) < 0)
         goto fail;
     *out = seg;
     return 0;
@@ -350,6 +356,7 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
             /* Everything after a cut is gone: later segments cannot follow a hole. */
             rec->truncated_bytes += cutb;
             rec->truncated_at_offset = seg->next_offset;
+            (void)gs_txnindex_truncate(&seg->txnindex, seg->next_offset);
             while (log->nsegs > i + 1) {
                 gs_segment *later = log->segs[--log->nsegs];
                 rec->truncated_bytes += later->size;
@@ -616,11 +623,39 @@ bool gs_log_is_segment_base(const gs_log *log, int64_t offset)
 
 int gs_log_read(gs_log *log, int64_t offset, int64_t max_bytes, bool min_one_batch, gs_log_slice *out)
 {
+    return gs_log_read_bounded(log, offset, INT64_MAX, max_bytes, min_one_batch, out);
+}
+
+/* The position of the first batch of seg whose base offset is >= offset,
+ * from pos on (seg->size if none). */
+static int gs__position_of(const gs_segment *seg, int64_t offset, int64_t pos, int64_t *out)
+{
+    int64_t ioff;
+    uint32_t ipos;
+    gs_offset_index_lookup(&seg->index, offset, &ioff, &ipos);
+    if ((int64_t)ipos > pos && (int64_t)ipos <= seg->size)
+        pos = ipos; /* the entry's batch ends at or below offset */
+    while (pos < seg->size) {
+        gp_batch_header h;
+        int rc = gs__read_header(seg, pos, &h);
+        if (rc < 0)
+            return rc;
+        if (h.base_offset >= offset)
+            break;
+        pos += GP_BATCH_LOG_OVERHEAD + (int64_t)h.batch_length;
+    }
+    *out = pos < seg->size ? pos : seg->size;
+    return 0;
+}
+
+int gs_log_read_bounded(gs_log *log, int64_t offset, int64_t max_offset, int64_t max_bytes, bool min_one_batch,
+                        gs_log_slice *out)
+{
     memset(out, 0, sizeof *out);
     out->fd = -1;
     if (offset < log->start_offset || offset > log->end_offset)
         return -ERANGE;
-    if (offset == log->end_offset)
+    if (offset == log->end_offset || offset >= max_offset)
         return 0;
     size_t i = gs__find_segment(log, offset);
     while (i < log->nsegs && log->segs[i]->next_offset <= offset)
@@ -643,8 +678,16 @@ int gs_log_read(gs_log *log, int64_t offset, int64_t max_bytes, bool min_one_bat
     }
     if (pos >= seg->size)
         return 0;
+    if (h.base_offset >= max_offset)
+        return 0; /* offset was in a gap and the next batch is beyond the bound */
     int64_t first = GP_BATCH_LOG_OVERHEAD + (int64_t)h.batch_length;
-    int64_t len = seg->size - pos;
+    int64_t end = seg->size;
+    if (max_offset < seg->next_offset) {
+        int rc = gs__position_of(seg, max_offset, pos + first, &end);
+        if (rc < 0)
+            return rc;
+    }
+    int64_t len = end - pos;
     if (len > max_bytes)
         len = max_bytes;
     if (len < first && min_one_batch)
@@ -657,6 +700,43 @@ int gs_log_read(gs_log *log, int64_t offset, int64_t max_bytes, bool min_one_bat
     out->pos = pos;
     out->len = len;
     return 0;
+}
+
+int gs_log_add_aborted_txn(gs_log *log, const gs_aborted_txn *e)
+{
+    return gs_txnindex_append(&log->segs[gs__find_segment(log, e->last_offset)]->txnindex, e);
+}
+
+int gs_log_truncate_aborted_txns(gs_log *log, int64_t offset)
+{
+    int rc = 0;
+    for (size_t i = gs__find_segment(log, offset); i < log->nsegs; i++) {
+        int r = gs_txnindex_truncate(&log->segs[i]->txnindex, offset);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
+    return rc;
+}
+
+size_t gs_log_aborted_txns(const gs_log *log, int64_t from, int64_t upper, gs_aborted_txn *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = gs__find_segment(log, from); i < log->nsegs; i++) {
+        const gs_txnindex *ti = &log->segs[i]->txnindex;
+        for (size_t k = 0; k < ti->n; k++) {
+            const gs_aborted_txn *e = &ti->e[k];
+            if (e->last_offset < from)
+                continue;
+            if (e->first_offset < upper) {
+                if (n < max)
+                    out[n] = *e;
+                n++;
+            }
+            if (e->last_offset >= upper)
+                return n;
+        }
+    }
+    return n;
 }
 
 void gs_log_tail(const gs_log *log, int64_t *seg_base, int64_t *seg_size)
@@ -863,8 +943,8 @@ size_t gs_log_closed_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t m
 
 int gs_log_slice_sync_closed(const gs_log_slice *s)
 {
-    int fds[3] = {s->fd, s->seg->index.fd, s->seg->timeindex.fd};
-    for (int i = 0; i < 3; i++)
+    int fds[4] = {s->fd, s->seg->index.fd, s->seg->timeindex.fd, s->seg->txnindex.fd};
+    for (int i = 0; i < 4; i++)
         if (fds[i] >= 0 && fdatasync(fds[i]) < 0)
             return -errno;
     return 0;

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "storage/gs_index.h"
+#include "storage/gs_txnindex.h"
 
 typedef struct gs_log_config {
     int64_t segment_bytes;        /* segment.bytes: roll before exceeding it */
@@ -43,6 +44,7 @@ typedef struct gs_segment {
     int64_t bytes_since_index;
     gs_index index;
     gs_index timeindex;
+    gs_txnindex txnindex; /* aborted transactions whose ABORT marker is in this segment */
     int refs;           /* the log's own + one per live slice */
     bool deleted;       /* unlinked; freed with the last reference */
     bool needs_rebuild; /* index files were missing */
@@ -123,6 +125,13 @@ int gs_log_segment_slice(gs_log *log, int64_t seg_base, int64_t pos, int64_t len
  * one segment. -ERANGE if offset is outside [start, end]; len 0 at the end.
  * Release the slice with gs_log_slice_release. */
 int gs_log_read(gs_log *log, int64_t offset, int64_t max_bytes, bool min_one_batch, gs_log_slice *out);
+
+/* gs_log_read that also stops before the first batch whose base offset is
+ * >= max_offset (a read_committed fetch stops at the last stable offset):
+ * len 0 if offset >= max_offset. The batch holding max_offset is found by
+ * the offset index and a short scan, as Kafka's translateOffset. */
+int gs_log_read_bounded(gs_log *log, int64_t offset, int64_t max_offset, int64_t max_bytes, bool min_one_batch,
+                        gs_log_slice *out);
 void gs_log_slice_release(gs_log_slice *s);
 
 /* ListOffsets by timestamp: the first batch whose max timestamp is >= ts;
@@ -134,6 +143,22 @@ bool gs_log_batch_for_timestamp(gs_log *log, int64_t ts, int64_t *batch_offset, 
 /* The record with the largest timestamp: its offset and timestamp, or
  * false for an empty log. */
 bool gs_log_max_timestamp(const gs_log *log, int64_t *offset, int64_t *timestamp);
+
+/* Aborted transactions (storage/gs_txnindex.h): add one to the txnindex of
+ * the segment holding its ABORT marker (e->last_offset). Returns 0 or a
+ * negative errno of the file write (the entry is kept in memory). */
+int gs_log_add_aborted_txn(gs_log *log, const gs_aborted_txn *e);
+
+/* Drop every aborted transaction whose marker is at offset or later
+ * (recovery replays them again). Returns 0 or the first negative errno. */
+int gs_log_truncate_aborted_txns(gs_log *log, int64_t offset);
+
+/* Kafka's collectAbortedTxns: the aborted transactions that overlap
+ * [from, upper): from the segment holding `from` on, the entries with
+ * last_offset >= from and first_offset < upper, stopping after the first
+ * entry whose last_offset >= upper. Fills at most max of them into out
+ * (out may be NULL with max 0) and returns how many there are. Memory only. */
+size_t gs_log_aborted_txns(const gs_log *log, int64_t from, int64_t upper, gs_aborted_txn *out, size_t max);
 
 /* Roll now if the active segment is older than segment.ms (timer). */
 int gs_log_maybe_roll(gs_log *log, int64_t now_ms);
@@ -183,7 +208,7 @@ size_t gs_log_sync_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t max
  * (a recovery point). Release each with gs_log_slice_release on the loop. */
 size_t gs_log_closed_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t max, int64_t *upto);
 
-/* fdatasync a closed segment's log and both its index files. Any thread:
+/* fdatasync a closed segment's log and its index files (the txnindex too). Any thread:
  * a closed segment's files do not change while it is referenced. */
 int gs_log_slice_sync_closed(const gs_log_slice *s);
 

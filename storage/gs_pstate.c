@@ -27,6 +27,11 @@
  * at most half full, deletion by backward shift (no tombstones), so a
  * lookup touches one or two slots.
  */
+typedef struct gs__open_txn {
+    int64_t first_offset;
+    int64_t producer_id;
+} gs__open_txn;
+
 struct gs_pstate {
     gs_log *log;
     char *dir;
@@ -35,6 +40,12 @@ struct gs_pstate {
     size_t count;
     int64_t last_snap; /* offset of the newest snapshot file, -1 none */
     bool dirty;        /* changed since that snapshot was written */
+    /* The open transactions by first offset (Kafka's ongoingTxns): the
+     * first one gives the last stable offset. A transaction begins at the
+     * log end, so it is appended; it ends anywhere, a memmove of the few
+     * open ones. */
+    gs__open_txn *open;
+    size_t nopen, capopen;
 };
 
 /* ---- sequences ------------------------------------------------------------- */
@@ -164,6 +175,64 @@ const gs_producer *gs_pstate_next(const gs_pstate *ps, size_t *cursor)
     return NULL;
 }
 
+/* ---- open transactions ----------------------------------------------------------- */
+
+/* The place of first_offset in ps->open (the first entry >= it). */
+static size_t gs__open_find(const gs_pstate *ps, int64_t first_offset)
+{
+    size_t lo = 0, hi = ps->nopen;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ps->open[mid].first_offset < first_offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void gs__txn_end(gs_pstate *ps, gs_producer *p)
+{
+    if (p->txn_first_offset < 0)
+        return;
+    size_t i = gs__open_find(ps, p->txn_first_offset);
+    while (i < ps->nopen && ps->open[i].first_offset == p->txn_first_offset &&
+           ps->open[i].producer_id != p->producer_id)
+        i++;
+    if (i < ps->nopen && ps->open[i].producer_id == p->producer_id) {
+        memmove(&ps->open[i], &ps->open[i + 1], (ps->nopen - i - 1) * sizeof *ps->open);
+        ps->nopen--;
+    }
+    p->txn_first_offset = -1;
+}
+
+static void gs__txn_begin(gs_pstate *ps, gs_producer *p, int64_t first_offset)
+{
+    gs__txn_end(ps, p);
+    if (ps->nopen == ps->capopen) {
+        ps->capopen = ps->capopen ? ps->capopen * 2 : 8;
+        ps->open = gu_realloc(ps->open, ps->capopen * sizeof *ps->open);
+    }
+    size_t i = gs__open_find(ps, first_offset);
+    memmove(&ps->open[i + 1], &ps->open[i], (ps->nopen - i) * sizeof *ps->open);
+    ps->open[i] = (gs__open_txn){first_offset, p->producer_id};
+    ps->nopen++;
+    p->txn_first_offset = first_offset;
+}
+
+int64_t gs_pstate_lso(const gs_pstate *ps, int64_t log_end_offset)
+{
+    if (!ps->nopen || ps->open[0].first_offset >= log_end_offset)
+        return log_end_offset;
+    int64_t start = gs_log_start_offset(ps->log);
+    return ps->open[0].first_offset > start ? ps->open[0].first_offset : start;
+}
+
+size_t gs_pstate_open_txns(const gs_pstate *ps)
+{
+    return ps->nopen;
+}
+
 /* ---- check and update ----------------------------------------------------------- */
 
 int gs_pstate_check(const gs_pstate *ps, const gs_pstate_append *a, gs_pstate_verdict *v)
@@ -233,20 +302,64 @@ void gs_pstate_update(gs_pstate *ps, const gs_pstate_append *a, int64_t now_ms)
     p->last_timestamp = a->timestamp;
     p->last_append_ms = now_ms;
     if (a->transactional && p->txn_first_offset < 0)
-        p->txn_first_offset = a->first_offset;
+        gs__txn_begin(ps, p, a->first_offset);
     ps->dirty = true;
+}
+
+/* The marker's effect on the entry; returns the producer. */
+static gs_producer *gs__apply_marker(gs_pstate *ps, int64_t producer_id, int16_t epoch, int32_t coordinator_epoch,
+                                     int64_t timestamp, int64_t now_ms)
+{
+    gs_producer *p = gs__get_or_add(ps, producer_id);
+    gs__set_epoch(p, epoch);
+    p->coordinator_epoch = coordinator_epoch;
+    gs__txn_end(ps, p);
+    p->last_timestamp = timestamp;
+    p->last_append_ms = now_ms;
+    ps->dirty = true;
+    return p;
 }
 
 void gs_pstate_apply_marker(gs_pstate *ps, int64_t producer_id, int16_t epoch, int32_t coordinator_epoch,
                             int64_t timestamp, int64_t now_ms)
 {
-    gs_producer *p = gs__get_or_add(ps, producer_id);
-    gs__set_epoch(p, epoch);
-    p->coordinator_epoch = coordinator_epoch;
-    p->txn_first_offset = -1;
-    p->last_timestamp = timestamp;
-    p->last_append_ms = now_ms;
-    ps->dirty = true;
+    (void)gs__apply_marker(ps, producer_id, epoch, coordinator_epoch, timestamp, now_ms);
+}
+
+int gs_pstate_check_marker(const gs_pstate *ps, const gp_txn_marker *m, gs_pstate_verdict *v)
+{
+    const gs_producer *p = gs_pstate_find(ps, m->producer_id);
+    v->epoch = p ? p->epoch : -1;
+    v->last_seq = p ? gs_producer_last_seq(p) : -1;
+    v->first_offset = v->last_offset = v->timestamp = -1;
+    if (!p)
+        return GS_PSTATE_APPEND;
+    if (m->producer_epoch < p->epoch)
+        return GS_PSTATE_ERR_EPOCH;
+    if (p->coordinator_epoch > m->coordinator_epoch)
+        return GS_PSTATE_ERR_COORDINATOR;
+    return GS_PSTATE_APPEND;
+}
+
+int gs_pstate_end_txn(gs_pstate *ps, const gp_txn_marker *m, int64_t offset, int64_t now_ms, gs_aborted_txn *out)
+{
+    const gs_producer *before = gs_pstate_find(ps, m->producer_id);
+    int64_t first = before ? before->txn_first_offset : -1;
+    (void)gs__apply_marker(ps, m->producer_id, m->producer_epoch, m->coordinator_epoch, m->timestamp, now_ms);
+    if (first < 0 || m->type != GP_CONTROL_ABORT)
+        return 0;
+    /* Kafka's lastStableOffset(completedTxn): the next open transaction's
+     * first offset, else the offset after the marker. */
+    gs_aborted_txn e = {
+        .producer_id = m->producer_id,
+        .first_offset = first,
+        .last_offset = offset,
+        .last_stable_offset = ps->nopen && ps->open[0].first_offset <= offset ? ps->open[0].first_offset : offset + 1,
+    };
+    if (out)
+        *out = e;
+    int rc = gs_log_add_aborted_txn(ps->log, &e);
+    return rc < 0 ? rc : 1;
 }
 
 /* ---- expiry and the log start offset ---------------------------------------------- */
@@ -521,7 +634,10 @@ static void gs__load_entry(gs_pstate *ps, const gs_producer *e, int64_t now_ms)
     p->coordinator_epoch = e->coordinator_epoch;
     p->last_timestamp = e->last_timestamp;
     p->last_append_ms = now_ms;
-    p->txn_first_offset = e->txn_first_offset;
+    if (e->txn_first_offset >= 0)
+        gs__txn_begin(ps, p, e->txn_first_offset);
+    else
+        gs__txn_end(ps, p);
 }
 
 /* Apply one batch read from the log (Kafka's replay as a replica: no checks). */
@@ -560,9 +676,15 @@ static int gs__replay_batch(gs_pstate *ps, const gp_batch_header *h, int fd, int
     gp_txn_marker m;
     const char *why;
     gp_record_iter_init(&it, bytes + GP_BATCH_HEADER_SIZE, size - GP_BATCH_HEADER_SIZE, h->records_count);
-    if (gp_record_next(&it, &rec) == 1 && gp_control_record_parse(&rec, &m, &why) == 0)
-        gs_pstate_apply_marker(ps, h->producer_id, h->producer_epoch, m.coordinator_epoch,
-                               h->base_timestamp + rec.timestamp_delta, now_ms);
+    if (gp_record_next(&it, &rec) == 1 && gp_control_record_parse(&rec, &m, &why) == 0) {
+        m.producer_id = h->producer_id;
+        m.producer_epoch = h->producer_epoch;
+        m.timestamp = h->base_timestamp + rec.timestamp_delta;
+        /* The same call as the append path: an ABORT goes back into the
+         * segment's txnindex. A failed file write leaves the entry in
+         * memory; the next recovery tries again. */
+        (void)gs_pstate_end_txn(ps, &m, h->base_offset, now_ms, NULL);
+    }
     /* An empty control batch: the cleaner removed the transaction. */
     free(own);
     return 1;
@@ -696,6 +818,9 @@ int gs_pstate_open(gs_log *log, bool clean, int64_t now_ms, gs_pstate **out, gs_
         from = clean && !any ? end : start; /* Kafka skips the scan after a clean stop with no snapshot */
     if (from < end) {
         info->replay_from = from;
+        /* The replay writes the aborted transactions of the markers it
+         * reads: those already in the txnindex files go first. */
+        (void)gs_log_truncate_aborted_txns(log, from);
         if ((rc = gs__replay(ps, from, now_ms, &info->batches_replayed, err, errlen)) < 0) {
             gs_pstate_free(ps);
             return rc;
@@ -727,6 +852,7 @@ void gs_pstate_free(gs_pstate *ps)
     for (size_t i = 0; i < ps->cap; i++)
         free(ps->slots[i]);
     free(ps->slots);
+    free(ps->open);
     free(ps->dir);
     free(ps);
 }

@@ -32,7 +32,9 @@
  * or below the log start offset are deleted, the newest valid one is
  * loaded (a corrupt one is deleted and the next older one tried), and the
  * batches after it are replayed from the log's batch headers, without
- * checks, as Kafka's recovery does. So the table survives kill -9: whatever
+ * checks, as Kafka's recovery does; the ABORT markers replayed go back into
+ * the txnindex files (their entries from the replay's start on are dropped
+ * first). So the table survives kill -9: whatever
  * the log holds after recovery, the table describes.
  *
  * Called from the loop thread only. Storage does not log: what loading
@@ -45,6 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "protocol/gp_batch.h"
 #include "storage/gs_log.h"
 
 #define GS_PSTATE_BATCHES 5 /* Kafka's NUM_BATCHES_TO_RETAIN */
@@ -131,6 +134,7 @@ enum {
     GS_PSTATE_ERR_EPOCH = -70,    /* an older epoch: INVALID_PRODUCER_EPOCH */
     GS_PSTATE_ERR_SEQUENCE = -71, /* not the next sequence: OUT_OF_ORDER_SEQUENCE_NUMBER */
     GS_PSTATE_ERR_TXN = -72,      /* a plain batch while the producer's transaction is open: INVALID_TXN_STATE */
+    GS_PSTATE_ERR_COORDINATOR = -74, /* a marker of an older coordinator epoch: TRANSACTION_COORDINATOR_FENCED */
 };
 
 /* What the check knew, for the response and its message. */
@@ -164,9 +168,46 @@ int gs_pstate_check(const gs_pstate *ps, const gs_pstate_append *a, gs_pstate_ve
 void gs_pstate_update(gs_pstate *ps, const gs_pstate_append *a, int64_t now_ms);
 
 /* Record a transaction marker (COMMIT or ABORT) of the producer: the
- * transaction is over (Kafka's appendEndTxnMarker, without its checks). */
+ * transaction is over (Kafka's appendEndTxnMarker, without its checks),
+ * without a txnindex entry: gs_pstate_end_txn is the whole of it. */
 void gs_pstate_apply_marker(gs_pstate *ps, int64_t producer_id, int16_t epoch, int32_t coordinator_epoch,
                             int64_t timestamp, int64_t now_ms);
+
+/*
+ * Transactions (Kafka's ProducerStateManager ongoingTxns and
+ * ProducerAppendInfo.appendEndTxnMarker).
+ *
+ * A producer's transaction opens with its first transactional batch
+ * (gs_pstate_update: txn_first_offset) and ends with a COMMIT or ABORT
+ * marker. The open ones are kept ordered by first offset, so the last
+ * stable offset is one look.
+ */
+
+/* May this marker (producer_id, producer_epoch, coordinator_epoch) be
+ * written? GS_PSTATE_APPEND; GS_PSTATE_ERR_EPOCH for an epoch older than
+ * the producer's (INVALID_PRODUCER_EPOCH); GS_PSTATE_ERR_COORDINATOR when
+ * the producer's last marker came from a newer coordinator epoch. A
+ * producer without an open transaction here, or unknown, still gets its
+ * marker written, as in Kafka. v says the producer's epoch. O(1). */
+int gs_pstate_check_marker(const gs_pstate *ps, const gp_txn_marker *m, gs_pstate_verdict *v);
+
+/* The marker m (type, producer, epochs, timestamp) was appended at offset
+ * (or is replayed by gs_pstate_open): the producer's transaction ends. For
+ * an ABORT of an open transaction, the aborted transaction {producer,
+ * first offset, marker offset, LSO after it} is added to the txnindex of
+ * the segment holding the marker (gs_log_add_aborted_txn) and copied to
+ * *out if out is not NULL. Returns 1 when an aborted transaction was
+ * recorded, 0 when none was (a COMMIT, or nothing open), or the negative
+ * errno of the txnindex write (the state and the in-memory entry are
+ * updated anyway). */
+int gs_pstate_end_txn(gs_pstate *ps, const gp_txn_marker *m, int64_t offset, int64_t now_ms, gs_aborted_txn *out);
+
+/* The last stable offset: the first offset of the earliest open
+ * transaction (not below the log start offset), else log_end_offset. O(1). */
+int64_t gs_pstate_lso(const gs_pstate *ps, int64_t log_end_offset);
+
+/* How many transactions are open. */
+size_t gs_pstate_open_txns(const gs_pstate *ps);
 
 /* Write <offset>.snapshot (normally the log end offset). Nothing is
  * written if the table did not change since the newest snapshot and that

@@ -7,6 +7,11 @@
  * incremental fetch (epoch > 0) gets FETCH_SESSION_ID_NOT_FOUND, after which
  * clients fall back to full fetches.
  *
+ * Transactions: last_stable_offset is the partition's LSO (storage's
+ * gs_pstate_lso); read_committed (isolation_level 1) reads only batches
+ * below it and lists the aborted transactions of the range from the
+ * segments' .txnindex entries, so that clients drop aborted records.
+ *
  * Long polling: a fetch that finds fewer than min_bytes parks on its
  * partitions (core/gb_fetch_waiters: links, the max_wait_ms timer, wake-ups
  * on appends) and looks again when woken; when it has min_bytes, or the
@@ -48,6 +53,31 @@ static void gb__release_slices(void *arg)
     gb_fetch_slices *fs = arg;
     for (size_t i = 0; i < fs->n; i++)
         gs_log_slice_release(&fs->s[i]);
+}
+
+#define GB_FETCH_READ_COMMITTED 1
+
+/* read_committed: the aborted transactions overlapping what the slice
+ * returns, [fetch_offset, the end of its segment or upto), as Kafka's
+ * collectAbortedTxns lists them (its bound is the batch after the data;
+ * the segment's end lists at most a few more, which clients ignore: no
+ * batch of theirs is in the response). */
+static void gb__aborted_txns(gb_request *req, gb_partition *p, int64_t fetch_offset, const gs_log_slice *s,
+                             int64_t upto, gp_fetch_response_partition *op)
+{
+    int64_t upper = s->seg->next_offset < upto ? s->seg->next_offset : upto;
+    size_t n = gs_log_aborted_txns(p->log, fetch_offset, upper, NULL, 0);
+    if (n == 0 || n > INT32_MAX)
+        return;
+    gs_aborted_txn *e = gp_arena_alloc(&req->arena, n * sizeof *e);
+    n = gs_log_aborted_txns(p->log, fetch_offset, upper, e, n);
+    op->aborted_transactions = gp_arena_calloc(&req->arena, n, sizeof *op->aborted_transactions);
+    for (size_t i = 0; i < n; i++) {
+        gp_fetch_response_aborted_transaction_init(&op->aborted_transactions[i]);
+        op->aborted_transactions[i].producer_id = e[i].producer_id;
+        op->aborted_transactions[i].first_offset = e[i].first_offset;
+    }
+    op->aborted_transactions_count = (int32_t)n;
 }
 
 /* Fill the response from the logs as they are now. Returns the record
@@ -106,11 +136,13 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
             /* A zstd topic is served at every version, as Kafka 4 serves it
              * (Kafka 3 refused Fetch below v10 there, KIP-110). */
             int64_t hw = gs_log_end_offset(p->log), start = gs_log_start_offset(p->log);
+            int64_t lso = gs_pstate_lso(p->pstate, hw);
+            bool committed = body->isolation_level == GB_FETCH_READ_COMMITTED;
             op->high_watermark = hw;
-            op->last_stable_offset = hw; /* no transactions yet: stable up to the high watermark */
+            op->last_stable_offset = lso;
             op->log_start_offset = start;
-            if (body->isolation_level == 1)
-                op->aborted_transactions_count = 0;
+            /* As Kafka: a list for read_committed (maybe empty), null otherwise. */
+            op->aborted_transactions_count = committed ? 0 : -1;
             if (v >= 9 && ip->current_leader_epoch > 0) {
                 /* Gregor's leader epoch is always 0 (Metadata says so). */
                 op->error_code = GP_E_UNKNOWN_LEADER_EPOCH;
@@ -125,17 +157,22 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
                 continue;
             }
             int64_t limit = ip->partition_max_bytes < left ? ip->partition_max_bytes : left;
-            if (ip->fetch_offset == hw || limit <= 0)
+            int64_t upto = committed ? lso : hw; /* read_committed stops at the LSO */
+            if (ip->fetch_offset >= upto || limit <= 0)
                 continue;
             gs_log_slice *s = &f->slices[f->nslices];
-            int rc = gs_log_read(p->log, ip->fetch_offset, limit, first_data, s);
+            int rc = gs_log_read_bounded(p->log, ip->fetch_offset, upto, limit, first_data, s);
             if (rc < 0) {
                 op->error_code = GP_E_KAFKA_STORAGE_ERROR;
                 *answer_now = true;
                 continue;
             }
-            if (s->len == 0)
+            if (s->len == 0) {
+                gs_log_slice_release(s);
                 continue;
+            }
+            if (committed)
+                gb__aborted_txns(req, p, ip->fetch_offset, s, upto, op);
             f->maybe_cold[f->nslices++] = !gb_cache_known_hot(p, s);
             gp_file_span *span = gp_arena_alloc(&req->arena, sizeof *span);
             span->fd = s->fd;

@@ -34,6 +34,7 @@ void gb_handle_describe_producers(gb_broker *b, gb_request *req);
 void gb_handle_add_partitions_to_txn(gb_broker *b, gb_request *req);
 void gb_handle_add_offsets_to_txn(gb_broker *b, gb_request *req);
 void gb_handle_end_txn(gb_broker *b, gb_request *req);
+void gb_handle_write_txn_markers(gb_broker *b, gb_request *req);
 void gb_handle_describe_transactions(gb_broker *b, gb_request *req);
 void gb_handle_list_transactions(gb_broker *b, gb_request *req);
 /* InitProducerId with a transactional id (api/gb_txn_api.c). */

@@ -6,9 +6,8 @@
  *   timestamp           answer (v1+: offset, timestamp)
  *   -2 EARLIEST         the log start offset, timestamp -1
  *   -4 EARLIEST_LOCAL   the same (no tiered storage: everything is local)
- *   -1 LATEST           the high watermark, or the last stable offset for
- *                       read_committed; both are the log end offset on a
- *                       single node without transactions. Timestamp -1
+ *   -1 LATEST           the high watermark (the log end offset), or the
+ *                       last stable offset for read_committed. Timestamp -1
  *   -3 MAX_TIMESTAMP    the record with the largest timestamp, found inside
  *                       its batch as Kafka 3.7+ does; the first such record
  *   -5 LATEST_TIERED    offset -1, timestamp -1 (no tiered storage); v9+,
@@ -74,13 +73,12 @@ enum {
 #define GB_LO_ISOLATION_READ_COMMITTED 1
 #define GB_LO_LEADER_EPOCH 0 /* Gregor's partitions never change leader */
 
-/* The offset below which a consumer may read: the high watermark, or for
- * read_committed the last stable offset. With one replica and no
- * transactions both are the log end offset. */
+/* The offset below which a consumer may read: the high watermark (the log
+ * end offset: one replica), or for read_committed the last stable offset. */
 static int64_t gb__last_fetchable(const gb_partition *p, int8_t isolation_level)
 {
-    (void)isolation_level; /* the last stable offset differs once transactions exist */
-    return gs_log_end_offset(p->log);
+    int64_t hw = gs_log_end_offset(p->log);
+    return isolation_level == GB_LO_ISOLATION_READ_COMMITTED ? gs_pstate_lso(p->pstate, hw) : hw;
 }
 
 /* Answer one partition at v1+ (pr has its index and no error yet). */

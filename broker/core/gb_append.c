@@ -25,7 +25,13 @@ int gb_partition_append(gb_broker *b, gb_partition *p, gb_append *a, gb_append_r
     memset(r, 0, sizeof *r);
     /* Idempotence: checked before anything is written (Kafka's
      * analyzeAndValidateProducerState). */
-    if (a->pa.producer_id >= 0) {
+    if (a->marker) {
+        int verdict = gs_pstate_check_marker(p->pstate, a->marker, &r->verdict);
+        if (verdict < 0) {
+            r->pstate_error = verdict;
+            return GB_APPEND_PRODUCER;
+        }
+    } else if (a->pa.producer_id >= 0) {
         int verdict = gs_pstate_check(p->pstate, &a->pa, &r->verdict);
         if (verdict == GS_PSTATE_DUPLICATE) {
             r->base = r->verdict.first_offset;
@@ -52,7 +58,26 @@ int gb_partition_append(gb_broker *b, gb_partition *p, gb_append *a, gb_append_r
         a->pa.timestamp = a->log_append_time ? a->now : a->create_time;
         gs_pstate_update(p->pstate, &a->pa, a->now);
     }
+    int status = GB_APPEND_OK;
+    if (a->marker) {
+        gp_txn_marker m = *a->marker;
+        if (a->log_append_time)
+            m.timestamp = a->now;
+        int ended = gs_pstate_end_txn(p->pstate, &m, r->base, a->now, NULL);
+        r->aborted_txn = ended != 0;
+        if (ended < 0) {
+            /* The marker is in the log and the state in memory is right;
+             * the file is rebuilt by recovery's replay. */
+            gb_logger_error("partition %s-%d: cannot write the aborted transaction of producer %lld to its "
+                            ".txnindex: %s",
+                            p->topic->name, p->index, (long long)m.producer_id, strerror(-ended));
+            r->errno_ = ended;
+            status = GB_APPEND_STORAGE;
+        }
+    }
+    /* Appended: waiters see it (the LSO may have moved too). */
     gb_partition_publish(b, p, GB_PARTITION_APPENDED);
-    gb__flush_policy(b, p, a, r->last);
-    return GB_APPEND_OK;
+    if (status == GB_APPEND_OK)
+        gb__flush_policy(b, p, a, r->last);
+    return status;
 }

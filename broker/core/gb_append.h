@@ -1,9 +1,16 @@
 /*
- * The one way records reach a partition log, for Produce and for the
- * coordinators (and next for transaction markers):
+ * The one way records reach a partition log, for Produce, the
+ * coordinators and transaction markers:
  *
  *   producer-state check -> prepare -> append -> producer-state update
  *     -> GB_PARTITION_APPENDED -> flush policy
+ *
+ * A transaction marker (a->marker: data is its control batch) is checked
+ * as Kafka checks one (gs_pstate_check_marker: an older producer epoch is
+ * INVALID_PRODUCER_EPOCH, a written marker of a newer coordinator epoch
+ * TRANSACTION_COORDINATOR_FENCED) and ends the producer's transaction
+ * after the append (gs_pstate_end_txn: the LSO moves; an ABORT of an open
+ * transaction goes to the segment's .txnindex).
  *
  * The caller has validated the batch (a client's batch against the topic's
  * limits, gp_batches_validate; a coordinator builds its own) and says what
@@ -38,6 +45,9 @@ typedef struct gb_append {
      * are filled in here). */
     gs_pstate_append pa;
     int64_t create_time; /* with pa, CreateTime topics: the batch's max timestamp */
+    /* A transaction marker (pa.producer_id must be -1): its producer,
+     * epochs, type and timestamp. NULL: records. */
+    const gp_txn_marker *marker;
     /* Called after the producer-state check, before the write: may replace
      * data/len (recompression, a corrected max timestamp). Returns 0 or <0
      * (the append fails with GB_APPEND_PREPARE). NULL: none. */
@@ -53,13 +63,15 @@ enum {
     GB_APPEND_DUPLICATE = 1, /* not written: base, last, verdict.timestamp are the first write's */
     GB_APPEND_PRODUCER = -1, /* refused by the producer state: verdict, pstate_error */
     GB_APPEND_PREPARE = -2,  /* prepare failed */
-    GB_APPEND_STORAGE = -3,  /* the log write failed: errno_ (logged) */
+    GB_APPEND_STORAGE = -3,  /* the log write failed: errno_ (logged); for a marker, also
+                                its .txnindex entry (the marker is in the log then) */
 };
 
 typedef struct gb_append_result {
     int64_t base, last;
     int pstate_error;          /* GS_PSTATE_ERR_* with GB_APPEND_PRODUCER */
-    gs_pstate_verdict verdict; /* with a producer id: what the state said */
+    gs_pstate_verdict verdict; /* with a producer id or a marker: what the state said */
+    bool aborted_txn;          /* a marker ended an open transaction with ABORT (txnindex entry) */
     int errno_;                /* with GB_APPEND_STORAGE: the negative errno */
 } gb_append_result;
 

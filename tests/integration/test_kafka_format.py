@@ -804,5 +804,64 @@ class KafkaFormatAfterKillTest(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+TXNINDEX_RE = re.compile(
+    r"^version: (?P<version>\d+) producerId: (?P<pid>-?\d+) firstOffset: (?P<first>-?\d+)"
+    r" lastOffset: (?P<last>-?\d+) lastStableOffset: (?P<lso>-?\d+)$")
+
+
+@unittest.skipIf(JAVA is None, SKIP_REASON)
+@gregor_only("it writes transactional batches into the data directory")
+class TxnIndexFormatTest(unittest.TestCase):
+    """Kafka reads Gregor's .txnindex: two aborted transactions (the
+    second ending while none is open, so its LSO is the offset after its
+    marker), the transactional batches written into the log while the
+    broker was killed (Produce cannot write them without a transaction
+    coordinator yet) and ended by WriteTxnMarkers; DumpLogSegments prints
+    the entries Gregor meant, after a clean stop."""
+
+    def test_kafka_reads_txnindex(self):
+        import glob
+        import signal
+
+        import kwire
+        from test_idempotence import decode_produce_response, idempotent_batch, init_pid, produce_request
+        from test_txn_markers import batch_at, decode_write_txn_markers_response, write_txn_markers_request
+
+        fetch_kafka()
+        topic = "kf-txn"
+        b = Broker()
+        try:
+            b.start()
+            with kwire.Conn(b.host, b.port) as c:
+                c.wait_topic(topic)
+                _, p0, _ = init_pid(c, 0)
+                _, pa, _ = init_pid(c, 0)
+                _, pb, _ = init_pid(c, 0)
+                c.send(produce_request(2, topic, 0, idempotent_batch(p0, 0, 0, [b"a", b"b"])))
+                assert decode_produce_response(c.recv_frame())[:2] == (0, 0)
+            b.proc.send_signal(signal.SIGKILL)
+            b.proc.wait()
+            part = os.path.join(b.data_dir, "data", topic + "-0")
+            with open(sorted(glob.glob(os.path.join(part, "*.log")))[-1], "ab") as f:
+                f.write(batch_at(2, idempotent_batch(pa, 0, 0, [b"x1", b"x2"], transactional=True)))
+                f.write(batch_at(4, idempotent_batch(pb, 0, 0, [b"y1"], transactional=True)))
+            b.start()
+            with kwire.Conn(b.host, b.port) as c:
+                c.wait_topic(topic, create=False)
+                for corr, pid in ((3, pa), (4, pb)):
+                    c.send(write_txn_markers_request(corr, [(pid, 0, False, 0, [(topic, [0])])]))
+                    self.assertEqual(decode_write_txn_markers_response(c.recv_frame()), {(pid, topic, 0): 0})
+            b.stop()
+            path = os.path.join(part, "%020d.txnindex" % 0)
+            sections = run_dump([], [path])
+            got = [{k: int(v) for k, v in m.groupdict().items()}
+                   for m in (TXNINDEX_RE.match(line) for line in sections[path]) if m]
+            self.assertEqual(len(got), len(sections[path]), "unexpected lines: %r" % sections[path])
+            self.assertEqual([(e["version"], e["pid"], e["first"], e["last"], e["lso"]) for e in got],
+                             [(0, pa, 2, 5, 4), (0, pb, 4, 6, 7)])
+        finally:
+            b.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()
