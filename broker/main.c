@@ -14,6 +14,7 @@
 #endif
 
 #include "broker/api/gb_dispatch.h"
+#include "broker/api/gb_handlers.h"
 #include "broker/core/gb_broker.h"
 #include "broker/gb_lifecycle.h"
 #include "broker/base/gb_logger.h"
@@ -45,7 +46,7 @@ static void gb__print_api_table(FILE *out)
     for (size_t i = 0; i < gp_api_count; i++) {
         const gp_api *api = &gp_apis[i];
         const gb_handler *h = gb_handler_get(api->key);
-        if (!h)
+        if (!h || !gb_api_advertised(api->key))
             continue;
         fprintf(out, "| %d | %s | %d-%d | %d-%d | ", api->key, api->name, h->min_version, h->max_version,
                 api->min_version, api->max_version);
@@ -58,7 +59,7 @@ static void gb__print_api_table(FILE *out)
                  "| key | API | versions Kafka defines |\n|---:|---|---|\n");
     for (size_t i = 0; i < gp_api_count; i++) {
         const gp_api *api = &gp_apis[i];
-        if (!gb_handler_get(api->key))
+        if (!gb_handler_get(api->key) || !gb_api_advertised(api->key))
             fprintf(out, "| %d | %s | %d-%d |\n", api->key, api->name, api->min_version, api->max_version);
     }
 }

@@ -54,6 +54,7 @@ const gb_handler gb_handlers[] = {
     {GP_API_DELETE_GROUPS, 0, 2, gb_handle_delete_groups},
     {GP_API_OFFSET_DELETE, 0, 0, gb_handle_offset_delete},
     {GP_API_DESCRIBE_PRODUCERS, 0, 0, gb_handle_describe_producers},
+    {GP_API_TXN_OFFSET_COMMIT, 0, 4, gb_handle_txn_offset_commit}, /* not advertised yet: gb_api_versions.c */
 };
 const size_t gb_handler_count = sizeof gb_handlers / sizeof gb_handlers[0];
 

@@ -24,7 +24,9 @@
 #include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_group_coordinator.h"
+#include "broker/core/gb_group_records.h"
 #include "broker/core/gb_flusher.h"
+#include "broker/core/gb_txn_coordinator.h"
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_errors.h"
 
@@ -261,6 +263,7 @@ typedef struct gb_commit_wait {
     gb_request *req;
     gb_commit *commits;
     int32_t n;
+    void (*fill)(gb_request *req, const gb_commit *c); /* the response of OffsetCommit or TxnOffsetCommit */
 } gb_commit_wait;
 
 static void gb__fill_commit_response(gb_request *req, const gb_commit *c)
@@ -293,7 +296,7 @@ static void gb__commit_flushed(void *arg, int status)
         for (int32_t i = 0; i < w->n; i++)
             if (!w->commits[i].error)
                 w->commits[i].error = GP_E_NOT_COORDINATOR;
-    gb__fill_commit_response(w->req, w->commits);
+    w->fill(w->req, w->commits);
     gb_request_respond(w->req);
 }
 
@@ -347,11 +350,109 @@ void gb_handle_offset_commit(gb_broker *b, gb_request *req)
     gb_partition *p = written >= 0 ? gb_group_coordinator_last_append(b, &last) : NULL;
     if (p && b->cfg->gregor_acks_all_fsync) {
         gb_commit_wait *w = gp_arena_alloc(&req->arena, sizeof *w);
-        *w = (gb_commit_wait){req, c, n};
+        *w = (gb_commit_wait){req, c, n, gb__fill_commit_response};
         gb_flusher_wait(b, p, last, gb__commit_flushed, w);
         return;
     }
     gb__fill_commit_response(req, c);
+    gb_request_respond(req);
+}
+
+/* ---- TxnOffsetCommit ------------------------------------------------------------------------ */
+
+static void gb__fill_txn_commit_response(gb_request *req, const gb_commit *c)
+{
+    const gp_txn_offset_commit_request *body = req->body;
+    gp_txn_offset_commit_response *resp = req->resp;
+    int32_t k = 0;
+    resp->topics_count = body->topics_count > 0 ? body->topics_count : 0;
+    resp->topics =
+        gp_arena_calloc(&req->arena, (size_t)(resp->topics_count ? resp->topics_count : 1), sizeof *resp->topics);
+    for (int32_t i = 0; i < resp->topics_count; i++) {
+        const gp_txn_offset_commit_request_topic *t = &body->topics[i];
+        gp_txn_offset_commit_response_topic *rt = &resp->topics[i];
+        rt->name = t->name;
+        rt->partitions_count = t->partitions_count > 0 ? t->partitions_count : 0;
+        rt->partitions = gp_arena_calloc(&req->arena, (size_t)(rt->partitions_count ? rt->partitions_count : 1),
+                                         sizeof *rt->partitions);
+        for (int32_t j = 0; j < rt->partitions_count; j++, k++) {
+            rt->partitions[j].partition_index = t->partitions[j].partition_index;
+            rt->partitions[j].error_code = c[k].error;
+        }
+    }
+}
+
+/*
+ * TxnOffsetCommit: a transactional producer commits a group's offsets as
+ * part of its transaction (sendOffsetsToTransaction). Checks in Kafka's
+ * order: the group id (INVALID_GROUP_ID when empty), topics that do not
+ * exist (UNKNOWN_TOPIC_OR_PARTITION), the transaction (the transaction
+ * coordinator's verification that the producer added the group's
+ * __consumer_offsets partition with AddOffsetsToTxn: its error on every
+ * partition), then the group (loading, member and generation from v3).
+ * The offsets are appended as one transactional batch and stay pending
+ * until the producer's COMMIT marker reaches that partition
+ * (gb_group_coordinator_txn_marker). Answered once durable, as
+ * OffsetCommit.
+ */
+void gb_handle_txn_offset_commit(gb_broker *b, gb_request *req)
+{
+    const gp_txn_offset_commit_request *body = req->body;
+    int64_t now;
+    gb_groups *gs = gb_group_coordinator_groups(b, &now);
+    int32_t n = 0;
+    for (int32_t i = 0; i < body->topics_count; i++)
+        n += body->topics[i].partitions_count > 0 ? body->topics[i].partitions_count : 0;
+    gb_commit *c = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *c);
+    int32_t k = 0, valid = 0;
+    for (int32_t i = 0; i < body->topics_count; i++) {
+        const gp_txn_offset_commit_request_topic *t = &body->topics[i];
+        gb_topic *topic = t->name.len > 0 ? gb_topic_find(b, t->name.p, (size_t)t->name.len) : NULL;
+        for (int32_t j = 0; j < t->partitions_count; j++, k++) {
+            const gp_txn_offset_commit_request_partition *p = &t->partitions[j];
+            c[k].topic = t->name;
+            c[k].partition = p->partition_index;
+            c[k].offset = p->committed_offset;
+            c[k].leader_epoch = p->committed_leader_epoch;
+            c[k].metadata = p->committed_metadata;
+            c[k].commit_timestamp = -1;
+            c[k].expire_timestamp = -1;
+            if (!topic || !gb_topic_partition(topic, p->partition_index))
+                c[k].error = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+            else
+                valid++;
+        }
+    }
+    int16_t err = 0;
+    int32_t written = -1;
+    if (body->group_id.len <= 0) {
+        err = GP_E_INVALID_GROUP_ID;
+    } else if (valid > 0) {
+        int32_t part = gb_groups_partition_for(gs, body->group_id);
+        err = gb_txn_coordinator_verify(b, body->transactional_id, body->producer_id, body->producer_epoch,
+                                        GB_OFFSETS_TOPIC, strlen(GB_OFFSETS_TOPIC), part);
+        if (!err) {
+            /* the verification may have taken time: the state machine's clock */
+            gs = gb_group_coordinator_groups(b, &now);
+            err = gb_group_txn_commit(gs, body->group_id, body->producer_id, body->producer_epoch,
+                                      body->generation_id, body->member_id, body->group_instance_id, c, n, now,
+                                      &written);
+            gb_group_coordinator_rearm(b);
+        }
+    }
+    if (err)
+        for (int32_t i = 0; i < n; i++)
+            if (!c[i].error)
+                c[i].error = err;
+    int64_t last;
+    gb_partition *p = written >= 0 ? gb_group_coordinator_last_append(b, &last) : NULL;
+    if (p && b->cfg->gregor_acks_all_fsync) {
+        gb_commit_wait *w = gp_arena_alloc(&req->arena, sizeof *w);
+        *w = (gb_commit_wait){req, c, n, gb__fill_txn_commit_response};
+        gb_flusher_wait(b, p, last, gb__commit_flushed, w);
+        return;
+    }
+    gb__fill_txn_commit_response(req, c);
     gb_request_respond(req);
 }
 

@@ -26,6 +26,7 @@ void gb_handle_leave_group(gb_broker *b, gb_request *req);
 void gb_handle_offset_commit(gb_broker *b, gb_request *req);
 void gb_handle_offset_fetch(gb_broker *b, gb_request *req);
 void gb_handle_offset_delete(gb_broker *b, gb_request *req);
+void gb_handle_txn_offset_commit(gb_broker *b, gb_request *req);
 void gb_handle_list_groups(gb_broker *b, gb_request *req);
 void gb_handle_describe_groups(gb_broker *b, gb_request *req);
 void gb_handle_delete_groups(gb_broker *b, gb_request *req);
@@ -35,5 +36,7 @@ void gb_handle_describe_producers(gb_broker *b, gb_request *req);
 /* Answer an ApiVersions request whose version the broker does not know:
  * a v0 response with UNSUPPORTED_VERSION and the supported table. */
 void gb_api_versions_unsupported(gb_broker *b, gb_request *req);
+/* Does ApiVersions list this API of gb_handlers (gb_api_versions.c)? */
+bool gb_api_advertised(int16_t api_key);
 
 #endif
