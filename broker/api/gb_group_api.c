@@ -459,8 +459,18 @@ void gb_handle_txn_offset_commit(gb_broker *b, gb_request *req)
 /* ---- OffsetFetch ---------------------------------------------------------------------------- */
 
 /* One group's answer, in the shape of the v8+ response; v0-v7 copy it. */
+/* A partition with a pending transactional offset, asked with
+ * require_stable: Kafka's answer for it. */
+static void gb__fetch_unstable(gp_offset_fetch_response_group_partition *p)
+{
+    p->committed_offset = -1;
+    p->committed_leader_epoch = -1;
+    p->metadata = GP_STR_LIT("");
+    p->error_code = GP_E_UNSTABLE_OFFSET_COMMIT;
+}
+
 static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
-                               const gp_offset_fetch_request_group_topic *topics, int32_t ntopics,
+                               const gp_offset_fetch_request_group_topic *topics, int32_t ntopics, bool require_stable,
                                gp_offset_fetch_response_group *out)
 {
     int64_t now;
@@ -492,6 +502,8 @@ static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
                 p->committed_leader_epoch = all[k].leader_epoch;
                 p->metadata = gp_str_c(gp_arena_strndup(a, all[k].metadata.p, (size_t)all[k].metadata.len));
                 p->error_code = 0;
+                if (require_stable && gb_group_offset_pending(gs, group_id, all[k].topic, all[k].partition))
+                    gb__fetch_unstable(p);
             }
             i = j;
         }
@@ -513,7 +525,10 @@ static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
             p->metadata = GP_STR_LIT("");
             p->error_code = out->error_code;
             gb_offset_info o;
-            if (!out->error_code && gb_group_offset(gs, group_id, topics[i].name, p->partition_index, &o)) {
+            if (!out->error_code && require_stable &&
+                gb_group_offset_pending(gs, group_id, topics[i].name, p->partition_index)) {
+                gb__fetch_unstable(p);
+            } else if (!out->error_code && gb_group_offset(gs, group_id, topics[i].name, p->partition_index, &o)) {
                 p->committed_offset = o.offset;
                 p->committed_leader_epoch = o.leader_epoch;
                 p->metadata = gp_str_c(gp_arena_strndup(a, o.metadata.p, (size_t)o.metadata.len));
@@ -527,8 +542,10 @@ static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
  * OffsetFetch: the committed offset of each partition asked for (-1 and
  * no error when there is none, as Kafka answers), or of every partition
  * the group has committed when the topic list is null. v8+ asks for
- * several groups. require_stable has no pending transactional commit to
- * wait for until transactions exist.
+ * several groups. With require_stable (v7+), a partition with a pending
+ * transactional offset (TxnOffsetCommit before its marker) gets
+ * UNSTABLE_OFFSET_COMMIT, which the consumer retries; without it, the
+ * committed offset, ignoring pending ones.
  */
 void gb_handle_offset_fetch(gb_broker *b, gb_request *req)
 {
@@ -541,7 +558,8 @@ void gb_handle_offset_fetch(gb_broker *b, gb_request *req)
     for (int32_t i = 0; i < ng; i++) {
         const gp_offset_fetch_request_group *g = &body->groups[i];
         gp_offset_fetch_response_group_init(&resp->groups[i]);
-        (void)gb__fetch_group(b, req, g->group_id, g->topics, g->topics_count, &resp->groups[i]);
+        (void)gb__fetch_group(b, req, g->group_id, g->topics, g->topics_count, body->require_stable,
+                              &resp->groups[i]);
     }
     if (ng > 0) {
         gb_request_respond(req);
@@ -561,7 +579,7 @@ void gb_handle_offset_fetch(gb_broker *b, gb_request *req)
     }
     gp_offset_fetch_response_group g;
     gp_offset_fetch_response_group_init(&g);
-    int16_t err = gb__fetch_group(b, req, body->group_id, topics, nt, &g);
+    int16_t err = gb__fetch_group(b, req, body->group_id, topics, nt, body->require_stable, &g);
     /* v2+ report a group error at the top level, with no partitions; v1
      * has no top-level error: each partition carries it. */
     bool per_partition = req->version < 2;
