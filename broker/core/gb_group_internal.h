@@ -115,8 +115,8 @@ struct gb_groups {
     int64_t wall_offset;
     int64_t wake_at;
     int64_t next_cleanup;
-    int64_t seq;          /* offset records appended or replayed so far (gb_offset.seq) */
-    size_t ntxn_offsets;  /* pending transactional offsets of every group */
+    int64_t seq;         /* offset records appended or replayed so far (gb_offset.seq) */
+    size_t ntxn_offsets; /* pending transactional offsets of every group */
     uint64_t rng;
     gp_arena scratch;
 };
@@ -144,6 +144,9 @@ void gb__txn_offset_put(gb_groups *gs, gb_group *g, int64_t producer_id, gp_str 
 /* Drop every pending transactional offset of the group (freeing it). */
 void gb__txn_offsets_free(gb_groups *gs, gb_group *g);
 bool gb__txn_pending(const gb_group *g, gp_str topic, int32_t partition);
+/* Drop every producer's pending offset for the partition, except `keep`
+ * (NULL: none). */
+void gb__txn_offsets_drop(gb_groups *gs, gb_group *g, gp_str topic, int32_t partition, const gb_offset *keep);
 void gb__offset_remove(gb_group *g, gb_offset *o);
 void gb__prepare_rebalance(gb_groups *gs, gb_group *g, int64_t now, const char *reason);
 void gb__schedule_heartbeat(gb_groups *gs, gb_member *m, int64_t now, int64_t timeout);

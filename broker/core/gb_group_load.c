@@ -72,17 +72,8 @@ static int gb__replay(gb_groups *gs, int64_t producer_id, gp_bytes key, gp_bytes
             gb_offset *o = g ? gb__offset_find(g, k.topic, k.partition) : NULL;
             if (o)
                 gb__offset_remove(g, o);
-            for (gb_offset **pp = g ? &g->txn_offsets : NULL; pp && *pp;) {
-                gb_offset *x = *pp;
-                if (x->partition == k.partition && x->topic_len == k.topic.len &&
-                    (k.topic.len == 0 || memcmp(x->topic, k.topic.p, (size_t)k.topic.len) == 0)) {
-                    *pp = x->next;
-                    gs->ntxn_offsets--;
-                    gb__offset_free(x);
-                } else {
-                    pp = &x->next;
-                }
-            }
+            if (g && g->txn_offsets)
+                gb__txn_offsets_drop(gs, g, k.topic, k.partition, NULL);
             return 0;
         }
         gb_offset_value v;

@@ -144,6 +144,20 @@ bool gb__txn_pending(const gb_group *g, gp_str topic, int32_t partition)
     return false;
 }
 
+void gb__txn_offsets_drop(gb_groups *gs, gb_group *g, gp_str topic, int32_t partition, const gb_offset *keep)
+{
+    for (gb_offset **pp = &g->txn_offsets; *pp;) {
+        gb_offset *x = *pp;
+        if (x != keep && gb__same_tp(x, topic, partition)) {
+            *pp = x->next;
+            gs->ntxn_offsets--;
+            gb__offset_free(x);
+        } else {
+            pp = &x->next;
+        }
+    }
+}
+
 bool gb_group_offset_pending(const gb_groups *gs, gp_str group_id, gp_str topic, int32_t partition)
 {
     if (!gs->ntxn_offsets)
@@ -418,16 +432,7 @@ int32_t gb_group_offsets(const gb_groups *gs, gp_str group_id, gp_arena *a, gb_o
 static void gb__drop_partition(gb_groups *gs, gb_group *g, gb_offset *o)
 {
     gp_str topic = {o->topic, o->topic_len};
-    for (gb_offset **pp = &g->txn_offsets; *pp;) {
-        gb_offset *x = *pp;
-        if (x != o && gb__same_tp(x, topic, o->partition)) {
-            *pp = x->next;
-            gs->ntxn_offsets--;
-            gb__offset_free(x);
-        } else {
-            pp = &x->next;
-        }
-    }
+    gb__txn_offsets_drop(gs, g, topic, o->partition, o);
     gb_offset *c = gb__offset_find(g, topic, o->partition);
     if (c && c != o)
         gb__offset_remove(g, c);
