@@ -24,8 +24,9 @@
 #include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_group_coordinator.h"
-#include "broker/core/gb_txn_coordinator.h"
+#include "broker/core/gb_group_records.h"
 #include "broker/core/gb_flusher.h"
+#include "broker/core/gb_txn_coordinator.h"
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_errors.h"
 
@@ -266,6 +267,7 @@ typedef struct gb_commit_wait {
     gb_request *req;
     gb_commit *commits;
     int32_t n;
+    void (*fill)(gb_request *req, const gb_commit *c); /* the response of OffsetCommit or TxnOffsetCommit */
 } gb_commit_wait;
 
 static void gb__fill_commit_response(gb_request *req, const gb_commit *c)
@@ -298,7 +300,7 @@ static void gb__commit_flushed(void *arg, int status)
         for (int32_t i = 0; i < w->n; i++)
             if (!w->commits[i].error)
                 w->commits[i].error = GP_E_NOT_COORDINATOR;
-    gb__fill_commit_response(w->req, w->commits);
+    w->fill(w->req, w->commits);
     gb_request_respond(w->req);
 }
 
@@ -352,7 +354,7 @@ void gb_handle_offset_commit(gb_broker *b, gb_request *req)
     gb_partition *p = written >= 0 ? gb_group_coordinator_last_append(b, &last) : NULL;
     if (p && b->cfg->gregor_acks_all_fsync) {
         gb_commit_wait *w = gp_arena_alloc(&req->arena, sizeof *w);
-        *w = (gb_commit_wait){req, c, n};
+        *w = (gb_commit_wait){req, c, n, gb__fill_commit_response};
         gb_flusher_wait(b, p, last, gb__commit_flushed, w);
         return;
     }
@@ -360,11 +362,119 @@ void gb_handle_offset_commit(gb_broker *b, gb_request *req)
     gb_request_respond(req);
 }
 
+/* ---- TxnOffsetCommit ------------------------------------------------------------------------ */
+
+static void gb__fill_txn_commit_response(gb_request *req, const gb_commit *c)
+{
+    const gp_txn_offset_commit_request *body = req->body;
+    gp_txn_offset_commit_response *resp = req->resp;
+    int32_t k = 0;
+    resp->topics_count = body->topics_count > 0 ? body->topics_count : 0;
+    resp->topics =
+        gp_arena_calloc(&req->arena, (size_t)(resp->topics_count ? resp->topics_count : 1), sizeof *resp->topics);
+    for (int32_t i = 0; i < resp->topics_count; i++) {
+        const gp_txn_offset_commit_request_topic *t = &body->topics[i];
+        gp_txn_offset_commit_response_topic *rt = &resp->topics[i];
+        rt->name = t->name;
+        rt->partitions_count = t->partitions_count > 0 ? t->partitions_count : 0;
+        rt->partitions = gp_arena_calloc(&req->arena, (size_t)(rt->partitions_count ? rt->partitions_count : 1),
+                                         sizeof *rt->partitions);
+        for (int32_t j = 0; j < rt->partitions_count; j++, k++) {
+            rt->partitions[j].partition_index = t->partitions[j].partition_index;
+            rt->partitions[j].error_code = c[k].error;
+        }
+    }
+}
+
+/*
+ * TxnOffsetCommit: a transactional producer commits a group's offsets as
+ * part of its transaction (sendOffsetsToTransaction). Checks in Kafka's
+ * order: the group id (INVALID_GROUP_ID when empty), topics that do not
+ * exist (UNKNOWN_TOPIC_OR_PARTITION), the transaction (the transaction
+ * coordinator's verification that the producer added the group's
+ * __consumer_offsets partition with AddOffsetsToTxn: its error on every
+ * partition), then the group (loading, member and generation from v3).
+ * The offsets are appended as one transactional batch and stay pending
+ * until the producer's COMMIT marker reaches that partition
+ * (gb_group_coordinator_txn_marker). Answered once durable, as
+ * OffsetCommit.
+ */
+void gb_handle_txn_offset_commit(gb_broker *b, gb_request *req)
+{
+    const gp_txn_offset_commit_request *body = req->body;
+    int64_t now;
+    gb_groups *gs = gb_group_coordinator_groups(b, &now);
+    int32_t n = 0;
+    for (int32_t i = 0; i < body->topics_count; i++)
+        n += body->topics[i].partitions_count > 0 ? body->topics[i].partitions_count : 0;
+    gb_commit *c = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *c);
+    int32_t k = 0, valid = 0;
+    for (int32_t i = 0; i < body->topics_count; i++) {
+        const gp_txn_offset_commit_request_topic *t = &body->topics[i];
+        gb_topic *topic = t->name.len > 0 ? gb_topic_find(b, t->name.p, (size_t)t->name.len) : NULL;
+        for (int32_t j = 0; j < t->partitions_count; j++, k++) {
+            const gp_txn_offset_commit_request_partition *p = &t->partitions[j];
+            c[k].topic = t->name;
+            c[k].partition = p->partition_index;
+            c[k].offset = p->committed_offset;
+            c[k].leader_epoch = p->committed_leader_epoch;
+            c[k].metadata = p->committed_metadata;
+            c[k].commit_timestamp = -1;
+            c[k].expire_timestamp = -1;
+            if (!topic || !gb_topic_partition(topic, p->partition_index))
+                c[k].error = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+            else
+                valid++;
+        }
+    }
+    int16_t err = 0;
+    int32_t written = -1;
+    if (body->group_id.len <= 0) {
+        err = GP_E_INVALID_GROUP_ID;
+    } else if (valid > 0) {
+        int32_t part = gb_groups_partition_for(gs, body->group_id);
+        err = gb_txn_coordinator_verify(b, body->transactional_id, body->producer_id, body->producer_epoch,
+                                        GB_OFFSETS_TOPIC, strlen(GB_OFFSETS_TOPIC), part);
+        if (!err) {
+            /* the verification may have taken time: the state machine's clock */
+            gs = gb_group_coordinator_groups(b, &now);
+            err = gb_group_txn_commit(gs, body->group_id, body->producer_id, body->producer_epoch,
+                                      body->generation_id, body->member_id, body->group_instance_id, c, n, now,
+                                      &written);
+            gb_group_coordinator_rearm(b);
+        }
+    }
+    if (err)
+        for (int32_t i = 0; i < n; i++)
+            if (!c[i].error)
+                c[i].error = err;
+    int64_t last;
+    gb_partition *p = written >= 0 ? gb_group_coordinator_last_append(b, &last) : NULL;
+    if (p && b->cfg->gregor_acks_all_fsync) {
+        gb_commit_wait *w = gp_arena_alloc(&req->arena, sizeof *w);
+        *w = (gb_commit_wait){req, c, n, gb__fill_txn_commit_response};
+        gb_flusher_wait(b, p, last, gb__commit_flushed, w);
+        return;
+    }
+    gb__fill_txn_commit_response(req, c);
+    gb_request_respond(req);
+}
+
 /* ---- OffsetFetch ---------------------------------------------------------------------------- */
 
 /* One group's answer, in the shape of the v8+ response; v0-v7 copy it. */
+/* A partition with a pending transactional offset, asked with
+ * require_stable: Kafka's answer for it. */
+static void gb__fetch_unstable(gp_offset_fetch_response_group_partition *p)
+{
+    p->committed_offset = -1;
+    p->committed_leader_epoch = -1;
+    p->metadata = GP_STR_LIT("");
+    p->error_code = GP_E_UNSTABLE_OFFSET_COMMIT;
+}
+
 static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
-                               const gp_offset_fetch_request_group_topic *topics, int32_t ntopics,
+                               const gp_offset_fetch_request_group_topic *topics, int32_t ntopics, bool require_stable,
                                gp_offset_fetch_response_group *out)
 {
     int64_t now;
@@ -396,6 +506,8 @@ static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
                 p->committed_leader_epoch = all[k].leader_epoch;
                 p->metadata = gp_str_c(gp_arena_strndup(a, all[k].metadata.p, (size_t)all[k].metadata.len));
                 p->error_code = 0;
+                if (require_stable && gb_group_offset_pending(gs, group_id, all[k].topic, all[k].partition))
+                    gb__fetch_unstable(p);
             }
             i = j;
         }
@@ -417,7 +529,10 @@ static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
             p->metadata = GP_STR_LIT("");
             p->error_code = out->error_code;
             gb_offset_info o;
-            if (!out->error_code && gb_group_offset(gs, group_id, topics[i].name, p->partition_index, &o)) {
+            if (!out->error_code && require_stable &&
+                gb_group_offset_pending(gs, group_id, topics[i].name, p->partition_index)) {
+                gb__fetch_unstable(p);
+            } else if (!out->error_code && gb_group_offset(gs, group_id, topics[i].name, p->partition_index, &o)) {
                 p->committed_offset = o.offset;
                 p->committed_leader_epoch = o.leader_epoch;
                 p->metadata = gp_str_c(gp_arena_strndup(a, o.metadata.p, (size_t)o.metadata.len));
@@ -431,8 +546,10 @@ static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
  * OffsetFetch: the committed offset of each partition asked for (-1 and
  * no error when there is none, as Kafka answers), or of every partition
  * the group has committed when the topic list is null. v8+ asks for
- * several groups. require_stable has no pending transactional commit to
- * wait for until transactions exist.
+ * several groups. With require_stable (v7+), a partition with a pending
+ * transactional offset (TxnOffsetCommit before its marker) gets
+ * UNSTABLE_OFFSET_COMMIT, which the consumer retries; without it, the
+ * committed offset, ignoring pending ones.
  */
 void gb_handle_offset_fetch(gb_broker *b, gb_request *req)
 {
@@ -445,7 +562,8 @@ void gb_handle_offset_fetch(gb_broker *b, gb_request *req)
     for (int32_t i = 0; i < ng; i++) {
         const gp_offset_fetch_request_group *g = &body->groups[i];
         gp_offset_fetch_response_group_init(&resp->groups[i]);
-        (void)gb__fetch_group(b, req, g->group_id, g->topics, g->topics_count, &resp->groups[i]);
+        (void)gb__fetch_group(b, req, g->group_id, g->topics, g->topics_count, body->require_stable,
+                              &resp->groups[i]);
     }
     if (ng > 0) {
         gb_request_respond(req);
@@ -465,7 +583,7 @@ void gb_handle_offset_fetch(gb_broker *b, gb_request *req)
     }
     gp_offset_fetch_response_group g;
     gp_offset_fetch_response_group_init(&g);
-    int16_t err = gb__fetch_group(b, req, body->group_id, topics, nt, &g);
+    int16_t err = gb__fetch_group(b, req, body->group_id, topics, nt, body->require_stable, &g);
     /* v2+ report a group error at the top level, with no partitions; v1
      * has no top-level error: each partition carries it. */
     bool per_partition = req->version < 2;

@@ -26,6 +26,7 @@ void gb_handle_leave_group(gb_broker *b, gb_request *req);
 void gb_handle_offset_commit(gb_broker *b, gb_request *req);
 void gb_handle_offset_fetch(gb_broker *b, gb_request *req);
 void gb_handle_offset_delete(gb_broker *b, gb_request *req);
+void gb_handle_txn_offset_commit(gb_broker *b, gb_request *req);
 void gb_handle_list_groups(gb_broker *b, gb_request *req);
 void gb_handle_describe_groups(gb_broker *b, gb_request *req);
 void gb_handle_delete_groups(gb_broker *b, gb_request *req);

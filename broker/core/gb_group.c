@@ -237,6 +237,7 @@ void gb__group_free(gb_groups *gs, gb_group *g)
             gb__offset_free(o);
         }
     free(g->obuckets);
+    gb__txn_offsets_free(gs, g);
     gb__clear_subscribed(g);
     free(g->group_id);
     free(g->protocol_type);
@@ -248,8 +249,8 @@ void gb__group_free(gb_groups *gs, gb_group *g)
 /* A group that holds nothing: created by a request that then failed. */
 bool gb__group_unused(const gb_group *g)
 {
-    return g->state == GB_GROUP_EMPTY && g->nmembers == 0 && !g->pending && g->noffsets == 0 && g->generation == 0 &&
-           !g->protocol_type;
+    return g->state == GB_GROUP_EMPTY && g->nmembers == 0 && !g->pending && g->noffsets == 0 && !g->txn_offsets &&
+           g->generation == 0 && !g->protocol_type;
 }
 
 static void gb__transition(gb_groups *gs, gb_group *g, gb_group_state s, int64_t now)
@@ -1513,6 +1514,8 @@ static bool gb__expire_offsets(gb_groups *gs, gb_group *g, int64_t now)
         for (gb_offset *o = g->obuckets[i]; o; o = o->next) {
             if (stable_consumer && gb__subscribed_to(g, (gp_str){o->topic, o->topic_len}))
                 continue;
+            if (g->txn_offsets && gb__txn_pending(g, (gp_str){o->topic, o->topic_len}, o->partition))
+                continue; /* Kafka keeps an offset an open transaction may replace */
             bool expired;
             if (o->expire_timestamp >= 0) {
                 expired = wall >= o->expire_timestamp;

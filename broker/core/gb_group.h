@@ -113,6 +113,10 @@ typedef struct gb_groups_hooks {
      * error to give the client (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE,
      * ...). The bytes are valid only during the call. */
     int16_t (*append)(void *ctx, int32_t partition, const gb_kv *recs, size_t n, int64_t wall_ms);
+    /* The same for a TxnOffsetCommit: one transactional batch of
+     * producer_id and producer_epoch. */
+    int16_t (*append_txn)(void *ctx, int32_t partition, int64_t producer_id, int16_t producer_epoch,
+                          const gb_kv *recs, size_t n, int64_t wall_ms);
 } gb_groups_hooks;
 
 gb_groups *gb_groups_new(const gb_groups_config *cfg, const gb_groups_hooks *hooks, int64_t now);
@@ -145,6 +149,11 @@ bool gb_groups_loading(const gb_groups *gs, int32_t partition);
  * record that was ignored (unknown key version), or a negative GP_ERR_*
  * for a malformed one (also ignored). */
 int gb_groups_replay(gb_groups *gs, int32_t partition, gp_bytes key, gp_bytes value, int64_t now);
+/* The same for a record of a transactional batch of producer_id: an offset
+ * becomes pending for that producer until its marker (gb_groups_txn_marker)
+ * is replayed; a group metadata record is applied as usual. */
+int gb_groups_replay_txn(gb_groups *gs, int32_t partition, int64_t producer_id, gp_bytes key, gp_bytes value,
+                         int64_t now);
 /* The partition's records are all applied: groups become Stable (with
  * members) or Empty, sessions start, and the partition serves requests. */
 void gb_groups_load_done(gb_groups *gs, int32_t partition, int64_t now);
@@ -234,6 +243,36 @@ typedef struct gb_offset_info {
     int64_t commit_timestamp;
     int64_t expire_timestamp;
 } gb_offset_info;
+
+/*
+ * TxnOffsetCommit, once the transaction coordinator has verified that the
+ * producer may write to the group's partition: Kafka's checks for a
+ * transactional commit (a group that does not exist is created for
+ * generation -1, else ILLEGAL_GENERATION; from v3 the member and
+ * generation are checked as for OffsetCommit, but a commit without them is
+ * accepted by a group with members and none is refused while a rebalance
+ * completes), then one transactional batch of producer_id. The offsets
+ * become pending for (group, producer_id): not visible to OffsetFetch
+ * until the producer's COMMIT marker (gb_groups_txn_marker). Returns and
+ * sets errors as gb_group_commit.
+ */
+int16_t gb_group_txn_commit(gb_groups *gs, gp_str group_id, int64_t producer_id, int16_t producer_epoch,
+                            int32_t generation_id, gp_str member_id, gp_str group_instance_id, gb_commit *c, int32_t n,
+                            int64_t now, int32_t *partition);
+
+/*
+ * A transaction marker of producer_id in partition `partition` of
+ * __consumer_offsets (appended, or read during the replay): on COMMIT the
+ * producer's pending offsets of the partition's groups become committed
+ * offsets, unless the partition's committed offset was written after them
+ * (the most recent record wins, as in Kafka's replayEndTransactionMarker);
+ * on ABORT they are dropped.
+ */
+void gb_groups_txn_marker(gb_groups *gs, int32_t partition, int64_t producer_id, bool commit);
+
+/* Has any producer a pending transactional offset for the partition
+ * (OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT)? */
+bool gb_group_offset_pending(const gb_groups *gs, gp_str group_id, gp_str topic, int32_t partition);
 
 /* OffsetFetch: 0 or the group's error (INVALID_GROUP_ID, loading). */
 int16_t gb_group_fetch_check(const gb_groups *gs, gp_str group_id);

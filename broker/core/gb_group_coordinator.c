@@ -108,15 +108,18 @@ gb_partition *gb_group_coordinator_last_append(gb_broker *b, int64_t *offset)
 }
 
 /*
- * The state machine's append hook: one batch, as Kafka's coordinator
- * writes it (magic 2, CreateTime, no producer id, uncompressed), appended to
- * the group's partition. Readers of the topic (Burrow) are woken as for any
- * append. Failures map as Kafka maps them for the client: a missing
- * partition is COORDINATOR_NOT_AVAILABLE, a storage error NOT_COORDINATOR.
+ * One batch of the state machine's records, as Kafka's coordinator writes
+ * it (magic 2, CreateTime, uncompressed), appended to the group's
+ * partition: without a producer for commits and group changes; for a
+ * TxnOffsetCommit transactional, with the producer's id and epoch and base
+ * sequence 0, as Kafka's coordinator runtime builds it. Readers of the topic
+ * (Burrow) are woken as for any append. Failures map as Kafka maps them for
+ * the client: a missing partition is COORDINATOR_NOT_AVAILABLE, a storage
+ * error NOT_COORDINATOR.
  */
-static int16_t gb__append(void *ctx, int32_t partition, const gb_kv *recs, size_t n, int64_t wall_ms)
+static int16_t gb__append_batch(gb_group_coordinator *c, int32_t partition, int64_t producer_id, int16_t producer_epoch,
+                                const gb_kv *recs, size_t n, int64_t wall_ms)
 {
-    gb_group_coordinator *c = ctx;
     gb_broker *b = c->b;
     c->last_partition = NULL;
     gb_topic *t = gb_group_coordinator_offsets_topic(b, true);
@@ -132,14 +135,16 @@ static int16_t gb__append(void *ctx, int32_t partition, const gb_kv *recs, size_
         rs[i].value = recs[i].value;
         rs[i].headers = (gp_bytes){NULL, 0};
     }
+    bool txn = producer_id >= 0;
     gp_batch_params bp = {
         .base_offset = 0,
         .base_timestamp = wall_ms,
         .log_append_time = gc_topic_log_append_time(&t->cfg),
         .log_append_time_ms = wall_ms,
-        .producer_id = -1,
-        .producer_epoch = -1,
-        .base_sequence = -1,
+        .producer_id = txn ? producer_id : -1,
+        .producer_epoch = txn ? producer_epoch : -1,
+        .base_sequence = txn ? 0 : -1,
+        .transactional = txn,
         .codec = GP_CODEC_NONE,
         .level = GP_COMPRESS_LEVEL_DEFAULT,
     };
@@ -148,7 +153,10 @@ static int16_t gb__append(void *ctx, int32_t partition, const gb_kv *recs, size_
     if (gp_batch_build(a, &bp, rs, (int32_t)n, &batch) < 0) {
         err = GP_E_UNKNOWN_SERVER_ERROR;
     } else {
-        /* No producer state; the commit decides about the flusher
+        /* No producer state, even for a transactional batch: the
+         * transaction coordinator has verified the producer
+         * (gb_txn_coordinator_verify) and Kafka's coordinator appends
+         * skip the sequence check; the commit decides about the flusher
          * (gb_group_coordinator_last_append). */
         gb_append ap = {
             .data = (uint8_t *)batch.p,
@@ -170,19 +178,33 @@ static int16_t gb__append(void *ctx, int32_t partition, const gb_kv *recs, size_
     return err;
 }
 
+/* The state machine's append hooks. */
+static int16_t gb__append(void *ctx, int32_t partition, const gb_kv *recs, size_t n, int64_t wall_ms)
+{
+    return gb__append_batch(ctx, partition, -1, -1, recs, n, wall_ms);
+}
+
+static int16_t gb__append_txn(void *ctx, int32_t partition, int64_t producer_id, int16_t producer_epoch,
+                              const gb_kv *recs, size_t n, int64_t wall_ms)
+{
+    return gb__append_batch(ctx, partition, producer_id, producer_epoch, recs, n, wall_ms);
+}
+
 /* ---- loading ---------------------------------------------------------------------- */
 
-/* Replay the records of one batch. */
+/*
+ * Replay the records of one batch. A transactional batch's offsets become
+ * pending for its producer; a control batch is that producer's COMMIT or
+ * ABORT marker, which applies or drops them (an ABORT of a producer with
+ * nothing pending here changes nothing). A transaction still open at the
+ * end of the log stays pending until its marker is written.
+ */
 static void gb__replay_batch(gb_group_coordinator *c, const uint8_t *p, size_t len, int64_t now)
 {
     gp_batch_header h;
-    if (gp_batch_header_parse(p, len, &h) < 0 || gp_batch_is_control(&h))
+    if (gp_batch_header_parse(p, len, &h) < 0)
         return;
-    if (gp_batch_is_transactional(&h)) {
-        /* Transactional offset commits (TxnOffsetCommit) arrive with
-         * transactions; until then no such batch is written. */
-        return;
-    }
+    bool txn = gp_batch_is_transactional(&h) && h.producer_id >= 0;
     gp_batch_limits lim = {.max_uncompressed = 0, .max_batch_bytes = 0, .max_batches = 1, .from_client = false};
     gp_batch_info info;
     int16_t kerr;
@@ -198,8 +220,18 @@ static void gb__replay_batch(gb_group_coordinator *c, const uint8_t *p, size_t l
     gp_record_iter it;
     gp_record_iter_init(&it, info.first.records, info.first.records_len, info.first.h.records_count);
     gp_record rec;
+    if (info.control) {
+        /* validated: one marker record, already parsed */
+        if (txn)
+            gb_groups_txn_marker(c->groups, c->load_partition, h.producer_id,
+                                 info.first.marker.type == GP_CONTROL_COMMIT);
+        gp_arena_reset(a, NULL, 0);
+        return;
+    }
     while (gp_record_next(&it, &rec) == 1) {
-        if (gb_groups_replay(c->groups, c->load_partition, rec.key, rec.value, now) < 0)
+        int rrc = txn ? gb_groups_replay_txn(c->groups, c->load_partition, h.producer_id, rec.key, rec.value, now)
+                      : gb_groups_replay(c->groups, c->load_partition, rec.key, rec.value, now);
+        if (rrc < 0)
             gb_logger_warn("%s-%d: skipping a malformed record in the batch at offset %" PRId64, GB_OFFSETS_TOPIC,
                            c->load_partition, h.base_offset);
         c->load_records++;
@@ -306,6 +338,7 @@ int gb_group_coordinator_open(gb_broker *b, gb_join_done_fn join_done, gb_sync_d
         .join_done = join_done,
         .sync_done = sync_done,
         .append = gb__append,
+        .append_txn = gb__append_txn,
     };
     c->groups = gb_groups_new(&gc, &hooks, (int64_t)uv_now(b->loop));
     gp_arena_init(&c->scratch, NULL, 0);
@@ -369,9 +402,13 @@ void gb_group_coordinator_close(gb_broker *b)
 
 void gb_group_coordinator_txn_marker(gb_broker *b, int32_t partition, int64_t producer_id, bool commit)
 {
-    /* Transactional offset commits are not built yet: nothing pending. */
-    (void)b;
-    (void)partition;
-    (void)producer_id;
-    (void)commit;
+    gb_group_coordinator *c = b->group_coordinator;
+    if (!c || c->stopped)
+        return;
+    /* A marker for a partition still loading is not lost: it lies in the
+     * log after the producer's offsets and the replay reaches it. Applying
+     * it now would complete offsets not yet read; leave it to the replay. */
+    if (gb_groups_loading(c->groups, partition))
+        return;
+    gb_groups_txn_marker(c->groups, partition, producer_id, commit);
 }

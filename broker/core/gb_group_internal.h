@@ -54,6 +54,11 @@ typedef struct gb_offset {
     int32_t metadata_len;
     int64_t commit_timestamp;
     int64_t expire_timestamp;
+    /* Where its record lies in the partition's log, as a count of offset
+     * records appended or replayed (gb_groups.seq): which of a committed
+     * and a pending transactional offset is more recent. */
+    int64_t seq;
+    int64_t producer_id; /* a pending transactional offset's producer; -1: committed */
     struct gb_offset *next;
 } gb_offset;
 
@@ -88,6 +93,9 @@ struct gb_group {
     gb_offset **obuckets;
     size_t onbuckets; /* a power of two, or 0 */
     size_t noffsets;
+    /* pending transactional offsets (TxnOffsetCommit before its marker):
+     * a list, at most one entry per producer and partition */
+    gb_offset *txn_offsets;
     /* replay */
     bool replayed;        /* a record of the partition being loaded named it */
     bool loaded_metadata; /* its last GroupMetadata record was not a tombstone */
@@ -107,6 +115,8 @@ struct gb_groups {
     int64_t wall_offset;
     int64_t wake_at;
     int64_t next_cleanup;
+    int64_t seq;         /* offset records appended or replayed so far (gb_offset.seq) */
+    size_t ntxn_offsets; /* pending transactional offsets of every group */
     uint64_t rng;
     gp_arena scratch;
 };
@@ -125,8 +135,18 @@ gb_member *gb__member(const gb_group *g, gp_str id);
 void gb__member_free(gb_member *m);
 gb_offset *gb__offset_find(const gb_group *g, gp_str topic, int32_t partition);
 void gb__offset_free(gb_offset *o);
-void gb__offset_put(gb_group *g, gp_str topic, int32_t partition, int64_t offset, int32_t leader_epoch, gp_str metadata,
-                    int64_t commit_ts, int64_t expire_ts);
+gb_offset *gb__offset_put(gb_group *g, gp_str topic, int32_t partition, int64_t offset, int32_t leader_epoch,
+                          gp_str metadata, int64_t commit_ts, int64_t expire_ts);
+/* A pending transactional offset of producer_id (replacing the producer's
+ * earlier one for the partition). */
+void gb__txn_offset_put(gb_groups *gs, gb_group *g, int64_t producer_id, gp_str topic, int32_t partition,
+                        int64_t offset, int32_t leader_epoch, gp_str metadata, int64_t commit_ts, int64_t expire_ts);
+/* Drop every pending transactional offset of the group (freeing it). */
+void gb__txn_offsets_free(gb_groups *gs, gb_group *g);
+bool gb__txn_pending(const gb_group *g, gp_str topic, int32_t partition);
+/* Drop every producer's pending offset for the partition, except `keep`
+ * (NULL: none). */
+void gb__txn_offsets_drop(gb_groups *gs, gb_group *g, gp_str topic, int32_t partition, const gb_offset *keep);
 void gb__offset_remove(gb_group *g, gb_offset *o);
 void gb__prepare_rebalance(gb_groups *gs, gb_group *g, int64_t now, const char *reason);
 void gb__schedule_heartbeat(gb_groups *gs, gb_member *m, int64_t now, int64_t timeout);

@@ -16,11 +16,6 @@
 
 /* ---- loading ---------------------------------------------------------------------- */
 
-gb_offset *gb__offset_find(const gb_group *g, gp_str topic, int32_t partition);
-void gb__offset_put(gb_group *g, gp_str topic, int32_t partition, int64_t offset, int32_t leader_epoch, gp_str metadata,
-                    int64_t commit_ts, int64_t expire_ts);
-void gb__offset_remove(gb_group *g, gb_offset *o);
-
 void gb_groups_set_loading(gb_groups *gs, int32_t partition, bool loading)
 {
     if (partition < 0 || partition >= gs->loading_len || gs->loading[partition] == loading)
@@ -57,12 +52,14 @@ static void gb__clear_metadata(gb_group *g)
 /*
  * One record of a partition being loaded (Kafka's doLoadGroupsAndOffsets,
  * applied as it reads): the last offset record of a group's partition and
- * the last GroupMetadata record of a group win; tombstones remove them.
- * Groups are completed by gb_groups_load_done().
+ * the last GroupMetadata record of a group win; tombstones remove them,
+ * and an offset tombstone also every pending transactional offset of that
+ * partition (Kafka's OffsetMetadataManager.replay). An offset record of a
+ * transactional batch (producer_id >= 0) is pending for its producer until
+ * the producer's marker. Groups are completed by gb_groups_load_done().
  */
-int gb_groups_replay(gb_groups *gs, int32_t partition, gp_bytes key, gp_bytes value, int64_t now)
+static int gb__replay(gb_groups *gs, int64_t producer_id, gp_bytes key, gp_bytes value, int64_t now)
 {
-    (void)partition;
     gb_group_key k;
     int rc = gb_group_key_decode(key, &k);
     if (rc < 0)
@@ -75,6 +72,8 @@ int gb_groups_replay(gb_groups *gs, int32_t partition, gp_bytes key, gp_bytes va
             gb_offset *o = g ? gb__offset_find(g, k.topic, k.partition) : NULL;
             if (o)
                 gb__offset_remove(g, o);
+            if (g && g->txn_offsets)
+                gb__txn_offsets_drop(gs, g, k.topic, k.partition, NULL);
             return 0;
         }
         gb_offset_value v;
@@ -84,8 +83,14 @@ int gb_groups_replay(gb_groups *gs, int32_t partition, gp_bytes key, gp_bytes va
         if (!g)
             g = gb__group_new(gs, k.group, now);
         g->replayed = true;
-        gb__offset_put(g, k.topic, k.partition, v.offset, v.leader_epoch, v.metadata, v.commit_timestamp,
-                       v.expire_timestamp);
+        if (producer_id >= 0) {
+            gb__txn_offset_put(gs, g, producer_id, k.topic, k.partition, v.offset, v.leader_epoch, v.metadata,
+                               v.commit_timestamp, v.expire_timestamp);
+            return 0;
+        }
+        gb_offset *o = gb__offset_put(g, k.topic, k.partition, v.offset, v.leader_epoch, v.metadata,
+                                      v.commit_timestamp, v.expire_timestamp);
+        o->seq = ++gs->seq;
         return 0;
     }
     if (value.len < 0) {
@@ -132,6 +137,19 @@ int gb_groups_replay(gb_groups *gs, int32_t partition, gp_bytes key, gp_bytes va
     return 0;
 }
 
+int gb_groups_replay(gb_groups *gs, int32_t partition, gp_bytes key, gp_bytes value, int64_t now)
+{
+    (void)partition;
+    return gb__replay(gs, -1, key, value, now);
+}
+
+int gb_groups_replay_txn(gb_groups *gs, int32_t partition, int64_t producer_id, gp_bytes key, gp_bytes value,
+                         int64_t now)
+{
+    (void)partition;
+    return gb__replay(gs, producer_id < 0 ? -1 : producer_id, key, value, now);
+}
+
 /* Kafka's loadGroup and onGroupLoaded for the partition's groups. */
 void gb_groups_load_done(gb_groups *gs, int32_t partition, int64_t now)
 {
@@ -148,7 +166,7 @@ void gb_groups_load_done(gb_groups *gs, int32_t partition, int64_t now)
             if (!g->loaded_metadata) {
                 /* Offsets only (or a deleted group's offsets): a group used
                  * for offset storage, Empty in generation 0. */
-                if (g->noffsets == 0) {
+                if (g->noffsets == 0 && !g->txn_offsets) {
                     gb__group_free(gs, g);
                     g = next;
                     continue;

@@ -34,6 +34,7 @@ EXPECTED_API_TABLE = {
     25: (0, 4),   # AddOffsetsToTxn
     26: (0, 4),   # EndTxn (v5, KIP-890 part 2, is not advertised: transaction.version 2 is not built)
     27: (1, 1),   # WriteTxnMarkers (v0 removed in Kafka 4; v2, transaction.version 2, not yet)
+    28: (0, 4),   # TxnOffsetCommit
     32: (1, 4),   # DescribeConfigs (v0 removed in Kafka 4)
     37: (0, 3),   # CreatePartitions
     42: (0, 2),   # DeleteGroups

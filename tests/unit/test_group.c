@@ -3,7 +3,9 @@
  * heartbeat timing, MEMBER_ID_REQUIRED, two members rebalancing, session and
  * rebalance timeouts, the initial rebalance delay, leaving, static
  * membership and fencing, Kafka's error codes, offset commits and their
- * rules, deletion, expiry; and __consumer_offsets records: Kafka's byte
+ * rules, deletion, expiry; transactional offsets (pending per producer,
+ * COMMIT and ABORT markers, the most recent record winning, replay, deletion
+ * and expiry with pending ones); and __consumer_offsets records: Kafka's byte
  * layout, Java's String.hashCode partitioning, and replay of the records
  * the coordinator wrote into a fresh coordinator (a restart).
  */
@@ -37,7 +39,9 @@ typedef struct rec {
     uint8_t *key;
     int32_t klen;
     uint8_t *value;
-    int32_t vlen; /* -1: tombstone */
+    int32_t vlen;        /* -1: tombstone */
+    int64_t producer_id; /* a transactional batch's; -1: none */
+    int marker;          /* a control batch of producer_id: 1 COMMIT, 2 ABORT; 0: a record */
 } rec;
 
 static gb_groups *gs;
@@ -72,16 +76,20 @@ static void on_sync(void *ctx, void *waiter, const gb_sync_result *r)
              r->assignment.len > 0 ? (const char *)r->assignment.p : "");
 }
 
-static int16_t on_append(void *ctx, int32_t partition, const gb_kv *kv, size_t n, int64_t wall)
+static int16_t on_append_txn(void *ctx, int32_t partition, int64_t producer_id, int16_t producer_epoch,
+                             const gb_kv *kv, size_t n, int64_t wall)
 {
     (void)ctx;
     (void)wall;
+    (void)producer_epoch;
     if (append_error)
         return append_error;
     for (size_t i = 0; i < n; i++) {
         ck_assert_int_lt(nrecs, 4096);
         rec *r = &recs[nrecs++];
         r->partition = partition;
+        r->producer_id = producer_id;
+        r->marker = 0;
         r->klen = kv[i].key.len;
         r->key = malloc((size_t)r->klen);
         memcpy(r->key, kv[i].key.p, (size_t)r->klen);
@@ -91,6 +99,11 @@ static int16_t on_append(void *ctx, int32_t partition, const gb_kv *kv, size_t n
             memcpy(r->value, kv[i].value.p, (size_t)r->vlen);
     }
     return 0;
+}
+
+static int16_t on_append(void *ctx, int32_t partition, const gb_kv *kv, size_t n, int64_t wall)
+{
+    return on_append_txn(ctx, partition, -1, -1, kv, n, wall);
 }
 
 static gb_groups_config config(void)
@@ -111,7 +124,8 @@ static gb_groups_config config(void)
 
 static gb_groups *make(const gb_groups_config *c)
 {
-    gb_groups_hooks h = {.ctx = NULL, .join_done = on_join, .sync_done = on_sync, .append = on_append};
+    gb_groups_hooks h = {
+        .ctx = NULL, .join_done = on_join, .sync_done = on_sync, .append = on_append, .append_txn = on_append_txn};
     gb_groups *g = gb_groups_new(c, &h, now);
     gb_groups_set_wall_offset(g, 1700000000000LL);
     return g;
@@ -981,9 +995,16 @@ static void restart(void)
     for (int p = 0; p < 50; p++)
         gb_groups_set_loading(gs, p, true);
     for (int i = 0; i < nrecs; i++) {
+        if (recs[i].marker) {
+            gb_groups_txn_marker(gs, recs[i].partition, recs[i].producer_id, recs[i].marker == 1);
+            continue;
+        }
         gp_bytes k = {recs[i].key, recs[i].klen};
         gp_bytes v = {recs[i].value, recs[i].vlen};
-        ck_assert_int_ge(gb_groups_replay(gs, recs[i].partition, k, v, now), 0);
+        if (recs[i].producer_id >= 0)
+            ck_assert_int_ge(gb_groups_replay_txn(gs, recs[i].partition, recs[i].producer_id, k, v, now), 0);
+        else
+            ck_assert_int_ge(gb_groups_replay(gs, recs[i].partition, k, v, now), 0);
     }
     for (int p = 0; p < 50; p++)
         gb_groups_load_done(gs, p, now);
@@ -1041,6 +1062,248 @@ START_TEST(test_replay)
 }
 END_TEST
 
+/* ---- transactional offsets ------------------------------------------------------------------ */
+
+static int16_t txn_commit_full(const char *group, int64_t pid, int32_t gen, const char *member, const char *instance,
+                               const char *topic, int32_t part, int64_t off, const char *md, int16_t *perr)
+{
+    gb_commit c = {.topic = S(topic),
+                   .partition = part,
+                   .offset = off,
+                   .leader_epoch = -1,
+                   .metadata = S(md),
+                   .commit_timestamp = -1,
+                   .expire_timestamp = -1};
+    int32_t wp;
+    int16_t e = gb_group_txn_commit(gs, S(group), pid, 0, gen, S(member), S(instance), &c, 1, now, &wp);
+    if (perr)
+        *perr = c.error;
+    return e;
+}
+
+static int16_t txn_commit(const char *group, int64_t pid, const char *topic, int32_t part, int64_t off, int16_t *perr)
+{
+    return txn_commit_full(group, pid, -1, "", NULL, topic, part, off, "tx", perr);
+}
+
+static int32_t part_of(const char *group)
+{
+    return gb_group_partition_for(group, strlen(group), 50);
+}
+
+/* The transaction coordinator's marker in the group's partition: logged
+ * (for restart()) and applied, as gb_group_coordinator_txn_marker does. */
+static void marker(const char *group, int64_t pid, bool commit)
+{
+    ck_assert_int_lt(nrecs, 4096);
+    rec *r = &recs[nrecs++];
+    memset(r, 0, sizeof *r);
+    r->partition = part_of(group);
+    r->producer_id = pid;
+    r->marker = commit ? 1 : 2;
+    gb_groups_txn_marker(gs, r->partition, pid, commit);
+}
+
+static bool pending(const char *group, const char *topic, int32_t part)
+{
+    return gb_group_offset_pending(gs, S(group), S(topic), part);
+}
+
+START_TEST(test_txn_pending_commit_abort)
+{
+    int16_t pe;
+    ck_assert_int_eq(txn_commit("tg", 7, "t", 0, 5, &pe), 0);
+    ck_assert_int_eq(pe, 0);
+    /* one transactional record of producer 7 in the group's partition */
+    ck_assert_int_eq(nrecs, 1);
+    ck_assert_int_eq(recs[0].producer_id, 7);
+    ck_assert_int_eq(recs[0].partition, part_of("tg"));
+    /* pending: not visible, but the group exists (a simple group) */
+    ck_assert_int_eq(fetched("tg", "t", 0), -1);
+    ck_assert(pending("tg", "t", 0));
+    ck_assert(!pending("tg", "t", 1));
+    ck_assert_int_eq(state_of("tg"), GB_GROUP_EMPTY);
+    ck_assert_int_eq(txn_commit("tg", 8, "t", 1, 6, &pe), 0);
+    /* the same producer again: its later offset replaces the earlier */
+    ck_assert_int_eq(txn_commit("tg", 7, "t", 0, 15, &pe), 0);
+    /* a marker of another producer, or in another partition, changes nothing */
+    marker("tg", 99, true);
+    gb_groups_txn_marker(gs, (part_of("tg") + 1) % 50, 7, true);
+    ck_assert(pending("tg", "t", 0));
+    marker("tg", 7, true);
+    ck_assert_int_eq(fetched("tg", "t", 0), 15);
+    ck_assert(!pending("tg", "t", 0));
+    ck_assert(pending("tg", "t", 1));
+    marker("tg", 8, false);
+    ck_assert_int_eq(fetched("tg", "t", 1), -1);
+    ck_assert(!pending("tg", "t", 1));
+    gb_offset_info o;
+    ck_assert(gb_group_offset(gs, S("tg"), S("t"), 0, &o));
+    ck_assert(gp_str_eq_c(o.metadata, "tx"));
+    /* two producers on one partition: each completes its own */
+    ck_assert_int_eq(txn_commit("tg", 10, "t", 2, 100, &pe), 0);
+    ck_assert_int_eq(txn_commit("tg", 11, "t", 2, 200, &pe), 0);
+    marker("tg", 10, false);
+    ck_assert(pending("tg", "t", 2));
+    marker("tg", 11, true);
+    ck_assert_int_eq(fetched("tg", "t", 2), 200);
+    ck_assert(!pending("tg", "t", 2));
+}
+END_TEST
+
+/* Kafka's rule at the COMMIT marker: the more recent record wins. */
+START_TEST(test_txn_most_recent_wins)
+{
+    int16_t pe;
+    ck_assert_int_eq(commit("mix", -1, "", "t", 1, 80, NULL, &pe), 0);
+    ck_assert_int_eq(txn_commit("mix", 9, "t", 0, 60, &pe), 0);
+    ck_assert_int_eq(txn_commit("mix", 9, "t", 1, 90, &pe), 0);
+    ck_assert_int_eq(commit("mix", -1, "", "t", 0, 70, NULL, &pe), 0);
+    ck_assert_int_eq(fetched("mix", "t", 0), 70);
+    ck_assert_int_eq(fetched("mix", "t", 1), 80);
+    marker("mix", 9, true);
+    ck_assert_int_eq(fetched("mix", "t", 0), 70); /* the plain commit came after */
+    ck_assert_int_eq(fetched("mix", "t", 1), 90);
+    /* and the same after a restart */
+    restart();
+    ck_assert_int_eq(fetched("mix", "t", 0), 70);
+    ck_assert_int_eq(fetched("mix", "t", 1), 90);
+}
+END_TEST
+
+START_TEST(test_txn_commit_rules)
+{
+    int16_t pe;
+    /* as Kafka 4.4 answers (tests/integration/test_txn_offsets.py) */
+    ck_assert_int_eq(txn_commit_full("gone", 7, 3, "m", NULL, "t", 0, 1, NULL, &pe), GP_E_ILLEGAL_GENERATION);
+    ck_assert_int_eq(state_of("gone"), GB_GROUP_DEAD);
+    ck_assert_int_eq(txn_commit("", 7, "t", 0, 1, &pe), GP_E_INVALID_GROUP_ID);
+    result a, b;
+    stable_two("g", &a, &b);
+    char aid[160], bid[160];
+    snprintf(aid, sizeof aid, "%s", a.member_id);
+    snprintf(bid, sizeof bid, "%s", b.member_id);
+    ck_assert_int_eq(txn_commit_full("g", 7, 2, "stranger", NULL, "t", 0, 1, NULL, &pe), GP_E_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(txn_commit_full("g", 7, 3, aid, NULL, "t", 0, 1, NULL, &pe), GP_E_ILLEGAL_GENERATION);
+    ck_assert_int_eq(txn_commit_full("g", 7, 2, aid, "nobody", "t", 0, 1, NULL, &pe), GP_E_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(txn_commit_full("g", 7, 2, aid, NULL, "t", 0, 1, NULL, &pe), 0);
+    /* no member and generation (v0-v2): accepted by a group with members */
+    ck_assert_int_eq(txn_commit("g", 7, "t", 1, 1, &pe), 0);
+    ck_assert_int_eq(pe, 0);
+    /* ... and while a rebalance completes, unlike OffsetCommit */
+    result c;
+    join(&c, "g", NULL);
+    join(&a, "g", aid);
+    join(&b, "g", bid);
+    ck_assert_int_eq(state_of("g"), GB_GROUP_COMPLETING_REBALANCE);
+    ck_assert_int_eq(txn_commit_full("g", 7, 3, bid, NULL, "t", 2, 1, NULL, &pe), 0);
+    ck_assert_int_eq(pe, 0);
+    /* metadata too large */
+    char big[5000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    ck_assert_int_eq(txn_commit_full("g", 7, -1, "", NULL, "t", 3, 1, big, &pe), 0);
+    ck_assert_int_eq(pe, GP_E_OFFSET_METADATA_TOO_LARGE);
+    ck_assert(!pending("g", "t", 3));
+    /* a failed append: the error, nothing pending, no group left behind */
+    append_error = GP_E_NOT_COORDINATOR;
+    ck_assert_int_eq(txn_commit("failed", 7, "t", 0, 1, &pe), 0);
+    ck_assert_int_eq(pe, GP_E_NOT_COORDINATOR);
+    ck_assert(!pending("failed", "t", 0));
+    ck_assert_int_eq(state_of("failed"), GB_GROUP_DEAD);
+    append_error = 0;
+    /* a partition still loading */
+    gb_groups_set_loading(gs, part_of("g"), true);
+    ck_assert_int_eq(txn_commit("g", 7, "t", 0, 1, &pe), GP_E_COORDINATOR_LOAD_IN_PROGRESS);
+    gb_groups_set_loading(gs, part_of("g"), false);
+}
+END_TEST
+
+START_TEST(test_txn_replay)
+{
+    int16_t pe;
+    ck_assert_int_eq(commit("rg", -1, "", "t", 0, 1, NULL, &pe), 0);
+    ck_assert_int_eq(txn_commit("rg", 7, "t", 0, 10, &pe), 0);
+    marker("rg", 7, true);
+    ck_assert_int_eq(txn_commit("rg", 8, "t", 0, 99, &pe), 0);
+    ck_assert_int_eq(txn_commit("rg", 8, "t", 1, 99, &pe), 0);
+    marker("rg", 8, false);
+    ck_assert_int_eq(txn_commit("rg", 9, "t", 1, 5, &pe), 0); /* still open */
+    ck_assert_int_eq(txn_commit("only-pending", 10, "t", 0, 3, &pe), 0);
+    restart();
+    ck_assert_int_eq(fetched("rg", "t", 0), 10);
+    ck_assert(!pending("rg", "t", 0));
+    ck_assert_int_eq(fetched("rg", "t", 1), -1); /* aborted: never seen */
+    ck_assert(pending("rg", "t", 1));            /* producer 9's */
+    /* a group holding only pending offsets is loaded */
+    ck_assert_int_eq(state_of("only-pending"), GB_GROUP_EMPTY);
+    ck_assert(pending("only-pending", "t", 0));
+    /* the open transaction commits after the restart */
+    marker("rg", 9, true);
+    ck_assert_int_eq(fetched("rg", "t", 1), 5);
+    marker("only-pending", 10, false);
+    ck_assert(!pending("only-pending", "t", 0));
+    /* a tombstone replayed drops the partition's pending offsets too */
+    ck_assert_int_eq(txn_commit("rg", 12, "t", 0, 77, &pe), 0);
+    gb_tp tp = {.topic = S("t"), .partition = 0};
+    ck_assert_int_eq(gb_group_delete_offsets(gs, S("rg"), &tp, 1, now), 0);
+    ck_assert(!pending("rg", "t", 0));
+    ck_assert_int_eq(txn_commit("rg", 12, "t", 0, 78, &pe), 0);
+    /* re-added after the tombstone: the replay has it pending again */
+    restart();
+    ck_assert(pending("rg", "t", 0));
+    ck_assert_int_eq(fetched("rg", "t", 0), -1);
+}
+END_TEST
+
+/* DeleteGroups, OffsetDelete and expiry with pending transactional offsets,
+ * as Kafka's OffsetMetadataManager: tombstones drop them; expiry keeps an
+ * offset an open transaction may replace, and a group with one. */
+START_TEST(test_txn_delete_and_expiry)
+{
+    int16_t pe;
+    ck_assert_int_eq(commit("dg", -1, "", "t", 0, 1, NULL, &pe), 0);
+    ck_assert_int_eq(txn_commit("dg", 7, "t", 0, 2, &pe), 0);
+    ck_assert_int_eq(txn_commit("dg", 7, "t", 1, 2, &pe), 0);
+    ck_assert_int_eq(txn_commit("dg", 8, "t", 1, 3, &pe), 0);
+    int before = nrecs;
+    ck_assert_int_eq(gb_group_delete(gs, S("dg"), now), 0);
+    ck_assert_int_eq(nrecs - before, 2); /* t-0 and t-1, once each */
+    ck_assert_int_eq(state_of("dg"), GB_GROUP_DEAD);
+    marker("dg", 7, true); /* nothing left to commit */
+    ck_assert_int_eq(fetched("dg", "t", 0), -1);
+    ck_assert_int_eq(state_of("dg"), GB_GROUP_DEAD);
+
+    /* OffsetDelete of a partition with only a pending offset */
+    ck_assert_int_eq(txn_commit("od", 7, "t", 0, 2, &pe), 0);
+    gb_tp tp = {.topic = S("t"), .partition = 0};
+    before = nrecs;
+    ck_assert_int_eq(gb_group_delete_offsets(gs, S("od"), &tp, 1, now), 0);
+    ck_assert_int_eq(tp.error, 0);
+    ck_assert_int_eq(nrecs - before, 1);
+    ck_assert_int_eq(recs[nrecs - 1].vlen, -1);
+    ck_assert(!pending("od", "t", 0));
+    marker("od", 7, true);
+    ck_assert_int_eq(fetched("od", "t", 0), -1);
+
+    /* expiry */
+    ck_assert_int_eq(commit("ex", -1, "", "t", 0, 1, NULL, &pe), 0);
+    ck_assert_int_eq(commit("ex", -1, "", "t", 1, 1, NULL, &pe), 0);
+    ck_assert_int_eq(txn_commit("ex", 7, "t", 0, 2, &pe), 0);
+    ck_assert_int_eq(txn_commit("ex-pending", 7, "t", 0, 2, &pe), 0);
+    advance(8LL * 24 * 3600 * 1000);
+    ck_assert_int_eq(fetched("ex", "t", 0), 1); /* kept: a transaction may replace it */
+    ck_assert_int_eq(fetched("ex", "t", 1), -1);
+    ck_assert_int_eq(state_of("ex-pending"), GB_GROUP_EMPTY);
+    marker("ex", 7, true);
+    ck_assert_int_eq(fetched("ex", "t", 0), 2);
+    marker("ex-pending", 7, false);
+    advance(8LL * 24 * 3600 * 1000);
+    ck_assert_int_eq(state_of("ex-pending"), GB_GROUP_DEAD);
+    ck_assert_int_eq(state_of("ex"), GB_GROUP_DEAD);
+}
+END_TEST
+
 START_TEST(test_shutdown_answers_waiters)
 {
     result a, b;
@@ -1076,6 +1339,11 @@ int main(void)
     tcase_add_test(tc, test_delete);
     tcase_add_test(tc, test_offsets_expire);
     tcase_add_test(tc, test_replay);
+    tcase_add_test(tc, test_txn_pending_commit_abort);
+    tcase_add_test(tc, test_txn_most_recent_wins);
+    tcase_add_test(tc, test_txn_commit_rules);
+    tcase_add_test(tc, test_txn_replay);
+    tcase_add_test(tc, test_txn_delete_and_expiry);
     tcase_add_test(tc, test_shutdown_answers_waiters);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
