@@ -148,7 +148,16 @@ def worker_ctp(bootstrap, journal):
                                      "isolation.level": "read_committed",
                                      "auto.offset.reset": "earliest", "fetch.wait.max.ms": 50}))
     tps = [TopicPartition(IN, q) for q in range(IO_PARTS)]
-    start = c.committed(tps, timeout=20)
+    end = time.monotonic() + 30
+    while True:
+        try:
+            start = c.committed(tps, timeout=10)
+            break
+        except Exception as e:  # NOT_COORDINATOR while __consumer_offsets is being made, ...
+            if time.monotonic() > end:
+                note("error committed %s" % " ".join(str(e).split())[:200])
+                return 3
+            time.sleep(0.2)
     pos = {tp.partition: max(tp.offset, 0) for tp in start}
     note("start %s" % json.dumps(pos))
     c.assign([TopicPartition(IN, q, pos[q]) for q in range(IO_PARTS)])
@@ -164,6 +173,7 @@ def worker_ctp(bootstrap, journal):
                 ends[m.partition()] = m.offset() + 1
             p.send_offsets_to_transaction([TopicPartition(IN, q, o) for q, o in ends.items()],
                                           c.consumer_group_metadata(), 10)
+            note("end %s" % json.dumps(ends))
             p.commit_transaction(10)
             note("committed %s" % json.dumps(ends))
         except Exception as e:

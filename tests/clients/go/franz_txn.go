@@ -256,7 +256,11 @@ func franzTxnFencing(ctx context.Context, e *env) result {
 		return failErr("producer 2", err)
 	}
 	defer p2.Close()
-	// kgo initializes the producer id lazily: at the first transaction.
+	// kgo loads the producer id lazily: ProducerID makes p2 send
+	// InitProducerId now, before p1 goes on.
+	if _, _, err := p2.ProducerID(ctx); err != nil {
+		return failErr("p2 init (InitProducerId)", err)
+	}
 	if err := p2.BeginTransaction(); err != nil {
 		return failErr("p2 begin", err)
 	}
