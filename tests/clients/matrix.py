@@ -23,6 +23,7 @@ CLIENTS = {
     "franz-go": "go-driver",
     "sarama": "go-driver",
     "kafka-go": "go-driver",
+    "kafkajs": "node-driver",
 }
 VERSIONS = {
     "java": "Java kafka-clients 4.4.0",
@@ -31,6 +32,7 @@ VERSIONS = {
     "franz-go": "franz-go 1.22.3",
     "sarama": "Sarama 1.61.1",
     "kafka-go": "kafka-go 0.4.51",
+    "kafkajs": "kafkajs 2.2.4",
 }
 CAPABILITIES = [
     "metadata",
@@ -39,6 +41,7 @@ CAPABILITIES = [
     "group-eager", "group-cooperative", "committed-offsets", "idempotence",
     "admin-topics", "admin-partitions", "admin-describe-configs",
     "list-offsets-time", "transactions",
+    "txn-abort-visibility", "txn-consume-transform-produce", "txn-fencing",
 ]
 BEGIN = "<!-- BEGIN GENERATED: tests/clients/matrix.py -->\n"
 END = "<!-- END GENERATED: tests/clients/matrix.py -->\n"

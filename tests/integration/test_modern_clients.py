@@ -1,5 +1,5 @@
 """Today's clients, pinned (tests/clients/README.md): the Java client 4.4,
-confluent-kafka 2.16, kafka-python 3.0, franz-go, Sarama and kafka-go, each
+confluent-kafka 2.16, kafka-python 3.0, franz-go, Sarama, kafka-go and kafkajs, each
 checked for every capability of the contract by its driver against a broker
 of its own.
 

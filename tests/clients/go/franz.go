@@ -17,16 +17,19 @@ import (
 
 func franzDriver() driver {
 	d := driver{
-		"metadata":               franzMetadata,
-		"group-eager":            func(ctx context.Context, e *env) result { return franzGroup(ctx, e, false) },
-		"group-cooperative":      func(ctx context.Context, e *env) result { return franzGroup(ctx, e, true) },
-		"committed-offsets":      franzCommitted,
-		"idempotence":            franzIdempotence,
-		"admin-topics":           franzAdminTopics,
-		"admin-partitions":       franzAdminPartitions,
-		"admin-describe-configs": franzDescribeConfigs,
-		"list-offsets-time":      franzListOffsets,
-		"transactions":           franzTransactions,
+		"metadata":                      franzMetadata,
+		"group-eager":                   func(ctx context.Context, e *env) result { return franzGroup(ctx, e, false) },
+		"group-cooperative":             func(ctx context.Context, e *env) result { return franzGroup(ctx, e, true) },
+		"committed-offsets":             franzCommitted,
+		"idempotence":                   franzIdempotence,
+		"admin-topics":                  franzAdminTopics,
+		"admin-partitions":              franzAdminPartitions,
+		"admin-describe-configs":        franzDescribeConfigs,
+		"list-offsets-time":             franzListOffsets,
+		"transactions":                  franzTransactions,
+		"txn-abort-visibility":          franzTxnAbortVisibility,
+		"txn-fencing":                   franzTxnFencing,
+		"txn-consume-transform-produce": franzTxnConsumeTransformProduce,
 	}
 	codecs := map[string]kgo.CompressionCodec{
 		"none":   kgo.NoCompression(),

@@ -38,6 +38,9 @@ func kafkagoDriver() driver {
 			return skip("kafka-go has no transactional producer: its Writer cannot begin, commit or abort transactions (only the raw InitProducerID/AddPartitionsToTxn/EndTxn requests exist)")
 		},
 	}
+	for _, c := range []string{"txn-abort-visibility", "txn-consume-transform-produce", "txn-fencing"} {
+		d[c] = d["transactions"]
+	}
 	codecs := map[string]kafka.Compression{
 		"none":   0,
 		"gzip":   kafka.Gzip,

@@ -35,6 +35,9 @@ var capabilities = []string{
 	"admin-describe-configs",
 	"list-offsets-time",
 	"transactions",
+	"txn-abort-visibility",
+	"txn-consume-transform-produce",
+	"txn-fencing",
 }
 
 // deadline of each capability (the contract allows at most 60 s).
@@ -44,6 +47,8 @@ func deadline(capability string) time.Duration {
 		return 45 * time.Second
 	case capability == "transactions":
 		return 45 * time.Second
+	case strings.HasPrefix(capability, "txn-"):
+		return 55 * time.Second
 	case strings.HasPrefix(capability, "produce-consume-"),
 		capability == "committed-offsets", capability == "idempotence":
 		return 30 * time.Second

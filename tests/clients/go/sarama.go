@@ -17,16 +17,19 @@ import (
 
 func saramaDriver() driver {
 	d := driver{
-		"metadata":               saramaMetadata,
-		"group-eager":            func(ctx context.Context, e *env) result { return saramaGroup(ctx, e, false) },
-		"group-cooperative":      func(ctx context.Context, e *env) result { return saramaGroup(ctx, e, true) },
-		"committed-offsets":      saramaCommitted,
-		"idempotence":            saramaIdempotence,
-		"admin-topics":           saramaAdminTopics,
-		"admin-partitions":       saramaAdminPartitions,
-		"admin-describe-configs": saramaDescribeConfigs,
-		"list-offsets-time":      saramaListOffsets,
-		"transactions":           saramaTransactions,
+		"metadata":                      saramaMetadata,
+		"group-eager":                   func(ctx context.Context, e *env) result { return saramaGroup(ctx, e, false) },
+		"group-cooperative":             func(ctx context.Context, e *env) result { return saramaGroup(ctx, e, true) },
+		"committed-offsets":             saramaCommitted,
+		"idempotence":                   saramaIdempotence,
+		"admin-topics":                  saramaAdminTopics,
+		"admin-partitions":              saramaAdminPartitions,
+		"admin-describe-configs":        saramaDescribeConfigs,
+		"list-offsets-time":             saramaListOffsets,
+		"transactions":                  saramaTransactions,
+		"txn-abort-visibility":          saramaTxnAbortVisibility,
+		"txn-fencing":                   saramaTxnFencing,
+		"txn-consume-transform-produce": saramaTxnConsumeTransformProduce,
 	}
 	codecs := map[string]sarama.CompressionCodec{
 		"none":   sarama.CompressionNone,

@@ -51,6 +51,9 @@ CAPABILITIES = [
     "admin-describe-configs",
     "list-offsets-time",
     "transactions",
+    "txn-abort-visibility",
+    "txn-consume-transform-produce",
+    "txn-fencing",
 ]
 
 # Outer deadline per capability, seconds (the README allows at most 60).
@@ -67,6 +70,9 @@ DEADLINES = {
     "admin-describe-configs": 25,
     "list-offsets-time": 25,
     "transactions": 45,
+    "txn-abort-visibility": 50,
+    "txn-consume-transform-produce": 55,
+    "txn-fencing": 50,
 }
 for _c in ("none", "gzip", "snappy", "lz4", "zstd"):
     DEADLINES["produce-consume-" + _c] = 30
@@ -191,6 +197,41 @@ def first_diffs(got, want, n=5):
     if len(got) < len(want):
         diffs.append((len(got), "missing %d" % (len(want) - len(got))))
     return diffs[:n]
+
+
+# txn-abort-visibility: who writes what, in this order, to one partition (each
+# record delivered before the next step). "A"/"B" are two transactional
+# producers, "P" a plain one; A commits, B aborts.
+INTERLEAVE = [
+    ("P", "plain-0"), ("A", "a-0"), ("A", "a-1"), ("P", "plain-1"),
+    ("B", "b-0"), ("B", "b-1"), ("P", "plain-2"), ("A", "a-2"), ("B", "b-2"),
+    ("A", "commit"), ("P", "plain-3"), ("B", "abort"), ("P", "plain-4"),
+]
+INTERLEAVE_ALL = [v for (w, v) in INTERLEAVE if v not in ("commit", "abort")]
+INTERLEAVE_COMMITTED = [v for v in INTERLEAVE_ALL if not v.startswith("b-")]
+
+
+def check_interleave(committed, uncommitted):
+    """committed/uncommitted: [(offset, value str)] read with each isolation
+    level, in the order read."""
+    for label, got, want in (("read_committed", committed, INTERLEAVE_COMMITTED),
+                             ("read_uncommitted", uncommitted, INTERLEAVE_ALL)):
+        offs = [o for (o, _) in got]
+        if offs != sorted(set(offs)):
+            raise Fail("%s: offsets not increasing: %s" % (label, offs))
+        vals = [v for (_, v) in got]
+        if vals != want:
+            raise Fail("%s saw %s, want %s" % (label, vals, want))
+    return ("read_committed saw the %d committed+plain records in offset order, none of B's "
+            "aborted 3; read_uncommitted saw all %d"
+            % (len(INTERLEAVE_COMMITTED), len(INTERLEAVE_ALL)))
+
+
+def is_fenced_name(text):
+    """The client's fenced error, by name: ProducerFenced, _FENCED,
+    INVALID_PRODUCER_EPOCH (what a produce with the old epoch answers)."""
+    t = str(text).upper().replace("_", "").replace(" ", "")
+    return "FENCED" in t or "INVALIDPRODUCEREPOCH" in t
 
 
 def check_split(label, a, b, allp):
@@ -686,6 +727,177 @@ class ConfluentKafka:
         return ("committed 10, aborted 10; read_committed saw the 10 committed only "
                 "(read_uncommitted sees %d)" % len(ru))
 
+    # -- transactions beyond the basic one -----------------------------------
+
+    def txn_step(self, what, fn):
+        self.ctx.stage(what)
+        try:
+            return fn()
+        except self.ck.KafkaException as e:
+            err = e.args[0] if e.args else e
+            raise Fail("%s failed: %s" % (what, err))
+
+    def txn_producer(self, txn_id, tag, to_be_fenced=False):
+        extra = {"transactional.id": txn_id, "linger.ms": 0, "transaction.timeout.ms": 30000,
+                 "client.id": "mc-%s-%s" % (self.ctx.cap, tag)}
+        if to_be_fenced:
+            # Its fatal error is expected: keep it out of ctx.fatal.
+            extra["error_cb"] = lambda err: log("%s: %s: %s" % (self.ctx.cap, tag, err))
+        p = self.ck.Producer(self.conf(extra))
+        self.txn_step("init_transactions (%s)" % tag, lambda: p.init_transactions(15))
+        return p
+
+    def values(self, topic, want, isolation):
+        msgs = self.read([(topic, 0)], want, extra={"isolation.level": isolation})
+        return [(m.offset(), m.value().decode()) for m in msgs]
+
+    def txn_abort_visibility(self):
+        admin = self.admin()
+        topic = self.ctx.name()
+        self.create_topic(admin, topic, 1)
+        prods = {"P": self.ck.Producer(self.conf({"linger.ms": 0, "acks": "all"})),
+                 "A": self.txn_producer(self.ctx.name(), "A"),
+                 "B": self.txn_producer(self.ctx.name(), "B")}
+        self.txn_step("begin A", prods["A"].begin_transaction)
+        self.txn_step("begin B", prods["B"].begin_transaction)
+        for who, v in INTERLEAVE:
+            p = prods[who]
+            if v == "commit":
+                self.txn_step("commit A", lambda: p.commit_transaction(15))
+            elif v == "abort":
+                self.txn_step("abort B", lambda: p.abort_transaction(15))
+            else:
+                self.ctx.stage("%s produces %s" % (who, v))
+                self.produce(p, [dict(topic=topic, value=v.encode(), partition=0)])
+        self.check_fatal()
+        self.ctx.stage("read_committed consumer")
+        rc = self.values(topic, len(INTERLEAVE_COMMITTED), "read_committed")
+        self.ctx.stage("read_uncommitted consumer")
+        ru = self.values(topic, len(INTERLEAVE_ALL), "read_uncommitted")
+        return check_interleave(rc, ru)
+
+    def group_committed(self, consumer, topic):
+        tp = self.ck.TopicPartition(topic, 0)
+        r = self.txn_step("committed offset", lambda: consumer.committed([tp], timeout=10))
+        return r[0].offset
+
+    def txn_consume_transform_produce(self):
+        ck = self.ck
+        admin = self.admin()
+        src, dst, group = self.ctx.name(), self.ctx.name(), self.ctx.name()
+        self.create_topic(admin, src, 1)
+        self.create_topic(admin, dst, 1)
+        self.ctx.stage("produce 30 input records")
+        self.produce(ck.Producer(self.conf({"linger.ms": 5})),
+                     [dict(topic=src, value=b"in-%d" % i, partition=0) for i in range(30)])
+        c = ck.Consumer(self.conf({"group.id": group, "enable.auto.commit": False,
+                                   "auto.offset.reset": "earliest",
+                                   "isolation.level": "read_committed",
+                                   "session.timeout.ms": 6000, "heartbeat.interval.ms": 500}))
+        try:
+            c.subscribe([src])
+            p = self.txn_producer(self.ctx.name(), "ctp")
+
+            def consume(n):
+                got, end = [], until(20)
+                while len(got) < n:
+                    if expired(end):
+                        raise Fail("group consumer read %d of %d input records in 20s" % (len(got), n))
+                    m = c.poll(0.2)
+                    self.check_fatal()
+                    if m is not None and not m.error():
+                        got.append(m)
+                return got
+
+            for rnd, (n, end_off, finish) in enumerate(((20, 20, "commit"), (10, 30, "abort")), 1):
+                self.ctx.stage("round %d: consume %d" % (rnd, n))
+                got = consume(n)
+                offs = [m.offset() for m in got]
+                if offs != list(range(end_off - n, end_off)):
+                    raise Fail("round %d: consumer read offsets %s" % (rnd, offs))
+                self.txn_step("round %d: begin" % rnd, p.begin_transaction)
+                for m in got:
+                    p.produce(dst, value=b"OUT-" + m.value(), partition=0)
+                self.txn_step("round %d: send_offsets_to_transaction" % rnd,
+                              lambda: p.send_offsets_to_transaction(
+                                  [ck.TopicPartition(src, 0, end_off)],
+                                  c.consumer_group_metadata(), 15))
+                if finish == "commit":
+                    self.txn_step("round 1: commit", lambda: p.commit_transaction(15))
+                else:
+                    if p.flush(10):
+                        raise Fail("round 2: records not delivered before abort in 10s")
+                    self.txn_step("round 2: abort", lambda: p.abort_transaction(15))
+                self.check_fatal()
+                self.ctx.stage("round %d: read_committed output" % rnd)
+                out = [v for (_, v) in self.values(dst, 20, "read_committed")]
+                want = ["OUT-in-%d" % i for i in range(20)]
+                if out != want:
+                    raise Fail("round %d (%s): read_committed output has %d records %s, want OUT-in-0..19"
+                               % (rnd, finish, len(out), out[:25]))
+                self.ctx.stage("round %d: the group's committed offset" % rnd)
+                end, off = until(10), None
+                while off != 20:
+                    off = self.group_committed(c, src)
+                    if off != 20 and expired(end):
+                        raise Fail("round %d (%s): the group's committed offset on the input is %s, want 20"
+                                   % (rnd, finish, off))
+                    time.sleep(0.1)
+            self.ctx.stage("read_uncommitted output")
+            ru = self.values(dst, 30, "read_uncommitted")
+            if len(ru) != 30:
+                raise Fail("read_uncommitted output has %d records, want 30 (20 committed, 10 aborted)" % len(ru))
+        finally:
+            c.close()
+        return ("round 1 committed 20 transformed records with the group's offset 20; round 2 aborted "
+                "10: read_committed output still 20, committed offset still 20")
+
+    def txn_fencing(self):
+        ck = self.ck
+        admin = self.admin()
+        topic = self.ctx.name()
+        txn_id = self.ctx.name()
+        self.create_topic(admin, topic, 1)
+        p1 = self.txn_producer(txn_id, "p1", to_be_fenced=True)
+        self.txn_step("p1 begin", p1.begin_transaction)
+        self.ctx.stage("p1 produces 5")
+        self.produce(p1, [dict(topic=topic, value=b"p1-%d" % i, partition=0) for i in range(5)])
+        p2 = self.txn_producer(txn_id, "p2")
+        self.ctx.stage("p1 produces after p2's init")
+        fenced = None
+        reports = []
+        try:
+            p1.produce(topic, value=b"p1-late", partition=0,
+                       on_delivery=lambda err, msg: reports.append(err))
+            p1.flush(10)
+        except Exception as e:  # librdkafka raises the fatal error from flush
+            fenced = "send: %s" % (e.__cause__ or e)
+        if fenced is None and reports and reports[0] is not None:
+            fenced = "send: %s" % reports[0]
+        if fenced is not None and not is_fenced_name(fenced):
+            raise Fail("p1's send failed, but not as fenced: %s" % fenced)
+        # Once the send failed as fenced, the commit only has to fail;
+        # otherwise it must fail as fenced.
+        self.ctx.stage("p1 commits after p2's init")
+        try:
+            p1.commit_transaction(10)
+            raise Fail("p1's commit succeeded after p2 took its transactional id (%s)" % fenced)
+        except ck.KafkaException as e:
+            err = e.args[0] if e.args else e
+            if fenced is None and not is_fenced_name(err):
+                raise Fail("p1's commit failed, but not as fenced: %s" % err)
+            fenced = "%s; commit: %s" % (fenced, err) if fenced else "commit: %s" % err
+        self.txn_step("p2 begin", p2.begin_transaction)
+        self.ctx.stage("p2 produces 5")
+        self.produce(p2, [dict(topic=topic, value=b"p2-%d" % i, partition=0) for i in range(5)])
+        self.txn_step("p2 commit", lambda: p2.commit_transaction(15))
+        self.ctx.stage("read_committed consumer")
+        rc = [v for (_, v) in self.values(topic, 5, "read_committed")]
+        want = ["p2-%d" % i for i in range(5)]
+        if rc != want:
+            raise Fail("read_committed saw %s, want %s only" % (rc, want))
+        return "p1 fenced (%s); p2 committed; read_committed sees p2's 5 only" % short(fenced, 150)
+
 
 # ----------------------------------------------------------------------------
 # kafka-python
@@ -1159,6 +1371,178 @@ class KafkaPython:
         ru = self.read([(topic, 0)], 20, isolation_level="read_uncommitted")
         return ("committed 10, aborted 10; read_committed saw the 10 committed only "
                 "(read_uncommitted sees %d)" % len(ru))
+
+    # -- transactions beyond the basic one -----------------------------------
+
+    def txn_step(self, what, fn):
+        self.ctx.stage(what)
+        try:
+            return fn()
+        except self.kafka.errors.KafkaError as e:
+            raise Fail("%s failed: %r" % (what, e))
+
+    def txn_producer(self, txn_id, tag):
+        p = self.producer(transactional_id=txn_id, linger_ms=0, transaction_timeout_ms=30000,
+                          client_id="mc-%s-%s" % (self.ctx.cap, tag))
+        self.txn_step("init_transactions (%s)" % tag, p.init_transactions)
+        return p
+
+    def values(self, topic, want, isolation):
+        return [(r.offset, r.value.decode())
+                for r in self.read([(topic, 0)], want, isolation_level=isolation)]
+
+    def txn_abort_visibility(self):
+        topic = self.ctx.name()
+        self.create_topic(topic, 1)
+        prods = {}
+        try:
+            prods["P"] = self.producer(linger_ms=0, acks="all")
+            prods["A"] = self.txn_producer(self.ctx.name(), "A")
+            prods["B"] = self.txn_producer(self.ctx.name(), "B")
+            self.txn_step("begin A", prods["A"].begin_transaction)
+            self.txn_step("begin B", prods["B"].begin_transaction)
+            for who, v in INTERLEAVE:
+                p = prods[who]
+                if v == "commit":
+                    self.txn_step("commit A", p.commit_transaction)
+                elif v == "abort":
+                    self.txn_step("abort B", p.abort_transaction)
+                else:
+                    self.ctx.stage("%s produces %s" % (who, v))
+                    self.produce(p, [dict(topic=topic, value=v.encode(), partition=0)])
+        finally:
+            for p in prods.values():
+                p.close(timeout=5)
+        self.ctx.stage("read_committed consumer")
+        rc = self.values(topic, len(INTERLEAVE_COMMITTED), "read_committed")
+        self.ctx.stage("read_uncommitted consumer")
+        ru = self.values(topic, len(INTERLEAVE_ALL), "read_uncommitted")
+        return check_interleave(rc, ru)
+
+    def txn_consume_transform_produce(self):
+        from kafka import KafkaConsumer, TopicPartition
+        from kafka.structs import OffsetAndMetadata
+        src, dst, group = self.ctx.name(), self.ctx.name(), self.ctx.name()
+        self.create_topic(src, 1)
+        self.create_topic(dst, 1)
+        self.ctx.stage("produce 30 input records")
+        pp = self.producer(linger_ms=5)
+        try:
+            self.produce(pp, [dict(topic=src, value=b"in-%d" % i, partition=0) for i in range(30)])
+        finally:
+            pp.close(timeout=5)
+        tp = TopicPartition(src, 0)
+        c = KafkaConsumer(src, bootstrap_servers=self.ctx.bootstrap, group_id=group,
+                          client_id="mc-%s-group" % self.ctx.cap, enable_auto_commit=False,
+                          auto_offset_reset="earliest", isolation_level="read_committed",
+                          session_timeout_ms=6000, heartbeat_interval_ms=500,
+                          request_timeout_ms=10000, max_poll_records=10)
+        p = None
+        try:
+            p = self.txn_producer(self.ctx.name(), "ctp")
+            pending = []
+
+            def consume(n):
+                got, end = [], until(20)
+                while len(got) < n:
+                    if pending:
+                        got.append(pending.pop(0))
+                        continue
+                    if expired(end):
+                        raise Fail("group consumer read %d of %d input records in 20s" % (len(got), n))
+                    for recs in c.poll(timeout_ms=200, max_records=n - len(got)).values():
+                        pending.extend(recs)
+                return got
+
+            for rnd, (n, end_off, finish) in enumerate(((20, 20, "commit"), (10, 30, "abort")), 1):
+                self.ctx.stage("round %d: consume %d" % (rnd, n))
+                got = consume(n)
+                offs = [r.offset for r in got]
+                if offs != list(range(end_off - n, end_off)):
+                    raise Fail("round %d: consumer read offsets %s" % (rnd, offs))
+                self.txn_step("round %d: begin" % rnd, p.begin_transaction)
+                for r in got:
+                    p.send(dst, value=b"OUT-" + r.value, partition=0)
+                self.txn_step("round %d: send_offsets_to_transaction" % rnd,
+                              lambda: p.send_offsets_to_transaction(
+                                  {tp: OffsetAndMetadata(end_off, "", -1)}, c.group_metadata()))
+                if finish == "commit":
+                    self.txn_step("round 1: commit", p.commit_transaction)
+                else:
+                    self.txn_step("round 2: flush", lambda: p.flush(timeout=10))
+                    self.txn_step("round 2: abort", p.abort_transaction)
+                self.ctx.stage("round %d: read_committed output" % rnd)
+                out = [v for (_, v) in self.values(dst, 20, "read_committed")]
+                want = ["OUT-in-%d" % i for i in range(20)]
+                if out != want:
+                    raise Fail("round %d (%s): read_committed output has %d records %s, want OUT-in-0..19"
+                               % (rnd, finish, len(out), out[:25]))
+                self.ctx.stage("round %d: the group's committed offset" % rnd)
+                end, off = until(10), None
+                while off != 20:
+                    off = self.txn_step("committed offset", lambda: c.committed(tp, timeout_ms=10000))
+                    if off != 20 and expired(end):
+                        raise Fail("round %d (%s): the group's committed offset on the input is %s, want 20"
+                                   % (rnd, finish, off))
+                    time.sleep(0.1)
+            self.ctx.stage("read_uncommitted output")
+            ru = self.values(dst, 30, "read_uncommitted")
+            if len(ru) != 30:
+                raise Fail("read_uncommitted output has %d records, want 30 (20 committed, 10 aborted)" % len(ru))
+        finally:
+            if p is not None:
+                p.close(timeout=5)
+            c.close(autocommit=False, timeout_ms=5000)
+        return ("round 1 committed 20 transformed records with the group's offset 20; round 2 aborted "
+                "10: read_committed output still 20, committed offset still 20")
+
+    def txn_fencing(self):
+        errors = self.kafka.errors
+        topic = self.ctx.name()
+        txn_id = self.ctx.name()
+        self.create_topic(topic, 1)
+        p1 = p2 = None
+        try:
+            p1 = self.txn_producer(txn_id, "p1")
+            self.txn_step("p1 begin", p1.begin_transaction)
+            self.ctx.stage("p1 produces 5")
+            self.produce(p1, [dict(topic=topic, value=b"p1-%d" % i, partition=0) for i in range(5)])
+            p2 = self.txn_producer(txn_id, "p2")
+            self.ctx.stage("p1 produces after p2's init")
+            fenced = None
+            try:
+                p1.send(topic, value=b"p1-late", partition=0).get(timeout=10)
+            except errors.KafkaError as e:
+                fenced = "send: %r" % e
+            if fenced is not None and not is_fenced_name(fenced):
+                raise Fail("p1's send failed, but not as fenced: %s" % fenced)
+            # Once the send failed as fenced, the commit only has to fail;
+            # otherwise it must fail as fenced.
+            self.ctx.stage("p1 commits after p2's init")
+            try:
+                p1.commit_transaction()
+                raise Fail("p1's commit succeeded after p2 took its transactional id (%s)" % fenced)
+            except errors.KafkaError as e:
+                if fenced is None and not is_fenced_name(repr(e)):
+                    raise Fail("p1's commit failed, but not as fenced: %r" % e)
+                fenced = "%s; commit: %r" % (fenced, e) if fenced else "commit: %r" % e
+            self.txn_step("p2 begin", p2.begin_transaction)
+            self.ctx.stage("p2 produces 5")
+            self.produce(p2, [dict(topic=topic, value=b"p2-%d" % i, partition=0) for i in range(5)])
+            self.txn_step("p2 commit", p2.commit_transaction)
+        finally:
+            for p in (p1, p2):
+                if p is not None:
+                    try:
+                        p.close(timeout=5)
+                    except Exception as e:
+                        log("%s: close: %r" % (self.ctx.cap, e))
+        self.ctx.stage("read_committed consumer")
+        rc = [v for (_, v) in self.values(topic, 5, "read_committed")]
+        want = ["p2-%d" % i for i in range(5)]
+        if rc != want:
+            raise Fail("read_committed saw %s, want %s only" % (rc, want))
+        return "p1 fenced (%s); p2 committed; read_committed sees p2's 5 only" % short(fenced, 150)
 
 
 IMPLS = {"confluent-kafka": ConfluentKafka, "kafka-python": KafkaPython}

@@ -86,6 +86,9 @@ public final class Driver {
         CAPABILITIES.put("admin-describe-configs", 30);
         CAPABILITIES.put("list-offsets-time", 30);
         CAPABILITIES.put("transactions", 45);
+        CAPABILITIES.put("txn-abort-visibility", 50);
+        CAPABILITIES.put("txn-consume-transform-produce", 55);
+        CAPABILITIES.put("txn-fencing", 50);
     }
 
     /** How long past its deadline a capability may spend closing its clients. */
@@ -268,6 +271,9 @@ public final class Driver {
                 case "admin-describe-configs": return adminDescribeConfigs(c);
                 case "list-offsets-time": return listOffsetsTime(c);
                 case "transactions": return transactions(c);
+                case "txn-abort-visibility": return txnAbortVisibility(c);
+                case "txn-consume-transform-produce": return txnConsumeTransformProduce(c);
+                case "txn-fencing": return txnFencing(c);
                 default: return Result.fail("no such capability");
             }
         } catch (DeadlineException e) {
@@ -750,6 +756,260 @@ public final class Driver {
         }
         return Result.pass("read_committed sees the 10 committed only (read_uncommitted sees " + uncommitted.size()
                 + ")");
+    }
+
+    /**
+     * txn-abort-visibility: who writes what, in this order, to one partition (each record acknowledged
+     * before the next step). A and B are transactional producers, P a plain one; A commits, B aborts.
+     */
+    private static final String[][] INTERLEAVE = {
+        {"P", "plain-0"}, {"A", "a-0"}, {"A", "a-1"}, {"P", "plain-1"},
+        {"B", "b-0"}, {"B", "b-1"}, {"P", "plain-2"}, {"A", "a-2"}, {"B", "b-2"},
+        {"A", "commit"}, {"P", "plain-3"}, {"B", "abort"}, {"P", "plain-4"},
+    };
+
+    private static KafkaProducer<String, String> txnProducer(Ctx c, String txnId, String tag) {
+        Properties pp = new Properties();
+        pp.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, txnId);
+        pp.put(ProducerConfig.ACKS_CONFIG, "all");
+        pp.put(ProducerConfig.LINGER_MS_CONFIG, "0");
+        pp.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "30000");
+        pp.put(ProducerConfig.CLIENT_ID_CONFIG, "mc-" + c.client + "-" + c.capability + "-" + tag);
+        KafkaProducer<String, String> p = c.producer(pp);
+        c.stage = "initTransactions (" + tag + ")";
+        p.initTransactions();
+        return p;
+    }
+
+    private static List<String> offsetOrderedValues(Ctx c, List<ConsumerRecord<String, String>> recs, String label) {
+        List<String> out = new ArrayList<>();
+        long last = -1;
+        for (ConsumerRecord<String, String> r : recs) {
+            if (r.offset() <= last) {
+                throw new IllegalStateException(label + ": offsets not increasing at " + r.offset());
+            }
+            last = r.offset();
+            out.add(r.value());
+        }
+        return out;
+    }
+
+    /** Two transactional producers and a plain one interleave on one partition; A commits, B aborts. */
+    private static Result txnAbortVisibility(Ctx c) throws Exception {
+        Admin admin = c.admin();
+        String topic = c.name();
+        TopicPartition tp = new TopicPartition(topic, 0);
+        c.stage = "creating topic " + topic;
+        createTopic(c, admin, topic, 1, Map.of());
+        Properties plain = new Properties();
+        plain.put(ProducerConfig.ACKS_CONFIG, "all");
+        plain.put(ProducerConfig.LINGER_MS_CONFIG, "0");
+        Map<String, KafkaProducer<String, String>> prods = new HashMap<>();
+        prods.put("P", c.producer(plain));
+        prods.put("A", txnProducer(c, c.name(), "A"));
+        prods.put("B", txnProducer(c, c.name(), "B"));
+        prods.get("A").beginTransaction();
+        prods.get("B").beginTransaction();
+        List<String> all = new ArrayList<>();
+        List<String> committed = new ArrayList<>();
+        for (String[] step : INTERLEAVE) {
+            KafkaProducer<String, String> p = prods.get(step[0]);
+            if (step[1].equals("commit")) {
+                c.stage = "commitTransaction (A)";
+                p.commitTransaction();
+            } else if (step[1].equals("abort")) {
+                c.stage = "abortTransaction (B)";
+                p.abortTransaction();
+            } else {
+                c.stage = step[0] + " producing " + step[1];
+                c.get(p.send(new ProducerRecord<>(topic, 0, null, step[1])));
+                all.add(step[1]);
+                if (!step[1].startsWith("b-")) {
+                    committed.add(step[1]);
+                }
+            }
+        }
+        c.stage = "consuming with isolation.level=read_committed";
+        List<String> rc = offsetOrderedValues(c, consumeToEnd(c, tp, "read_committed"), "read_committed");
+        c.stage = "consuming with isolation.level=read_uncommitted";
+        List<String> ru = offsetOrderedValues(c, consumeToEnd(c, tp, "read_uncommitted"), "read_uncommitted");
+        if (!rc.equals(committed)) {
+            return Result.fail("read_committed saw " + rc + ", want " + committed);
+        }
+        if (!ru.equals(all)) {
+            return Result.fail("read_uncommitted saw " + ru + ", want " + all);
+        }
+        return Result.pass("read_committed saw the " + committed.size() + " committed+plain records in offset order, "
+                + "none of B's aborted 3; read_uncommitted saw all " + all.size());
+    }
+
+    /** Group consumer reads 20, transactional producer writes 20 transformed with sendOffsetsToTransaction, commits;
+     *  then a round of 10 that aborts. */
+    private static Result txnConsumeTransformProduce(Ctx c) throws Exception {
+        Admin admin = c.admin();
+        String src = c.name();
+        String dst = c.name();
+        String groupId = c.name();
+        TopicPartition in = new TopicPartition(src, 0);
+        TopicPartition out = new TopicPartition(dst, 0);
+        c.stage = "creating topics";
+        createTopic(c, admin, src, 1, Map.of());
+        createTopic(c, admin, dst, 1, Map.of());
+        c.stage = "producing 30 input records";
+        KafkaProducer<String, String> plain = c.producer(new Properties());
+        List<Future<RecordMetadata>> fs = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            fs.add(plain.send(new ProducerRecord<>(src, 0, null, "in-" + i)));
+        }
+        for (Future<RecordMetadata> f : fs) {
+            c.get(f);
+        }
+        Properties cp = new Properties();
+        cp.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
+        cp.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic");
+        cp.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "6000");
+        cp.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "500");
+        cp.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        cp.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        cp.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        cp.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "10");
+        KafkaConsumer<String, String> consumer = c.consumer(cp, "group");
+        consumer.subscribe(List.of(src));
+        KafkaProducer<String, String> producer = txnProducer(c, c.name(), "ctp");
+        List<String> want = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            want.add("OUT-in-" + i);
+        }
+        java.util.ArrayDeque<ConsumerRecord<String, String>> pending = new java.util.ArrayDeque<>();
+        int[][] rounds = {{20, 20}, {10, 30}};
+        for (int rnd = 0; rnd < 2; rnd++) {
+            int n = rounds[rnd][0];
+            int endOff = rounds[rnd][1];
+            boolean commit = rnd == 0;
+            String label = "round " + (rnd + 1) + (commit ? " (commit)" : " (abort)");
+            c.stage = label + ": consuming " + n;
+            List<ConsumerRecord<String, String>> got = new ArrayList<>();
+            while (got.size() < n) {
+                if (pending.isEmpty()) {
+                    c.check(" (" + got.size() + " of " + n + " input records)");
+                    consumer.poll(Duration.ofMillis(200)).forEach(pending::add);
+                } else {
+                    got.add(pending.poll());
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                if (got.get(i).offset() != endOff - n + i) {
+                    return Result.fail(label + ": consumer read offset " + got.get(i).offset() + " as record #" + i);
+                }
+            }
+            c.stage = label + ": transaction";
+            producer.beginTransaction();
+            fs.clear();
+            for (ConsumerRecord<String, String> r : got) {
+                fs.add(producer.send(new ProducerRecord<>(dst, 0, null, "OUT-" + r.value())));
+            }
+            c.stage = label + ": sendOffsetsToTransaction";
+            producer.sendOffsetsToTransaction(Map.of(in, new OffsetAndMetadata(endOff)), consumer.groupMetadata());
+            if (commit) {
+                c.stage = label + ": commitTransaction";
+                producer.commitTransaction();
+            } else {
+                for (Future<RecordMetadata> f : fs) {
+                    c.get(f);
+                }
+                c.stage = label + ": abortTransaction";
+                producer.abortTransaction();
+            }
+            c.stage = label + ": reading the output read_committed";
+            List<String> vals = consumeToEnd(c, out, "read_committed").stream().map(ConsumerRecord::value)
+                    .collect(Collectors.toList());
+            if (!vals.equals(want)) {
+                return Result.fail(label + ": read_committed output has " + vals.size() + " records: "
+                        + abbreviate(vals) + ", want OUT-in-0..19");
+            }
+            c.stage = label + ": reading the group's committed offset";
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (true) {
+                OffsetAndMetadata om = c.get(admin.listConsumerGroupOffsets(groupId).partitionsToOffsetAndMetadata())
+                        .get(in);
+                if (om != null && om.offset() == 20) {
+                    break;
+                }
+                if (System.nanoTime() > until) {
+                    return Result.fail(label + ": the group's committed offset on the input is " + om + ", want 20");
+                }
+                Thread.sleep(100);
+            }
+        }
+        c.stage = "reading the output read_uncommitted";
+        int ru = consumeToEnd(c, out, "read_uncommitted").size();
+        if (ru != 30) {
+            return Result.fail("read_uncommitted output has " + ru + " records, want 30 (20 committed, 10 aborted)");
+        }
+        return Result.pass("round 1 committed 20 transformed records with the group's offset 20; round 2 aborted 10: "
+                + "read_committed output still 20, committed offset still 20");
+    }
+
+    private static boolean isFenced(Throwable t) {
+        for (Throwable e = t; e != null; e = e.getCause()) {
+            if (e instanceof org.apache.kafka.common.errors.ProducerFencedException
+                    || e instanceof org.apache.kafka.common.errors.InvalidProducerEpochException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Producer 2 with producer 1's transactional id inits: producer 1 is fenced, its open transaction aborted. */
+    private static Result txnFencing(Ctx c) throws Exception {
+        Admin admin = c.admin();
+        String topic = c.name();
+        String txnId = c.name();
+        TopicPartition tp = new TopicPartition(topic, 0);
+        c.stage = "creating topic " + topic;
+        createTopic(c, admin, topic, 1, Map.of());
+        KafkaProducer<String, String> p1 = txnProducer(c, txnId, "p1");
+        c.stage = "p1 producing 5";
+        p1.beginTransaction();
+        for (int i = 0; i < 5; i++) {
+            c.get(p1.send(new ProducerRecord<>(topic, 0, null, "p1-" + i)));
+        }
+        KafkaProducer<String, String> p2 = txnProducer(c, txnId, "p2");
+        c.stage = "p1 producing after p2's init";
+        String fenced = null;
+        try {
+            c.get(p1.send(new ProducerRecord<>(topic, 0, null, "p1-late")));
+        } catch (Exception e) {
+            fenced = "send: " + describe(e);
+            if (!isFenced(e)) {
+                return Result.fail("p1's send failed, but not as fenced: " + describe(e));
+            }
+        }
+        c.stage = "p1 committing after p2's init";
+        try {
+            p1.commitTransaction();
+            return Result.fail("p1's commit succeeded after p2 took its transactional id (" + fenced + ")");
+        } catch (Exception e) {
+            // Once the send failed as fenced, the commit only has to fail; otherwise it must fail as fenced.
+            if (fenced == null && !isFenced(e)) {
+                return Result.fail("p1's commit failed, but not as fenced: " + describe(e));
+            }
+            fenced = (fenced == null ? "" : fenced + "; ") + "commit: " + e.getClass().getSimpleName();
+        }
+        c.stage = "p2 producing 5 and committing";
+        p2.beginTransaction();
+        for (int i = 0; i < 5; i++) {
+            c.get(p2.send(new ProducerRecord<>(topic, 0, null, "p2-" + i)));
+        }
+        p2.commitTransaction();
+        c.stage = "consuming with isolation.level=read_committed";
+        List<String> rc = consumeToEnd(c, tp, "read_committed").stream().map(ConsumerRecord::value)
+                .collect(Collectors.toList());
+        List<String> want = List.of("p2-0", "p2-1", "p2-2", "p2-3", "p2-4");
+        if (!rc.equals(want)) {
+            return Result.fail("read_committed saw " + rc + ", want " + want + " only");
+        }
+        return Result.pass("p1 fenced (" + fenced + "); p2 committed; read_committed sees p2's 5 only");
     }
 
     // --------------------------------------------------------------- helpers
