@@ -1196,6 +1196,31 @@ START_TEST(test_replay_own_records)
 }
 END_TEST
 
+START_TEST(test_free_pending)
+{
+    /* gb_txns_free with every kind of operation in flight: no answer, nothing leaked */
+    ans a, b, c, d;
+    int64_t pid = fresh("t", 60000);
+    int64_t pid2 = fresh("u", 60000);
+    pid_sync = false;
+    write_sync = false;
+    markers_sync = false;
+    init(&a, "new", 60000, -1, -1);      /* waiting for a producer id */
+    add(&b, "t", pid, 0, "foo:0,bar:1"); /* waiting for its write */
+    add(&c, "u", pid2, 0, "foo:0");
+    complete_write(nw - 1, 0);
+    ck_ans(c, 0);
+    end(&d, "u", pid2, 0, true);
+    complete_write(nw - 1, 0);
+    ck_ans(d, 0);
+    ck_assert_int_eq(nm, 1); /* "u" waiting for its markers */
+    gb_txns_free(T);
+    T = NULL;
+    ck_assert_int_eq(a.n, 0);
+    ck_assert_int_eq(b.n, 0);
+}
+END_TEST
+
 /* ---- the record codec ------------------------------------------------------------ */
 
 START_TEST(test_codec_roundtrip)
@@ -1373,6 +1398,7 @@ int main(void)
     tcase_add_test(tc, test_expire_prepare_not);
     tcase_add_test(tc, test_replay);
     tcase_add_test(tc, test_replay_own_records);
+    tcase_add_test(tc, test_free_pending);
     tcase_add_test(tc, test_codec_roundtrip);
     tcase_add_test(tc, test_codec_v0_bytes);
     tcase_add_test(tc, test_codec_v1);
