@@ -157,7 +157,7 @@ static void gb__write(void *ctx, gb_txn *x, int32_t log_partition, gp_bytes key,
         gb_txns_written(c->txns, x, GP_E_COORDINATOR_NOT_AVAILABLE);
         return;
     }
-    if (!b->cfg->gregor_acks_all_fsync) {
+    if (!b->cfg->gregor_acks_all_fsync || !gb_txn_write_needs_sync(x)) {
         gb_txns_written(c->txns, x, 0);
         return;
     }

@@ -342,7 +342,7 @@ static void gb__prepare(gb_txns *t, gb_txn *x, bool commit, bool bump, gb_txn_cb
 {
     x->tr = gb__current(x, gb__now(t));
     x->tr.status = commit ? GB_TXN_PREPARE_COMMIT : GB_TXN_PREPARE_ABORT;
-    if (bump && !gb__epoch_exhausted(x->epoch)) {
+    if (bump && x->epoch < INT16_MAX) {
         /* Kafka's prepareFenceProducerEpoch: the old producer's writes and
          * EndTxn are refused from now on. */
         x->tr.last_epoch = -1;
@@ -490,7 +490,9 @@ void gb_txns_pid(gb_txn *x, int16_t error, int64_t id)
     x->tr.last_producer_id = x->producer_id;
     x->tr.producer_id = id;
     x->tr.epoch = 0;
-    x->tr.last_epoch = -1;
+    /* Kafka keeps the exhausted epoch when the client gave it, so that a
+     * retry of this request (old id, old epoch) is answered again. */
+    x->tr.last_epoch = x->want_pid != -1 ? x->epoch : -1;
     x->tr.status = GB_TXN_EMPTY;
     x->tr.timeout_ms = x->want_timeout_ms;
     x->tr.start_ms = -1;
@@ -748,6 +750,11 @@ void gb_txn_get(const gb_txn *x, gb_txn_view *v)
     v->parts = x->parts;
     v->nparts = x->napplied;
     v->pending = x->op != GB__OP_NONE;
+}
+
+bool gb_txn_write_needs_sync(const gb_txn *x)
+{
+    return x->op != GB__OP_COMPLETE;
 }
 
 bool gb_txn_markers_commit(const gb_txn *x)

@@ -124,6 +124,10 @@ typedef struct gb_txn_view {
     bool pending;
 } gb_txn_view;
 void gb_txn_get(const gb_txn *x, gb_txn_view *v);
+/* Must the record being written be durable before it applies? Not a
+ * Complete*: lost by a power cut, the Prepare* before it is replayed and
+ * the markers, already durable, are written once more (harmless). */
+bool gb_txn_write_needs_sync(const gb_txn *x);
 /* The markers the entry is writing: true for COMMIT. */
 bool gb_txn_markers_commit(const gb_txn *x);
 const gb_txn *gb_txns_find(const gb_txns *t, gp_str id);

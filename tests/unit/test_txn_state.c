@@ -530,7 +530,7 @@ START_TEST(test_epoch_exhaustion)
 }
 END_TEST
 
-/* BUG: after a KIP-360 rotation (InitProducerId(pid, exhausted epoch) ->
+/* Was a bug: after a KIP-360 rotation (InitProducerId(pid, exhausted epoch) ->
  * new pid, epoch 0), Kafka's prepareProducerIdRotation(recordLastEpoch =
  * true) keeps lastProducerEpoch = the old epoch, so a retry of that
  * InitProducerId (old pid, old epoch; accepted by isValidProducerId through
@@ -952,7 +952,7 @@ START_TEST(test_timeout_pending_skipped)
 }
 END_TEST
 
-/* BUG: a timed-out transaction of a producer at epoch INT16_MAX - 1 is
+/* Was a bug: a timed-out transaction of a producer at epoch INT16_MAX - 1 is
  * aborted without an epoch bump (gb__prepare bumps only when
  * !gb__epoch_exhausted(x->epoch), and INT16_MAX - 1 counts as exhausted),
  * so the producer is not fenced: its EndTxn(abort) is answered 0 and it can
@@ -1404,15 +1404,9 @@ int main(void)
     tcase_add_test(tc, test_codec_v1);
     suite_add_tcase(s, tc);
 
-    /* Known bugs (see each test's BUG: comment): built, run only with
-     * GREGOR_TXN_BUGS=1 set (they fail until gb_txn_state.c is fixed). */
-    if (getenv("GREGOR_TXN_BUGS")) {
-        TCase *bugs = tcase_create("bugs");
-        tcase_add_checked_fixture(bugs, setup, teardown);
-        tcase_add_test(bugs, test_rotation_retry);
-        tcase_add_test(bugs, test_timeout_exhausted_epoch);
-        suite_add_tcase(s, bugs);
-    }
+    /* Two bugs these found, fixed in gb_txn_state.c. */
+    tcase_add_test(tc, test_rotation_retry);
+    tcase_add_test(tc, test_timeout_exhausted_epoch);
 
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
