@@ -17,7 +17,7 @@ SIGKILLs the workers right after. Workers:
     once it returned.
   - 1 consume-transform-produce worker (transactional id txn-crash-ctp,
     group txn-crash-group): it reads the 2 partitions of `txn-in`
-    (prefilled with 3000 records "in-P-K") from the group's committed
+    (prefilled with 10000 records "in-P-K") from the group's committed
     offsets, and per transaction writes up to 5 records "out-P-K" to the
     same partition of `txn-out` with send_offsets_to_transaction, commits.
 
@@ -37,9 +37,14 @@ everything, and the test fails when:
   - `txn-out` partition P is not exactly out-P-0 .. out-P-(X-1), in order,
     once each, where X is the group's committed offset on `txn-in` P
     (offsets committed in transactions survive, exactly once);
-  - no transaction committed at all (the broker never let one through).
+  - no transaction committed at all (the broker never let one through);
+  - read_uncommitted shows no record of an aborted transaction (then the
+    aborts were never written, and nothing was tested);
+  - a partition's last stable offset (ListOffsets read_committed) is not
+    its high watermark once every transactional id was initialised again.
 
-    build/clients/python tests/crash/txn_crash_test.py [CYCLES] [--seed S] [-v]
+    build/clients/python tests/crash/txn_crash_test.py [CYCLES] [--seed S] [-v] [--keep]
+    /usr/bin/python3 tests/crash/txn_crash_test.py --venv [CYCLES] ...   (as meson runs it)
     GREGOR_TEST_TARGET=kafka build/clients/python tests/crash/txn_crash_test.py
 
 CYCLES defaults to 6. GREGOR_TEST_TARGET=kafka runs it against Apache Kafka
@@ -67,7 +72,7 @@ DATA, IN, OUT = "txn-data", "txn-in", "txn-out"
 DATA_PARTS, IO_PARTS = 3, 2
 RECORDS_PER_PART = 4
 PRODUCERS = 3
-INPUT_PER_PART = 3000
+INPUT_PER_PART = 10000
 GROUP = "txn-crash-group"
 CTP_ID = "txn-crash-ctp"
 CTP_BATCH = 5
@@ -135,8 +140,12 @@ def worker_ctp(bootstrap, journal):
     def note(s):
         j.write(s + "\n")
 
+    # retry.backoff.ms: the AddOffsetsToTxn sent right after a commit is
+    # answered CONCURRENT_TRANSACTIONS while the coordinator still writes the
+    # markers (as on Kafka); librdkafka's default 100 ms backoff would hold
+    # the worker to about 10 transactions a second.
     p = Producer(conf(bootstrap, **{"transactional.id": CTP_ID, "transaction.timeout.ms": 10000,
-                                     "linger.ms": 2, "message.timeout.ms": 8000}))
+                                     "linger.ms": 2, "message.timeout.ms": 8000, "retry.backoff.ms": 5}))
     try:
         p.init_transactions(20)
     except Exception as e:
@@ -146,7 +155,8 @@ def worker_ctp(bootstrap, journal):
     # kill; the offsets still go to the group in the transaction.
     c = Consumer(conf(bootstrap, **{"group.id": GROUP, "enable.auto.commit": False,
                                      "isolation.level": "read_committed",
-                                     "auto.offset.reset": "earliest", "fetch.wait.max.ms": 50}))
+                                     "auto.offset.reset": "earliest", "fetch.wait.max.ms": 50,
+                                     "max.partition.fetch.bytes": 1}))
     tps = [TopicPartition(IN, q) for q in range(IO_PARTS)]
     end = time.monotonic() + 30
     while True:
@@ -225,7 +235,11 @@ def admin_setup(bootstrap):
         if time.monotonic() > end:
             raise RuntimeError("topics not in metadata after 30 s")
         time.sleep(0.2)
-    p = Producer(conf(bootstrap, **{"linger.ms": 20, "acks": "all"}))
+    # Small batches, and (worker_ctp) small fetches: the worker's queue then
+    # holds both input partitions interleaved, so both are transformed.
+    # With one batch per partition it took every record of partition 0
+    # before the first of partition 1, and partition 1 was never reached.
+    p = Producer(conf(bootstrap, **{"linger.ms": 20, "acks": "all", "batch.num.messages": 20}))
     for q in range(IO_PARTS):
         for k in range(INPUT_PER_PART):
             p.produce(IN, value=b"in-%d-%d" % (q, k), partition=q)
@@ -270,11 +284,11 @@ def finish(bootstrap):
         p.flush(5)
 
 
-def read_committed(bootstrap, topic, parts):
+def read_committed(bootstrap, topic, parts, isolation="read_committed"):
     from confluent_kafka import Consumer, KafkaError, TopicPartition
     c = Consumer(conf(bootstrap, **{"group.id": "txn-crash-reader-%d" % random.randrange(1 << 30),
                                      "enable.auto.commit": False, "enable.partition.eof": True,
-                                     "isolation.level": "read_committed", "fetch.wait.max.ms": 50}))
+                                     "isolation.level": isolation, "fetch.wait.max.ms": 50}))
     out = {q: [] for q in range(parts)}
     try:
         c.assign([TopicPartition(topic, q, 0) for q in range(parts)])
@@ -295,6 +309,27 @@ def read_committed(bootstrap, topic, parts):
     finally:
         c.close()
     return out
+
+
+def end_offsets(bootstrap, topic, parts):
+    """ListOffsets latest per partition, read_uncommitted (high watermark)
+    and read_committed (last stable offset); None with a client too old for
+    AdminClient.list_offsets (Debian's confluent-kafka)."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import AdminClient
+    try:
+        from confluent_kafka import IsolationLevel
+        from confluent_kafka.admin import OffsetSpec
+    except ImportError:
+        return None
+    a = AdminClient(conf(bootstrap))
+    got = {}
+    for iso in (IsolationLevel.READ_UNCOMMITTED, IsolationLevel.READ_COMMITTED):
+        fs = a.list_offsets({TopicPartition(topic, q): OffsetSpec.latest() for q in range(parts)},
+                            isolation_level=iso, request_timeout=10)
+        got[iso] = {tp.partition: f.result(15).offset for tp, f in fs.items()}
+    return {q: (got[IsolationLevel.READ_UNCOMMITTED][q], got[IsolationLevel.READ_COMMITTED][q])
+            for q in range(parts)}
 
 
 def group_offsets(bootstrap):
@@ -319,7 +354,8 @@ def group_offsets(bootstrap):
         time.sleep(0.5)
 
 
-def check(journals, data, out, offsets):
+def check(journals, data, out, offsets, raw, ends):
+    """raw: txn-data read read_uncommitted; ends: {topic: end_offsets()}."""
     v = []
     seen = {}  # (i, n) -> set of (partition, j)
     for part, rows in data.items():
@@ -376,14 +412,49 @@ def check(journals, data, out, offsets):
                                                        got[first] if first < len(got) else None))
     if committed == 0:
         v.append("no transaction was committed at all")
+    # The aborted records are in the log (read_uncommitted sees them): what
+    # hid them from read_committed was the broker's abort markers and
+    # aborted-transaction list, not a write that never happened.
+    raw_aborted = sum(1 for rows in raw.values() for _, val in rows if val.endswith(":A"))
+    if raw_aborted == 0:
+        v.append("%s read_uncommitted holds no record of an aborted transaction: nothing was tested" % DATA)
+    # Every transactional id was initialised again: no transaction is open,
+    # so the last stable offset is the high watermark.
+    for topic, e in ends.items():
+        for q, (hw, lso) in sorted((e or {}).items()):
+            if hw != lso:
+                v.append("%s[%d]: last stable offset %d, high watermark %d, with no transaction open"
+                         % (topic, q, lso, hw))
     return v, {"committed": committed, "commit in flight, kept": unknown_kept,
                "commit in flight, gone": unknown_gone,
                "aborted (intended)": sum(sum(1 for d in jn.ended.values() if d == "A") for jn in journals.values()),
                "open at a kill": sum(len(jn.begun - set(jn.ended)) for jn in journals.values()),
-               "ctp offsets": offsets}
+               "ctp offsets": offsets,
+               "records read": {"%s committed" % DATA: sum(len(r) for r in data.values()),
+                                "%s uncommitted" % DATA: sum(len(r) for r in raw.values()),
+                                "%s aborted in log" % DATA: raw_aborted,
+                                OUT: sum(len(r) for r in out.values())},
+               "LSO = HW checked on": sum(len(e) for e in ends.values() if e) if all(ends.values())
+               else "not checked (no AdminClient.list_offsets in this confluent-kafka)"}
+
+
+def clients_python():
+    """build/clients/python (scripts/install-clients): the clients'
+    virtualenv with the pinned confluent-kafka. GREGOR_CLIENTS overrides
+    build/clients, as for tests/integration/test_modern_clients.py."""
+    top = os.path.normpath(os.path.join(HERE, "..", ".."))
+    return os.path.join(os.environ.get("GREGOR_CLIENTS") or os.path.join(top, "build", "clients"), "python")
 
 
 def main(argv):
+    if argv[:1] == ["--venv"]:
+        # meson runs the test with the system python3 and --venv: run again
+        # under the clients' virtualenv (the workers follow: sys.executable).
+        py = clients_python()
+        if not os.access(py, os.X_OK):
+            print("no %s: run scripts/install-clients (scripts/test does)" % py)
+            return 1
+        os.execv(py, [py, os.path.abspath(__file__)] + argv[1:])
     if argv[:1] == ["--worker"]:
         kind, bootstrap = argv[1], argv[2]
         if kind == "txn":
@@ -459,11 +530,14 @@ def main(argv):
                 finish(b.bootstrap)
                 data = read_committed(b.bootstrap, DATA, DATA_PARTS)
                 out = read_committed(b.bootstrap, OUT, IO_PARTS)
+                raw = read_committed(b.bootstrap, DATA, DATA_PARTS, "read_uncommitted")
                 offsets = group_offsets(b.bootstrap)
+                ends = {DATA: end_offsets(b.bootstrap, DATA, DATA_PARTS),
+                        OUT: end_offsets(b.bootstrap, OUT, IO_PARTS)}
                 b.stop()
             finally:
                 b.cleanup()
-            v, stats = check(journals, data, out, offsets)
+            v, stats = check(journals, data, out, offsets, raw, ends)
             violations += v
             print("after %d cycles: %s" % (args.cycles, json.dumps(stats)))
         if args.verbose:
