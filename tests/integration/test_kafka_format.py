@@ -863,5 +863,68 @@ class TxnIndexFormatTest(unittest.TestCase):
             b.cleanup()
 
 
+class TxnStateFormatTest(unittest.TestCase):
+    """Kafka reads Gregor's __transaction_state: a transactional producer
+    commits one transaction and aborts another on two partitions; after a
+    clean stop, DumpLogSegments --transaction-log-decoder decodes every
+    record of the id's partition, and they tell the story in order (Empty
+    epoch 0, Ongoing with both partitions, PrepareCommit, CompleteCommit,
+    Ongoing, PrepareAbort, CompleteAbort). The data partitions hold a COMMIT
+    and an ABORT marker of that producer."""
+
+    def test_kafka_reads_transaction_state(self):
+        import glob
+
+        fetch_kafka()
+        topic, tid = "kf-txn-state", "kf-tid-1"
+        b = Broker()
+        try:
+            b.start()
+            bootstrap = "%s:%d" % (b.host, b.port)
+            admin = AdminClient({"bootstrap.servers": bootstrap})
+            for f in admin.create_topics([NewTopic(topic, 2, 1)]).values():
+                f.result(timeout=DEADLINE)
+            p = Producer({"bootstrap.servers": bootstrap, "transactional.id": tid,
+                          "transaction.timeout.ms": 60000})
+            p.init_transactions(DEADLINE)
+            for commit in (True, False):
+                p.begin_transaction()
+                for i in range(4):
+                    p.produce(topic, value=b"v%d" % i, partition=i % 2)
+                p.flush(DEADLINE)
+                if commit:
+                    p.commit_transaction(DEADLINE)
+                else:
+                    p.abort_transaction(DEADLINE)
+            b.stop()
+            data = os.path.join(b.data_dir, "data")
+            logs = sorted(glob.glob(os.path.join(data, "__transaction_state-*", "*.log")))
+            self.assertTrue(logs, "no __transaction_state segments")
+            sections = run_dump(["--transaction-log-decoder"], logs)
+            states, pids = [], set()
+            for path in logs:
+                for rec in parse_log(path, sections[path], decoder="offsets")["records"]:
+                    self.assertEqual(rec["key"], {"type": "0", "data": {"transactionalId": tid}})
+                    v = rec["value"]["data"]
+                    pids.add(v["producerId"])
+                    parts = sorted((t["topic"], pi) for t in v["transactionPartitions"] or []
+                                   for pi in t["partitionIds"])
+                    states.append((v["transactionStatus"], v["producerEpoch"], parts))
+            both = [(topic, 0), (topic, 1)]
+            self.assertEqual(states, [("Empty", 0, []), ("Ongoing", 0, both), ("PrepareCommit", 0, both),
+                                      ("CompleteCommit", 0, []), ("Ongoing", 0, both), ("PrepareAbort", 0, both),
+                                      ("CompleteAbort", 0, [])])
+            self.assertEqual(len(pids), 1)
+            pid = pids.pop()
+            for part in (0, 1):
+                path = sorted(glob.glob(os.path.join(data, "%s-%d" % (topic, part), "*.log")))[0]
+                out = run_dump([], [path])[path]
+                ctl = [int(m.group("pid")) for m in (BATCH_RE.match(line) for line in out)
+                       if m and m.group("control") == "true"]
+                self.assertEqual(ctl, [pid, pid], "markers in %s: %r" % (path, out))
+        finally:
+            b.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()
