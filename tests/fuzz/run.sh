@@ -13,7 +13,7 @@
 #   crashes      tests/fuzz/crashes/<target>-crash-<sha1> etc. (git-ignored)
 #   logs         <build dir>/fuzz-logs/<target>.log
 #   targets      $GREGOR_FUZZ_TARGETS, default "fuzz_decoders fuzz_header
-#                fuzz_frames fuzz_batch"
+#                fuzz_frames fuzz_batch fuzz_records"
 #
 # Exits non-zero if any target crashed, leaked, timed out or failed to run.
 # Reproduce a crash with: <build dir>/tests/fuzz/<target> <crash file>
@@ -27,7 +27,7 @@ esac
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${GREGOR_FUZZ_BUILD:-$root/build-fuzz}
-targets=${GREGOR_FUZZ_TARGETS:-"fuzz_decoders fuzz_header fuzz_frames fuzz_batch"}
+targets=${GREGOR_FUZZ_TARGETS:-"fuzz_decoders fuzz_header fuzz_frames fuzz_batch fuzz_records"}
 
 if [ ! -f "$build/build.ninja" ]; then
     CC=${CC:-clang} meson setup "$build" "$root" \
