@@ -5,6 +5,7 @@
 #include "broker/core/gb_txn_coordinator.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,12 @@ struct gb_txn_coordinator {
     uv_timer_t expire_timer; /* transaction.remove.expired.transaction.cleanup.interval.ms */
     uv_timer_t retry_timer;  /* markers that failed */
     gb_marker_job *retry;    /* jobs for the retry timer */
+    /* Test-only fault point (GREGOR_TEST_FAULT=txn-before-markers): the
+     * process kills itself 200 ms after the first Prepare* is durable and
+     * answered, before any marker is written, so that a test can check that
+     * the restart completes the transaction. */
+    bool fault_before_markers;
+    uv_timer_t fault_timer;
     gp_arena scratch;
     bool stopped;
 };
@@ -268,9 +275,20 @@ static void gb__on_retry(uv_timer_t *h)
     }
 }
 
+static void gb__on_fault(uv_timer_t *h)
+{
+    (void)h;
+    gb_logger_warn("GREGOR_TEST_FAULT=txn-before-markers: killing the broker (SIGKILL) before the markers");
+    raise(SIGKILL);
+}
+
 static void gb__markers(void *ctx, gb_txn *x)
 {
     gb_txn_coordinator *c = ctx;
+    if (c->fault_before_markers) {
+        uv_timer_start(&c->fault_timer, gb__on_fault, 200, 0);
+        return; /* never written: the restart must */
+    }
     gb_txn_view v;
     gb_txn_get(x, &v);
     gb_marker_job *j = gu_calloc(1, sizeof *j);
@@ -415,6 +433,12 @@ int gb_txn_coordinator_open(gb_broker *b, char *err, size_t errlen)
     uv_timer_init(b->loop, &c->expire_timer);
     uv_timer_init(b->loop, &c->retry_timer);
     c->abort_timer.data = c->expire_timer.data = c->retry_timer.data = c;
+    uv_timer_init(b->loop, &c->fault_timer);
+    const char *fault = getenv("GREGOR_TEST_FAULT");
+    if (fault && strcmp(fault, "txn-before-markers") == 0) {
+        gb_logger_warn("GREGOR_TEST_FAULT=txn-before-markers: the broker will kill itself at its first EndTxn");
+        c->fault_before_markers = true;
+    }
     if (t) {
         if (t->npartitions != cfg->transaction_state_log_num_partitions)
             gb_logger_warn("%s has %d partitions, transaction.state.log.num.partitions says %d: using %d",
@@ -438,6 +462,7 @@ void gb_txn_coordinator_stop(gb_broker *b)
     uv_close((uv_handle_t *)&c->abort_timer, NULL);
     uv_close((uv_handle_t *)&c->expire_timer, NULL);
     uv_close((uv_handle_t *)&c->retry_timer, NULL);
+    uv_close((uv_handle_t *)&c->fault_timer, NULL);
 }
 
 void gb_txn_coordinator_close(gb_broker *b)
