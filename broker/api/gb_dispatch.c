@@ -57,7 +57,7 @@ const gb_handler gb_handlers[] = {
     {GP_API_ADD_OFFSETS_TO_TXN, 0, 4, gb_handle_add_offsets_to_txn},
     {GP_API_END_TXN, 0, 4, gb_handle_end_txn},
     {GP_API_TXN_OFFSET_COMMIT, 0, 4, gb_handle_txn_offset_commit},
-    {GP_API_WRITE_TXN_MARKERS, 1, 1, gb_handle_write_txn_markers},
+    {GP_API_WRITE_TXN_MARKERS, 0, 1, gb_handle_write_txn_markers},
     {GP_API_DESCRIBE_PRODUCERS, 0, 0, gb_handle_describe_producers},
     {GP_API_DESCRIBE_TRANSACTIONS, 0, 0, gb_handle_describe_transactions},
     {GP_API_LIST_TRANSACTIONS, 0, 1, gb_handle_list_transactions},

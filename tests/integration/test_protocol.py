@@ -33,7 +33,7 @@ EXPECTED_API_TABLE = {
     24: (0, 5),   # AddPartitionsToTxn
     25: (0, 4),   # AddOffsetsToTxn
     26: (0, 4),   # EndTxn (v5, KIP-890 part 2, is not advertised: transaction.version 2 is not built)
-    27: (1, 1),   # WriteTxnMarkers (v0 removed in Kafka 4; v2, transaction.version 2, not yet)
+    27: (0, 1),   # WriteTxnMarkers (v2, transaction.version 2, not yet)
     28: (0, 4),   # TxnOffsetCommit
     32: (1, 4),   # DescribeConfigs (v0 removed in Kafka 4)
     37: (0, 3),   # CreatePartitions
@@ -46,8 +46,9 @@ EXPECTED_API_TABLE = {
 
 # Versions Gregor still advertises below the oldest Kafka 4.4 does (KIP-896
 # removed them): ListOffsets v0 (Burrow asks it) and OffsetCommit v1
-# (librdkafka turns groups on only if v1-2 are advertised; Sarama sends v1).
-OLDER_THAN_KAFKA = {2: 0, 8: 1}
+# (librdkafka turns groups on only if v1-2 are advertised; Sarama sends v1),
+# WriteTxnMarkers v0 (Kafka 3.9's oldest).
+OLDER_THAN_KAFKA = {2: 0, 8: 1, 27: 0}
 
 # Kafka error codes used below.
 NONE = 0

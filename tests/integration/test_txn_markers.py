@@ -38,47 +38,55 @@ READ_COMMITTED = 1
 
 # ---- wire helpers (Kafka's protocol documentation) -----------------------------
 
-def write_txn_markers_request(correlation_id, markers):
-    """v1 (flexible). markers: [(pid, epoch, commit, coordinator_epoch, [(topic, [partition])])]"""
+def write_txn_markers_request(correlation_id, markers, version=1):
+    """v0 or v1 (flexible). markers: [(pid, epoch, commit, coordinator_epoch, [(topic, [partition])])]"""
+    flex = version >= 1
+    tags = kwire.uvarint(0) if flex else b""
+
     def topic(t):
         name, parts = t
-        return (kwire.compact_string(name) + kwire.array(parts, lambda p: struct.pack(">i", p), True)
-                + kwire.uvarint(0))
+        return ((kwire.compact_string(name) if flex else kwire.string(name))
+                + kwire.array(parts, lambda p: struct.pack(">i", p), flex) + tags)
 
     def marker(m):
         pid, epoch, commit, coord_epoch, topics = m
-        return (struct.pack(">qh?", pid, epoch, commit) + kwire.array(topics, topic, True)
-                + struct.pack(">i", coord_epoch) + kwire.uvarint(0))
-    body = kwire.array(markers, marker, True) + kwire.uvarint(0)
-    return kwire.frame(header(API_WRITE_TXN_MARKERS, 1, correlation_id, True) + body)
+        return (struct.pack(">qh?", pid, epoch, commit) + kwire.array(topics, topic, flex)
+                + struct.pack(">i", coord_epoch) + tags)
+    body = kwire.array(markers, marker, flex) + tags
+    return kwire.frame(header(API_WRITE_TXN_MARKERS, version, correlation_id, flex) + body)
 
 
-def decode_write_txn_markers_response(payload):
+def decode_write_txn_markers_response(payload, version=1):
     """{(pid, topic, partition): error}"""
+    flex = version >= 1
     r = kwire.Reader(payload)
     r.int32()
-    r.tagged_fields()
+
+    def tags():
+        if flex:
+            r.tagged_fields()
+    tags()
     out = {}
 
     def partition():
         p = (r.int32(), r.int16())
-        r.tagged_fields()
+        tags()
         return p
 
     def topic():
-        name = r.string(True)
-        parts = r.array(True, partition)
-        r.tagged_fields()
+        name = r.string(flex)
+        parts = r.array(flex, partition)
+        tags()
         return name, parts
 
     def marker():
         pid = r.int64()
-        for name, parts in r.array(True, topic):
+        for name, parts in r.array(flex, topic):
             for idx, err in parts:
                 out[(pid, name, idx)] = err
-        r.tagged_fields()
-    r.array(True, marker)
-    r.tagged_fields()
+        tags()
+    r.array(flex, marker)
+    tags()
     r.done()
     return out
 
@@ -268,6 +276,11 @@ class TxnStorageTest(unittest.TestCase):
             c.wait_topic(t, create=False)
             self.assertEqual(self.lso(c), (NONE, 8))
             self.assertEqual(self.fetch(c, 0, READ_COMMITTED)[3], [(pa, 2)])
+            # v0 (Kafka 3.9's oldest, which Kafka 4 removed) is served too.
+            c.send(write_txn_markers_request(9, [(pb, 3, True, 0, [(t, [0]), ("no-such-topic", [1])])], version=0))
+            self.assertEqual(decode_write_txn_markers_response(c.recv_frame(), version=0),
+                             {(pb, t, 0): NONE, (pb, "no-such-topic", 1): UNKNOWN_TOPIC_OR_PARTITION})
+            self.assertEqual(self.lso(c), (NONE, 9))
         self.b.stop()
 
 
