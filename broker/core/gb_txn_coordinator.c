@@ -231,7 +231,13 @@ static void gb__marker_done(void *arg, int16_t error)
     gb_marker_job *j = w->j;
     const gb_txn_tp *tp = &j->todo[w->index];
     free(w);
-    if (error) {
+    if (error == GP_E_INVALID_PRODUCER_EPOCH || error == GP_E_TRANSACTION_COORDINATOR_FENCED) {
+        /* The partition has seen a newer epoch of the producer (or a newer
+         * coordinator): this marker is stale there, as Kafka's coordinator
+         * concludes; retrying would never succeed. */
+        gb_logger_warn("transaction marker for producer %" PRId64 " epoch %d on %s-%d refused (error %d): skipped",
+                       j->m.producer_id, j->m.producer_epoch, tp->topic, tp->partition, error);
+    } else if (error) {
         gb_logger_warn("transaction marker for producer %" PRId64 " on %s-%d failed (error %d): retrying",
                        j->m.producer_id, tp->topic, tp->partition, error);
         j->failed = gu_realloc(j->failed, (j->nfailed + 1) * sizeof *j->failed);
