@@ -505,7 +505,9 @@ void gb_txns_pid(gb_txn *x, int16_t error, int64_t id)
 /* The checks every request of a producer starts with. */
 static int16_t gb__check_producer(const gb_txn *x, int64_t pid, int16_t epoch)
 {
-    if (!x || x->producer_id < 0 || x->producer_id != pid)
+    /* Epoch -1: the id's first InitProducerId never completed, so its
+     * producer id was never handed out. */
+    if (!x || x->producer_id < 0 || x->epoch < 0 || x->producer_id != pid)
         return GP_E_INVALID_PRODUCER_ID_MAPPING;
     if (epoch != x->epoch)
         return GP_E_PRODUCER_FENCED;

@@ -416,11 +416,20 @@ START_TEST(test_init_write_error)
     init(&a, "t", 20000, -1, -1);
     ck_ans_pid(a, pid, 1); /* the failed bump did not count */
 
-    /* a new id whose first write fails: its retry gets epoch 0 */
+    /* a new id whose first write fails: nothing was handed out, so its
+     * producer id with epoch -1 is no producer (AddPartitions refused);
+     * its retry gets epoch 0 */
     write_err = GP_E_NOT_ENOUGH_REPLICAS;
     init(&a, "u", 20000, -1, -1);
     ck_ans(a, GP_E_NOT_ENOUGH_REPLICAS);
     write_err = 0;
+    {
+        gb_txn_view uv;
+        gb_txn_get(gb_txns_find(T, gp_str_c("u")), &uv);
+        ans b;
+        add(&b, "u", uv.producer_id, -1, "foo:0");
+        ck_ans(b, GP_E_INVALID_PRODUCER_ID_MAPPING);
+    }
     init(&a, "u", 20000, -1, -1);
     ck_assert_int_eq(a.err, 0);
     ck_assert_int_eq(a.epoch, 0);
