@@ -200,6 +200,40 @@ void gb_groups_txn_marker(gb_groups *gs, int32_t partition, int64_t producer_id,
                 gb__txn_complete(gs, g, producer_id, commit);
 }
 
+/* The records of a commit (OffsetCommit or TxnOffsetCommit) in gs->scratch:
+ * one per partition not already refused, after Kafka's metadata size check
+ * (OFFSET_METADATA_TOO_LARGE) and with the commit timestamp defaulted to
+ * now. Returns how many. */
+static size_t gb__commit_records(gb_groups *gs, gp_str group_id, gb_commit *c, int32_t n, int64_t wall, gb_kv **out)
+{
+    gp_arena *a = &gs->scratch;
+    gb_kv *recs = gp_arena_calloc(a, (size_t)(n > 0 ? n : 1), sizeof *recs);
+    size_t nrecs = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (c[i].error)
+            continue;
+        if (c[i].metadata.len > 0 &&
+            gb_utf16_length(c[i].metadata.p, (size_t)c[i].metadata.len) > (size_t)gs->cfg.offset_metadata_max_bytes) {
+            c[i].error = GP_E_OFFSET_METADATA_TOO_LARGE;
+            continue;
+        }
+        if (c[i].commit_timestamp < 0)
+            c[i].commit_timestamp = wall;
+        gb_offset_value v = {
+            .offset = c[i].offset,
+            .leader_epoch = c[i].leader_epoch,
+            .metadata = c[i].metadata,
+            .commit_timestamp = c[i].commit_timestamp,
+            .expire_timestamp = c[i].expire_timestamp,
+        };
+        recs[nrecs].key = gb_offset_key_encode(a, group_id, c[i].topic, c[i].partition);
+        recs[nrecs].value = gb_offset_value_encode(a, &v);
+        nrecs++;
+    }
+    *out = recs;
+    return nrecs;
+}
+
 /* Kafka's validateOffsetCommit. */
 static int16_t gb__validate_commit(const gb_group *g, int32_t generation_id, gp_str member_id, gp_str instance_id)
 {
@@ -247,29 +281,8 @@ int16_t gb_group_commit(gb_groups *gs, gp_str group_id, int32_t generation_id, g
     }
     int64_t wall = gb__wall(gs, now);
     gp_arena *a = &gs->scratch;
-    gb_kv *recs = gp_arena_calloc(a, (size_t)(n > 0 ? n : 1), sizeof *recs);
-    size_t nrecs = 0;
-    for (int32_t i = 0; i < n; i++) {
-        if (c[i].error)
-            continue;
-        if (c[i].metadata.len > 0 &&
-            gb_utf16_length(c[i].metadata.p, (size_t)c[i].metadata.len) > (size_t)gs->cfg.offset_metadata_max_bytes) {
-            c[i].error = GP_E_OFFSET_METADATA_TOO_LARGE;
-            continue;
-        }
-        if (c[i].commit_timestamp < 0)
-            c[i].commit_timestamp = wall;
-        gb_offset_value v = {
-            .offset = c[i].offset,
-            .leader_epoch = c[i].leader_epoch,
-            .metadata = c[i].metadata,
-            .commit_timestamp = c[i].commit_timestamp,
-            .expire_timestamp = c[i].expire_timestamp,
-        };
-        recs[nrecs].key = gb_offset_key_encode(a, group_id, c[i].topic, c[i].partition);
-        recs[nrecs].value = gb_offset_value_encode(a, &v);
-        nrecs++;
-    }
+    gb_kv *recs;
+    size_t nrecs = gb__commit_records(gs, group_id, c, n, wall, &recs);
     if (nrecs)
         err = gs->hooks.append(gs->hooks.ctx, g->partition, recs, nrecs, wall);
     gp_arena_reset(a, NULL, 0);
@@ -331,29 +344,8 @@ int16_t gb_group_txn_commit(gb_groups *gs, gp_str group_id, int64_t producer_id,
     }
     int64_t wall = gb__wall(gs, now);
     gp_arena *a = &gs->scratch;
-    gb_kv *recs = gp_arena_calloc(a, (size_t)(n > 0 ? n : 1), sizeof *recs);
-    size_t nrecs = 0;
-    for (int32_t i = 0; i < n; i++) {
-        if (c[i].error)
-            continue;
-        if (c[i].metadata.len > 0 &&
-            gb_utf16_length(c[i].metadata.p, (size_t)c[i].metadata.len) > (size_t)gs->cfg.offset_metadata_max_bytes) {
-            c[i].error = GP_E_OFFSET_METADATA_TOO_LARGE;
-            continue;
-        }
-        if (c[i].commit_timestamp < 0)
-            c[i].commit_timestamp = wall;
-        gb_offset_value v = {
-            .offset = c[i].offset,
-            .leader_epoch = c[i].leader_epoch,
-            .metadata = c[i].metadata,
-            .commit_timestamp = c[i].commit_timestamp,
-            .expire_timestamp = c[i].expire_timestamp,
-        };
-        recs[nrecs].key = gb_offset_key_encode(a, group_id, c[i].topic, c[i].partition);
-        recs[nrecs].value = gb_offset_value_encode(a, &v);
-        nrecs++;
-    }
+    gb_kv *recs;
+    size_t nrecs = gb__commit_records(gs, group_id, c, n, wall, &recs);
     if (nrecs)
         err = gs->hooks.append_txn(gs->hooks.ctx, g->partition, producer_id, producer_epoch, recs, nrecs, wall);
     gp_arena_reset(a, NULL, 0);
