@@ -219,7 +219,9 @@ static void gb__entry_synonyms(gp_arena *a, gp_describe_configs_response_config 
                                const gp_describe_configs_response_synonym *syn, int32_t n, bool include)
 {
     out->config_source = n > 0 ? syn[0].source : GB_SRC_DEFAULT_CONFIG;
-    out->is_default = out->config_source == GB_SRC_DEFAULT_CONFIG;
+    /* v0's is_default: Kafka 3.9 never sets it (its answer says false even
+     * for a default), and clients of v0 see the same here. */
+    out->is_default = false;
     out->synonyms_count = include ? n : 0;
     if (include && n > 0) {
         out->synonyms = gp_arena_alloc(a, (size_t)n * sizeof *out->synonyms);
@@ -475,7 +477,7 @@ static void gb__create_fill(gb_broker *b, gp_arena *a, gb_create_plan *p)
 }
 
 /*
- * CreateTopics v2-7. Two passes: every topic is checked first (duplicates,
+ * CreateTopics v0-7. Two passes: every topic is checked first (duplicates,
  * then gb__create_check), the request's size is checked against Kafka's
  * bound, and only then are the valid topics created (none with
  * validate_only). The answer waits for the topic store when something was
@@ -554,7 +556,7 @@ void gb_handle_create_topics(gb_broker *b, gb_request *req)
 /* ---- DeleteTopics ------------------------------------------------------------ */
 
 /*
- * DeleteTopics v1-6: by name (topic_names, v1-5; topics[].name, v6) or by
+ * DeleteTopics v0-6: by name (topic_names, v0-5; topics[].name, v6) or by
  * id (topics[].topic_id, v6). As Kafka's controller: delete.topic.enable
  * false refuses everything (INVALID_REQUEST before v3, which lacks
  * TOPIC_DELETION_DISABLED); an entry with both a name and an id, or
@@ -869,7 +871,7 @@ static void gb__describe_broker(gb_broker *b, gb_request *req, const gp_describe
 }
 
 /*
- * DescribeConfigs v1-4: topics (every topic config of gc_topic's table,
+ * DescribeConfigs v0-4: topics (every topic config of gc_topic's table,
  * with its source and synonyms) and this broker (every broker key Gregor
  * uses, all read-only). BROKER_LOGGER and the newer resource types
  * (client metrics, groups) are INVALID_REQUEST for that resource.

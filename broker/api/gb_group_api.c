@@ -310,6 +310,9 @@ static void gb__commit_flushed(void *arg, int status)
  * checks the generation and member and appends one batch. Kafka writes
  * commits with acks=all: with gregor.acks.all.fsync (the default) the
  * answer waits until the batch is on disk.
+ *
+ * v0 stored offsets in ZooKeeper; a Kafka 3.9 KRaft broker advertises it
+ * and answers every partition UNSUPPORTED_VERSION, and so does Gregor.
  */
 void gb_handle_offset_commit(gb_broker *b, gb_request *req)
 {
@@ -334,7 +337,9 @@ void gb_handle_offset_commit(gb_broker *b, gb_request *req)
             c[k].metadata = p->committed_metadata;
             c[k].commit_timestamp = p->commit_timestamp;
             c[k].expire_timestamp = body->retention_time_ms == -1 ? -1 : wall + body->retention_time_ms;
-            if (!topic || !gb_topic_partition(topic, p->partition_index))
+            if (req->version == 0)
+                c[k].error = GP_E_UNSUPPORTED_VERSION; /* see above */
+            else if (!topic || !gb_topic_partition(topic, p->partition_index))
                 c[k].error = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
             else
                 valid++;
@@ -421,7 +426,9 @@ void gb_handle_txn_offset_commit(gb_broker *b, gb_request *req)
             c[k].metadata = p->committed_metadata;
             c[k].commit_timestamp = -1;
             c[k].expire_timestamp = -1;
-            if (!topic || !gb_topic_partition(topic, p->partition_index))
+            if (req->version == 0)
+                c[k].error = GP_E_UNSUPPORTED_VERSION; /* see above */
+            else if (!topic || !gb_topic_partition(topic, p->partition_index))
                 c[k].error = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
             else
                 valid++;
@@ -542,6 +549,31 @@ static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
     return out->error_code;
 }
 
+static void gb__offset_fetch_v0(gb_request *req)
+{
+    const gp_offset_fetch_request *body = req->body;
+    gp_offset_fetch_response *resp = req->resp;
+    int32_t nt = body->topics_count > 0 ? body->topics_count : 0;
+    resp->topics_count = nt;
+    resp->topics = gp_arena_calloc(&req->arena, (size_t)(nt ? nt : 1), sizeof *resp->topics);
+    for (int32_t i = 0; i < nt; i++) {
+        const gp_offset_fetch_request_topic *rt = &body->topics[i];
+        gp_offset_fetch_response_topic *t = &resp->topics[i];
+        int32_t np = rt->partition_indexes_count > 0 ? rt->partition_indexes_count : 0;
+        t->name = rt->name;
+        t->partitions_count = np;
+        t->partitions = gp_arena_calloc(&req->arena, (size_t)(np ? np : 1), sizeof *t->partitions);
+        for (int32_t j = 0; j < np; j++) {
+            gp_offset_fetch_response_partition_init(&t->partitions[j]);
+            t->partitions[j].partition_index = rt->partition_indexes[j];
+            t->partitions[j].committed_offset = -1;
+            t->partitions[j].metadata = (gp_str){"", 0};
+            t->partitions[j].error_code = GP_E_UNSUPPORTED_VERSION;
+        }
+    }
+    gb_request_respond(req);
+}
+
 /*
  * OffsetFetch: the committed offset of each partition asked for (-1 and
  * no error when there is none, as Kafka answers), or of every partition
@@ -570,7 +602,14 @@ void gb_handle_offset_fetch(gb_broker *b, gb_request *req)
         return;
     }
 
-    /* v0-v7: one group; the same answer, reshaped. */
+    /* v0 read ZooKeeper's offsets: as Kafka 3.9 in KRaft mode, each
+     * partition asked for gets UNSUPPORTED_VERSION. */
+    if (req->version == 0) {
+        gb__offset_fetch_v0(req);
+        return;
+    }
+
+    /* v1-v7: one group; the same answer, reshaped. */
     gp_offset_fetch_request_group_topic *topics = NULL;
     int32_t nt = body->topics_count;
     if (nt > 0) {

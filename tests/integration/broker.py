@@ -11,7 +11,8 @@ Nothing here sleeps to "let the broker catch up": every wait is a poll for a
 condition with a deadline (wait_until).
 
 GREGOR_TEST_TARGET=kafka runs the same tests against Apache Kafka 4.4.0, the
-reference: Broker(...) then hands out a KafkaBroker, which starts a single
+reference (GREGOR_TEST_TARGET=kafka39: Kafka 3.9.1, for the tests marked
+@old_versions): Broker(...) then hands out a KafkaBroker, which starts a single
 KRaft node with scripts/kafka-ref (same node id, same overrides, same data
 directory layout: DIR/data). A test that cannot run there (it reads
 Gregor's log lines or data files, sets a gregor.* key, runs the gregor
@@ -41,16 +42,32 @@ KAFKA_STOP_DEADLINE = 90.0    # scripts/kafka-ref stop waits up to 60 s, then SI
 GREGOR_ONLY = "Gregor-only: "  # prefix of the skip reason; run.py counts these
 
 
+# GREGOR_TEST_TARGET -> the Kafka release scripts/kafka-ref runs for it.
+KAFKA_TARGETS = {"kafka": "4.4.0", "kafka39": "3.9.1"}
+
+
 def target():
-    """What the tests run against: "gregor" (default) or "kafka"."""
+    """What the tests run against: "gregor" (default), "kafka" (Apache
+    Kafka 4.4.0) or "kafka39" (Apache Kafka 3.9.1, the last release that
+    served the oldest protocol versions and message formats: the reference
+    for the tests marked @old_versions)."""
     t = os.environ.get("GREGOR_TEST_TARGET", "gregor") or "gregor"
-    if t not in ("gregor", "kafka"):
-        raise RuntimeError("GREGOR_TEST_TARGET=%s: expected gregor or kafka" % t)
+    if t != "gregor" and t not in KAFKA_TARGETS:
+        raise RuntimeError("GREGOR_TEST_TARGET=%s: expected gregor, kafka or kafka39" % t)
     return t
 
 
 def on_kafka():
-    return target() == "kafka"
+    return target() in KAFKA_TARGETS
+
+
+def old_versions(what):
+    """Decorator for a test of protocol versions or message formats that
+    Kafka 4 removed (KIP-896) and Gregor serves as Kafka 3.9 did: skipped
+    against Kafka 4.4, run against Gregor and against Kafka 3.9.1
+    (GREGOR_TEST_TARGET=kafka39), where the expected answers come from."""
+    return unittest.skipIf(target() == "kafka", GREGOR_ONLY + "Kafka 4 removed " + what +
+                           " (checked against Kafka 3.9.1: GREGOR_TEST_TARGET=kafka39)")
 
 
 def gregor_only(reason):
@@ -316,7 +333,7 @@ class _KafkaProcess:
 
 
 class KafkaBroker(Broker):
-    """The same interface, backed by an Apache Kafka 4.4.0 node (broker and
+    """The same interface, backed by an Apache Kafka 4.4.0 (or 3.9.1) node (broker and
     controller in one process) run by scripts/kafka-ref in data_dir: data
     in data_dir/data, log in data_dir/kafka.log. node.id and the overrides
     go to its server.properties; kafka-ref picks the ports (so `listeners`
@@ -342,7 +359,8 @@ class KafkaBroker(Broker):
 
     def _kafka_ref(self, *args, timeout):
         return subprocess.run([KAFKA_REF] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=timeout, env=clean_env())
+                              text=True, timeout=timeout,
+                              env=clean_env({"KAFKA_REF_VERSION": KAFKA_TARGETS[target()]}))
 
     def start(self):
         self.proc = None

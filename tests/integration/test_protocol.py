@@ -17,8 +17,8 @@ EXPECTED_API_TABLE = {
     1: (4, 17),   # Fetch
     2: (0, 8),    # ListOffsets
     3: (0, 12),   # Metadata
-    8: (1, 9),    # OffsetCommit (v1: librdkafka turns groups on only if v1-2 are advertised; Sarama sends v1)
-    9: (1, 9),    # OffsetFetch
+    8: (0, 9),    # OffsetCommit (v0 answered UNSUPPORTED_VERSION per partition, as Kafka 3.9 in KRaft mode)
+    9: (0, 9),    # OffsetFetch (v0 likewise)
     10: (0, 5),   # FindCoordinator
     11: (0, 9),   # JoinGroup
     12: (0, 4),   # Heartbeat
@@ -27,15 +27,15 @@ EXPECTED_API_TABLE = {
     15: (0, 5),   # DescribeGroups
     16: (0, 5),   # ListGroups
     18: (0, 4),   # ApiVersions
-    19: (2, 7),   # CreateTopics (v0-1 removed in Kafka 4)
-    20: (1, 6),   # DeleteTopics (v0 removed in Kafka 4)
+    19: (0, 7),   # CreateTopics (v0-1 removed in Kafka 4, served as Kafka 3.9)
+    20: (0, 6),   # DeleteTopics (v0 likewise)
     22: (0, 5),   # InitProducerId
     24: (0, 5),   # AddPartitionsToTxn
     25: (0, 4),   # AddOffsetsToTxn
     26: (0, 4),   # EndTxn (v5, KIP-890 part 2, is not advertised: transaction.version 2 is not built)
     27: (0, 1),   # WriteTxnMarkers (v2, transaction.version 2, not yet)
     28: (0, 4),   # TxnOffsetCommit
-    32: (1, 4),   # DescribeConfigs (v0 removed in Kafka 4)
+    32: (0, 4),   # DescribeConfigs (v0 likewise)
     37: (0, 3),   # CreatePartitions
     42: (0, 2),   # DeleteGroups
     47: (0, 0),   # OffsetDelete
@@ -44,11 +44,9 @@ EXPECTED_API_TABLE = {
     66: (0, 1),   # ListTransactions
 }
 
-# Versions Gregor still advertises below the oldest Kafka 4.4 does (KIP-896
-# removed them): ListOffsets v0 (Burrow asks it) and OffsetCommit v1
-# (librdkafka turns groups on only if v1-2 are advertised; Sarama sends v1),
-# WriteTxnMarkers v0 (Kafka 3.9's oldest).
-OLDER_THAN_KAFKA = {2: 0, 8: 1, 27: 0}
+# Kafka 4.4's oldest version where Gregor advertises older ones (Kafka 3.9's
+# oldest, which KIP-896 removed from Kafka 4).
+KAFKA_44_OLDEST = {2: 1, 8: 2, 9: 1, 19: 2, 20: 1, 27: 1, 32: 1}
 
 # Kafka error codes used below.
 NONE = 0
@@ -65,13 +63,13 @@ class ProtocolTest(BrokerTestCase):
     def assert_table(self, resp):
         """Gregor advertises exactly EXPECTED_API_TABLE. Kafka advertises
         more APIs, and newer versions of some: every API of the table, from
-        the same oldest version (but OLDER_THAN_KAFKA) up to at least the
+        the same oldest version (but KAFKA_44_OLDEST) up to at least the
         newest Gregor implements."""
         if on_kafka():
             kafka = resp["api_keys"]
             for key, (lo, hi) in EXPECTED_API_TABLE.items():
                 self.assertIn(key, kafka)
-                self.assertEqual(kafka[key][0], lo + 1 if key in OLDER_THAN_KAFKA else lo, "api key %d" % key)
+                self.assertEqual(kafka[key][0], KAFKA_44_OLDEST.get(key, lo), "api key %d" % key)
                 self.assertGreaterEqual(kafka[key][1], hi, "api key %d" % key)
         else:
             self.assertEqual(resp["api_keys"], EXPECTED_API_TABLE)
