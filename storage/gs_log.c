@@ -774,6 +774,22 @@ void gs_log_slice_release(gs_log_slice *s)
     s->fd = -1;
 }
 
+int gs_log_slice_copy(const gs_log_slice *s, uint8_t *buf)
+{
+    int64_t done = 0;
+    while (done < s->len) {
+        ssize_t n = pread(s->fd, buf + done, (size_t)(s->len - done), s->pos + done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return -EIO; /* the segment is shorter than the slice: cannot happen while it is referenced */
+        done += n;
+    }
+    return 0;
+}
+
 bool gs_log_batch_for_timestamp(gs_log *log, int64_t ts, int64_t *batch_offset, int64_t *batch_max_timestamp,
                                 gs_log_slice *batch)
 {

@@ -134,6 +134,11 @@ int gs_log_read_bounded(gs_log *log, int64_t offset, int64_t max_offset, int64_t
                         gs_log_slice *out);
 void gs_log_slice_release(gs_log_slice *s);
 
+/* Copy a slice's bytes into buf (s->len bytes), for a reader that needs
+ * them in memory (Fetch v0-v3 down-converts them). A blocking pread: call
+ * it off the loop thread. 0 or a negative errno. */
+int gs_log_slice_copy(const gs_log_slice *s, uint8_t *buf);
+
 /* ListOffsets by timestamp: the first batch whose max timestamp is >= ts;
  * its base offset and max timestamp. Returns false if none. (The record
  * inside the batch is found by the broker, which can decompress.) */

@@ -33,7 +33,7 @@
 /* Implemented APIs and versions. ApiVersions advertises exactly this. */
 const gb_handler gb_handlers[] = {
     {GP_API_PRODUCE, 0, 11, gb_handle_produce},
-    {GP_API_FETCH, 4, 17, gb_handle_fetch},
+    {GP_API_FETCH, 0, 17, gb_handle_fetch},
     {GP_API_LIST_OFFSETS, 0, 8, gb_handle_list_offsets},
     {GP_API_METADATA, 0, 12, gb_handle_metadata},
     {GP_API_OFFSET_COMMIT, 0, 9, gb_handle_offset_commit},
@@ -121,13 +121,6 @@ int gb_dispatch_frame(void *broker, gb_conn *conn, const uint8_t *data, size_t l
         goto fail;
     }
     gb_conn_set_client_id(conn, req->hdr.client_id);
-    if (key == GP_API_PRODUCE && version < 3) {
-        /* Advertised, as Kafka 4 advertises them (older librdkafka keeps
-         * compression on only then), but not served: Kafka 4 closes the
-         * connection ("unsupported version"). */
-        snprintf(reason, sizeof reason, "Produce v%d is advertised but not supported (as in Kafka 4)", version);
-        goto fail;
-    }
 
     req->resp = gp_arena_alloc(&req->arena, api->response.size_of);
     api->response.init(req->resp);

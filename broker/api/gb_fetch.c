@@ -1,6 +1,8 @@
 /*
  * Fetch v4+: record bytes go from the partition logs' files to the socket
- * (gp_records with a file span), never through a user-space buffer.
+ * (gp_records with a file span), never through a user-space buffer. v0-v3
+ * read the same slices and answer them down-converted to the old message
+ * formats, from memory (api/gb_fetch_old.c).
  *
  * Sessions: Gregor keeps no fetch sessions and answers as Kafka does when
  * its session cache has no room: session id 0, every fetch a full one. An
@@ -18,6 +20,7 @@
  * deadline passed, it answers.
  */
 #include "broker/api/gb_handlers.h"
+#include "broker/api/gb_fetch_old.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -39,6 +42,8 @@ typedef struct gb_fetch {
     gb_request *req;
     gs_log_slice *slices; /* what the last look read (arena) */
     bool *maybe_cold;     /* per slice: not known to be in the page cache */
+    gp_fetch_response_partition **ops; /* per slice: its partition's answer (v0-v3) */
+    int64_t *from;                     /* per slice: the fetch offset (v0-v3) */
     size_t nslices;
 } gb_fetch;
 
@@ -106,6 +111,8 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
         nparts += (size_t)(body->topics[i].partitions_count > 0 ? body->topics[i].partitions_count : 0);
     f->slices = gp_arena_alloc(&req->arena, (nparts ? nparts : 1) * sizeof *f->slices);
     f->maybe_cold = gp_arena_alloc(&req->arena, (nparts ? nparts : 1) * sizeof *f->maybe_cold);
+    f->ops = gp_arena_alloc(&req->arena, (nparts ? nparts : 1) * sizeof *f->ops);
+    f->from = gp_arena_alloc(&req->arena, (nparts ? nparts : 1) * sizeof *f->from);
     int64_t left = v >= 3 ? body->max_bytes : INT32_MAX, bytes = 0;
     bool first_data = true;
     resp->responses_count = body->topics_count;
@@ -161,7 +168,10 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
             if (ip->fetch_offset >= upto || limit <= 0)
                 continue;
             gs_log_slice *s = &f->slices[f->nslices];
-            int rc = gs_log_read_bounded(p->log, ip->fetch_offset, upto, limit, first_data, s);
+            /* v0-v2 cut even the first batch at the limit (Kafka's
+             * hardMaxBytesLimit); v3 brought KIP-74's "at least one". */
+            bool min_one = first_data && v >= 3;
+            int rc = gs_log_read_bounded(p->log, ip->fetch_offset, upto, limit, min_one, s);
             if (rc < 0) {
                 op->error_code = GP_E_KAFKA_STORAGE_ERROR;
                 *answer_now = true;
@@ -173,6 +183,8 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
             }
             if (committed)
                 gb__aborted_txns(req, p, ip->fetch_offset, s, upto, op);
+            f->ops[f->nslices] = op;
+            f->from[f->nslices] = ip->fetch_offset;
             f->maybe_cold[f->nslices++] = !gb_cache_known_hot(p, s);
             gp_file_span *span = gp_arena_alloc(&req->arena, sizeof *span);
             span->fd = s->fd;
@@ -201,6 +213,10 @@ static void gb__answer(gb_fetch *f)
     keep->s = f->slices;
     keep->n = f->nslices;
     gb_request_defer(req, gb__release_slices, keep);
+    if (req->version < 4) {
+        gb_fetch_old_answer(f->b, req, f->slices, f->ops, f->from, f->nslices);
+        return;
+    }
     int64_t cold = gb_cache_warm(f->b, f->slices, f->maybe_cold, f->nslices, gb__respond, req);
     if (cold == 0)
         gb_request_respond(req);

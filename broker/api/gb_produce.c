@@ -1,7 +1,7 @@
 /*
- * Produce v3+ (v0-v2 are advertised, as Kafka 4 does, so that older
- * librdkafka keeps compression on; gb_dispatch closes the connection on
- * them, as Kafka 4 does).
+ * Produce v0-v13. v0-v2 carry message sets of the old formats (magic 0 and
+ * 1): they are up-converted to one record batch (protocol/gp_legacy) and
+ * then take the same path, as Kafka 3.x did (Kafka 4 refuses them).
  *
  * Per partition, before anything is written: the topic exists (or is
  * auto-created), the blob is one valid v2 batch (gp_batches_validate:
@@ -33,6 +33,7 @@
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
+#include "protocol/gp_legacy.h"
 
 typedef struct gb_produce {
     gb_request *req;
@@ -185,7 +186,19 @@ static void gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
     gp_batch_info info;
     int16_t kerr = 0;
     const char *msg = NULL;
-    int rc = gp_batches_validate(records.p, (size_t)records.len, &lim, &req->arena, &info, &kerr, &msg);
+    int rc;
+    if (req->version < 3 && records.len > GP_BATCH_OFF_MAGIC && records.p[GP_BATCH_OFF_MAGIC] < GP_BATCH_MAGIC) {
+        /* An old message set: one record batch from it, then as any other. */
+        gp_bytes batch;
+        rc = gp_legacy_upconvert(records.p, (size_t)records.len, &lim, &req->arena, &batch, &kerr, &msg);
+        if (rc < 0) {
+            pr->error_code = kerr ? kerr : GP_E_CORRUPT_MESSAGE;
+            pr->error_message = gp_str_c(msg);
+            return;
+        }
+        records = (gp_records){batch.p, batch.len, NULL};
+    }
+    rc = gp_batches_validate(records.p, (size_t)records.len, &lim, &req->arena, &info, &kerr, &msg);
     if (rc < 0) {
         pr->error_code = kerr ? kerr : GP_E_CORRUPT_MESSAGE;
         if (rc == GP_BATCH_OLD_MAGIC)
@@ -340,7 +353,7 @@ void gb_handle_produce(gb_broker *b, gb_request *req)
             gp_arena_alloc(&req->arena, (size_t)(tr->partition_responses_count ? tr->partition_responses_count : 1) *
                                             sizeof *tr->partition_responses);
         gb_topic *t = NULL;
-        if (req->version >= 3 && !bad_acks && !txn_refused) {
+        if (!bad_acks && !txn_refused) {
             t = gb_topic_find(b, td->name.p, (size_t)td->name.len);
             if (!t && td->name.len > 0)
                 t = gb_topic_auto_create(b, td->name.p, (size_t)td->name.len);
@@ -351,10 +364,6 @@ void gb_handle_produce(gb_broker *b, gb_request *req)
             gp_produce_response_partition_response_init(pr);
             pr->index = in->index;
             pr->base_offset = -1;
-            if (req->version < 3) {
-                pr->error_code = GP_E_UNSUPPORTED_VERSION;
-                continue;
-            }
             if (txn_refused) {
                 pr->error_code = GP_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
                 continue;
