@@ -553,7 +553,8 @@ static int gp__down_batch(const uint8_t *bp, size_t size, int8_t to_magic, int64
     uint8_t *buf = gp_arena_alloc(a, s.bytes);
     gp_writer w;
     gp_writer_init(&w, buf, s.bytes);
-    (void)gp__down_records(&h, records, rlen, to_magic, first_offset, compressed, &w, &s);
+    gp__down_sizes again;
+    (void)gp__down_records(&h, records, rlen, to_magic, first_offset, compressed, &w, &again);
     if (!compressed) {
         *piece = (gp_bytes){buf, (int32_t)s.bytes};
         *messages += s.count;
