@@ -314,6 +314,11 @@ static int64_t gp__add(int64_t a, int64_t b)
     return (int64_t)((uint64_t)a + (uint64_t)b); /* wraps like Java's long */
 }
 
+static int64_t gp__sub(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
 /*
  * Pass 1 frames and checks every top-level entry, in the order Kafka's
  * ByteBufferLogInputStream and analyzeAndValidateRecords do (size, magic,
@@ -415,7 +420,7 @@ int gp_legacy_upconvert(const uint8_t *p, size_t len, const gp_batch_limits *lim
     }
     int64_t max_ts = ts[0];
     for (int32_t i = 0; i < n; i++) {
-        recs[i].timestamp_delta = gp__add(ts[i], -ts[0]);
+        recs[i].timestamp_delta = gp__sub(ts[i], ts[0]);
         recs[i].offset_delta = i;
         if (ts[i] > max_ts)
             max_ts = ts[i];
@@ -511,7 +516,7 @@ static int gp__down_records(const gp_batch_header *h, const uint8_t *records, si
         if (ts > s->max_timestamp)
             s->max_timestamp = ts;
         if (w) {
-            int64_t at = compressed && to_magic == 1 ? gp__add(off, -s->first_offset) : off;
+            int64_t at = compressed && to_magic == 1 ? gp__sub(off, s->first_offset) : off;
             gp__write_msg(w, at, to_magic, attr, ts, rec.key, rec.value);
         } else {
             s->bytes += GP_LEGACY_LOG_OVERHEAD + gp__msg_size(to_magic, rec.key, rec.value);
@@ -553,7 +558,8 @@ static int gp__down_batch(const uint8_t *bp, size_t size, int8_t to_magic, int64
     uint8_t *buf = gp_arena_alloc(a, s.bytes);
     gp_writer w;
     gp_writer_init(&w, buf, s.bytes);
-    (void)gp__down_records(&h, records, rlen, to_magic, first_offset, compressed, &w, &s);
+    gp__down_sizes again;
+    (void)gp__down_records(&h, records, rlen, to_magic, first_offset, compressed, &w, &again);
     if (!compressed) {
         *piece = (gp_bytes){buf, (int32_t)s.bytes};
         *messages += s.count;

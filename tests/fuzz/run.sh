@@ -13,7 +13,7 @@
 #   crashes      tests/fuzz/crashes/<target>-crash-<sha1> etc. (git-ignored)
 #   logs         <build dir>/fuzz-logs/<target>.log
 #   targets      $GREGOR_FUZZ_TARGETS, default "fuzz_decoders fuzz_header
-#                fuzz_frames fuzz_batch fuzz_records"
+#                fuzz_frames fuzz_batch fuzz_records fuzz_legacy"
 #
 # Exits non-zero if any target crashed, leaked, timed out or failed to run.
 # Reproduce a crash with: <build dir>/tests/fuzz/<target> <crash file>
@@ -27,7 +27,7 @@ esac
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${GREGOR_FUZZ_BUILD:-$root/build-fuzz}
-targets=${GREGOR_FUZZ_TARGETS:-"fuzz_decoders fuzz_header fuzz_frames fuzz_batch fuzz_records"}
+targets=${GREGOR_FUZZ_TARGETS:-"fuzz_decoders fuzz_header fuzz_frames fuzz_batch fuzz_records fuzz_legacy"}
 
 if [ ! -f "$build/build.ninja" ]; then
     CC=${CC:-clang} meson setup "$build" "$root" \
@@ -48,6 +48,9 @@ fi
 seeds=$build/fuzz-seeds
 rm -rf "$seeds"
 "$build/tests/fuzz/gen_seeds" "$seeds"
+# fuzz_legacy's seeds: the message sets of tests/golden/legacy and the v2
+# batches of tests/golden/batches (no kafka-python needed for this)
+python3 "$root/tests/golden/legacy/gen.py" --seeds "$seeds/legacy"
 mkdir -p "$here/crashes" "$build/fuzz-logs"
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
@@ -60,6 +63,7 @@ for t in $targets; do
     fuzz_header) seed=$seeds/header ;;
     fuzz_frames) seed=$seeds/frames ;;
     fuzz_batch) seed=$seeds/batch ;;
+    fuzz_legacy) seed=$seeds/legacy ;;
     *) seed=$seeds ;;
     esac
     corpus=$here/corpus/$t
