@@ -1,42 +1,60 @@
 #!/usr/bin/env python3
-"""Compare Gregor's schema files with Kafka's reference message JSON.
+"""Compare Gregor's schema files with Kafka's message JSON of two releases.
 
-    check_schemas.py SCHEMA_DIR REFERENCE_DIR
+    check_schemas.py SCHEMA_DIR [--kafka39 PATH] [--kafka44 PATH]
 
-For every SCHEMA_DIR/<Name>.gps, reads REFERENCE_DIR/<Name>Request.json and
-<Name>Response.json (Kafka's clients/src/main/resources/common/message) and
-compares the api key, name, valid and flexible versions, and, field by field
-and recursively: presence (by snake_case name), order, type ("is array",
-"is struct" and the primitive type; struct names are not compared), versions,
-nullable versions, tag and tagged versions, and default.
+Gregor serves every version from Kafka 3.9's oldest to Kafka 4.4's newest,
+so each schema file is checked against both releases. A PATH is a directory
+of Kafka's message JSON (clients/src/main/resources/common/message) or a
+kafka-clients jar (read with zipfile); `--kafka44 auto` looks for the
+4.4.0 jar where scripts/kafka-ref and scripts/install-clients put it. A
+reference that is not given, or not there, is skipped with a line saying
+so; when every reference is skipped the exit status is 77 (meson's "skip").
+
+How a schema is compared. For each release, its range R is the versions a
+default broker of that release accepts: validVersions, less the highest one
+when the request says latestVersionUnstable (kafka_ranges.py).
+
+ - The versions line must be the union: lowest = Kafka 3.9's lowest,
+   highest = Kafka 4.4's highest in R. With one release only, its half is
+   checked: 3.9 alone wants our lowest to equal its lowest and our range to
+   reach its highest; 4.4 alone wants our highest to equal its highest and
+   our range to reach down to its lowest.
+ - Everything else is compared per release, with both sides clipped to that
+   release's R: the api key, the flexible versions, and, field by field and
+   recursively, presence (by snake_case name), order, type ("is array", "is
+   struct" and the primitive type; struct names are not compared), versions,
+   nullable versions, tag and tagged versions, and default. A field that
+   exists on one side only, in versions outside R, is no difference
+   (Produce's topic_id, v13+, seen from 3.9; ListOffsets' max_num_offsets,
+   v0 only, seen from 4.4, whose lowest is 1). So an older version must
+   match 3.9, a newer one 4.4, and a version both define must match both.
+   A field Kafka renamed carries `was=OLD` in the schema; either name then
+   matches it.
 
 Version ranges are compared as they take effect: a field's range intersected
 with its parent's (Kafka lets a nested field name versions its parent lacks;
 schema.py does not), nullable versions intersected with the field's.
 
-Each difference is printed as one line, ours first and Kafka's second:
+Each difference is printed as one line, ours first and Kafka's second, with
+the release whose JSON disagrees:
 
-    Produce.gps: request.topic_data.partition_data.index: versions 0+ != 1+
+    Produce.gps: request.topic_data.partition_data.index: versions 0+ != 1+ [kafka 4.4]
 
-Exit status 1 if there is any difference, else 0.
+Exit status 1 if there is any difference, 77 if no reference was found, else 0.
 """
 
+import argparse
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kafka_ranges  # noqa: E402
 import schema  # noqa: E402
 from schema import Range, snake  # noqa: E402
 
 NUMERIC = {"int8", "int16", "int32", "int64", "uint16", "uint32", "float64"}
-
-
-def load_reference(path):
-    """Kafka's message JSON, without its `//` comment lines."""
-    with open(path) as f:
-        text = "".join(line for line in f if not line.lstrip().startswith("//"))
-    return json.loads(text)
 
 
 def krange(text):
@@ -95,26 +113,35 @@ def show(r, valid):
 class Checker:
     def __init__(self):
         self.problems = []
-        self.valid = None   # the reference's valid versions, for show()
+        self.valid = None   # the release's range being compared, for show()
+        self.label = None   # the release being compared, for report()
 
     def report(self, fname, path, text):
+        if self.label:
+            text = "%s [%s]" % (text, self.label)
         self.problems.append(": ".join(p for p in (fname, path, text) if p))
 
     def compare_fields(self, fname, path, ours, theirs, common, o_parent, k_parent):
         """Compare one struct: `ours` a list of schema.Field, `theirs` a list of
         Kafka field dicts; o_parent/k_parent are the effective ranges of the
-        enclosing struct on each side."""
+        enclosing struct on each side, already clipped to the release's range.
+        A field whose effective range is empty on its side counts as absent."""
         by_name = {}
         korder = []
+        renamed = {f.was: f.name for f in ours if f.was}
         for kf in theirs:
             name = snake(kf["name"])
+            name = renamed.get(name, name)
             if name in by_name:
                 self.report(fname, path, "reference has two fields named %s" % name)
+            if krange(kf["versions"]).intersect(k_parent).empty():
+                continue
             by_name[name] = kf
             korder.append(name)
-        onames = [f.name for f in ours]
+        live = [f for f in ours if not f.versions.intersect(o_parent).empty()]
+        onames = [f.name for f in live]
 
-        for f in ours:
+        for f in live:
             if f.name not in by_name:
                 self.report(fname, "%s.%s" % (path, f.name),
                             "field not in the reference")
@@ -128,7 +155,7 @@ class Checker:
             self.report(fname, path, "field order %s != %s"
                         % (" ".join(both_o), " ".join(both_k)))
 
-        for f in ours:
+        for f in live:
             kf = by_name.get(f.name)
             if kf is not None:
                 self.compare_field(fname, "%s.%s" % (path, f.name), f, kf, common,
@@ -184,7 +211,65 @@ class Checker:
                 return
             self.compare_fields(fname, path, f.struct.fields, kfields, common, o_vers, k_vers)
 
-    def check_file(self, path, refdir):
+    def compare_api(self, fname, api, ref):
+        """Compare one parsed schema with one release; return the release's
+        range (None if it lacks the api or has no stable version of it)."""
+        self.label = ref.label
+        req = ref.load("%sRequest.json" % api.name)
+        if req is None:
+            self.label = None
+            return None
+        stable = kafka_ranges.stable_range(req)
+        self.valid = stable
+        for kind, msg in (("request", api.request), ("response", api.response)):
+            ref_msg = req if kind == "request" else ref.load("%sResponse.json" % api.name)
+            if ref_msg is None:
+                self.report(fname, kind, "no reference file %sResponse.json" % api.name)
+                continue
+            if ref_msg.get("type") != kind:
+                self.report(fname, kind, "reference type is %s" % ref_msg.get("type"))
+            if ref_msg.get("apiKey") != api.key:
+                self.report(fname, kind, "api key %s != %s" % (api.key, ref_msg.get("apiKey")))
+            k_valid = krange(ref_msg["validVersions"])
+            if kind == "response" and k_valid != krange(req["validVersions"]):
+                self.report(fname, kind, "reference's request and response versions differ")
+            if stable.empty():
+                continue
+            # Both sides clipped to the release's range alone: the versions
+            # line is checked once, by check_versions.
+            k_valid = k_valid.intersect(stable)
+            o_valid = stable
+            k_flex = krange(ref_msg["flexibleVersions"]).intersect(k_valid)
+            o_flex = api.flexible.intersect(o_valid)
+            if o_flex != k_flex:
+                self.report(fname, kind, "flexible versions %s != %s"
+                            % (show(o_flex, stable), show(k_flex, stable)))
+            common = {}
+            for cs in ref_msg.get("commonStructs", []):
+                common[cs["name"]] = cs["fields"]
+            self.compare_fields(fname, kind, msg.struct.fields, ref_msg["fields"], common,
+                                o_valid, k_valid)
+        self.label = None
+        return None if stable.empty() else stable
+
+    def check_versions(self, fname, api, r39, r44):
+        """The versions line against the union of the releases' ranges (or
+        the half that the releases present allow to check)."""
+        ours = api.versions
+        if r39 is not None and r44 is not None:
+            want = Range(min(r39.lo, r44.lo), max(r39.hi, r44.hi))
+            if ours != want:
+                self.report(fname, "", "versions %s != %s (kafka 3.9 %s, kafka 4.4 %s)"
+                            % (ours, want, r39, r44))
+            return
+        if r39 is not None and (ours.lo != r39.lo or ours.hi < r39.hi):
+            self.report(fname, "", "versions %s: want lowest %d and up to at least %d (kafka 3.9 %s)"
+                        % (ours, r39.lo, r39.hi, r39))
+        if r44 is not None and (ours.hi != r44.hi or ours.lo > r44.lo):
+            self.report(fname, "", "versions %s: want highest %d and down to at least %d (kafka 4.4 %s)"
+                        % (ours, r44.hi, r44.lo, r44))
+
+    def check_file(self, path, refs):
         fname = os.path.basename(path)
         try:
             api = schema.parse(path)
@@ -193,43 +278,42 @@ class Checker:
             return False
         if fname != api.name + ".gps":
             self.report(fname, "", "file name does not match api name %s" % api.name)
-        for kind, msg in (("request", api.request), ("response", api.response)):
-            ref_path = os.path.join(refdir, "%s%s.json" % (api.name, kind.capitalize()))
-            if not os.path.exists(ref_path):
-                self.report(fname, kind, "no reference file %s" % ref_path)
-                continue
-            ref = load_reference(ref_path)
-            if ref.get("type") != kind:
-                self.report(fname, kind, "reference type is %s" % ref.get("type"))
-            if ref.get("apiKey") != api.key:
-                self.report(fname, kind, "api key %s != %s" % (api.key, ref.get("apiKey")))
-            k_valid = krange(ref["validVersions"])
-            self.valid = k_valid
-            if api.versions != k_valid:
-                self.report(fname, kind, "valid versions %s != %s" % (api.versions, k_valid))
-            k_flex = krange(ref["flexibleVersions"]).intersect(k_valid)
-            o_flex = api.flexible.intersect(api.versions)
-            if o_flex != k_flex:
-                self.report(fname, kind, "flexible versions %s != %s"
-                            % (show(o_flex, k_valid), show(k_flex, k_valid)))
-            common = {}
-            for cs in ref.get("commonStructs", []):
-                common[cs["name"]] = cs["fields"]
-            self.compare_fields(fname, kind, msg.struct.fields, ref["fields"], common,
-                                api.versions, k_valid)
+        have = [ref for ref in refs.values() if ref is not None]
+        if not any(ref.has("%sRequest.json" % api.name) for ref in have):
+            self.report(fname, "", "no reference file %sRequest.json in %s"
+                        % (api.name, " or ".join(r.path for r in have)))
+            return True
+        ranges = {label: (self.compare_api(fname, api, ref) if ref else None)
+                  for label, ref in refs.items()}
+        self.check_versions(fname, api, ranges["kafka 3.9"], ranges["kafka 4.4"])
         return True
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: check_schemas.py SCHEMA_DIR REFERENCE_DIR")
-    sdir, refdir = sys.argv[1], sys.argv[2]
-    if not os.path.isdir(refdir):
-        print("schemas: no reference at %s, skipped" % refdir)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("schema_dir")
+    ap.add_argument("--kafka39", help="Kafka 3.9's message JSON (directory or jar)")
+    ap.add_argument("--kafka44", help="Kafka 4.4's message JSON (directory or jar, "
+                    "or 'auto' for the cached kafka-clients jar)")
+    args = ap.parse_args()
+    sdir = args.schema_dir
+    k44 = args.kafka44
+    if k44 == "auto":
+        k44 = kafka_ranges.find_kafka44_jar()
+        if k44 is None:
+            print("schemas: kafka 4.4 part skipped: no kafka-clients-%s.jar in the caches "
+                  "(scripts/kafka-ref fetch brings it)" % kafka_ranges.KAFKA44)
+    refs = {}
+    for label, path in (("kafka 3.9", args.kafka39), ("kafka 4.4", k44)):
+        refs[label] = kafka_ranges.open_reference(label, path)
+        if refs[label] is None and path is not None:
+            print("schemas: %s part skipped: no reference at %s" % (label, path))
+    if not any(refs.values()):
+        print("schemas: no reference, skipped")
         return 77  # meson's "skipped"
     files = sorted(n for n in os.listdir(sdir) if n.endswith(".gps"))
     c = Checker()
-    parsed = [c.check_file(os.path.join(sdir, name), refdir) for name in files]
+    parsed = [c.check_file(os.path.join(sdir, name), refs) for name in files]
     if all(parsed):
         try:
             schema.load_dir(sdir)  # as the generator does; also checks api keys are unique
@@ -239,7 +323,8 @@ def main():
         print(p)
     if c.problems:
         return 1
-    print("schemas: %d files match the reference" % len(files))
+    print("schemas: %d files match %s" % (len(files), " and ".join(
+        "%s (%s)" % (label, ref.path) for label, ref in refs.items() if ref)))
     return 0
 
 

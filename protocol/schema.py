@@ -16,7 +16,7 @@ The format, one file per API:
     response
       ...
 
-A field line is `name type versions [nullable=R] [tag=N] [default=V]`.
+A field line is `name type versions [nullable=R] [tag=N] [default=V] [was=OLD]`.
 Versions and ranges are written `N`, `N+`, `N-M` or `none`. Types are bool,
 int8, int16, int32, int64, uint16, uint32, float64, string, bytes, uuid,
 records, a struct name (capitalised; its fields follow, indented two spaces
@@ -24,7 +24,10 @@ more), or `[]` followed by any of those. A field with `tag=N` is a tagged
 field in the versions given (which must all be flexible). `default=` gives the
 value a decoder fills in where the field is absent, and the value a tagged
 field is omitted at; without it numbers are 0, bools false, strings empty
-(also where nullable, as in Kafka) and arrays empty.
+(also where nullable, as in Kafka) and arrays empty. `was=` names the field
+as an older Kafka release called it (Kafka 3.9's generation_id is 4.4's
+generation_id_or_member_epoch); the name does not reach the wire, so only
+the checker reads it.
 
 The module is shared by the code generator and by the checker that compares
 the schema files with Kafka's reference JSON.
@@ -109,8 +112,9 @@ class Range:
 
 
 class Field:
-    def __init__(self, name, type_, versions, nullable, tag, default, line):
+    def __init__(self, name, type_, versions, nullable, tag, default, line, was=None):
         self.name = name
+        self.was = was               # the name an older Kafka release gave it
         self.type = type_            # full type text, e.g. "[]Topic"
         self.versions = versions
         self.nullable = nullable
@@ -175,7 +179,7 @@ def _parse_field(text, where):
     elem = type_[2:] if type_.startswith("[]") else type_
     if elem not in PRIMITIVES and not re.fullmatch(r"[A-Z][A-Za-z0-9]*", elem):
         raise SchemaError("%s: unknown type %r" % (where, type_))
-    nullable, tag, default = Range(1, 0), None, None
+    nullable, tag, default, was = Range(1, 0), None, None, None
     for opt in parts[3:]:
         k, _, val = opt.partition("=")
         if k == "nullable":
@@ -184,9 +188,11 @@ def _parse_field(text, where):
             tag = int(val)
         elif k == "default":
             default = val
+        elif k == "was" and re.fullmatch(r"[a-z][a-z0-9_]*", val):
+            was = val
         else:
             raise SchemaError("%s: unknown option %r" % (where, opt))
-    return Field(name, type_, Range.parse(vers, where), nullable, tag, default, where)
+    return Field(name, type_, Range.parse(vers, where), nullable, tag, default, where, was)
 
 
 def parse(path):

@@ -446,8 +446,8 @@ void gb_handle_txn_offset_commit(gb_broker *b, gb_request *req)
             /* the verification may have taken time: the state machine's clock */
             gs = gb_group_coordinator_groups(b, &now);
             err = gb_group_txn_commit(gs, body->group_id, body->producer_id, body->producer_epoch,
-                                      body->generation_id, body->member_id, body->group_instance_id, c, n, now,
-                                      &written);
+                                      body->generation_id_or_member_epoch, body->member_id, body->group_instance_id, c,
+                                      n, now, &written);
             gb_group_coordinator_rearm(b);
         }
     }
