@@ -24,7 +24,7 @@ import zstandard
 from kafka import codec as kcodec
 from kafka.protocol.admin import (CreateTopicsRequest, DeleteTopicsRequest,
                                   DescribeConfigsRequest)
-from kafka.protocol.commit import OffsetCommitRequest, OffsetFetchRequest
+from kafka.protocol.commit import GroupCoordinatorRequest, OffsetCommitRequest, OffsetFetchRequest
 from kafka.protocol.fetch import FetchRequest
 from kafka.protocol.group import JoinGroupRequest, SyncGroupRequest
 from kafka.protocol.metadata import MetadataRequest
@@ -858,3 +858,182 @@ class OldFetchMaxBytesTest(OldVersionsCase):
                     messages, _ = fetch_old_all(c, version, self.TOPIC)
                     self.assertEqual([(m["offset"], m["value"]) for m in messages],
                                      [(i, self.VALUE) for i in range(3)])
+
+
+# ---- 4. Admin, group and offset APIs -------------------------------------------------
+
+COORDINATOR_NOT_AVAILABLE = 15
+NOT_COORDINATOR = 16
+COORDINATOR_LOAD_IN_PROGRESS = 14
+UNKNOWN_MEMBER_ID = 25
+INVALID_SESSION_TIMEOUT = 26
+INCONSISTENT_GROUP_PROTOCOL = 23
+
+
+@old_versions("CreateTopics v0-1, DeleteTopics v0, DescribeConfigs v0, OffsetCommit/OffsetFetch v0, "
+              "JoinGroup v0-1, ListOffsets v0 and Metadata v0")
+class OldAdminTest(OldVersionsCase):
+
+    BROKER_ARGS = {"node_id": 1}
+
+    def test_create_topics_v0(self):
+        with self.conn() as c:
+            def create(*topics):
+                resp = rpc(c, CreateTopicsRequest[0](create_topic_requests=list(topics), timeout=10000))
+                return [tuple(t) for t in resp.topic_errors]
+            self.assertEqual(create(("ct0", 3, 1, [], [("retention.ms", "3600000")])), [("ct0", NONE)])
+            self.assertEqual(c.wait_topic("ct0", create=False), 3)
+            self.assertEqual(create(("ct0", 1, 1, [], [])), [("ct0", TOPIC_ALREADY_EXISTS)])
+            self.assertEqual(create(("ct-zero", 0, 1, [], [])), [("ct-zero", INVALID_PARTITIONS)])
+            self.assertEqual(create(("ct-rf", 1, 3, [], [])), [("ct-rf", INVALID_REPLICATION_FACTOR)])
+            self.assertEqual(create(("bad name!", 1, 1, [], [])), [("bad name!", INVALID_TOPIC_EXCEPTION)])
+            self.assertEqual(create(("ct-conf", 1, 1, [], [("cleanup.policy", "nope")])), [("ct-conf", INVALID_CONFIG)])
+            self.assertEqual(create(("ct-a", 1, 1, [], []), ("ct-b", 2, 1, [], [])), [("ct-a", NONE), ("ct-b", NONE)])
+
+    def test_create_topics_v1(self):
+        with self.conn() as c:
+            def create(validate_only, *topics):
+                resp = rpc(c, CreateTopicsRequest[1](create_topic_requests=list(topics), timeout=10000,
+                                                     validate_only=validate_only))
+                return [(t, e, m is not None) for t, e, m in resp.topic_errors]
+            # validate_only: no error, a null message, and no topic (the
+            # real create that follows succeeds)
+            self.assertEqual(create(True, ("ct1", 2, 1, [], [])), [("ct1", NONE, False)])
+            self.assertEqual(create(False, ("ct1", 2, 1, [], [])), [("ct1", NONE, False)])
+            self.assertEqual(c.wait_topic("ct1", create=False), 2)
+            # errors carry a message
+            self.assertEqual(create(True, ("ct1", 1, 1, [], [])), [("ct1", TOPIC_ALREADY_EXISTS, True)])
+            self.assertEqual(create(False, ("ct1-zero", 0, 1, [], [])), [("ct1-zero", INVALID_PARTITIONS, True)])
+            self.assertEqual(create(True, ("ct1-rf", 1, 3, [], [])), [("ct1-rf", INVALID_REPLICATION_FACTOR, True)])
+
+    def test_delete_topics_v0(self):
+        with self.conn() as c:
+            create_topic(c, "dt0")
+            resp = rpc(c, DeleteTopicsRequest[0](topics=["dt0", "dt-unknown"], timeout=10000))
+            self.assertEqual(sorted(tuple(t) for t in resp.topic_error_codes),
+                             [("dt-unknown", UNKNOWN_TOPIC_OR_PARTITION), ("dt0", NONE)])
+
+            def gone():
+                resp = rpc(c, MetadataRequest[1](topics=["dt0"]))
+                return resp.topics[0][0] == UNKNOWN_TOPIC_OR_PARTITION
+            wait_until(gone, 10, "dt0 to go")
+
+    def test_describe_configs_v0(self):
+        with self.conn() as c:
+            create_topic(c, "dc0", [("retention.ms", "3600000")])
+            resp = rpc(c, DescribeConfigsRequest[0](resources=[(2, "dc0", None), (2, "dc0", ["cleanup.policy", "retention.ms"]),
+                                                                 (4, "1", ["num.partitions"]), (2, "dc-unknown", None)]))
+            (all_, some, brk, unknown) = resp.resources
+            self.assertEqual((all_[0], all_[2], all_[3]), (NONE, 2, "dc0"))
+            entries = {e[0]: e[1:] for e in all_[4]}
+            # (value, read_only, is_default, is_sensitive). Kafka 3.9 says
+            # is_default false in v0 for every entry, defaults too
+            # (v0's is_default is not derived from the source in KRaft mode).
+            self.assertEqual(entries["retention.ms"], ("3600000", False, False, False))
+            self.assertEqual(entries["cleanup.policy"], ("delete", False, False, False))
+            self.assertEqual(sorted(tuple(e) for e in some[4]),
+                             [("cleanup.policy", "delete", False, False, False),
+                              ("retention.ms", "3600000", False, False, False)])
+            self.assertEqual((brk[0], brk[2], brk[3]), (NONE, 4, "1"))
+            # a broker key that is not dynamic: read_only true
+            self.assertEqual([(e[0], e[2], e[4]) for e in brk[4]], [("num.partitions", True, False)])
+            self.assertEqual((unknown[0], unknown[2], unknown[3], list(unknown[4])),
+                             (UNKNOWN_TOPIC_OR_PARTITION, 2, "dc-unknown", []))
+
+    def test_offset_commit_fetch_v0(self):
+        # v0 kept offsets in ZooKeeper: Kafka 3.9 in KRaft mode answers
+        # UNSUPPORTED_VERSION (35) for each partition.
+        with self.conn() as c:
+            create_topic(c, "oc0", partitions=2)
+            resp = rpc(c, OffsetCommitRequest[0](consumer_group="g-oc0", topics=[("oc0", [(0, 5, ""), (1, 7, "m")])]))
+            self.assertEqual([(t, [tuple(p) for p in ps]) for t, ps in resp.topics],
+                             [("oc0", [(0, UNSUPPORTED_VERSION), (1, UNSUPPORTED_VERSION)])])
+            resp = rpc(c, OffsetFetchRequest[0](consumer_group="g-oc0", topics=[("oc0", [0, 1])]))
+            self.assertEqual([(t, [(p, e) for p, _, _, e in ps]) for t, ps in resp.topics],
+                             [("oc0", [(0, UNSUPPORTED_VERSION), (1, UNSUPPORTED_VERSION)])])
+
+    def join(self, c, version, group, member_id="", session=10000, rebalance=10000, protocols=(("range", b"meta"),)):
+        if version == 0:
+            req = JoinGroupRequest[0](group=group, session_timeout=session, member_id=member_id,
+                                      protocol_type="consumer", group_protocols=list(protocols))
+        else:
+            req = JoinGroupRequest[1](group=group, session_timeout=session, rebalance_timeout=rebalance,
+                                      member_id=member_id, protocol_type="consumer", group_protocols=list(protocols))
+
+        def attempt():
+            # FindCoordinator first: on Kafka it creates __consumer_offsets
+            # (JoinGroup alone answers COORDINATOR_NOT_AVAILABLE until then)
+            rpc(c, GroupCoordinatorRequest[0](consumer_group=group))
+            resp = rpc(c, req)
+            return None if resp.error_code in (COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR,
+                                               COORDINATOR_LOAD_IN_PROGRESS) else resp
+        return wait_until(attempt, 30, "the group coordinator", interval=0.1)
+
+    def test_join_sync_v0(self):
+        # One member, v0 (no member id needed first: that is v4's KIP-394),
+        # generation 1, then SyncGroup v0 gives back its assignment.
+        with self.conn() as c:
+            resp = self.join(c, 0, "jg0")
+            self.assertEqual(resp.error_code, NONE)
+            self.assertEqual((resp.generation_id, resp.group_protocol), (1, "range"))
+            self.assertTrue(resp.member_id)
+            self.assertEqual(resp.leader_id, resp.member_id)
+            self.assertEqual([tuple(m) for m in resp.members], [(resp.member_id, b"meta")])
+            sync = rpc(c, SyncGroupRequest[0](group="jg0", generation_id=1, member_id=resp.member_id,
+                                              group_assignment=[(resp.member_id, b"assignment")]))
+            self.assertEqual((sync.error_code, sync.member_assignment), (NONE, b"assignment"))
+            # the same member joins again: same member id, generation 2
+            again = self.join(c, 0, "jg0", member_id=resp.member_id)
+            self.assertEqual((again.error_code, again.generation_id, again.member_id), (NONE, 2, resp.member_id))
+
+    def test_join_v0_v1_errors(self):
+        with self.conn() as c:
+            # a member id the group does not know
+            self.assertEqual(self.join(c, 0, "jg-unknown", member_id="nope").error_code, UNKNOWN_MEMBER_ID)
+            # session timeouts outside group.min/max.session.timeout.ms (6 s, 30 min)
+            for version in (0, 1):
+                with self.subTest(version=version):
+                    self.assertEqual(self.join(c, version, "jg-s%d" % version, session=1000).error_code,
+                                     INVALID_SESSION_TIMEOUT)
+                    self.assertEqual(self.join(c, version, "jg-s%d" % version, session=3600000).error_code,
+                                     INVALID_SESSION_TIMEOUT)
+            # v1: the rebalance timeout is its own (here shorter than the session's)
+            resp = self.join(c, 1, "jg1", session=30000, rebalance=7000)
+            self.assertEqual((resp.error_code, resp.generation_id), (NONE, 1))
+            # a protocol the group does not have
+            other = self.join(c, 1, "jg1", protocols=(("roundrobin", b""),))
+            self.assertEqual(other.error_code, INCONSISTENT_GROUP_PROTOCOL)
+
+    def test_list_offsets_v0(self):
+        with self.conn() as c:
+            create_topic(c, "lo0")
+            create_topic(c, "lo0-empty")
+            produce(c, 2, "lo0", message_set(1, [(None, b"a", T0), (None, b"b", T0), (None, b"c", T0)]))
+
+            def offsets(topic, ts, max_num):
+                resp = rpc(c, OffsetRequest[0](replica_id=-1, topics=[(topic, [(0, ts, max_num)])]))
+                ((_, ((_, error, offs),)),) = resp.topics
+                return error, list(offs)
+            # latest: the log end offset, then the segments' base offsets
+            self.assertEqual(offsets("lo0", -1, 10), (NONE, [3, 0]))
+            self.assertEqual(offsets("lo0", -1, 1), (NONE, [3]))
+            self.assertEqual(offsets("lo0", -2, 10), (NONE, [0]))
+            self.assertEqual(offsets("lo0", -1, 0), (NONE, []))
+            self.assertEqual(offsets("lo0-empty", -1, 10), (NONE, [0]))
+            self.assertEqual(offsets("lo0-empty", -2, 10), (NONE, [0]))
+            # a timestamp before the segment was last modified: nothing
+            self.assertEqual(offsets("lo0", T0 - 3600000, 10), (NONE, []))
+            self.assertEqual(offsets("lo0-unknown", -1, 10), (UNKNOWN_TOPIC_OR_PARTITION, []))
+
+    def test_metadata_v0(self):
+        with self.conn() as c:
+            create_topic(c, "md0", partitions=2)
+            resp = rpc(c, MetadataRequest[0](topics=["md0"]))
+            self.assertEqual([(b[0], b[1], b[2]) for b in resp.brokers], [(1, self.broker.host, self.broker.port)])
+            ((error, name, parts),) = resp.topics
+            self.assertEqual((error, name), (NONE, "md0"))
+            self.assertEqual(sorted((p[0], p[1], p[2], list(p[3]), list(p[4])) for p in parts),
+                             [(NONE, 0, 1, [1], [1]), (NONE, 1, 1, [1], [1])])
+            # v0: an empty list is every topic
+            resp = rpc(c, MetadataRequest[0](topics=[]))
+            self.assertIn("md0", [t[1] for t in resp.topics])
