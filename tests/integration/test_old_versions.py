@@ -913,9 +913,8 @@ class OldAdminTest(OldVersionsCase):
             self.assertEqual(sorted(tuple(t) for t in resp.topic_error_codes),
                              [("dt-unknown", UNKNOWN_TOPIC_OR_PARTITION), ("dt0", NONE)])
 
-            def gone():
-                resp = rpc(c, MetadataRequest[1](topics=["dt0"]))
-                return resp.topics[0][0] == UNKNOWN_TOPIC_OR_PARTITION
+            def gone():  # (Metadata v4 without auto-creation: v1-v3 would create it again)
+                return c.metadata(4, topics=["dt0"])["topics"][0]["error_code"] == UNKNOWN_TOPIC_OR_PARTITION
             wait_until(gone, 10, "dt0 to go")
 
     def test_describe_configs_v0(self):
@@ -1008,7 +1007,7 @@ class OldAdminTest(OldVersionsCase):
         with self.conn() as c:
             create_topic(c, "lo0")
             create_topic(c, "lo0-empty")
-            produce(c, 2, "lo0", message_set(1, [(None, b"a", T0), (None, b"b", T0), (None, b"c", T0)]))
+            current_batches(c, "lo0", [([(None, b"a", T0, []), (None, b"b", T0, []), (None, b"c", T0, [])], "none")])
 
             def offsets(topic, ts, max_num):
                 resp = rpc(c, OffsetRequest[0](replica_id=-1, topics=[(topic, [(0, ts, max_num)])]))
