@@ -2,7 +2,8 @@
 """The client x capability matrix of tests/clients: what the clients and
 capabilities are, which pairs are known gaps, and the table in
 docs/compatibility.md, generated from what tests/integration/
-test_modern_clients.py ran (client-matrix.json beside the build directory).
+test_modern_clients.py and test_old_clients.py ran (client-matrix.json
+beside the build directory).
 
     tests/clients/matrix.py build/client-matrix.json docs/compatibility.md [--fix]
 
@@ -25,6 +26,15 @@ CLIENTS = {
     "kafka-go": "go-driver",
     "kafkajs": "node-driver",
 }
+# The old clients (tests/integration/test_old_clients.py, @old_versions):
+# protocol versions and message formats that Kafka 4 removed, checked
+# against Gregor and Kafka 3.9.1, not Kafka 4.4.
+OLD_CLIENTS = {
+    "sarama-1.22-default": "go-old-driver",
+    "sarama-1.22-v0.10.2": "go-old-driver",
+    "kafka-go-0.2": "go-old-driver",
+    "librdkafka-0.9-fallback": "python-driver",
+}
 VERSIONS = {
     "java": "Java kafka-clients 4.4.0",
     "confluent-kafka": "confluent-kafka 2.16.1",
@@ -33,7 +43,12 @@ VERSIONS = {
     "sarama": "Sarama 1.61.1",
     "kafka-go": "kafka-go 0.4.51",
     "kafkajs": "kafkajs 2.2.4",
+    "sarama-1.22-default": "Sarama 1.22.1 (default Version 0.8.2)",
+    "sarama-1.22-v0.10.2": "Sarama 1.22.1 (Version 0.10.2)",
+    "kafka-go-0.2": "kafka-go 0.2.1",
+    "librdkafka-0.9-fallback": "librdkafka 2.16 (fallback 0.9.0)",
 }
+ALL_CLIENTS = list(CLIENTS) + list(OLD_CLIENTS)
 CAPABILITIES = [
     "metadata",
     "produce-consume-none", "produce-consume-gzip", "produce-consume-snappy",
@@ -56,7 +71,7 @@ def known_gaps(path=os.path.join(HERE, "known-gaps.txt")):
             if line:
                 pair, _, reason = line.partition(" ")
                 client, _, cap = pair.partition("/")
-                if client not in CLIENTS or cap not in CAPABILITIES or not reason.strip():
+                if client not in ALL_CLIENTS or cap not in CAPABILITIES or not reason.strip():
                     raise ValueError("%s: want 'client/capability reason', got %r" % (path, line))
                 gaps[(client, cap)] = reason.strip()
     return gaps
@@ -79,16 +94,16 @@ def record(path, target, client, row, elapsed):
 
 def table(data):
     runs = data.get("gregor", {})
-    missing = [c for c in CLIENTS if c not in runs]
+    missing = [c for c in ALL_CLIENTS if c not in runs]
     if missing:
         raise SystemExit("matrix: no results for %s (run the whole integration suite)" % ", ".join(missing))
-    out = ["| capability | " + " | ".join(VERSIONS[c] for c in CLIENTS) + " |",
-           "|---|" + "---|" * len(CLIENTS)]
+    out = ["| capability | " + " | ".join(VERSIONS[c] for c in ALL_CLIENTS) + " |",
+           "|---|" + "---|" * len(ALL_CLIENTS)]
     notes = []
     gaps = known_gaps()
     for cap in CAPABILITIES:
         cells = []
-        for c in CLIENTS:
+        for c in ALL_CLIENTS:
             r = runs[c]["results"][cap]
             cell = MARK[r["status"]]
             if r["status"] in ("skip", "gap"):

@@ -1,7 +1,14 @@
 #!/usr/bin/env python3
 """Client-compatibility driver for the Python clients (tests/clients/README.md).
 
-    driver.py --bootstrap HOST:PORT --client confluent-kafka|kafka-python [--only CAP[,CAP...]]
+    driver.py --bootstrap HOST:PORT --client confluent-kafka|kafka-python|librdkafka-0.9-fallback [--only CAP[,CAP...]]
+
+librdkafka-0.9-fallback is the same confluent-kafka with
+api.version.request=false and broker.version.fallback=0.9.0: librdkafka
+then sends no ApiVersions and speaks as to Kafka 0.9.0 (Metadata v0,
+Produce v1 with message format v0, Fetch v1, ListOffsets v0, the group
+APIs v0, OffsetCommit v2, OffsetFetch v1), the old versions that Kafka 4
+removed.
 
 Run it with the interpreter of the virtualenv that requirements.txt was
 installed into (made from Debian's /usr/bin/python3, outside the repo):
@@ -33,6 +40,7 @@ import uuid
 PINNED = {
     "confluent-kafka": "2.16.1",
     "kafka-python": "3.0.12",
+    "librdkafka-0.9-fallback": "2.16.1",  # confluent-kafka, old versions
 }
 
 CAPABILITIES = [
@@ -153,9 +161,11 @@ def record_kv(i, tag):
     return key, value, header
 
 
-def check_records(tag, nparts, consumed):
+def check_records(tag, nparts, consumed, headers=True):
     """consumed: list of (partition, offset, key, value, headers) in the
-    order the consumer returned them. Records i went to partition i % nparts."""
+    order the consumer returned them. Records i went to partition i % nparts.
+    headers=False: produced without (message formats v0 and v1 have none)."""
+    want_headers = headers
     seen = {}
     per_part = {p: [] for p in range(nparts)}
     for (p, off, key, value, headers) in consumed:
@@ -173,8 +183,8 @@ def check_records(tag, nparts, consumed):
             raise Fail("record %d produced to partition %d came back from %d"
                        % (i, i % nparts, p))
         hs = [(k, bytes(v) if v is not None else None) for (k, v) in (headers or [])]
-        if hs != [eheader]:
-            raise Fail("record %d: headers %r, want %r" % (i, hs, [eheader]))
+        if hs != ([eheader] if want_headers else []):
+            raise Fail("record %d: headers %r, want %r" % (i, hs, [eheader] if want_headers else []))
         per_part[p].append((i, off))
     missing = sorted(set(range(N_RECORDS)) - set(seen))
     if missing:
@@ -187,8 +197,8 @@ def check_records(tag, nparts, consumed):
         offs = [o for (_, o) in lst]
         if offs != sorted(offs) or len(set(offs)) != len(offs):
             raise Fail("partition %d: offsets not increasing: %s" % (p, offs[:20]))
-    return "%d records in order (%s, %d partitions, key+value+header)" % (
-        N_RECORDS, tag, nparts)
+    return "%d records in order (%s, %d partitions, key+value%s)" % (
+        N_RECORDS, tag, nparts, "+header" if want_headers else ", no headers")
 
 
 def first_diffs(got, want, n=5):
@@ -1545,7 +1555,185 @@ class KafkaPython:
         return "p1 fenced (%s); p2 committed; read_committed sees p2's 5 only" % short(fenced, 150)
 
 
-IMPLS = {"confluent-kafka": ConfluentKafka, "kafka-python": KafkaPython}
+# ----------------------------------------------------------------------------
+# librdkafka speaking as to Kafka 0.9.0
+# ----------------------------------------------------------------------------
+
+class ConfluentFallback(ConfluentKafka):
+    """confluent-kafka with api.version.request=false and
+    broker.version.fallback=0.9.0 for every client of a check. Topics are
+    created (setup, not the check) by an AdminClient that negotiates as
+    usual: librdkafka has no CreateTopics for a 0.9.0 broker."""
+
+    # log_level 3: not the deprecation warnings of both keys on every client
+    FALLBACK = {"api.version.request": False, "broker.version.fallback": "0.9.0", "log_level": 3}
+
+    def conf(self, extra=None):
+        c = super().conf(extra)
+        c.update(self.FALLBACK)
+        return c
+
+    def admin(self):
+        return self.cka.AdminClient(ConfluentKafka.conf(self))
+
+    def metadata(self):
+        admin = self.admin()
+        topic = self.ctx.name()
+        self.create_topic(admin, topic, 3)
+        self.ctx.stage("metadata request (v0)")
+        p = self.ck.Producer(self.conf())
+        md = p.list_topics(timeout=10)
+        brokers = ["%s:%d" % (b.host, b.port) for b in md.brokers.values()]
+        if len(brokers) != 1:
+            raise Fail("metadata lists %d brokers: %s" % (len(brokers), brokers))
+        if brokers[0] != self.ctx.bootstrap:
+            raise Fail("broker is %s, bootstrap is %s" % (brokers[0], self.ctx.bootstrap))
+        t = md.topics.get(topic)
+        if t is None or len(t.partitions) != 3:
+            raise Fail("topic shows %s partitions, want 3" % (None if t is None else len(t.partitions)))
+        return "1 broker %s (id %d); topic has 3 partitions" % (brokers[0], list(md.brokers)[0])
+
+    def produce_consume(self, codec):
+        if codec == "zstd":
+            raise Skip("librdkafka sends zstd only to brokers of 2.1.0 or newer (Produce v7, "
+                       "record batches); at broker.version.fallback=0.9.0 it writes message format v0")
+        admin = self.admin()
+        topic = self.ctx.name()
+        self.create_topic(admin, topic, 3)
+        self.ctx.stage("produce %d records (%s, message format v0)" % (N_RECORDS, codec))
+        p = self.ck.Producer(self.conf({"compression.type": codec, "linger.ms": 20, "acks": "all"}))
+        items = []
+        for i in range(N_RECORDS):
+            k, v, _ = record_kv(i, codec)
+            items.append(dict(topic=topic, key=k, value=v, partition=i % 3))
+        self.produce(p, items)
+        self.ctx.stage("consume from earliest")
+        msgs = self.read([(topic, q) for q in range(3)], N_RECORDS)
+        consumed = [(m.partition(), m.offset(), m.key(), m.value(), m.headers()) for m in msgs]
+        return check_records(codec, 3, consumed, headers=False)
+
+    def committed_offsets(self):
+        ck = self.ck
+        admin = self.admin()
+        topic = self.ctx.name()
+        group = self.ctx.name()
+        self.create_topic(admin, topic, 1)
+        self.ctx.stage("produce 20 records")
+        p = self.ck.Producer(self.conf({"linger.ms": 5}))
+        self.produce(p, [dict(topic=topic, key=b"k%d" % i, value=b"v%d" % i, partition=0)
+                         for i in range(20)])
+
+        def member():
+            c = ck.Consumer(self.conf({
+                "group.id": group, "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "session.timeout.ms": 6000, "heartbeat.interval.ms": 500}))
+            c.subscribe([topic])
+            return c
+
+        def first_n(c, n, what):
+            got, end = [], until(20)
+            while len(got) < n:
+                if expired(end):
+                    raise Fail("%s read %d records in 20s (client errors %s)"
+                               % (what, len(got), self.ctx.errors[:3]))
+                m = c.poll(0.2)
+                self.check_fatal()
+                if m is None or m.error():
+                    continue
+                got.append(m)
+            return got
+
+        self.ctx.stage("first consumer reads 10 and commits")
+        c1 = member()
+        try:
+            got = first_n(c1, 10, "first consumer")
+            offs = [m.offset() for m in got]
+            if offs != list(range(10)):
+                raise Fail("first consumer read offsets %s, want 0..9" % offs)
+            res = c1.commit(message=got[-1], asynchronous=False)
+            if not res or res[0].error or res[0].offset != 10:
+                raise Fail("commit answered %s" % res)
+        finally:
+            c1.close()
+        self.ctx.stage("second consumer of the group starts")
+        c2 = member()
+        try:
+            first = first_n(c2, 1, "second consumer")[0]
+            if first.offset() != 10:
+                raise Fail("second consumer started at offset %d, want 10" % first.offset())
+            self.ctx.stage("committed() (OffsetFetch v1)")
+            back = c2.committed([ck.TopicPartition(topic, 0)], timeout=10)
+        finally:
+            c2.close()
+        offs = [(tp.partition, tp.offset, str(tp.error) if tp.error else None) for tp in back]
+        if offs != [(0, 10, None)]:
+            raise Fail("the consumer reads back committed %s, want [(0, 10, None)]" % offs)
+        return "read 0-9 and committed 10; new member started at 10; committed() reads back 10"
+
+    def list_offsets_time(self):
+        ck = self.ck
+        admin = self.admin()
+        topic = self.ctx.name()
+        self.create_topic(admin, topic, 1)
+        t0 = int(time.time() * 1000) - 60000
+        self.ctx.stage("produce 3 records")
+        p = self.ck.Producer(self.conf({"linger.ms": 0}))
+        for i in range(3):
+            self.produce(p, [dict(topic=topic, value=b"v%d" % i, partition=0, timestamp=t0 + 1000 * i)])
+        # At 0.9.0 librdkafka sends ListOffsets v0 for a time too: its answer
+        # is the base offsets of the segments last modified at or before
+        # that time (v0 has no timestamp index; format v0 no timestamps).
+        # The check is then what v0 defines, as Kafka 3.9 answers it.
+        c = ck.Consumer(self.conf({"group.id": self.ctx.name(), "enable.auto.commit": False}))
+        try:
+            got = {}
+            for label, ts in (("a minute ago", t0 + 500),
+                              ("an hour ahead", int(time.time() * 1000) + 3600000)):
+                self.ctx.stage("offsets_for_times %s (ListOffsets v0)" % label)
+                r = c.offsets_for_times([ck.TopicPartition(topic, 0, ts)], timeout=10)[0]
+                if r.error is not None:
+                    raise Fail("offsets_for_times %s: %s" % (label, r.error))
+                got[label] = r.offset
+            self.ctx.stage("watermarks (ListOffsets v0, earliest and latest)")
+            got["earliest"], got["latest"] = c.get_watermark_offsets(ck.TopicPartition(topic, 0), timeout=10)
+        finally:
+            c.close()
+        want = {"a minute ago": -1, "an hour ahead": 3, "earliest": 0, "latest": 3}
+        if got != want:
+            raise Fail("ListOffsets v0 answered %s, want %s (v0: the log end for a time after the "
+                       "last write, none for one before the only segment's last modification)" % (got, want))
+        return ("ListOffsets v0 (no timestamp index at this version): earliest 0, latest 3, "
+                "a minute ago none (-1), an hour ahead 3 (the log end)")
+
+    def _lacks(self, why):
+        raise Skip(why)
+
+    def idempotence(self):
+        self._lacks("librdkafka's idempotent producer needs a broker of 0.11.0 or newer "
+                    "(InitProducerId, record batches); broker.version.fallback=0.9.0 has neither")
+
+    def admin_topics(self):
+        self._lacks("librdkafka's CreateTopics/DeleteTopics need a broker of 0.10.1/0.10.2 or newer; "
+                    "not at broker.version.fallback=0.9.0")
+
+    def admin_partitions(self):
+        self._lacks("librdkafka's CreatePartitions needs a broker of 1.0.0 or newer; "
+                    "not at broker.version.fallback=0.9.0")
+
+    def admin_describe_configs(self):
+        self._lacks("librdkafka's DescribeConfigs needs a broker of 0.11.0 or newer; "
+                    "not at broker.version.fallback=0.9.0")
+
+    def transactions(self):
+        self._lacks("librdkafka's transactional producer needs a broker of 0.11.0 or newer; "
+                    "not at broker.version.fallback=0.9.0")
+
+    txn_abort_visibility = txn_consume_transform_produce = txn_fencing = transactions
+
+
+IMPLS = {"confluent-kafka": ConfluentKafka, "kafka-python": KafkaPython,
+         "librdkafka-0.9-fallback": ConfluentFallback}
 
 
 def dispatch(impl, cap):
@@ -1657,7 +1845,7 @@ def run_capability(client, cap, bootstrap):
 
 def check_versions(client):
     """Import the client, print what is used, die unless it is the pinned one."""
-    if client == "confluent-kafka":
+    if client in ("confluent-kafka", "librdkafka-0.9-fallback"):
         import confluent_kafka
         # version() is a (str, int) tuple in older releases, a str in 2.16.
         ver, lib = confluent_kafka.version(), confluent_kafka.libversion()

@@ -1,0 +1,124 @@
+"""The Java client 4.4 uses the NEWEST versions both sides have: for Produce,
+Fetch, ListOffsets, Metadata, OffsetCommit, OffsetFetch and ApiVersions, the
+version of every request kafka-clients 4.4.0 sends (its NetworkClient's DEBUG
+line "Sending X request with header RequestHeader(apiKey=X, apiVersion=N,
+...)") must be min(the broker's maximum, the client's maximum): the broker's
+from its ApiVersions v0 answer (raw socket), the client's from the message
+schemas in the kafka-clients jar it runs with (validVersions, less one when
+latestVersionUnstable). ApiVersions itself is first sent at the client's
+maximum; a broker with a lower one answers with its range (error
+UNSUPPORTED_VERSION) and the client asks again at min of the two: the last
+ApiVersions sent must be that.
+
+This is what shows that a version Gregor starts to advertise is used by a
+real client; it runs against every target (Gregor, Kafka 4.4, Kafka 3.9.1)."""
+
+import json
+import os
+import re
+import subprocess
+import zipfile
+
+import kwire
+from broker import BrokerTestCase
+from test_modern_clients import clients_dir
+
+# api key -> (name in RequestHeader, schema file in the jar)
+APIS = {
+    0: ("PRODUCE", "ProduceRequest"),
+    1: ("FETCH", "FetchRequest"),
+    2: ("LIST_OFFSETS", "ListOffsetsRequest"),
+    3: ("METADATA", "MetadataRequest"),
+    8: ("OFFSET_COMMIT", "OffsetCommitRequest"),
+    9: ("OFFSET_FETCH", "OffsetFetchRequest"),
+    18: ("API_VERSIONS", "ApiVersionsRequest"),
+}
+CAPS = "metadata,produce-consume-none,committed-offsets,list-offsets-time"
+HEADER = re.compile(r"RequestHeader\(apiKey=([A-Z_]+), apiVersion=(\d+)")
+
+
+def client_maximums(jar):
+    """api key -> the highest version kafka-clients (jar) sends by default."""
+    out = {}
+    with zipfile.ZipFile(jar) as z:
+        for key, (_, schema) in APIS.items():
+            text = z.read("common/message/%s.json" % schema).decode()
+            text = "\n".join(l for l in text.splitlines() if not l.strip().startswith("//"))
+            spec = json.loads(text)
+            hi = int(spec["validVersions"].split("-")[-1])
+            if spec.get("latestVersionUnstable"):
+                hi -= 1
+            out[key] = hi
+    return out
+
+
+class JavaNewestVersions(BrokerTestCase):
+    @classmethod
+    def after_start(cls):
+        jdir = os.path.join(clients_dir(), "java")
+        with open(os.path.join(jdir, "classpath.txt")) as f:
+            jars = [j for j in f.read().strip().split(":") if re.search(r"/kafka-clients-[^/]*\.jar$", j)]
+        if len(jars) != 1:
+            raise AssertionError("no single kafka-clients jar in %s/classpath.txt: %s" % (jdir, jars))
+        cls.jar = jars[0]
+        cls.client_max = client_maximums(cls.jar)
+        c = kwire.Conn(cls.broker.host, cls.broker.port)
+        try:
+            c.send(kwire.api_versions_request(0, 1))
+            resp = kwire.decode_api_versions_response(0, c.recv_frame())
+        finally:
+            c.sock.close()
+        cls.broker_ranges = resp["api_keys"]
+        env = dict(os.environ)
+        env["JAVA_TOOL_OPTIONS"] = "-Dorg.slf4j.simpleLogger.log.org.apache.kafka.clients.NetworkClient=debug"
+        p = subprocess.run([os.path.join(clients_dir(), "java-driver"), "--bootstrap", cls.broker.bootstrap,
+                            "--client", "java", "--only", CAPS],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, env=env)
+        cls.results = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+        cls.sent = {}  # header name -> versions in the order sent
+        for m in HEADER.finditer(p.stderr):
+            cls.sent.setdefault(m.group(1), []).append(int(m.group(2)))
+        if p.returncode != 0:
+            raise AssertionError("java-driver exited %d: %s" % (p.returncode, p.stderr[-2000:]))
+
+    def test_capabilities_ran(self):
+        bad = [r for r in self.results if r["status"] != "pass"]
+        self.assertEqual(len(self.results), len(CAPS.split(",")), self.results)
+        self.assertEqual(bad, [], "the capabilities that send the requests must pass")
+
+    def check(self, key):
+        name = APIS[key][0]
+        self.assertIn(key, self.broker_ranges, "the broker does not advertise %s" % name)
+        want = min(self.broker_ranges[key][1], self.client_max[key])
+        sent = self.sent.get(name)
+        self.assertTrue(sent, "kafka-clients sent no %s request" % name)
+        detail = "%s: sent %s; broker max %d, kafka-clients max %d (%s)" % (
+            name, sorted(set(sent)), self.broker_ranges[key][1], self.client_max[key],
+            os.path.basename(self.jar))
+        if key == 18:
+            self.assertEqual(sent[-1], want, detail)
+            self.assertLessEqual(set(sent), {want, self.client_max[key]}, detail)
+        else:
+            self.assertEqual(set(sent), {want}, detail)
+        print("\n  " + detail, end="")
+
+    def test_produce(self):
+        self.check(0)
+
+    def test_fetch(self):
+        self.check(1)
+
+    def test_list_offsets(self):
+        self.check(2)
+
+    def test_metadata(self):
+        self.check(3)
+
+    def test_offset_commit(self):
+        self.check(8)
+
+    def test_offset_fetch(self):
+        self.check(9)
+
+    def test_api_versions(self):
+        self.check(18)
