@@ -339,9 +339,8 @@ int gp_legacy_upconvert(const uint8_t *p, size_t len, const gp_batch_limits *lim
     gp__msg first = {0};
     while (pos < len) {
         size_t left = len - pos;
-        int16_t partial = k == 0 ? GP_E_INVALID_RECORD : GP_E_CORRUPT_MESSAGE;
         if (left < GP_LEGACY_LOG_OVERHEAD)
-            return gp__fail(&u, partial, "message %d: only %zu bytes, a partial message", k, left);
+            break; /* a partial entry at the end: trimmed, as Kafka does */
         int32_t size = (int32_t)gu_be32(p + pos + 8);
         if (size < GP_LEGACY_RECORD_OVERHEAD_V0)
             return gp__fail(&u, GP_E_CORRUPT_MESSAGE, "message %d: size %d is below the minimum %d", k, size,
@@ -352,8 +351,7 @@ int gp_legacy_upconvert(const uint8_t *p, size_t len, const gp_batch_limits *lim
                 return gp__fail(&u, GP_E_CORRUPT_MESSAGE, "message %d: invalid magic %d", k, m);
         }
         if ((size_t)size > left - GP_LEGACY_LOG_OVERHEAD)
-            return gp__fail(&u, partial, "message %d: size %d but only %zu bytes follow, a partial message", k, size,
-                            left - GP_LEGACY_LOG_OVERHEAD);
+            break; /* likewise */
         if (lim->max_batch_bytes && (size_t)size + GP_LEGACY_LOG_OVERHEAD > lim->max_batch_bytes)
             return gp__fail(&u, GP_E_MESSAGE_TOO_LARGE, "message %d: %d bytes exceed max.message.bytes %zu", k,
                             size + GP_LEGACY_LOG_OVERHEAD, lim->max_batch_bytes);
@@ -381,7 +379,7 @@ int gp_legacy_upconvert(const uint8_t *p, size_t len, const gp_batch_limits *lim
         k++;
     }
     if (k == 0)
-        return gp__fail(&u, GP_E_INVALID_RECORD, "no message in the message set");
+        return 0; /* nothing whole: nothing to append, no error (Kafka 3.9's answer) */
     if (ncompressed > 0 && k > 1)
         return gp__fail(&u, GP_E_INVALID_RECORD, "a compressed message must be the only one in its message set (%d)",
                         k);

@@ -35,7 +35,7 @@
  *                     top-level magic outside 0..2; key/value lengths that do
  *                     not fill the message exactly (Kafka fails such a message
  *                     with an unchecked exception; a corrupt message is what it
- *                     is); a partial entry after complete ones (see below)
+ *                     is)
  *   INVALID_RECORD    top-level entries of different magics (a magic 2 batch
  *                     among them too); more than one top-level entry when one
  *                     of them is compressed ("Compressed outer record has more
@@ -45,17 +45,16 @@
  *                     message or one whose magic differs from the wrapper's;
  *                     a magic 1 wrapper offset that is neither 0 (librdkafka
  *                     and kafka-python send 0) nor >= the last inner offset;
- *                     a stream that does not decompress; a request that holds
- *                     only a partial entry
+ *                     a stream that does not decompress
  *   UNSUPPORTED_COMPRESSION_TYPE  codec 5-7 (Kafka throws an unchecked
  *                     exception; the v2 path answers this code)
  *   MESSAGE_TOO_LARGE a top-level entry above lim->max_batch_bytes, or a
  *                     wrapper expanding beyond lim->max_uncompressed
  *
- * Chosen where Kafka is lax: Kafka trims a trailing partial entry and appends
- * the rest (nothing at all when nothing is complete); here a partial entry is
- * an error, INVALID_RECORD when it is the first (as gp_batches_validate
- * answers a lone partial v2 batch) and CORRUPT_MESSAGE after complete ones. A
+ * A partial entry at the end is trimmed and the entries before it are
+ * converted, as Kafka does; when nothing is whole (an empty set too) the
+ * result is empty and no error, which Kafka answers with error 0 and base
+ * offset -1 (checked against Kafka 3.9.1). Chosen where Kafka is lax: a
  * partial inner entry at the end of a decompressed set, which Kafka's inner
  * reader silently drops with its records, is CORRUPT_MESSAGE. Inner offsets
  * that are not 0..n-1 are accepted, as Kafka does (it rewrites them). Magic 0
@@ -123,8 +122,8 @@ enum {
  * header comment for the rules and the error codes). lim->max_uncompressed
  * bounds each wrapper's inner set (0: GP_BATCH_DEFAULT_MAX_UNCOMPRESSED),
  * lim->max_batch_bytes each top-level entry (0: none); the other limits are
- * for gp_batches_validate. Returns 0 with *out_batch set, or
- * GP_BATCH_ERR_INVALID with *kafka_error and *msg (a sentence in the arena).
+ * for gp_batches_validate. Returns 0 with *out_batch set (empty, len 0,
+ * when the set holds no whole message), or GP_BATCH_ERR_INVALID with *kafka_error and *msg (a sentence in the arena).
  */
 int gp_legacy_upconvert(const uint8_t *p, size_t len, const gp_batch_limits *lim, gp_arena *a, gp_bytes *out_batch,
                         int16_t *kafka_error, const char **msg);

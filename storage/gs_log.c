@@ -488,6 +488,20 @@ size_t gs_log_segment_count(const gs_log *log)
     return log->nsegs;
 }
 
+size_t gs_log_segment_times(const gs_log *log, gs_segment_time *out, size_t max)
+{
+    for (size_t i = 0; i < log->nsegs && i < max; i++) {
+        const gs_segment *seg = log->segs[i];
+        struct stat st;
+        out[i].base_offset = seg->base_offset > log->start_offset ? seg->base_offset : log->start_offset;
+        out[i].size = seg->size;
+        out[i].modified_ms = fstat(seg->fd, &st) == 0
+                                 ? (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000
+                                 : 0;
+    }
+    return log->nsegs;
+}
+
 void gs_log_set_config(gs_log *log, const gs_log_config *cfg)
 {
     log->cfg = *cfg;

@@ -93,6 +93,18 @@ int64_t gs_log_size(const gs_log *log);
 size_t gs_log_segment_count(const gs_log *log);
 void gs_log_set_config(gs_log *log, const gs_log_config *cfg);
 
+/* A segment as Kafka's legacyFetchOffsetsBefore (ListOffsets v0) sees it:
+ * its base offset (at least the log start offset), its size, and its .log
+ * file's modification time. */
+typedef struct gs_segment_time {
+    int64_t base_offset;
+    int64_t size;
+    int64_t modified_ms;
+} gs_segment_time;
+
+/* The first min(max, count) segments, oldest first; returns the count. */
+size_t gs_log_segment_times(const gs_log *log, gs_segment_time *out, size_t max);
+
 /* Append validated batches (one Produce partition's records). Offsets are
  * assigned from the log end offset. For LogAppendTime, each batch's max
  * timestamp becomes now_ms. On success *base_offset is the first offset

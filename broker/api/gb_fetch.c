@@ -137,6 +137,7 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
             gb_partition *p = t ? gb_topic_partition(t, ip->partition) : NULL;
             if (!p) {
                 op->error_code = !t && v >= 13 ? GP_E_UNKNOWN_TOPIC_ID : GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+                op->high_watermark = op->last_stable_offset = op->log_start_offset = -1; /* as Kafka */
                 *answer_now = true;
                 continue;
             }

@@ -48,6 +48,15 @@ typedef struct gb_fetch_old_job {
     gp_arena arena; /* the converted answers, freed with the request */
 } gb_fetch_old_job;
 
+/* A partition that gets an error: as Kafka's error answer, no high
+ * watermark and null records. */
+static void gb__partition_error(gp_fetch_response_partition *op, int16_t err)
+{
+    op->error_code = err;
+    op->high_watermark = -1;
+    op->records = (gp_records){NULL, -1, NULL};
+}
+
 /* One partition: read its slice, convert batch by batch, size the answer. */
 static void gb__convert_one(gb_fetch_old_job *j, const gs_log_slice *s, int64_t from, gp_fetch_response_partition *op)
 {
@@ -58,12 +67,12 @@ static void gb__convert_one(gb_fetch_old_job *j, const gs_log_slice *s, int64_t 
     int rc = gs_log_slice_copy(s, in);
     if (rc < 0) {
         free(in);
-        op->error_code = GP_E_KAFKA_STORAGE_ERROR;
+        gb__partition_error(op, GP_E_KAFKA_STORAGE_ERROR);
         return;
     }
     size_t len = (size_t)s->len;
     /* Converted batches, in order, then the answer assembled from them. */
-    size_t cap = 8, nout = 0, total = 0, first = 0;
+    size_t cap = 8, nout = 0, first = 0;
     gp_bytes *outs = gu_malloc(cap * sizeof *outs);
     for (size_t pos = 0; pos + GP_BATCH_LOG_OVERHEAD <= len;) {
         size_t size = GP_BATCH_LOG_OVERHEAD + gu_be32(in + pos + GP_BATCH_OFF_LENGTH);
@@ -71,14 +80,11 @@ static void gb__convert_one(gb_fetch_old_job *j, const gs_log_slice *s, int64_t 
             break; /* the read cut the last batch */
         gp_bytes out;
         rc = gp_legacy_downconvert(in + pos, size, j->magic, from, &j->arena, &out, NULL);
-        if (rc == GP_LEGACY_ERR_ZSTD) {
-            op->error_code = GP_E_UNSUPPORTED_COMPRESSION_TYPE;
-            nout = total = 0;
-            break;
-        }
         if (rc < 0) {
-            op->error_code = GP_E_CORRUPT_MESSAGE; /* stored data that does not parse */
-            nout = total = 0;
+            /* zstd cannot be written in the old formats; anything else is
+             * stored data that does not parse */
+            gb__partition_error(op, rc == GP_LEGACY_ERR_ZSTD ? GP_E_UNSUPPORTED_COMPRESSION_TYPE
+                                                              : GP_E_CORRUPT_MESSAGE);
             break;
         }
         pos += size;
@@ -89,10 +95,12 @@ static void gb__convert_one(gb_fetch_old_job *j, const gs_log_slice *s, int64_t 
         outs[nout++] = out;
         if (!first)
             first = (size_t)out.len;
-        total += (size_t)out.len;
     }
     free(in);
-    if (op->error_code) {
+    if (op->error_code || nout == 0) {
+        /* An error, or nothing converted (only control batches, or records
+         * before the fetch offset): Kafka's LazyDownConversionRecords is then
+         * empty. */
         free(outs);
         return;
     }
@@ -118,7 +126,6 @@ static void gb__convert_one(gb_fetch_old_job *j, const gs_log_slice *s, int64_t 
         memcpy(ans + at, head, k);
         memset(ans + at + k, 0, left - k);
     }
-    (void)total;
     op->records = (gp_records){ans, (int32_t)want, NULL};
 }
 

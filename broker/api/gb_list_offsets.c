@@ -34,17 +34,13 @@
  * (Kafka's duplicatePartitions). v0 has no such check in Kafka. -3, -4 and
  * -5 before the version that introduced them (v7, v8, v9): UNSUPPORTED_VERSION.
  *
- * v0 (old_style_offsets, max_num_offsets): Kafka lists segment base offsets
- * and picks by segment file modification times. Gregor treats the log as one
- * segment last modified at its largest record timestamp (-1 when empty),
- * followed, when the log is not empty, by the log end offset "modified now":
- *   -1           [log end offset, log start offset] (just [log end offset]
- *                when the log is empty; the two are then equal)
- *   -2           [log start offset]
- *   t >= now     as -1
- *   t >= max ts  [log start offset]
- *   otherwise    []
- * in descending order, cut to max_num_offsets (<= 0 gives []).
+ * v0 (old_style_offsets, max_num_offsets), as Kafka 3.9's
+ * legacyFetchOffsetsBefore: a list of (offset, time) pairs, one per segment
+ * (its base offset, at least the log start offset, and its .log file's
+ * modification time), plus (log end offset, now) when the last segment is
+ * not empty. -1 starts at the last pair, -2 at the first, a timestamp at
+ * the last pair whose time is <= it (none: []); the answer is that pair's
+ * offset and the ones before it, newest first, at most max_num_offsets.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -126,24 +122,27 @@ static void gb__list_partition(gb_partition *p, int8_t isolation_level, int64_t 
 static void gb__list_partition_v0(gb_partition *p, int64_t target, int32_t max_num_offsets, gp_arena *a,
                                   gp_list_offsets_response_partition *pr)
 {
-    int64_t start = gs_log_start_offset(p->log), end = gs_log_end_offset(p->log);
-    int64_t off_unused, max_ts = -1;
-    if (!gs_log_max_timestamp(p->log, &off_unused, &max_ts))
-        max_ts = -1;
-    int64_t all[2];
-    int n = 0;
-    if (target == GB_LO_LATEST || (target >= 0 && target >= gu_wall_ms())) {
-        all[n++] = end;
-        if (end > start)
-            all[n++] = start;
-    } else if (target == GB_LO_EARLIEST || (target >= 0 && target >= max_ts)) {
-        all[n++] = start;
-    }
-    if (max_num_offsets < n)
-        n = max_num_offsets > 0 ? max_num_offsets : 0;
-    pr->old_style_offsets = gp_arena_alloc(a, (size_t)(n ? n : 1) * sizeof *pr->old_style_offsets);
-    memcpy(pr->old_style_offsets, all, (size_t)n * sizeof *all);
-    pr->old_style_offsets_count = n;
+    size_t nseg = gs_log_segment_count(p->log);
+    gs_segment_time *pairs = gp_arena_alloc(a, (nseg + 1) * sizeof *pairs);
+    nseg = gs_log_segment_times(p->log, pairs, nseg);
+    size_t n = nseg;
+    if (nseg > 0 && pairs[nseg - 1].size > 0)
+        pairs[n++] = (gs_segment_time){gs_log_end_offset(p->log), 0, gu_wall_ms()};
+    int64_t start; /* index of the newest pair answered; -1: none */
+    if (target == GB_LO_LATEST)
+        start = (int64_t)n - 1;
+    else if (target == GB_LO_EARLIEST)
+        start = n > 0 ? 0 : -1;
+    else
+        for (start = (int64_t)n - 1; start >= 0 && pairs[start].modified_ms > target; start--)
+            ;
+    int64_t count = start + 1 < max_num_offsets ? start + 1 : max_num_offsets;
+    if (count < 0)
+        count = 0;
+    pr->old_style_offsets = gp_arena_alloc(a, (size_t)(count ? count : 1) * sizeof *pr->old_style_offsets);
+    for (int64_t i = 0; i < count; i++)
+        pr->old_style_offsets[i] = pairs[start - i].base_offset;
+    pr->old_style_offsets_count = (int32_t)count;
 }
 
 /* A partition of the request, for finding duplicates. */

@@ -172,6 +172,8 @@ static void gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
                                   gp_produce_response_partition_response *pr, int64_t now, gb_produce *pp, bool durable)
 {
     const gc_topic_config *cfg = &t->cfg;
+    if (records.len <= 0 && req->version < 3)
+        return; /* nothing to append: error 0, base offset -1 (Kafka 3.9.1's answer) */
     if (records.len <= 0) {
         pr->error_code = GP_E_INVALID_RECORD;
         pr->error_message = gp_str_c("Produce request has no records");
@@ -196,6 +198,8 @@ static void gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
             pr->error_message = gp_str_c(msg);
             return;
         }
+        if (batch.len == 0)
+            return; /* no whole message in it: as for an empty set */
         records = (gp_records){batch.p, batch.len, NULL};
     }
     rc = gp_batches_validate(records.p, (size_t)records.len, &lim, &req->arena, &info, &kerr, &msg);

@@ -389,9 +389,12 @@ class ListOffsetsTest(ListOffsetsBase):
             (EARLIEST, 1, [0]),
             (EARLIEST, 5, [0]),
             (LATEST, 0, []),
+            # Kafka 3.9 (legacyFetchOffsetsBefore) goes by the segment file's
+            # modification time, not the records' timestamps: the one segment
+            # was written just now.
             (BASE + 10 ** 9, 5, [END, 0]),   # after now: as latest
-            (BASE + 900, 5, [0]),            # not before the last record: the log start
-            (BASE + 899, 5, []),
+            (int(time.time() * 1000) - 60000, 5, []),  # a minute ago: before the segment's last write
+            (BASE + 900, 5, []),
             (MAX_TIMESTAMP, 5, []),
         ]
         for target, max_num, want in cases:
@@ -512,7 +515,10 @@ class ListOffsetsSegmentsTest(ListOffsetsBase):
         self.assertEqual(self.raw_one(8, self.TOPIC, LATEST)["offset"], 8)
         self.assertEqual(self.raw_one(8, self.TOPIC, EARLIEST)["offset"], 0)
         if not on_kafka():  # ListOffsets v0: Gregor only (see V0_GREGOR_ONLY)
-            self.assertEqual(self.raw_one(0, self.TOPIC, LATEST, max_num=3)["old_style_offsets"], [8, 0])
+            # Kafka 3.9's legacyFetchOffsetsBefore: the log end offset, then
+            # the segments' base offsets (0, 2, 5, 6), newest first.
+            self.assertEqual(self.raw_one(0, self.TOPIC, LATEST, max_num=3)["old_style_offsets"], [8, 6, 5])
+            self.assertEqual(self.raw_one(0, self.TOPIC, EARLIEST, max_num=3)["old_style_offsets"], [0])
 
 
 class ListOffsetsLogAppendTimeTest(ListOffsetsBase):
