@@ -3,6 +3,7 @@
  * pick versions both sides speak. Its response header is always v0.
  */
 #include <stdbool.h>
+#include <string.h>
 
 #include "broker/api/gb_dispatch.h"
 #include "broker/api/gb_handlers.h"
@@ -43,7 +44,6 @@ static bool gb__software_field_valid(gp_str s)
 
 void gb_handle_api_versions(gb_broker *b, gb_request *req)
 {
-    (void)b;
     const gp_api_versions_request *body = req->body;
     gp_api_versions_response *resp = req->resp;
     if (req->version >= 3 && (!gb__software_field_valid(body->client_software_name) ||
@@ -51,6 +51,25 @@ void gb_handle_api_versions(gb_broker *b, gb_request *req)
         resp->error_code = GP_E_INVALID_REQUEST;
         gb_request_respond(req);
         return;
+    }
+    if (req->version >= 5) {
+        /* KIP-1242: the cluster and node the client means to reach, both
+         * or neither (INVALID_REQUEST); another cluster or node id is
+         * REBOOTSTRAP_REQUIRED, so the client starts again from its
+         * bootstrap servers. Kafka 4.4 answers either error with an empty
+         * table. */
+        bool has_cluster = body->cluster_id.len >= 0, has_node = body->node_id >= 0;
+        if (has_cluster != has_node) {
+            resp->error_code = GP_E_INVALID_REQUEST;
+        } else if (has_cluster &&
+                   (body->node_id != b->meta.node_id || (size_t)body->cluster_id.len != strlen(b->meta.cluster_id) ||
+                    memcmp(body->cluster_id.p, b->meta.cluster_id, (size_t)body->cluster_id.len) != 0)) {
+            resp->error_code = GP_E_REBOOTSTRAP_REQUIRED;
+        }
+        if (resp->error_code) {
+            gb_request_respond(req);
+            return;
+        }
     }
     gb__fill_api_keys(req, resp);
     gb_request_respond(req);

@@ -32,9 +32,9 @@
 
 /* Implemented APIs and versions. ApiVersions advertises exactly this. */
 const gb_handler gb_handlers[] = {
-    {GP_API_PRODUCE, 0, 11, gb_handle_produce},
-    {GP_API_FETCH, 0, 17, gb_handle_fetch},
-    {GP_API_LIST_OFFSETS, 0, 8, gb_handle_list_offsets},
+    {GP_API_PRODUCE, 0, 13, gb_handle_produce},
+    {GP_API_FETCH, 0, 18, gb_handle_fetch},
+    {GP_API_LIST_OFFSETS, 0, 11, gb_handle_list_offsets},
     {GP_API_METADATA, 0, 12, gb_handle_metadata},
     {GP_API_OFFSET_COMMIT, 0, 9, gb_handle_offset_commit},
     {GP_API_OFFSET_FETCH, 0, 9, gb_handle_offset_fetch},
@@ -45,7 +45,7 @@ const gb_handler gb_handlers[] = {
     {GP_API_SYNC_GROUP, 0, 5, gb_handle_sync_group},
     {GP_API_DESCRIBE_GROUPS, 0, 5, gb_handle_describe_groups},
     {GP_API_LIST_GROUPS, 0, 5, gb_handle_list_groups},
-    {GP_API_API_VERSIONS, 0, 4, gb_handle_api_versions},
+    {GP_API_API_VERSIONS, 0, 5, gb_handle_api_versions},
     {GP_API_CREATE_TOPICS, 0, 7, gb_handle_create_topics},
     {GP_API_DELETE_TOPICS, 0, 6, gb_handle_delete_topics},
     {GP_API_INIT_PRODUCER_ID, 0, 5, gb_handle_init_producer_id},
@@ -60,7 +60,7 @@ const gb_handler gb_handlers[] = {
     {GP_API_WRITE_TXN_MARKERS, 0, 1, gb_handle_write_txn_markers},
     {GP_API_DESCRIBE_PRODUCERS, 0, 0, gb_handle_describe_producers},
     {GP_API_DESCRIBE_TRANSACTIONS, 0, 0, gb_handle_describe_transactions},
-    {GP_API_LIST_TRANSACTIONS, 0, 1, gb_handle_list_transactions},
+    {GP_API_LIST_TRANSACTIONS, 0, 2, gb_handle_list_transactions},
 };
 const size_t gb_handler_count = sizeof gb_handlers / sizeof gb_handlers[0];
 

@@ -1,5 +1,5 @@
 /*
- * ListOffsets v0-v8: a partition's offsets by timestamp, as Kafka's
+ * ListOffsets v0-v11: a partition's offsets by timestamp, as Kafka's
  * KafkaApis.handleListOffsetRequest and UnifiedLog.fetchOffsetByTimestamp
  * answer them.
  *
@@ -10,8 +10,9 @@
  *                       last stable offset for read_committed. Timestamp -1
  *   -3 MAX_TIMESTAMP    the record with the largest timestamp, found inside
  *                       its batch as Kafka 3.7+ does; the first such record
- *   -5 LATEST_TIERED    offset -1, timestamp -1 (no tiered storage); v9+,
- *                       so UNSUPPORTED_VERSION at every version Gregor has
+ *   -5 LATEST_TIERED    offset -1, timestamp -1, leader epoch -1 (no tiered
+ *                       storage); v9+
+ *   -6 EARLIEST_PENDING_UPLOAD  the same (nothing waits for an upload); v11+
  *   other               the first record (offset order) whose timestamp is
  *                       >= the target, with its timestamp; -1/-1 if none.
  *                       Negative targets other than the above are searched
@@ -31,8 +32,10 @@
  *
  * v1+: as Kafka, one answer per topic and partition, however often the
  * request names them; a partition named more than once gets INVALID_REQUEST
- * (Kafka's duplicatePartitions). v0 has no such check in Kafka. -3, -4 and
- * -5 before the version that introduced them (v7, v8, v9): UNSUPPORTED_VERSION.
+ * (Kafka's duplicatePartitions). v0 has no such check in Kafka. -3, -4, -5
+ * and -6 before the version that introduced them (v7, v8, v9, v11):
+ * UNSUPPORTED_VERSION. v10 (KIP-1075: asynchronous remote reads) changes
+ * nothing here.
  *
  * v0 (old_style_offsets, max_num_offsets), as Kafka 3.9's
  * legacyFetchOffsetsBefore: a list of (offset, time) pairs, one per segment
@@ -64,6 +67,7 @@ enum {
     GB_LO_MAX_TIMESTAMP = -3,
     GB_LO_EARLIEST_LOCAL = -4,
     GB_LO_LATEST_TIERED = -5,
+    GB_LO_EARLIEST_PENDING_UPLOAD = -6,
 };
 
 #define GB_LO_ISOLATION_READ_COMMITTED 1
@@ -93,6 +97,7 @@ static void gb__list_partition(gb_partition *p, int8_t isolation_level, int64_t 
         offset = gb__last_fetchable(p, isolation_level);
         break;
     case GB_LO_LATEST_TIERED:
+    case GB_LO_EARLIEST_PENDING_UPLOAD:
         rc = 0;
         break;
     case GB_LO_MAX_TIMESTAMP:
@@ -236,6 +241,8 @@ static bool gb__timestamp_too_new(int64_t target, int16_t version)
         return version < 8;
     case GB_LO_LATEST_TIERED:
         return version < 9;
+    case GB_LO_EARLIEST_PENDING_UPLOAD:
+        return version < 11;
     default:
         return false;
     }

@@ -1,7 +1,13 @@
 /*
  * Produce v0-v13. v0-v2 carry message sets of the old formats (magic 0 and
  * 1): they are up-converted to one record batch (protocol/gp_legacy) and
- * then take the same path, as Kafka 3.x did (Kafka 4 refuses them).
+ * then take the same path, as Kafka 3.x did (Kafka 4 refuses them). v13
+ * names topics by id (an unknown one is UNKNOWN_TOPIC_ID, and is never
+ * auto-created). v12 is v11 for Gregor: Kafka 4 adds a transactional
+ * batch's partition to its transaction implicitly from v12 (KIP-890 part
+ * 2, transaction.version 2), which Gregor does not offer (ApiVersions
+ * finalizes no transaction.version, so clients add partitions with
+ * AddPartitionsToTxn): such a batch is verified as in v11.
  *
  * Per partition, before anything is written: the topic exists (or is
  * auto-created), the blob is one valid v2 batch (gp_batches_validate:
@@ -352,12 +358,15 @@ void gb_handle_produce(gb_broker *b, gb_request *req)
         const gp_produce_request_topic_data *td = &body->topic_data[i];
         gp_produce_response_topic_response *tr = &resp->responses[i];
         tr->name = td->name;
+        tr->topic_id = td->topic_id;
         tr->partition_responses_count = td->partition_data_count > 0 ? td->partition_data_count : 0;
         tr->partition_responses =
             gp_arena_alloc(&req->arena, (size_t)(tr->partition_responses_count ? tr->partition_responses_count : 1) *
                                             sizeof *tr->partition_responses);
         gb_topic *t = NULL;
-        if (!bad_acks && !txn_refused) {
+        if (!bad_acks && !txn_refused && req->version >= 13) {
+            t = gb_topic_find_id(b, &td->topic_id);
+        } else if (!bad_acks && !txn_refused) {
             t = gb_topic_find(b, td->name.p, (size_t)td->name.len);
             if (!t && td->name.len > 0)
                 t = gb_topic_auto_create(b, td->name.p, (size_t)td->name.len);
@@ -378,7 +387,7 @@ void gb_handle_produce(gb_broker *b, gb_request *req)
             }
             gb_partition *p = t ? gb_topic_partition(t, in->index) : NULL;
             if (!p) {
-                pr->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+                pr->error_code = !t && req->version >= 13 ? GP_E_UNKNOWN_TOPIC_ID : GP_E_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
             gb__produce_partition(b, req, t, p, in->records, pr, now, pp, durable);

@@ -11,6 +11,7 @@
 #include "broker/api/gb_handlers.h"
 
 #include <inttypes.h>
+#include <regex.h>
 #include <string.h>
 
 #include "common/gu_common.h"
@@ -410,6 +411,23 @@ void gb_handle_list_transactions(gb_broker *b, gb_request *req)
     }
     int32_t npf = body->producer_id_filters_count > 0 ? body->producer_id_filters_count : 0;
     int64_t duration = req->version >= 1 ? body->duration_filter : -1;
+    /* v2 (KIP-1152): ids must match the pattern as a whole; null or empty:
+     * any id. Kafka compiles it as a Java regular expression; Gregor as a
+     * POSIX extended one (glibc's regcomp), so Java-only syntax such as
+     * (?i) or \d is refused like an invalid pattern: INVALID_REGULAR_EXPRESSION. */
+    regex_t re;
+    bool filter_ids = req->version >= 2 && body->transactional_id_pattern.len > 0;
+    if (filter_ids) {
+        char *anchored = gp_arena_printf(a, "^(%.*s)$", (int)body->transactional_id_pattern.len,
+                                         body->transactional_id_pattern.p);
+        if (memchr(body->transactional_id_pattern.p, 0, (size_t)body->transactional_id_pattern.len) ||
+            regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB) != 0) {
+            resp->error_code = GP_E_INVALID_REGULAR_EXPRESSION;
+            resp->transaction_states_count = 0;
+            gb_request_respond(req);
+            return;
+        }
+    }
     int64_t now = gu_wall_ms();
     size_t total = txns ? gb_txns_count(txns) : 0, cursor = 0;
     resp->transaction_states = gp_arena_calloc(a, total ? total : 1, sizeof *resp->transaction_states);
@@ -427,12 +445,16 @@ void gb_handle_list_transactions(gb_broker *b, gb_request *req)
             continue;
         if (duration >= 0 && (v.start_ms < 0 || now - v.start_ms <= duration))
             continue;
+        if (filter_ids && regexec(&re, gp_arena_strndup(a, v.id.p, (size_t)v.id.len), 0, NULL, 0) != 0)
+            continue;
         gp_list_transactions_response_transaction_state *out =
             &resp->transaction_states[resp->transaction_states_count++];
         out->transactional_id = (gp_str){gp_arena_strndup(a, v.id.p, (size_t)v.id.len), v.id.len};
         out->producer_id = v.producer_id;
         out->transaction_state = gp_str_c(gb_txn_status_name(v.status));
     }
+    if (filter_ids)
+        regfree(&re);
     resp->error_code = 0;
     gb_request_respond(req);
 }
