@@ -292,7 +292,8 @@ class Checker:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("schema_dir")
-    ap.add_argument("--kafka39", help="Kafka 3.9's message JSON (directory or jar)")
+    ap.add_argument("--kafka39", help="Kafka 3.9's message JSON (directory or jar, "
+                    "or 'auto' for the cached kafka-clients 3.9.1 jar)")
     ap.add_argument("--kafka44", help="Kafka 4.4's message JSON (directory or jar, "
                     "or 'auto' for the cached kafka-clients jar)")
     args = ap.parse_args()
@@ -303,8 +304,15 @@ def main():
         if k44 is None:
             print("schemas: kafka 4.4 part skipped: no kafka-clients-%s.jar in the caches "
                   "(scripts/kafka-ref fetch brings it)" % kafka_ranges.KAFKA44)
+    k39 = args.kafka39
+    if k39 == "auto":
+        k39 = kafka_ranges.find_kafka39_jar()
+        if k39 is None:
+            print("schemas: kafka 3.9 part skipped: no kafka-clients-%s.jar in the caches "
+                  "(KAFKA_REF_VERSION=%s scripts/kafka-ref fetch brings it)"
+                  % (kafka_ranges.KAFKA39, kafka_ranges.KAFKA39))
     refs = {}
-    for label, path in (("kafka 3.9", args.kafka39), ("kafka 4.4", k44)):
+    for label, path in (("kafka 3.9", k39), ("kafka 4.4", k44)):
         refs[label] = kafka_ranges.open_reference(label, path)
         if refs[label] is None and path is not None:
             print("schemas: %s part skipped: no reference at %s" % (label, path))

@@ -20,9 +20,10 @@ maximum, which is what Gregor's schemas state (check_schemas.py).
 A PATH is a directory of Kafka's message JSON (Kafka's
 clients/src/main/resources/common/message) or a kafka-clients jar, read
 with zipfile (common/message/*.json inside). Defaults: 3.9's JSON in
-../shared/kafka-reference/messages beside the repository, and 4.4's
-kafka-clients jar where scripts/kafka-ref and scripts/install-clients put it
-(find_kafka44_jar). The module is shared with check_schemas.py.
+../shared/kafka-reference/messages beside the repository ('auto': the
+kafka-clients 3.9.1 jar that `KAFKA_REF_VERSION=3.9.1 scripts/kafka-ref
+fetch` caches), and 4.4's kafka-clients jar where scripts/kafka-ref and
+scripts/install-clients put it (find_kafka_jar). The module is shared with check_schemas.py.
 """
 
 import argparse
@@ -39,20 +40,31 @@ KAFKA44 = "4.4.0"
 DEFAULT_KAFKA39 = os.path.join(HERE, "..", "..", "shared", "kafka-reference", "messages")
 
 
-def find_kafka44_jar():
-    """The kafka-clients 4.4.0 jar in the caches the scripts fill, or None:
-    scripts/kafka-ref fetch puts it in $GREGOR_CACHE/kafka-4.4.0/libs (and
-    its Maven repository $GREGOR_CACHE/m2); scripts/install-clients builds
-    the Java driver with mvn's default repository ~/.m2/repository."""
+KAFKA39 = "3.9.1"  # the 3.9 release scripts/kafka-ref fetches (KAFKA_REF_VERSION=3.9.1)
+
+
+def find_kafka_jar(version):
+    """The kafka-clients jar of `version` in the caches the scripts fill, or
+    None: scripts/kafka-ref fetch puts it in $GREGOR_CACHE/kafka-VERSION/libs
+    (and its Maven repository $GREGOR_CACHE/m2); scripts/install-clients
+    builds the Java driver with mvn's default repository ~/.m2/repository."""
     cache = os.environ.get("GREGOR_CACHE") or os.path.expanduser("~/.cache/gregor")
-    jar = "kafka-clients-%s.jar" % KAFKA44
-    maven = os.path.join("org", "apache", "kafka", "kafka-clients", KAFKA44, jar)
-    for path in (os.path.join(cache, "kafka-%s" % KAFKA44, "libs", jar),
+    jar = "kafka-clients-%s.jar" % version
+    maven = os.path.join("org", "apache", "kafka", "kafka-clients", version, jar)
+    for path in (os.path.join(cache, "kafka-%s" % version, "libs", jar),
                  os.path.join(cache, "m2", maven),
                  os.path.join(os.path.expanduser("~/.m2/repository"), maven)):
         if os.path.isfile(path):
             return path
     return None
+
+
+def find_kafka44_jar():
+    return find_kafka_jar(KAFKA44)
+
+
+def find_kafka39_jar():
+    return find_kafka_jar(KAFKA39)
 
 
 def _strip_comments(text):
@@ -156,12 +168,14 @@ def ranges(refs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kafka39", default=DEFAULT_KAFKA39,
-                    help="Kafka 3.9's message JSON (directory or jar)")
+                    help="Kafka 3.9's message JSON (directory or jar, or 'auto' for the cached "
+                    "kafka-clients-%s.jar)" % KAFKA39)
     ap.add_argument("--kafka44", default=None,
                     help="Kafka 4.4's message JSON (directory or jar; default: the cached jar)")
     args = ap.parse_args()
     k44 = args.kafka44 or find_kafka44_jar()
-    refs = {"kafka_3_9": open_reference("kafka 3.9", args.kafka39),
+    k39 = find_kafka39_jar() if args.kafka39 == "auto" else args.kafka39
+    refs = {"kafka_3_9": open_reference("kafka 3.9", k39),
             "kafka_4_4": open_reference("kafka 4.4", k44)}
     for label, ref in refs.items():
         if ref is None:
