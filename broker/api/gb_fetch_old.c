@@ -72,7 +72,7 @@ static void gb__convert_one(gb_fetch_old_job *j, const gs_log_slice *s, int64_t 
     }
     size_t len = (size_t)s->len;
     /* Converted batches, in order, then the answer assembled from them. */
-    size_t cap = 8, nout = 0, first = 0;
+    size_t cap = 8, nout = 0, first = 0, total = 0;
     gp_bytes *outs = gu_malloc(cap * sizeof *outs);
     for (size_t pos = 0; pos + GP_BATCH_LOG_OVERHEAD <= len;) {
         size_t size = GP_BATCH_LOG_OVERHEAD + gu_be32(in + pos + GP_BATCH_OFF_LENGTH);
@@ -95,6 +95,9 @@ static void gb__convert_one(gb_fetch_old_job *j, const gs_log_slice *s, int64_t 
         outs[nout++] = out;
         if (!first)
             first = (size_t)out.len;
+        total += (size_t)out.len;
+        if (total >= len)
+            break; /* the answer is full: the rest would be cut anyway */
     }
     free(in);
     if (op->error_code || nout == 0) {
