@@ -61,26 +61,45 @@ static gp_str gb__str_or_empty(const char *s)
 
 /* ---- FindCoordinator ---------------------------------------------------------- */
 
+/* Kafka's message for INVALID_REQUEST (the exception's default). */
+#define GB_INVALID_REQUEST_MESSAGE                                                                                  \
+    "This most likely occurs because of a request being malformed by the client library or the message was sent " \
+    "to an incompatible broker. See the broker logs for more details."
+
+/* FindCoordinator's key types (Kafka's CoordinatorType). */
+enum { GB_COORDINATOR_GROUP = 0, GB_COORDINATOR_TRANSACTION = 1, GB_COORDINATOR_SHARE = 2 };
+
 /*
  * This broker coordinates every group and transactional id. Looking up a
  * group creates __consumer_offsets, a transactional id __transaction_state,
- * as in Kafka. Key types other than group
- * (0) and transaction (1) are INVALID_REQUEST. v0-v3 ask for one key, v4+
- * for several (coordinator_keys), each answered in its own entry.
+ * as in Kafka. v0-v3 ask for one key, v4+ for several (coordinator_keys),
+ * each answered in its own entry.
+ *
+ * Share groups (key type 2, "group:topic-id:partition" keys, v6) do not
+ * exist here: each key gets INVALID_REQUEST with an empty message, which
+ * is what Kafka 4.4 answers while share groups are not enabled (its
+ * default), at any version; other unknown key types get INVALID_REQUEST
+ * with Kafka's message. The messages are Kafka 4.4's: the top-level one
+ * (v1-v3) is the error's message ("NONE" for none), an entry's (v4+) is
+ * empty except for an unknown key type.
  */
 void gb_handle_find_coordinator(gb_broker *b, gb_request *req)
 {
     const gp_find_coordinator_request *body = req->body;
     gp_find_coordinator_response *resp = req->resp;
     int16_t err = 0;
-    const char *msg = NULL;
-    if (body->key_type != 0 && body->key_type != 1) {
+    const char *msg = "NONE";   /* v1-v3 */
+    const char *entry_msg = ""; /* v4+ */
+    if (body->key_type == GB_COORDINATOR_SHARE) {
         err = GP_E_INVALID_REQUEST;
-        msg = "Unknown coordinator type";
-    } else if (body->key_type == 0 && !gb_group_coordinator_offsets_topic(b, true)) {
+        msg = GB_INVALID_REQUEST_MESSAGE;
+    } else if (body->key_type != GB_COORDINATOR_GROUP && body->key_type != GB_COORDINATOR_TRANSACTION) {
+        err = GP_E_INVALID_REQUEST;
+        msg = entry_msg = GB_INVALID_REQUEST_MESSAGE;
+    } else if (body->key_type == GB_COORDINATOR_GROUP && !gb_group_coordinator_offsets_topic(b, true)) {
         err = GP_E_COORDINATOR_NOT_AVAILABLE;
         msg = "The coordinator is not available.";
-    } else if (body->key_type == 1 && !gb_txn_coordinator_topic(b, true)) {
+    } else if (body->key_type == GB_COORDINATOR_TRANSACTION && !gb_txn_coordinator_topic(b, true)) {
         err = GP_E_COORDINATOR_NOT_AVAILABLE;
         msg = "The coordinator is not available.";
     }
@@ -99,7 +118,7 @@ void gb_handle_find_coordinator(gb_broker *b, gb_request *req)
         gp_find_coordinator_response_coordinator_init(co);
         co->key = body->coordinator_keys[i];
         co->error_code = err;
-        co->error_message = gp_str_c(msg);
+        co->error_message = gp_str_c(entry_msg);
         co->node_id = resp->node_id;
         co->host = resp->host;
         co->port = resp->port;
