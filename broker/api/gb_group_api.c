@@ -12,7 +12,9 @@
  * v4+ dynamic members get MEMBER_ID_REQUIRED, v9 static leaders may skip
  * the assignment; SyncGroup v5+ must carry the protocol type and name;
  * LeaveGroup v0-v2 report the member's error at the top level; OffsetFetch
- * v1 reports a group error on each partition (it has no top-level one).
+ * v1 reports a group error on each partition (it has no top-level one);
+ * OffsetCommit and OffsetFetch v10+ name topics by id; DescribeGroups v6+
+ * answers a group that does not exist GROUP_ID_NOT_FOUND.
  */
 #include <string.h>
 #include <strings.h>
@@ -777,6 +779,20 @@ void gb_handle_offset_delete(gb_broker *b, gb_request *req)
 
 /* ---- ListGroups, DescribeGroups, DeleteGroups -------------------------------------------------- */
 
+/* Kafka's GroupIdNotFoundException message: "Group <id> not found." */
+static gp_str gb__group_not_found(gp_arena *a, gp_str group_id)
+{
+    static const char pre[] = "Group ", post[] = " not found.";
+    size_t idlen = group_id.len > 0 ? (size_t)group_id.len : 0;
+    size_t len = sizeof pre - 1 + idlen + sizeof post - 1;
+    char *s = gp_arena_alloc(a, len + 1);
+    memcpy(s, pre, sizeof pre - 1);
+    if (idlen)
+        memcpy(s + sizeof pre - 1, group_id.p, idlen);
+    memcpy(s + sizeof pre - 1 + idlen, post, sizeof post);
+    return (gp_str){s, (int32_t)len};
+}
+
 static bool gb__in_filter(const gp_str *filter, int32_t n, const char *value)
 {
     if (n <= 0)
@@ -817,6 +833,11 @@ void gb_handle_list_groups(gb_broker *b, gb_request *req)
     gb_request_respond(req);
 }
 
+/*
+ * DescribeGroups: each group's state and members. A group that does not
+ * exist is Dead with no members and no error up to v5; v6 (KIP-1043)
+ * answers it GROUP_ID_NOT_FOUND with Kafka's message, still Dead.
+ */
 void gb_handle_describe_groups(gb_broker *b, gb_request *req)
 {
     const gp_describe_groups_request *body = req->body;
@@ -839,6 +860,10 @@ void gb_handle_describe_groups(gb_broker *b, gb_request *req)
             g->members_count = 0;
             continue;
         }
+        if (s.state == GB_GROUP_DEAD && req->version >= 6) {
+            g->error_code = GP_E_GROUP_ID_NOT_FOUND;
+            g->error_message = gb__group_not_found(a, body->groups[i]);
+        }
         g->group_state = gp_str_c(gb_group_state_name(s.state));
         g->protocol_type = gp_str_c(s.protocol_type);
         g->protocol_data = gp_str_c(s.protocol);
@@ -860,6 +885,11 @@ void gb_handle_describe_groups(gb_broker *b, gb_request *req)
     gb_request_respond(req);
 }
 
+/*
+ * DeleteGroups: each group, if empty, with its offsets. v3 adds a message
+ * to each result, which Kafka 4.4 leaves null, errors included
+ * (GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP): so does Gregor.
+ */
 void gb_handle_delete_groups(gb_broker *b, gb_request *req)
 {
     const gp_delete_groups_request *body = req->body;
@@ -870,6 +900,7 @@ void gb_handle_delete_groups(gb_broker *b, gb_request *req)
     resp->results_count = n;
     resp->results = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *resp->results);
     for (int32_t i = 0; i < n; i++) {
+        gp_delete_groups_response_result_init(&resp->results[i]);
         resp->results[i].group_id = body->groups_names[i];
         resp->results[i].error_code = gb_group_delete(gs, body->groups_names[i], now);
     }
