@@ -12,7 +12,9 @@
  * v4+ dynamic members get MEMBER_ID_REQUIRED, v9 static leaders may skip
  * the assignment; SyncGroup v5+ must carry the protocol type and name;
  * LeaveGroup v0-v2 report the member's error at the top level; OffsetFetch
- * v1 reports a group error on each partition (it has no top-level one).
+ * v1 reports a group error on each partition (it has no top-level one);
+ * OffsetCommit and OffsetFetch v10+ name topics by id; DescribeGroups v6+
+ * answers a group that does not exist GROUP_ID_NOT_FOUND.
  */
 #include <string.h>
 #include <strings.h>
@@ -61,26 +63,45 @@ static gp_str gb__str_or_empty(const char *s)
 
 /* ---- FindCoordinator ---------------------------------------------------------- */
 
+/* Kafka's message for INVALID_REQUEST (the exception's default). */
+#define GB_INVALID_REQUEST_MESSAGE                                                                                  \
+    "This most likely occurs because of a request being malformed by the client library or the message was sent " \
+    "to an incompatible broker. See the broker logs for more details."
+
+/* FindCoordinator's key types (Kafka's CoordinatorType). */
+enum { GB_COORDINATOR_GROUP = 0, GB_COORDINATOR_TRANSACTION = 1, GB_COORDINATOR_SHARE = 2 };
+
 /*
  * This broker coordinates every group and transactional id. Looking up a
  * group creates __consumer_offsets, a transactional id __transaction_state,
- * as in Kafka. Key types other than group
- * (0) and transaction (1) are INVALID_REQUEST. v0-v3 ask for one key, v4+
- * for several (coordinator_keys), each answered in its own entry.
+ * as in Kafka. v0-v3 ask for one key, v4+ for several (coordinator_keys),
+ * each answered in its own entry.
+ *
+ * Share groups (key type 2, "group:topic-id:partition" keys, v6) do not
+ * exist here: each key gets INVALID_REQUEST with an empty message, which
+ * is what Kafka 4.4 answers while share groups are not enabled (its
+ * default), at any version; other unknown key types get INVALID_REQUEST
+ * with Kafka's message. The messages are Kafka 4.4's: the top-level one
+ * (v1-v3) is the error's message ("NONE" for none), an entry's (v4+) is
+ * empty except for an unknown key type.
  */
 void gb_handle_find_coordinator(gb_broker *b, gb_request *req)
 {
     const gp_find_coordinator_request *body = req->body;
     gp_find_coordinator_response *resp = req->resp;
     int16_t err = 0;
-    const char *msg = NULL;
-    if (body->key_type != 0 && body->key_type != 1) {
+    const char *msg = "NONE";   /* v1-v3 */
+    const char *entry_msg = ""; /* v4+ */
+    if (body->key_type == GB_COORDINATOR_SHARE) {
         err = GP_E_INVALID_REQUEST;
-        msg = "Unknown coordinator type";
-    } else if (body->key_type == 0 && !gb_group_coordinator_offsets_topic(b, true)) {
+        msg = GB_INVALID_REQUEST_MESSAGE;
+    } else if (body->key_type != GB_COORDINATOR_GROUP && body->key_type != GB_COORDINATOR_TRANSACTION) {
+        err = GP_E_INVALID_REQUEST;
+        msg = entry_msg = GB_INVALID_REQUEST_MESSAGE;
+    } else if (body->key_type == GB_COORDINATOR_GROUP && !gb_group_coordinator_offsets_topic(b, true)) {
         err = GP_E_COORDINATOR_NOT_AVAILABLE;
         msg = "The coordinator is not available.";
-    } else if (body->key_type == 1 && !gb_txn_coordinator_topic(b, true)) {
+    } else if (body->key_type == GB_COORDINATOR_TRANSACTION && !gb_txn_coordinator_topic(b, true)) {
         err = GP_E_COORDINATOR_NOT_AVAILABLE;
         msg = "The coordinator is not available.";
     }
@@ -99,7 +120,7 @@ void gb_handle_find_coordinator(gb_broker *b, gb_request *req)
         gp_find_coordinator_response_coordinator_init(co);
         co->key = body->coordinator_keys[i];
         co->error_code = err;
-        co->error_message = gp_str_c(msg);
+        co->error_message = gp_str_c(entry_msg);
         co->node_id = resp->node_id;
         co->host = resp->host;
         co->port = resp->port;
@@ -282,6 +303,7 @@ static void gb__fill_commit_response(gb_request *req, const gb_commit *c)
         const gp_offset_commit_request_topic *t = &body->topics[i];
         gp_offset_commit_response_topic *rt = &resp->topics[i];
         rt->name = t->name;
+        rt->topic_id = t->topic_id;
         rt->partitions_count = t->partitions_count > 0 ? t->partitions_count : 0;
         rt->partitions = gp_arena_calloc(&req->arena, (size_t)(rt->partitions_count ? rt->partitions_count : 1),
                                          sizeof *rt->partitions);
@@ -304,12 +326,33 @@ static void gb__commit_flushed(void *arg, int status)
     gb_request_respond(w->req);
 }
 
+/* OffsetCommit and OffsetFetch name topics by id from v10 on (KIP-848). */
+#define GB_OFFSETS_BY_ID_FROM 10
+
+/* The topic a request names, by id or by name; NULL when there is none. */
+static gb_topic *gb__named_topic(gb_broker *b, bool by_id, gp_str name, const gp_uuid *id)
+{
+    if (by_id)
+        return gp_uuid_is_zero(id) ? NULL : gb_topic_find_id(b, id);
+    return name.len > 0 ? gb_topic_find(b, name.p, (size_t)name.len) : NULL;
+}
+
+/* The name of a topic, copied into the request's arena: the request may
+ * outlive the topic (a commit waits for its flush). */
+static gp_str gb__topic_name(gb_request *req, const gb_topic *t)
+{
+    return (gp_str){gp_arena_strndup(&req->arena, t->name, t->name_len), (int32_t)t->name_len};
+}
+
 /*
  * OffsetCommit: partitions of topics that do not exist get
- * UNKNOWN_TOPIC_OR_PARTITION; the others go to the state machine, which
- * checks the generation and member and appends one batch. Kafka writes
- * commits with acks=all: with gregor.acks.all.fsync (the default) the
- * answer waits until the batch is on disk.
+ * UNKNOWN_TOPIC_OR_PARTITION (v10+, which names topics by id: every
+ * partition of an unknown id gets UNKNOWN_TOPIC_ID, and the topic entry
+ * echoes the id, as Kafka 4.4 answers); the others go to the state
+ * machine, by name, which checks the generation and member and appends
+ * one batch. Kafka writes commits with acks=all: with
+ * gregor.acks.all.fsync (the default) the answer waits until the batch is
+ * on disk.
  *
  * v0 stored offsets in ZooKeeper; a Kafka 3.9 KRaft broker advertises it
  * and answers every partition UNSUPPORTED_VERSION, and so does Gregor.
@@ -327,10 +370,12 @@ void gb_handle_offset_commit(gb_broker *b, gb_request *req)
     int32_t k = 0, valid = 0;
     for (int32_t i = 0; i < body->topics_count; i++) {
         const gp_offset_commit_request_topic *t = &body->topics[i];
-        gb_topic *topic = t->name.len > 0 ? gb_topic_find(b, t->name.p, (size_t)t->name.len) : NULL;
+        bool by_id = req->version >= GB_OFFSETS_BY_ID_FROM;
+        gb_topic *topic = gb__named_topic(b, by_id, t->name, &t->topic_id);
+        gp_str name = topic ? gb__topic_name(req, topic) : t->name;
         for (int32_t j = 0; j < t->partitions_count; j++, k++) {
             const gp_offset_commit_request_partition *p = &t->partitions[j];
-            c[k].topic = t->name;
+            c[k].topic = name.len >= 0 ? name : GP_STR_LIT("");
             c[k].partition = p->partition_index;
             c[k].offset = p->committed_offset;
             c[k].leader_epoch = p->committed_leader_epoch;
@@ -339,6 +384,8 @@ void gb_handle_offset_commit(gb_broker *b, gb_request *req)
             c[k].expire_timestamp = body->retention_time_ms == -1 ? -1 : wall + body->retention_time_ms;
             if (req->version == 0)
                 c[k].error = GP_E_UNSUPPORTED_VERSION; /* see above */
+            else if (!topic && by_id)
+                c[k].error = GP_E_UNKNOWN_TOPIC_ID;
             else if (!topic || !gb_topic_partition(topic, p->partition_index))
                 c[k].error = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
             else
@@ -482,7 +529,7 @@ static void gb__fetch_unstable(gp_offset_fetch_response_group_partition *p)
 
 static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
                                const gp_offset_fetch_request_group_topic *topics, int32_t ntopics, bool require_stable,
-                               gp_offset_fetch_response_group *out)
+                               bool by_id, gp_offset_fetch_response_group *out)
 {
     int64_t now;
     gb_groups *gs = gb_group_coordinator_groups(b, &now);
@@ -502,8 +549,15 @@ static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
             int32_t j = i;
             while (j < n && gp_str_eq(all[j].topic, all[i].topic))
                 j++;
+            gb_topic *topic = by_id ? gb_topic_find(b, all[i].topic.p, (size_t)all[i].topic.len) : NULL;
+            if (by_id && !topic) { /* gone: no id to name it by */
+                i = j;
+                continue;
+            }
             gp_offset_fetch_response_group_topic *t = &out->topics[out->topics_count++];
             t->name = gp_str_c(gp_arena_strndup(a, all[i].topic.p, (size_t)all[i].topic.len));
+            if (topic)
+                t->topic_id = topic->id;
             t->partitions_count = j - i;
             t->partitions = gp_arena_calloc(a, (size_t)(j - i), sizeof *t->partitions);
             for (int32_t k = i; k < j; k++) {
@@ -520,29 +574,47 @@ static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
         }
         return out->error_code;
     }
-    out->topics_count = ntopics;
-    out->topics = gp_arena_calloc(a, (size_t)(ntopics ? ntopics : 1), sizeof *out->topics);
+    /* v10+: ids to names; Kafka 4.4 answers the topics it resolved first
+     * (in the request's order), then the unknown ids. */
+    gp_str *names = gp_arena_calloc(a, (size_t)(ntopics ? ntopics : 1), sizeof *names);
+    int16_t *topic_errs = gp_arena_calloc(a, (size_t)(ntopics ? ntopics : 1), sizeof *topic_errs);
     for (int32_t i = 0; i < ntopics; i++) {
-        gp_offset_fetch_response_group_topic *t = &out->topics[i];
-        t->name = topics[i].name;
-        int32_t np = topics[i].partition_indexes_count > 0 ? topics[i].partition_indexes_count : 0;
-        t->partitions_count = np;
-        t->partitions = gp_arena_calloc(a, (size_t)(np ? np : 1), sizeof *t->partitions);
-        for (int32_t j = 0; j < np; j++) {
-            gp_offset_fetch_response_group_partition *p = &t->partitions[j];
-            p->partition_index = topics[i].partition_indexes[j];
-            p->committed_offset = -1;
-            p->committed_leader_epoch = -1;
-            p->metadata = GP_STR_LIT("");
-            p->error_code = out->error_code;
-            gb_offset_info o;
-            if (!out->error_code && require_stable &&
-                gb_group_offset_pending(gs, group_id, topics[i].name, p->partition_index)) {
-                gb__fetch_unstable(p);
-            } else if (!out->error_code && gb_group_offset(gs, group_id, topics[i].name, p->partition_index, &o)) {
-                p->committed_offset = o.offset;
-                p->committed_leader_epoch = o.leader_epoch;
-                p->metadata = gp_str_c(gp_arena_strndup(a, o.metadata.p, (size_t)o.metadata.len));
+        names[i] = topics[i].name;
+        if (by_id) {
+            gb_topic *topic = gb__named_topic(b, true, topics[i].name, &topics[i].topic_id);
+            names[i] = topic ? gb__topic_name(req, topic) : GP_STR_NULL;
+            topic_errs[i] = topic ? 0 : GP_E_UNKNOWN_TOPIC_ID;
+        }
+    }
+    out->topics_count = 0;
+    out->topics = gp_arena_calloc(a, (size_t)(ntopics ? ntopics : 1), sizeof *out->topics);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int32_t i = 0; i < ntopics; i++) {
+            if ((topic_errs[i] != 0) != (pass == 1))
+                continue;
+            gp_offset_fetch_response_group_topic *t = &out->topics[out->topics_count++];
+            t->name = topics[i].name;
+            t->topic_id = topics[i].topic_id;
+            int32_t np = topics[i].partition_indexes_count > 0 ? topics[i].partition_indexes_count : 0;
+            t->partitions_count = np;
+            t->partitions = gp_arena_calloc(a, (size_t)(np ? np : 1), sizeof *t->partitions);
+            for (int32_t j = 0; j < np; j++) {
+                gp_offset_fetch_response_group_partition *p = &t->partitions[j];
+                p->partition_index = topics[i].partition_indexes[j];
+                p->committed_offset = -1;
+                p->committed_leader_epoch = -1;
+                p->metadata = GP_STR_LIT("");
+                p->error_code = out->error_code ? out->error_code : topic_errs[i];
+                gb_offset_info o;
+                if (p->error_code)
+                    continue;
+                if (require_stable && gb_group_offset_pending(gs, group_id, names[i], p->partition_index)) {
+                    gb__fetch_unstable(p);
+                } else if (gb_group_offset(gs, group_id, names[i], p->partition_index, &o)) {
+                    p->committed_offset = o.offset;
+                    p->committed_leader_epoch = o.leader_epoch;
+                    p->metadata = gp_str_c(gp_arena_strndup(a, o.metadata.p, (size_t)o.metadata.len));
+                }
             }
         }
     }
@@ -582,6 +654,14 @@ static void gb__offset_fetch_v0(gb_request *req)
  * transactional offset (TxnOffsetCommit before its marker) gets
  * UNSTABLE_OFFSET_COMMIT, which the consumer retries; without it, the
  * committed offset, ignoring pending ones.
+ *
+ * v10+ names topics by id (KIP-848) while offsets are kept by name: an
+ * id is mapped to its topic's name on the way in (an unknown id: -1 and
+ * UNKNOWN_TOPIC_ID on each partition asked for, the topic entry echoing
+ * the id, as Kafka 4.4 answers) and a name to its id on the way out. A
+ * fetch of every partition leaves out the topics that no longer exist:
+ * they have no id, and Kafka, which drops a deleted topic's offsets, never
+ * answers them either.
  */
 void gb_handle_offset_fetch(gb_broker *b, gb_request *req)
 {
@@ -595,7 +675,7 @@ void gb_handle_offset_fetch(gb_broker *b, gb_request *req)
         const gp_offset_fetch_request_group *g = &body->groups[i];
         gp_offset_fetch_response_group_init(&resp->groups[i]);
         (void)gb__fetch_group(b, req, g->group_id, g->topics, g->topics_count, body->require_stable,
-                              &resp->groups[i]);
+                              req->version >= GB_OFFSETS_BY_ID_FROM, &resp->groups[i]);
     }
     if (ng > 0) {
         gb_request_respond(req);
@@ -622,7 +702,7 @@ void gb_handle_offset_fetch(gb_broker *b, gb_request *req)
     }
     gp_offset_fetch_response_group g;
     gp_offset_fetch_response_group_init(&g);
-    int16_t err = gb__fetch_group(b, req, body->group_id, topics, nt, body->require_stable, &g);
+    int16_t err = gb__fetch_group(b, req, body->group_id, topics, nt, body->require_stable, false, &g);
     /* v2+ report a group error at the top level, with no partitions; v1
      * has no top-level error: each partition carries it. */
     bool per_partition = req->version < 2;
@@ -699,6 +779,20 @@ void gb_handle_offset_delete(gb_broker *b, gb_request *req)
 
 /* ---- ListGroups, DescribeGroups, DeleteGroups -------------------------------------------------- */
 
+/* Kafka's GroupIdNotFoundException message: "Group <id> not found." */
+static gp_str gb__group_not_found(gp_arena *a, gp_str group_id)
+{
+    static const char pre[] = "Group ", post[] = " not found.";
+    size_t idlen = group_id.len > 0 ? (size_t)group_id.len : 0;
+    size_t len = sizeof pre - 1 + idlen + sizeof post - 1;
+    char *s = gp_arena_alloc(a, len + 1);
+    memcpy(s, pre, sizeof pre - 1);
+    if (idlen)
+        memcpy(s + sizeof pre - 1, group_id.p, idlen);
+    memcpy(s + sizeof pre - 1 + idlen, post, sizeof post);
+    return (gp_str){s, (int32_t)len};
+}
+
 static bool gb__in_filter(const gp_str *filter, int32_t n, const char *value)
 {
     if (n <= 0)
@@ -739,6 +833,11 @@ void gb_handle_list_groups(gb_broker *b, gb_request *req)
     gb_request_respond(req);
 }
 
+/*
+ * DescribeGroups: each group's state and members. A group that does not
+ * exist is Dead with no members and no error up to v5; v6 (KIP-1043)
+ * answers it GROUP_ID_NOT_FOUND with Kafka's message, still Dead.
+ */
 void gb_handle_describe_groups(gb_broker *b, gb_request *req)
 {
     const gp_describe_groups_request *body = req->body;
@@ -761,6 +860,10 @@ void gb_handle_describe_groups(gb_broker *b, gb_request *req)
             g->members_count = 0;
             continue;
         }
+        if (s.state == GB_GROUP_DEAD && req->version >= 6) {
+            g->error_code = GP_E_GROUP_ID_NOT_FOUND;
+            g->error_message = gb__group_not_found(a, body->groups[i]);
+        }
         g->group_state = gp_str_c(gb_group_state_name(s.state));
         g->protocol_type = gp_str_c(s.protocol_type);
         g->protocol_data = gp_str_c(s.protocol);
@@ -782,6 +885,11 @@ void gb_handle_describe_groups(gb_broker *b, gb_request *req)
     gb_request_respond(req);
 }
 
+/*
+ * DeleteGroups: each group, if empty, with its offsets. v3 adds a message
+ * to each result, which Kafka 4.4 leaves null, errors included
+ * (GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP): so does Gregor.
+ */
 void gb_handle_delete_groups(gb_broker *b, gb_request *req)
 {
     const gp_delete_groups_request *body = req->body;
@@ -792,6 +900,7 @@ void gb_handle_delete_groups(gb_broker *b, gb_request *req)
     resp->results_count = n;
     resp->results = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *resp->results);
     for (int32_t i = 0; i < n; i++) {
+        gp_delete_groups_response_result_init(&resp->results[i]);
         resp->results[i].group_id = body->groups_names[i];
         resp->results[i].error_code = gb_group_delete(gs, body->groups_names[i], now);
     }

@@ -17,14 +17,14 @@ EXPECTED_API_TABLE = {
     1: (4, 17),   # Fetch
     2: (0, 8),    # ListOffsets
     3: (0, 12),   # Metadata
-    8: (0, 9),    # OffsetCommit (v0 answered UNSUPPORTED_VERSION per partition, as Kafka 3.9 in KRaft mode)
-    9: (0, 9),    # OffsetFetch (v0 likewise)
-    10: (0, 5),   # FindCoordinator
+    8: (0, 10),   # OffsetCommit (v0 answered UNSUPPORTED_VERSION per partition, as Kafka 3.9 in KRaft mode)
+    9: (0, 10),   # OffsetFetch (v0 likewise)
+    10: (0, 6),   # FindCoordinator
     11: (0, 9),   # JoinGroup
     12: (0, 4),   # Heartbeat
     13: (0, 5),   # LeaveGroup
     14: (0, 5),   # SyncGroup
-    15: (0, 5),   # DescribeGroups
+    15: (0, 6),   # DescribeGroups
     16: (0, 5),   # ListGroups
     18: (0, 4),   # ApiVersions
     19: (0, 7),   # CreateTopics (v0-1 removed in Kafka 4, served as Kafka 3.9)
@@ -37,7 +37,7 @@ EXPECTED_API_TABLE = {
     28: (0, 4),   # TxnOffsetCommit
     32: (0, 4),   # DescribeConfigs (v0 likewise)
     37: (0, 3),   # CreatePartitions
-    42: (0, 2),   # DeleteGroups
+    42: (0, 3),   # DeleteGroups
     47: (0, 0),   # OffsetDelete
     61: (0, 0),   # DescribeProducers
     65: (0, 0),   # DescribeTransactions
