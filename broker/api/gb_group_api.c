@@ -473,9 +473,7 @@ void gb_handle_txn_offset_commit(gb_broker *b, gb_request *req)
             c[k].metadata = p->committed_metadata;
             c[k].commit_timestamp = -1;
             c[k].expire_timestamp = -1;
-            if (req->version == 0)
-                c[k].error = GP_E_UNSUPPORTED_VERSION; /* see above */
-            else if (!topic || !gb_topic_partition(topic, p->partition_index))
+            if (!topic || !gb_topic_partition(topic, p->partition_index))
                 c[k].error = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
             else
                 valid++;
