@@ -21,7 +21,17 @@
  * name to answer an unknown id with: as Kafka, a null name or a non-zero id
  * there refuses the whole request (InvalidRequestException), answered as
  * MetadataRequest.getErrorResponse answers: every entry INVALID_REQUEST with
- * its name ("" for a null one) and its id, and no brokers.
+ * its name ("" for a null one) and its id, and no brokers. From v12 a null
+ * name with the zero id (and no entry with an id) is refused the same way
+ * with UNKNOWN_SERVER_ERROR, as Kafka 4.4 answers it (its lookup of the null
+ * name fails).
+ *
+ * v13's top-level error code is what getErrorResponse puts there: the
+ * refusal's error, 0 otherwise (Kafka 4.4 sets nothing else there).
+ *
+ * topic_authorized_operations (v8+, when asked for): with no authorizer,
+ * Kafka answers every operation a topic supports, for each topic answered
+ * by name, found or not; an unknown id and a refusal keep the default.
  */
 #include <string.h>
 
@@ -31,12 +41,20 @@
 #include "protocol/gp_errors.h"
 #include "storage/gs_names.h"
 
+/* Every operation on a topic (AclOperation codes READ 3, WRITE 4, CREATE 5,
+ * DELETE 6, ALTER 7, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11), as
+ * Kafka answers topic_authorized_operations without an authorizer: 3576. */
+#define GB_TOPIC_AUTHORIZED_OPERATIONS                                                                                 \
+    ((1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11))
+
 static void gb__fill_topic(gb_broker *b, gb_request *req, gb_topic *t, gp_metadata_response_topic *out)
 {
     out->error_code = 0;
     out->name = (gp_str){t->name, (int32_t)t->name_len};
     out->topic_id = t->id;
     out->is_internal = t->internal;
+    if (((const gp_metadata_request *)req->body)->include_topic_authorized_operations)
+        out->topic_authorized_operations = GB_TOPIC_AUTHORIZED_OPERATIONS;
     out->partitions_count = t->npartitions;
     out->partitions =
         gp_arena_alloc(&req->arena, (size_t)(t->npartitions ? t->npartitions : 1) * sizeof *out->partitions);
@@ -104,23 +122,47 @@ static bool gb__needs_v12(const gp_metadata_request *body, int16_t version)
     return false;
 }
 
+/*
+ * The whole request refused, as MetadataRequest.getErrorResponse answers:
+ * no brokers, no cluster id, controller -1, every entry with the error, its
+ * name ("" for a null one: the name is not nullable before v12, and Kafka
+ * answers "" in v12+ too) and its id, and the error at the top level (v13).
+ */
+static void gb__metadata_refuse(gb_request *req, int16_t error)
+{
+    const gp_metadata_request *body = req->body;
+    gp_metadata_response *resp = req->resp;
+    int32_t n = body->topics_count > 0 ? body->topics_count : 0;
+    resp->topics_count = n;
+    resp->topics = gp_arena_alloc(&req->arena, (size_t)(n ? n : 1) * sizeof *resp->topics);
+    for (int32_t i = 0; i < n; i++) {
+        const gp_metadata_request_topic *in = &body->topics[i];
+        gp_metadata_response_topic *out = &resp->topics[i];
+        gp_metadata_response_topic_init(out);
+        out->error_code = error;
+        out->name = in->name.len < 0 ? GP_STR_LIT("") : in->name;
+        out->topic_id = in->topic_id;
+    }
+    resp->error_code = error;
+    gb_request_respond(req);
+}
+
+/* v12+ by name: a null name with the zero id is what Kafka cannot look up. */
+static bool gb__has_null_name(const gp_metadata_request *body)
+{
+    for (int32_t i = 0; i < body->topics_count; i++)
+        if (body->topics[i].name.len < 0)
+            return true;
+    return false;
+}
+
 void gb_handle_metadata(gb_broker *b, gb_request *req)
 {
     const gp_metadata_request *body = req->body;
     gp_metadata_response *resp = req->resp;
 
     if (gb__needs_v12(body, req->version)) {
-        resp->topics_count = body->topics_count;
-        resp->topics = gp_arena_alloc(&req->arena, (size_t)body->topics_count * sizeof *resp->topics);
-        for (int32_t i = 0; i < body->topics_count; i++) {
-            const gp_metadata_request_topic *in = &body->topics[i];
-            gp_metadata_response_topic *out = &resp->topics[i];
-            gp_metadata_response_topic_init(out);
-            out->error_code = GP_E_INVALID_REQUEST;
-            out->name = in->name.len < 0 ? GP_STR_LIT("") : in->name;
-            out->topic_id = in->topic_id;
-        }
-        gb_request_respond(req);
+        gb__metadata_refuse(req, GP_E_INVALID_REQUEST);
         return;
     }
 
@@ -152,6 +194,10 @@ void gb_handle_metadata(gb_broker *b, gb_request *req)
             return;
         }
     }
+    if (gb__has_null_name(body)) {
+        gb__metadata_refuse(req, GP_E_UNKNOWN_SERVER_ERROR);
+        return;
+    }
     bool auto_create = req->version < 4 || body->allow_auto_topic_creation;
     resp->topics_count = body->topics_count;
     resp->topics =
@@ -160,24 +206,21 @@ void gb_handle_metadata(gb_broker *b, gb_request *req)
         const gp_metadata_request_topic *in = &body->topics[i];
         gp_metadata_response_topic *out = &resp->topics[i];
         gp_metadata_response_topic_init(out);
-        /* The response name is nullable only from v12 on. */
-        out->name = in->name.len < 0 && req->version < 12 ? GP_STR_LIT("") : in->name;
-        gb_topic *t = NULL;
+        out->name = in->name;
+        out->is_internal = gb_topic_name_is_internal(in->name.p, (size_t)in->name.len);
+        if (body->include_topic_authorized_operations)
+            out->topic_authorized_operations = GB_TOPIC_AUTHORIZED_OPERATIONS;
         const char *why;
-        if (in->name.len < 0) {
-            out->error_code = GP_E_INVALID_REQUEST; /* neither a name nor an id */
-            continue;
-        } else if (gs_topic_name_check(in->name.p, (size_t)in->name.len, &why) < 0) {
+        if (gs_topic_name_check(in->name.p, (size_t)in->name.len, &why) < 0) {
             out->error_code = GP_E_INVALID_TOPIC_EXCEPTION;
             continue;
-        } else {
-            t = gb_topic_find(b, in->name.p, (size_t)in->name.len);
-            if (!t && auto_create)
-                t = gb_topic_auto_create(b, in->name.p, (size_t)in->name.len);
-            if (!t) {
-                out->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
-                continue;
-            }
+        }
+        gb_topic *t = gb_topic_find(b, in->name.p, (size_t)in->name.len);
+        if (!t && auto_create)
+            t = gb_topic_auto_create(b, in->name.p, (size_t)in->name.len);
+        if (!t) {
+            out->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
         }
         gb__fill_topic(b, req, t, out);
     }
