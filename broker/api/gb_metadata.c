@@ -134,6 +134,10 @@ static void gb__metadata_refuse(gb_request *req, int16_t error)
     const gp_metadata_request *body = req->body;
     gp_metadata_response *resp = req->resp;
     int32_t n = body->topics_count > 0 ? body->topics_count : 0;
+    resp->brokers = NULL;
+    resp->brokers_count = 0;
+    resp->cluster_id = GP_STR_NULL;
+    resp->controller_id = -1;
     resp->topics_count = n;
     resp->topics = gp_arena_alloc(&req->arena, (size_t)(n ? n : 1) * sizeof *resp->topics);
     for (int32_t i = 0; i < n; i++) {
