@@ -16,7 +16,7 @@ EXPECTED_API_TABLE = {
     0: (0, 11),   # Produce (v0-2 answered UNSUPPORTED_VERSION, as advertised by Kafka 4)
     1: (4, 17),   # Fetch
     2: (0, 8),    # ListOffsets
-    3: (0, 12),   # Metadata
+    3: (0, 13),   # Metadata
     8: (0, 9),    # OffsetCommit (v0 answered UNSUPPORTED_VERSION per partition, as Kafka 3.9 in KRaft mode)
     9: (0, 9),    # OffsetFetch (v0 likewise)
     10: (0, 5),   # FindCoordinator
@@ -42,6 +42,7 @@ EXPECTED_API_TABLE = {
     61: (0, 0),   # DescribeProducers
     65: (0, 0),   # DescribeTransactions
     66: (0, 1),   # ListTransactions
+    75: (0, 0),   # DescribeTopicPartitions
 }
 
 # Kafka 4.4's oldest version where Gregor advertises older ones (Kafka 3.9's
@@ -52,6 +53,7 @@ KAFKA_44_OLDEST = {2: 1, 8: 2, 9: 1, 19: 2, 20: 1, 27: 1, 32: 1}
 NONE = 0
 UNKNOWN_TOPIC_OR_PARTITION = 3
 INVALID_TOPIC_EXCEPTION = 17
+UNKNOWN_SERVER_ERROR = -1
 UNSUPPORTED_VERSION = 35
 INVALID_REQUEST = 42
 UNKNOWN_TOPIC_ID = 100
@@ -165,7 +167,7 @@ class ProtocolTest(BrokerTestCase):
     def test_metadata_every_version_all_topics(self):
         # v0 cannot send null: an empty list means all topics there.
         with self.conn() as c:
-            for v in range(0, 13):
+            for v in range(0, 14):
                 with self.subTest(version=v):
                     resp = c.metadata(v, correlation_id=v, topics=[] if v == 0 else None)
                     self.assertEqual(resp["correlation_id"], v)
@@ -226,6 +228,53 @@ class ProtocolTest(BrokerTestCase):
             resp = c.metadata(12, topics=["no-such-topic", None], topic_ids=[bytes(16), tid])
         got = [(t["name"], t["error_code"], t["topic_id"]) for t in resp["topics"]]
         self.assertEqual(got, [(None, UNKNOWN_TOPIC_ID, tid)])
+
+    def test_metadata_v13(self):
+        # v13 adds a top-level error code: 0, but where Kafka refuses the
+        # whole request (MetadataRequest.getErrorResponse puts the error
+        # there too).
+        tid = bytes(range(1, 17))
+        with self.conn() as c:
+            resp = c.metadata(13, correlation_id=1313, topics=None)
+            self.assertEqual(resp["correlation_id"], 1313)
+            self.assert_this_broker(resp, 13)
+            self.assertEqual((resp["topics"], resp["error_code"]), ([], NONE))
+            # Authorized operations, when asked for: with no authorizer
+            # every operation on a topic (READ, WRITE, CREATE, DELETE,
+            # ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS) for a topic
+            # answered by name, known or not; the default for an unknown id.
+            resp = c.metadata(13, topics=["no-such-topic", "bad/name"], include_topic_authorized_operations=True)
+            self.assertEqual(resp["error_code"], NONE)
+            got = sorted((t["name"], t["error_code"], t["topic_authorized_operations"]) for t in resp["topics"])
+            self.assertEqual(got, [("bad/name", INVALID_TOPIC_EXCEPTION, 3576),
+                                   ("no-such-topic", UNKNOWN_TOPIC_OR_PARTITION, 3576)])
+            resp = c.metadata(13, topics=["no-such-topic"])
+            self.assertEqual([t["topic_authorized_operations"] for t in resp["topics"]], [-2**31])
+            resp = c.metadata(13, topics=[None], topic_ids=[tid], include_topic_authorized_operations=True)
+            self.assertEqual(resp["error_code"], NONE)
+            self.assertEqual([(t["name"], t["error_code"], t["topic_authorized_operations"]) for t in resp["topics"]],
+                             [(None, UNKNOWN_TOPIC_ID, -2**31)])
+            # is_internal by name, for a topic that does not exist too.
+            resp = c.metadata(13, topics=["__transaction_state", "__foo"])
+            self.assertEqual(sorted((t["name"], t["is_internal"]) for t in resp["topics"]),
+                             [("__foo", False), ("__transaction_state", True)])
+
+    def test_metadata_null_name_refused(self):
+        # v12+: an entry with neither a name nor an id (and no entry with an
+        # id) is more than Kafka 4.4 can look up: the whole request answers
+        # UNKNOWN_SERVER_ERROR as getErrorResponse builds it (every entry,
+        # a null name as "", no brokers, no cluster id, controller -1), and
+        # in v13 at the top level too.
+        for v in (12, 13):
+            with self.conn() as c:
+                resp = c.metadata(v, topics=["no-such-topic", None], include_topic_authorized_operations=True)
+            got = [(t["name"], t["error_code"], t["topic_id"], t["partitions"], t["topic_authorized_operations"])
+                   for t in resp["topics"]]
+            self.assertEqual(got, [("no-such-topic", UNKNOWN_SERVER_ERROR, bytes(16), [], -2**31),
+                                   ("", UNKNOWN_SERVER_ERROR, bytes(16), [], -2**31)], "v%d" % v)
+            self.assertEqual((resp["brokers"], resp["cluster_id"], resp["controller_id"]), ([], None, -1), "v%d" % v)
+            if v >= 13:
+                self.assertEqual(resp["error_code"], UNKNOWN_SERVER_ERROR)
 
     def test_metadata_v10_ids_refused(self):
         # v10-11 requests carry topic ids, but their response cannot name an
