@@ -35,7 +35,7 @@ const gb_handler gb_handlers[] = {
     {GP_API_PRODUCE, 0, 13, gb_handle_produce},
     {GP_API_FETCH, 0, 18, gb_handle_fetch},
     {GP_API_LIST_OFFSETS, 0, 11, gb_handle_list_offsets},
-    {GP_API_METADATA, 0, 12, gb_handle_metadata},
+    {GP_API_METADATA, 0, 13, gb_handle_metadata},
     {GP_API_OFFSET_COMMIT, 0, 10, gb_handle_offset_commit},
     {GP_API_OFFSET_FETCH, 0, 10, gb_handle_offset_fetch},
     {GP_API_FIND_COORDINATOR, 0, 6, gb_handle_find_coordinator},
@@ -61,6 +61,7 @@ const gb_handler gb_handlers[] = {
     {GP_API_DESCRIBE_PRODUCERS, 0, 0, gb_handle_describe_producers},
     {GP_API_DESCRIBE_TRANSACTIONS, 0, 0, gb_handle_describe_transactions},
     {GP_API_LIST_TRANSACTIONS, 0, 2, gb_handle_list_transactions},
+    {GP_API_DESCRIBE_TOPIC_PARTITIONS, 0, 0, gb_handle_describe_topic_partitions},
 };
 const size_t gb_handler_count = sizeof gb_handlers / sizeof gb_handlers[0];
 

@@ -102,6 +102,15 @@ gb_topic *gb_topic_find_id(gb_broker *b, const gp_uuid *id)
     return NULL;
 }
 
+bool gb_topic_name_is_internal(const char *name, size_t len)
+{
+    static const char *const internal[] = {"__consumer_offsets", "__transaction_state", "__share_group_state"};
+    for (size_t i = 0; i < sizeof internal / sizeof internal[0]; i++)
+        if (len == strlen(internal[i]) && memcmp(name, internal[i], len) == 0)
+            return true;
+    return false;
+}
+
 gb_partition *gb_topic_partition(gb_topic *t, int32_t index)
 {
     return index >= 0 && index < t->npartitions ? t->partitions[index] : NULL;
@@ -317,7 +326,7 @@ static gb_topic *gb__topic_new(const char *name, size_t len)
     memcpy(t->name, name, len);
     t->name[len] = '\0';
     t->name_len = len;
-    t->internal = len > 2 && name[0] == '_' && name[1] == '_';
+    t->internal = gb_topic_name_is_internal(name, len);
     return t;
 }
 

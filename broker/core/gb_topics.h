@@ -55,7 +55,7 @@ struct gb_topic {
     gc_topic_config cfg; /* effective values */
     gc_kv *overrides;    /* as given, owned */
     size_t noverrides;
-    bool internal;
+    bool internal; /* gb_topic_name_is_internal() */
     gb_topic *hash_next;
 };
 
@@ -70,6 +70,11 @@ void gb_topics_close(gb_broker *b);
 gb_topic *gb_topic_find(gb_broker *b, const char *name, size_t len);
 gb_topic *gb_topic_find_id(gb_broker *b, const gp_uuid *id);
 gb_partition *gb_topic_partition(gb_topic *t, int32_t index);
+
+/* Whether Kafka calls a topic of this name internal (Topic.isInternal: its
+ * own topics, by name; "__foo" made by a user is not), which is what
+ * is_internal answers in Metadata, for unknown topics too. */
+bool gb_topic_name_is_internal(const char *name, size_t len);
 
 /* Every topic, in name order (an arena array). */
 gb_topic **gb_topics_list(gb_broker *b, gp_arena *a, size_t *n);

@@ -1,7 +1,7 @@
 """
 A tiny, independent Kafka wire codec for the raw-socket tests: request
-headers v1/v2, ApiVersions and Metadata requests (encode) and responses
-(decode). It is written from the Kafka protocol documentation, not from
+headers v1/v2, ApiVersions, Metadata and DescribeTopicPartitions requests
+(encode) and responses (decode). It is written from the Kafka protocol documentation, not from
 Gregor's schema files, so that the tests do not share the broker's mistakes.
 
 Decoders are strict: a response must be consumed exactly (trailing bytes
@@ -14,6 +14,7 @@ import time
 
 API_METADATA = 3
 API_API_VERSIONS = 18
+API_DESCRIBE_TOPIC_PARTITIONS = 75
 
 # First flexible version of each API the tests send (request header v2,
 # response header v1, except ApiVersions whose response header is always
@@ -26,6 +27,7 @@ FLEXIBLE_MIN = {
     16: 3,                 # ListGroups
     17: None,              # SaslHandshake
     API_API_VERSIONS: 3,
+    API_DESCRIBE_TOPIC_PARTITIONS: 0,
 }
 
 
@@ -100,7 +102,7 @@ def padded_api_versions_request(correlation_id, size, client_id="pad"):
 
 
 def metadata_request(version, correlation_id, topics=None, allow_auto_topic_creation=False,
-                     client_id="gregor-it", topic_ids=None):
+                     client_id="gregor-it", topic_ids=None, include_topic_authorized_operations=False):
     """topics: None (null: all topics, v1+) or a list of names (a name may
     be None from v10 on, with the matching topic_ids entry set)."""
     flex = version >= 9
@@ -122,10 +124,24 @@ def metadata_request(version, correlation_id, topics=None, allow_auto_topic_crea
     if 8 <= version <= 10:
         body += struct.pack(">?", False)  # include_cluster_authorized_operations
     if version >= 8:
-        body += struct.pack(">?", False)  # include_topic_authorized_operations
+        body += struct.pack(">?", include_topic_authorized_operations)
     if flex:
         body += uvarint(0)
     return frame(request_header(API_METADATA, version, correlation_id, client_id) + body)
+
+
+def describe_topic_partitions_request(correlation_id, topics, response_partition_limit=2000, cursor=None,
+                                      client_id="gregor-it"):
+    """v0. topics: a list of names (None: a null array, which the schema
+    does not allow); cursor: None or (topic name, partition index)."""
+    body = array(topics, lambda name: compact_string(name) + uvarint(0), True)
+    body += struct.pack(">i", response_partition_limit)
+    if cursor is None:
+        body += struct.pack(">b", -1)
+    else:
+        body += struct.pack(">b", 1) + compact_string(cursor[0]) + struct.pack(">i", cursor[1]) + uvarint(0)
+    body += uvarint(0)
+    return frame(request_header(API_DESCRIBE_TOPIC_PARTITIONS, 0, correlation_id, client_id) + body)
 
 
 # ---- decoding ---------------------------------------------------------------
@@ -264,8 +280,44 @@ def decode_metadata_response(version, payload):
     resp["topics"] = r.array(flex, topic)
     if 8 <= version <= 10:
         resp["cluster_authorized_operations"] = r.int32()
+    if version >= 13:
+        resp["error_code"] = r.int16()
     if flex:
         r.tagged_fields()
+    r.done()
+    return resp
+
+
+def decode_describe_topic_partitions_response(payload):
+    """v0 (response header v1)."""
+    r = Reader(payload)
+    resp = {"correlation_id": r.int32()}
+    r.tagged_fields()
+    resp["throttle_time_ms"] = r.int32()
+
+    def int32s():
+        return r.array(True, r.int32)
+
+    def partition():
+        p = {"error_code": r.int16(), "partition_index": r.int32(), "leader_id": r.int32(),
+             "leader_epoch": r.int32(), "replica_nodes": int32s(), "isr_nodes": int32s(),
+             "eligible_leader_replicas": int32s(), "last_known_elr": int32s(), "offline_replicas": int32s()}
+        r.tagged_fields()
+        return p
+
+    def topic():
+        t = {"error_code": r.int16(), "name": r.string(True), "topic_id": r.uuid(), "is_internal": r.bool(),
+             "partitions": r.array(True, partition), "topic_authorized_operations": r.int32()}
+        r.tagged_fields()
+        return t
+
+    resp["topics"] = r.array(True, topic)
+    if r.int8() < 0:
+        resp["next_cursor"] = None
+    else:
+        resp["next_cursor"] = (r.string(True), r.int32())
+        r.tagged_fields()
+    r.tagged_fields()
     r.done()
     return resp
 
@@ -330,6 +382,10 @@ class Conn:
     def metadata(self, version, correlation_id=1, **kw):
         self.send(metadata_request(version, correlation_id, **kw))
         return decode_metadata_response(version, self.recv_frame())
+
+    def describe_topic_partitions(self, topics, correlation_id=1, **kw):
+        self.send(describe_topic_partitions_request(correlation_id, topics, **kw))
+        return decode_describe_topic_partitions_response(self.recv_frame())
 
     def wait_topic(self, topic, deadline=15.0, create=True):
         """Ask for the topic's metadata (v4; with create, allowing it to be

@@ -1,5 +1,7 @@
 """The Java client 4.4 uses the NEWEST versions both sides have: for Produce,
-Fetch, ListOffsets, Metadata, OffsetCommit, OffsetFetch and ApiVersions, the
+Fetch, ListOffsets, Metadata, OffsetCommit, OffsetFetch, ApiVersions and
+DescribeTopicPartitions (the admin client's describeTopics, by name, where
+the broker advertises it), the
 version of every request kafka-clients 4.4.0 sends (its NetworkClient's DEBUG
 line "Sending X request with header RequestHeader(apiKey=X, apiVersion=N,
 ...)") must be min(the broker's maximum, the client's maximum): the broker's
@@ -32,6 +34,7 @@ APIS = {
     8: ("OFFSET_COMMIT", "OffsetCommitRequest"),
     9: ("OFFSET_FETCH", "OffsetFetchRequest"),
     18: ("API_VERSIONS", "ApiVersionsRequest"),
+    75: ("DESCRIBE_TOPIC_PARTITIONS", "DescribeTopicPartitionsRequest"),
 }
 CAPS = "metadata,produce-consume-none,committed-offsets,list-offsets-time"
 HEADER = re.compile(r"RequestHeader\(apiKey=([A-Z_]+), apiVersion=(\d+)")
@@ -122,3 +125,6 @@ class JavaNewestVersions(BrokerTestCase):
 
     def test_api_versions(self):
         self.check(18)
+
+    def test_describe_topic_partitions(self):
+        self.check(75)

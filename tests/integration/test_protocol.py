@@ -13,10 +13,10 @@ NODE_ID = 3
 # UPDATE THIS as APIs are implemented: it must list everything the broker
 # advertises and nothing else.
 EXPECTED_API_TABLE = {
-    0: (0, 11),   # Produce (v0-2 answered UNSUPPORTED_VERSION, as advertised by Kafka 4)
-    1: (4, 17),   # Fetch
-    2: (0, 8),    # ListOffsets
-    3: (0, 12),   # Metadata
+    0: (0, 13),   # Produce (v0-2: message formats v0/v1, up-converted as Kafka 3.9 did)
+    1: (0, 18),   # Fetch (v0-3: down-converted, as Kafka 3.9 did)
+    2: (0, 11),   # ListOffsets
+    3: (0, 13),   # Metadata
     8: (0, 10),   # OffsetCommit (v0 answered UNSUPPORTED_VERSION per partition, as Kafka 3.9 in KRaft mode)
     9: (0, 10),   # OffsetFetch (v0 likewise)
     10: (0, 6),   # FindCoordinator
@@ -26,7 +26,7 @@ EXPECTED_API_TABLE = {
     14: (0, 5),   # SyncGroup
     15: (0, 6),   # DescribeGroups
     16: (0, 5),   # ListGroups
-    18: (0, 4),   # ApiVersions
+    18: (0, 5),   # ApiVersions
     19: (0, 7),   # CreateTopics (v0-1 removed in Kafka 4, served as Kafka 3.9)
     20: (0, 6),   # DeleteTopics (v0 likewise)
     22: (0, 5),   # InitProducerId
@@ -34,24 +34,26 @@ EXPECTED_API_TABLE = {
     25: (0, 4),   # AddOffsetsToTxn
     26: (0, 4),   # EndTxn (v5, KIP-890 part 2, is not advertised: transaction.version 2 is not built)
     27: (0, 1),   # WriteTxnMarkers (v2, transaction.version 2, not yet)
-    28: (0, 4),   # TxnOffsetCommit
+    28: (0, 4),   # TxnOffsetCommit (v5-6, transaction.version 2, not yet)
     32: (0, 4),   # DescribeConfigs (v0 likewise)
     37: (0, 3),   # CreatePartitions
     42: (0, 3),   # DeleteGroups
     47: (0, 0),   # OffsetDelete
     61: (0, 0),   # DescribeProducers
     65: (0, 0),   # DescribeTransactions
-    66: (0, 1),   # ListTransactions
+    66: (0, 2),   # ListTransactions
+    75: (0, 0),   # DescribeTopicPartitions
 }
 
 # Kafka 4.4's oldest version where Gregor advertises older ones (Kafka 3.9's
 # oldest, which KIP-896 removed from Kafka 4).
-KAFKA_44_OLDEST = {2: 1, 8: 2, 9: 1, 19: 2, 20: 1, 27: 1, 32: 1}
+KAFKA_44_OLDEST = {1: 4, 2: 1, 8: 2, 9: 1, 19: 2, 20: 1, 27: 1, 32: 1}
 
 # Kafka error codes used below.
 NONE = 0
 UNKNOWN_TOPIC_OR_PARTITION = 3
 INVALID_TOPIC_EXCEPTION = 17
+UNKNOWN_SERVER_ERROR = -1
 UNSUPPORTED_VERSION = 35
 INVALID_REQUEST = 42
 UNKNOWN_TOPIC_ID = 100
@@ -165,7 +167,7 @@ class ProtocolTest(BrokerTestCase):
     def test_metadata_every_version_all_topics(self):
         # v0 cannot send null: an empty list means all topics there.
         with self.conn() as c:
-            for v in range(0, 13):
+            for v in range(0, 14):
                 with self.subTest(version=v):
                     resp = c.metadata(v, correlation_id=v, topics=[] if v == 0 else None)
                     self.assertEqual(resp["correlation_id"], v)
@@ -226,6 +228,53 @@ class ProtocolTest(BrokerTestCase):
             resp = c.metadata(12, topics=["no-such-topic", None], topic_ids=[bytes(16), tid])
         got = [(t["name"], t["error_code"], t["topic_id"]) for t in resp["topics"]]
         self.assertEqual(got, [(None, UNKNOWN_TOPIC_ID, tid)])
+
+    def test_metadata_v13(self):
+        # v13 adds a top-level error code: 0, but where Kafka refuses the
+        # whole request (MetadataRequest.getErrorResponse puts the error
+        # there too).
+        tid = bytes(range(1, 17))
+        with self.conn() as c:
+            resp = c.metadata(13, correlation_id=1313, topics=None)
+            self.assertEqual(resp["correlation_id"], 1313)
+            self.assert_this_broker(resp, 13)
+            self.assertEqual((resp["topics"], resp["error_code"]), ([], NONE))
+            # Authorized operations, when asked for: with no authorizer
+            # every operation on a topic (READ, WRITE, CREATE, DELETE,
+            # ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS) for a topic
+            # answered by name, known or not; the default for an unknown id.
+            resp = c.metadata(13, topics=["no-such-topic", "bad/name"], include_topic_authorized_operations=True)
+            self.assertEqual(resp["error_code"], NONE)
+            got = sorted((t["name"], t["error_code"], t["topic_authorized_operations"]) for t in resp["topics"])
+            self.assertEqual(got, [("bad/name", INVALID_TOPIC_EXCEPTION, 3576),
+                                   ("no-such-topic", UNKNOWN_TOPIC_OR_PARTITION, 3576)])
+            resp = c.metadata(13, topics=["no-such-topic"])
+            self.assertEqual([t["topic_authorized_operations"] for t in resp["topics"]], [-2**31])
+            resp = c.metadata(13, topics=[None], topic_ids=[tid], include_topic_authorized_operations=True)
+            self.assertEqual(resp["error_code"], NONE)
+            self.assertEqual([(t["name"], t["error_code"], t["topic_authorized_operations"]) for t in resp["topics"]],
+                             [(None, UNKNOWN_TOPIC_ID, -2**31)])
+            # is_internal by name, for a topic that does not exist too.
+            resp = c.metadata(13, topics=["__transaction_state", "__foo"])
+            self.assertEqual(sorted((t["name"], t["is_internal"]) for t in resp["topics"]),
+                             [("__foo", False), ("__transaction_state", True)])
+
+    def test_metadata_null_name_refused(self):
+        # v12+: an entry with neither a name nor an id (and no entry with an
+        # id) is more than Kafka 4.4 can look up: the whole request answers
+        # UNKNOWN_SERVER_ERROR as getErrorResponse builds it (every entry,
+        # a null name as "", no brokers, no cluster id, controller -1), and
+        # in v13 at the top level too.
+        for v in (12, 13):
+            with self.conn() as c:
+                resp = c.metadata(v, topics=["no-such-topic", None], include_topic_authorized_operations=True)
+            got = [(t["name"], t["error_code"], t["topic_id"], t["partitions"], t["topic_authorized_operations"])
+                   for t in resp["topics"]]
+            self.assertEqual(got, [("no-such-topic", UNKNOWN_SERVER_ERROR, bytes(16), [], -2**31),
+                                   ("", UNKNOWN_SERVER_ERROR, bytes(16), [], -2**31)], "v%d" % v)
+            self.assertEqual((resp["brokers"], resp["cluster_id"], resp["controller_id"]), ([], None, -1), "v%d" % v)
+            if v >= 13:
+                self.assertEqual(resp["error_code"], UNKNOWN_SERVER_ERROR)
 
     def test_metadata_v10_ids_refused(self):
         # v10-11 requests carry topic ids, but their response cannot name an
