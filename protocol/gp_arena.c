@@ -92,17 +92,24 @@ char *gp_arena_strndup(gp_arena *a, const char *s, size_t len)
     return p;
 }
 
+char *gp_arena_vprintf(gp_arena *a, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    if (n < 0)
+        abort();
+    char *p = gp_arena_alloc(a, (size_t)n + 1);
+    vsnprintf(p, (size_t)n + 1, fmt, again);
+    va_end(again);
+    return p;
+}
+
 char *gp_arena_printf(gp_arena *a, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        abort();
-    char *p = gp_arena_alloc(a, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    char *p = gp_arena_vprintf(a, fmt, ap);
     va_end(ap);
     return p;
 }

@@ -8,6 +8,7 @@
 #ifndef GP_ARENA_H
 #define GP_ARENA_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,5 +40,6 @@ char *gp_arena_strndup(gp_arena *a, const char *s, size_t len);
 
 /* printf into the arena. */
 char *gp_arena_printf(gp_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *gp_arena_vprintf(gp_arena *a, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #endif

@@ -336,17 +336,11 @@ static int gp__fail(gp__val *v, int16_t code, int32_t batch, int32_t record, con
     __attribute__((format(printf, 5, 6)));
 static int gp__fail(gp__val *v, int16_t code, int32_t batch, int32_t record, const char *fmt, ...)
 {
-    char buf[256];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    *v->msg = gp_arena_vprintf(v->scratch, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n >= sizeof buf)
-        n = sizeof buf - 1;
     *v->kafka_error = code;
-    *v->msg = gp_arena_strndup(v->scratch, buf, (size_t)n);
     v->out->error_batch = batch;
     v->out->error_record = record;
     return GP_BATCH_ERR_INVALID;

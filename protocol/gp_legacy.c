@@ -183,17 +183,11 @@ typedef struct gp__up {
 static int gp__fail(gp__up *u, int16_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int gp__fail(gp__up *u, int16_t code, const char *fmt, ...)
 {
-    char buf[256];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    *u->msg = gp_arena_vprintf(u->a, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n >= sizeof buf)
-        n = sizeof buf - 1;
     *u->kafka_error = code;
-    *u->msg = gp_arena_strndup(u->a, buf, (size_t)n);
     return GP_BATCH_ERR_INVALID;
 }
 
