@@ -495,9 +495,8 @@ size_t gs_log_segment_times(const gs_log *log, gs_segment_time *out, size_t max)
         struct stat st;
         out[i].base_offset = seg->base_offset > log->start_offset ? seg->base_offset : log->start_offset;
         out[i].size = seg->size;
-        out[i].modified_ms = fstat(seg->fd, &st) == 0
-                                 ? (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000
-                                 : 0;
+        out[i].modified_ms =
+            fstat(seg->fd, &st) == 0 ? (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 : 0;
     }
     return log->nsegs;
 }

@@ -40,8 +40,8 @@
 typedef struct gb_fetch {
     gb_broker *b;
     gb_request *req;
-    gs_log_slice *slices; /* what the last look read (arena) */
-    bool *maybe_cold;     /* per slice: not known to be in the page cache */
+    gs_log_slice *slices;              /* what the last look read (arena) */
+    bool *maybe_cold;                  /* per slice: not known to be in the page cache */
     gp_fetch_response_partition **ops; /* per slice: its partition's answer (v0-v3) */
     int64_t *from;                     /* per slice: the fetch offset (v0-v3) */
     size_t nslices;

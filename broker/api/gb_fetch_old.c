@@ -83,8 +83,8 @@ static void gb__convert_one(gb_fetch_old_job *j, const gs_log_slice *s, int64_t 
         if (rc < 0) {
             /* zstd cannot be written in the old formats; anything else is
              * stored data that does not parse */
-            gb__partition_error(op, rc == GP_LEGACY_ERR_ZSTD ? GP_E_UNSUPPORTED_COMPRESSION_TYPE
-                                                              : GP_E_CORRUPT_MESSAGE);
+            gb__partition_error(op,
+                                rc == GP_LEGACY_ERR_ZSTD ? GP_E_UNSUPPORTED_COMPRESSION_TYPE : GP_E_CORRUPT_MESSAGE);
             break;
         }
         pos += size;
