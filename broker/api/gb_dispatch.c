@@ -105,8 +105,8 @@ int gb_dispatch_frame(void *broker, gb_conn *conn, const uint8_t *data, size_t l
     /* "Does not know" is judged by the handler table, as Kafka judges it by
      * the versions it serves: the schema may know newer ones (v5 since Kafka
      * 4.4) that a client must not be answered in. */
-    const gb_handler *own = gb_handler_get(GP_API_API_VERSIONS);
-    if (key == GP_API_API_VERSIONS && (version < own->min_version || version > own->max_version)) {
+    const gb_handler *own = key == GP_API_API_VERSIONS ? gb_handler_get(GP_API_API_VERSIONS) : NULL;
+    if (own && (version < own->min_version || version > own->max_version)) {
         req->version = 0;
         req->resp = gp_arena_alloc(&req->arena, api->response.size_of);
         api->response.init(req->resp);

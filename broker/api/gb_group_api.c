@@ -780,15 +780,8 @@ void gb_handle_offset_delete(gb_broker *b, gb_request *req)
 /* Kafka's GroupIdNotFoundException message: "Group <id> not found." */
 static gp_str gb__group_not_found(gp_arena *a, gp_str group_id)
 {
-    static const char pre[] = "Group ", post[] = " not found.";
-    size_t idlen = group_id.len > 0 ? (size_t)group_id.len : 0;
-    size_t len = sizeof pre - 1 + idlen + sizeof post - 1;
-    char *s = gp_arena_alloc(a, len + 1);
-    memcpy(s, pre, sizeof pre - 1);
-    if (idlen)
-        memcpy(s + sizeof pre - 1, group_id.p, idlen);
-    memcpy(s + sizeof pre - 1 + idlen, post, sizeof post);
-    return (gp_str){s, (int32_t)len};
+    return gp_str_c(gp_arena_printf(a, "Group %.*s not found.", group_id.len > 0 ? (int)group_id.len : 0,
+                                    group_id.len > 0 ? group_id.p : ""));
 }
 
 static bool gb__in_filter(const gp_str *filter, int32_t n, const char *value)
