@@ -86,6 +86,8 @@ static void fz_up(uint8_t *blob, size_t len, int8_t to_magic, gp_arena *a)
     }
     if (rc != 0 || err != GP_E_NONE)
         fz_fail("upconvert returned %d, error %d", rc, err);
+    if (batch.len == 0)
+        return; /* no whole message (a trailing partial one is trimmed, as Kafka does): nothing to append */
 
     gp_batch_info info;
     lim.max_uncompressed = 4 * FZ_MAX_UNCOMPRESSED; /* v2 records are at most a little larger */
