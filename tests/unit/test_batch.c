@@ -20,6 +20,7 @@
 #include "protocol/gp_compress.h"
 #include "protocol/gp_crc32c.h"
 #include "protocol/gp_errors.h"
+#include "tu_hex.h"
 
 #define BASE_TS INT64_C(1700000000000)
 #define PID 4242
@@ -1348,37 +1349,7 @@ END_TEST
 
 static uint8_t *read_hex(const char *name, size_t *len)
 {
-    const char *root = getenv("GREGOR_SOURCE_ROOT");
-    char path[1024];
-    if (root) {
-        snprintf(path, sizeof path, "%s/tests/golden/batches/%s.hex", root, name);
-    } else {
-        /* run by hand from the build directory or the source root */
-        snprintf(path, sizeof path, "tests/golden/batches/%s.hex", name);
-        FILE *t = fopen(path, "r");
-        if (t)
-            fclose(t);
-        else
-            snprintf(path, sizeof path, "../tests/golden/batches/%s.hex", name);
-    }
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "cannot open %s (set GREGOR_SOURCE_ROOT)", path);
-    size_t cap = 1 << 20, n = 0;
-    uint8_t *out = gp_arena_alloc(&arena, cap);
-    char line[4096];
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#')
-            continue;
-        for (char *c = line; c[0] && c[1] && c[0] != '\n'; c += 2) {
-            unsigned v;
-            ck_assert_int_eq(sscanf(c, "%2x", &v), 1);
-            ck_assert_uint_lt(n, cap);
-            out[n++] = (uint8_t)v;
-        }
-    }
-    fclose(f);
-    *len = n;
-    return out;
+    return tu_read_hex(&arena, "batches", name, len);
 }
 
 START_TEST(test_golden_kafka_python)

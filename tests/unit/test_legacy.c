@@ -16,6 +16,7 @@
 #include "protocol/gp_compress.h"
 #include "protocol/gp_errors.h"
 #include "protocol/gp_legacy.h"
+#include "tu_hex.h"
 
 #define BASE_TS INT64_C(1700000000000)
 
@@ -61,27 +62,7 @@ static void golden_value(int i, char *buf, size_t n, int32_t *len)
 
 static uint8_t *read_hex(const char *name, size_t *len)
 {
-    const char *root = getenv("GREGOR_SOURCE_ROOT");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/golden/legacy/%s.hex", root ? root : "..", name);
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "cannot open %s (set GREGOR_SOURCE_ROOT)", path);
-    size_t cap = 1 << 20, n = 0;
-    uint8_t *out = gp_arena_alloc(&arena, cap);
-    char line[4096];
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#')
-            continue;
-        for (char *c = line; c[0] && c[1] && c[0] != '\n'; c += 2) {
-            unsigned v;
-            ck_assert_int_eq(sscanf(c, "%2x", &v), 1);
-            ck_assert_uint_lt(n, cap);
-            out[n++] = (uint8_t)v;
-        }
-    }
-    fclose(f);
-    *len = n;
-    return out;
+    return tu_read_hex(&arena, "legacy", name, len);
 }
 
 static void be(uint8_t *p, uint64_t v, int n)
