@@ -15,9 +15,9 @@
 
 #include "protocol/gp_errors.h"
 
-#define GX_LZ4_MAGIC 0x184D2204u
-#define GX_LZ4_FLG_CONTENT_SIZE 0x08
-#define GX_LZ4_FLG_DICT_ID 0x01
+#define GP__LZ4_MAGIC 0x184D2204u
+#define GP__LZ4_FLG_CONTENT_SIZE 0x08
+#define GP__LZ4_FLG_DICT_ID 0x01
 
 /* ---- xxHash32 (for the LZ4 frame header checksum) ------------------------ */
 
@@ -65,12 +65,12 @@ static uint32_t gp__xxh32(const uint8_t *p, size_t len)
  * does not start with one. */
 static size_t gp__lz4_header_size(const uint8_t *p, size_t len)
 {
-    if (len < 7 || gp__le32(p) != GX_LZ4_MAGIC)
+    if (len < 7 || gp__le32(p) != GP__LZ4_MAGIC)
         return 0;
     size_t n = 7;
-    if (p[4] & GX_LZ4_FLG_CONTENT_SIZE)
+    if (p[4] & GP__LZ4_FLG_CONTENT_SIZE)
         n += 8;
-    if (p[4] & GX_LZ4_FLG_DICT_ID)
+    if (p[4] & GP__LZ4_FLG_DICT_ID)
         n += 4;
     return n <= len ? n : 0;
 }
@@ -111,26 +111,7 @@ static uint32_t gp__crc32(const uint8_t *p, size_t n)
     return (uint32_t)c;
 }
 
-/* A key or value: int32 length, -1 null. NULL, or what is wrong. */
-static const char *gp__read_blob(gp_reader *r, gp_bytes *out)
-{
-    int32_t n = gp_read_int32(r);
-    if (r->err)
-        return "truncated";
-    if (n < -1)
-        return "negative length";
-    if (n == -1) {
-        *out = (gp_bytes){NULL, -1};
-        return NULL;
-    }
-    if ((size_t)n > gp_reader_left(r))
-        return "runs past the message";
-    *out = (gp_bytes){r->p, n};
-    r->p += n;
-    return NULL;
-}
-
-enum { GX_MSG_OK, GX_MSG_CRC, GX_MSG_SHAPE };
+enum { GP__MSG_OK, GP__MSG_CRC, GP__MSG_SHAPE };
 
 /* The message of `size` bytes at m (size >= 14, from the framing). Checks the
  * CRC first, as Kafka's isValid, then the fields. *why says what is wrong. */
@@ -143,32 +124,34 @@ static int gp__parse_msg(const uint8_t *m, size_t size, gp__msg *out, const char
     *computed = gp__crc32(m + 4, size - 4);
     if (*stored != *computed) {
         *why = "CRC mismatch";
-        return GX_MSG_CRC;
+        return GP__MSG_CRC;
     }
     out->magic = gp_read_int8(&r);
     out->attributes = gp_read_int8(&r);
     if (out->magic != 0 && out->magic != 1) {
         *why = "magic is neither 0 nor 1";
-        return GX_MSG_SHAPE;
+        return GP__MSG_SHAPE;
     }
     if (size < gp__overhead(out->magic)) {
         *why = "message smaller than its format's overhead";
-        return GX_MSG_SHAPE;
+        return GP__MSG_SHAPE;
     }
     out->timestamp = out->magic == 1 ? gp_read_int64(&r) : -1;
-    if ((*why = gp__read_blob(&r, &out->key)) != NULL) {
+    out->key = gp_read_bytes(&r, false, true); /* int32 length, -1 null */
+    if (r.err) {
         *why = "key length inconsistent with the message size";
-        return GX_MSG_SHAPE;
+        return GP__MSG_SHAPE;
     }
-    if ((*why = gp__read_blob(&r, &out->value)) != NULL) {
+    out->value = gp_read_bytes(&r, false, true); /* int32 length, -1 null */
+    if (r.err) {
         *why = "value length inconsistent with the message size";
-        return GX_MSG_SHAPE;
+        return GP__MSG_SHAPE;
     }
     if (gp_reader_left(&r) != 0) {
         *why = "message size larger than its key and value";
-        return GX_MSG_SHAPE;
+        return GP__MSG_SHAPE;
     }
-    return GX_MSG_OK;
+    return GP__MSG_OK;
 }
 
 /* ---- up-conversion ------------------------------------------------------- */
@@ -254,7 +237,7 @@ static int gp__open_wrapper(gp__up *u, int32_t k, const gp__msg *w, gp__inner *i
         const char *why;
         uint32_t stored, computed;
         int prc = gp__parse_msg(in->p + pos + GP_LEGACY_LOG_OVERHEAD, (size_t)size, &m, &why, &stored, &computed);
-        if (prc == GX_MSG_CRC)
+        if (prc == GP__MSG_CRC)
             return gp__fail(u, GP_E_CORRUPT_MESSAGE,
                             "message %d: inner message %d is corrupt (stored crc %u, computed crc %u)", k, n, stored,
                             computed);
@@ -262,7 +245,7 @@ static int gp__open_wrapper(gp__up *u, int32_t k, const gp__msg *w, gp__inner *i
         if (im != w->magic)
             return gp__fail(u, GP_E_INVALID_RECORD, "message %d: inner message %d has magic %d, the wrapper %d", k, n,
                             im, w->magic);
-        if (prc != GX_MSG_OK)
+        if (prc != GP__MSG_OK)
             return gp__fail(u, GP_E_CORRUPT_MESSAGE, "message %d: inner message %d: %s", k, n, why);
         if (m.attributes & GP_LEGACY_ATTR_CODEC_MASK)
             return gp__fail(u, GP_E_INVALID_RECORD,
@@ -357,10 +340,10 @@ int gp_legacy_upconvert(const uint8_t *p, size_t len, const gp_batch_limits *lim
         const char *why;
         uint32_t stored, computed;
         int rc = gp__parse_msg(p + pos + GP_LEGACY_LOG_OVERHEAD, (size_t)size, &cur, &why, &stored, &computed);
-        if (rc == GX_MSG_CRC)
+        if (rc == GP__MSG_CRC)
             return gp__fail(&u, GP_E_CORRUPT_MESSAGE, "message %d is corrupt (stored crc %u, computed crc %u)", k,
                             stored, computed);
-        if (rc != GX_MSG_OK)
+        if (rc != GP__MSG_OK)
             return gp__fail(&u, GP_E_CORRUPT_MESSAGE, "message %d: %s", k, why);
         cur.offset = (int64_t)gu_be64(p + pos);
         if (k == 0) {
