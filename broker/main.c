@@ -13,6 +13,8 @@
 #include <malloc.h>
 #endif
 
+#include "common/gu_common.h"
+
 #include "broker/api/gb_dispatch.h"
 #include "broker/core/gb_broker.h"
 #include "broker/gb_lifecycle.h"
@@ -134,6 +136,7 @@ int main(int argc, char **argv)
     broker.loop = uv_default_loop();
     broker.cfg = &cfg;
     broker.data_dir = gc_config_log_dir(&cfg);
+    broker.started_ms = gu_wall_ms();
     if (gs_meta_load_or_create(broker.data_dir, cfg.node_id, &broker.meta, err, sizeof err) < 0) {
         gb_logger_error("data directory: %s", err);
         return 1;

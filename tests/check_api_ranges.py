@@ -26,13 +26,6 @@ import kafka_ranges  # noqa: E402
 # api key -> (Gregor's range, why). Only shrinks: a gap is listed while the
 # feature that the missing versions carry is not built.
 KNOWN_GAPS = {
-    # transaction.version 2 (KIP-890 part 2): the coordinator bumps the
-    # epoch at every EndTxn and Produce/TxnOffsetCommit add partitions
-    # implicitly. Not built; ApiVersions finalizes no transaction.version,
-    # so clients send these only to a broker that offers it.
-    26: ((0, 4), "EndTxn v5 is transaction.version 2 (KIP-890 part 2), not built"),
-    27: ((0, 1), "WriteTxnMarkers v2 carries transaction.version 2 (KIP-890 part 2), not built"),
-    28: ((0, 4), "TxnOffsetCommit v5-v6 need transaction.version 2 (KIP-890 part 2), not built"),
 }
 
 ROW = re.compile(r"^\|\s*(\d+)\s*\|\s*(\w+)\s*\|\s*(\d+)-(\d+)\s*\|")

@@ -42,6 +42,31 @@ static bool gb__software_field_valid(gp_str s)
     return true;
 }
 
+/* The feature flags (KIP-584), v3+: transaction.version, which clients
+ * read to choose the transaction protocol (2: KIP-890 part 2, as Kafka 4
+ * finalizes by default). Gregor has none of the others that Kafka lists
+ * (metadata.version, kraft.version, group.version, ...): they describe a
+ * KRaft cluster's metadata log and protocols Gregor does not implement, and
+ * clients only read the ones they act on. The epoch is the broker's start
+ * time: a restart with another gregor.transaction.version gives a later
+ * one, as Kafka's epoch grows with each feature change. */
+static void gb__fill_features(gb_broker *b, gb_request *req, gp_api_versions_response *resp)
+{
+    static const char name[] = "transaction.version";
+    resp->supported_features_count = 1;
+    resp->supported_features = gp_arena_calloc(&req->arena, 1, sizeof *resp->supported_features);
+    resp->supported_features[0] = (gp_api_versions_response_supported_feature){gp_str_c(name), 0, 2};
+    resp->finalized_features_epoch = b->started_ms;
+    int16_t level = b->cfg->gregor_transaction_version;
+    if (level <= 0) {
+        resp->finalized_features_count = 0; /* as Kafka: a feature at level 0 is not listed */
+        return;
+    }
+    resp->finalized_features_count = 1;
+    resp->finalized_features = gp_arena_calloc(&req->arena, 1, sizeof *resp->finalized_features);
+    resp->finalized_features[0] = (gp_api_versions_response_finalized_feature){gp_str_c(name), level, level};
+}
+
 void gb_handle_api_versions(gb_broker *b, gb_request *req)
 {
     const gp_api_versions_request *body = req->body;
@@ -72,6 +97,8 @@ void gb_handle_api_versions(gb_broker *b, gb_request *req)
         }
     }
     gb__fill_api_keys(req, resp);
+    if (req->version >= 3)
+        gb__fill_features(b, req, resp);
     gb_request_respond(req);
 }
 

@@ -29,6 +29,7 @@
 #include "broker/core/gb_group_records.h"
 #include "broker/core/gb_flusher.h"
 #include "broker/core/gb_txn_coordinator.h"
+#include "broker/core/gb_txn_state.h"
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_errors.h"
 
@@ -428,6 +429,7 @@ static void gb__fill_txn_commit_response(gb_request *req, const gb_commit *c)
         const gp_txn_offset_commit_request_topic *t = &body->topics[i];
         gp_txn_offset_commit_response_topic *rt = &resp->topics[i];
         rt->name = t->name;
+        rt->topic_id = t->topic_id; /* v6+ */
         rt->partitions_count = t->partitions_count > 0 ? t->partitions_count : 0;
         rt->partitions = gp_arena_calloc(&req->arena, (size_t)(rt->partitions_count ? rt->partitions_count : 1),
                                          sizeof *rt->partitions);
@@ -442,59 +444,38 @@ static void gb__fill_txn_commit_response(gb_request *req, const gb_commit *c)
  * TxnOffsetCommit: a transactional producer commits a group's offsets as
  * part of its transaction (sendOffsetsToTransaction). Checks in Kafka's
  * order: the group id (INVALID_GROUP_ID when empty), topics that do not
- * exist (UNKNOWN_TOPIC_OR_PARTITION), the transaction (the transaction
- * coordinator's verification that the producer added the group's
- * __consumer_offsets partition with AddOffsetsToTxn: its error on every
- * partition), then the group (loading, member and generation from v3).
- * The offsets are appended as one transactional batch and stay pending
- * until the producer's COMMIT marker reaches that partition
+ * exist (UNKNOWN_TOPIC_OR_PARTITION), the transaction, then the group
+ * (loading, member and generation from v3). The transaction: before v5 the
+ * producer must have added the group's __consumer_offsets partition with
+ * AddOffsetsToTxn (the coordinator's verification, its error on every
+ * partition); from v5 (transaction version 2) this request adds it, and
+ * waits for that. The offsets are appended as one transactional batch and
+ * stay pending until the producer's COMMIT marker reaches that partition
  * (gb_group_coordinator_txn_marker). Answered once durable, as
  * OffsetCommit.
  */
-void gb_handle_txn_offset_commit(gb_broker *b, gb_request *req)
+typedef struct gb_txn_commit {
+    gb_broker *b;
+    gb_request *req;
+    gb_commit *c;
+    int32_t n;
+} gb_txn_commit;
+
+/* The transaction's answer (0: the partition is in it): commit, answer. */
+static void gb__txn_commit_go(gb_txn_commit *tc, int16_t err)
 {
+    gb_broker *b = tc->b;
+    gb_request *req = tc->req;
     const gp_txn_offset_commit_request *body = req->body;
-    int64_t now;
-    gb_groups *gs = gb_group_coordinator_groups(b, &now);
-    int32_t n = 0;
-    for (int32_t i = 0; i < body->topics_count; i++)
-        n += body->topics[i].partitions_count > 0 ? body->topics[i].partitions_count : 0;
-    gb_commit *c = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *c);
-    int32_t k = 0, valid = 0;
-    for (int32_t i = 0; i < body->topics_count; i++) {
-        const gp_txn_offset_commit_request_topic *t = &body->topics[i];
-        gb_topic *topic = t->name.len > 0 ? gb_topic_find(b, t->name.p, (size_t)t->name.len) : NULL;
-        for (int32_t j = 0; j < t->partitions_count; j++, k++) {
-            const gp_txn_offset_commit_request_partition *p = &t->partitions[j];
-            c[k].topic = t->name;
-            c[k].partition = p->partition_index;
-            c[k].offset = p->committed_offset;
-            c[k].leader_epoch = p->committed_leader_epoch;
-            c[k].metadata = p->committed_metadata;
-            c[k].commit_timestamp = -1;
-            c[k].expire_timestamp = -1;
-            if (!topic || !gb_topic_partition(topic, p->partition_index))
-                c[k].error = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
-            else
-                valid++;
-        }
-    }
-    int16_t err = 0;
-    int32_t written = -1;
-    if (body->group_id.len <= 0) {
-        err = GP_E_INVALID_GROUP_ID;
-    } else if (valid > 0) {
-        int32_t part = gb_groups_partition_for(gs, body->group_id);
-        err = gb_txn_coordinator_verify(b, body->transactional_id, body->producer_id, body->producer_epoch,
-                                        GB_OFFSETS_TOPIC, strlen(GB_OFFSETS_TOPIC), part);
-        if (!err) {
-            /* the verification may have taken time: the state machine's clock */
-            gs = gb_group_coordinator_groups(b, &now);
-            err = gb_group_txn_commit(gs, body->group_id, body->producer_id, body->producer_epoch,
-                                      body->generation_id_or_member_epoch, body->member_id, body->group_instance_id, c,
-                                      n, now, &written);
-            gb_group_coordinator_rearm(b);
-        }
+    gb_commit *c = tc->c;
+    int32_t n = tc->n, written = -1;
+    if (!err) {
+        int64_t now; /* the transaction's answer may have taken time: the state machine's clock */
+        gb_groups *gs = gb_group_coordinator_groups(b, &now);
+        err = gb_group_txn_commit(gs, body->group_id, body->producer_id, body->producer_epoch,
+                                  body->generation_id_or_member_epoch, body->member_id, body->group_instance_id, c, n,
+                                  now, &written);
+        gb_group_coordinator_rearm(b);
     }
     if (err)
         for (int32_t i = 0; i < n; i++)
@@ -510,6 +491,86 @@ void gb_handle_txn_offset_commit(gb_broker *b, gb_request *req)
     }
     gb__fill_txn_commit_response(req, c);
     gb_request_respond(req);
+}
+
+/* The implicit add's answer (v5+), as Kafka's group coordinator gives a
+ * transaction coordinator's refusal: a busy or unavailable one as
+ * COORDINATOR_NOT_AVAILABLE (the client retries), PRODUCER_FENCED as
+ * INVALID_PRODUCER_EPOCH, a partition not in the transaction as
+ * TRANSACTION_ABORTABLE. */
+static void gb__txn_commit_added(void *arg, int16_t error, int64_t pid, int16_t epoch)
+{
+    (void)pid;
+    (void)epoch;
+    switch (error) {
+    case GP_E_CONCURRENT_TRANSACTIONS:
+    case GP_E_COORDINATOR_LOAD_IN_PROGRESS:
+    case GP_E_NOT_COORDINATOR:
+        error = GP_E_COORDINATOR_NOT_AVAILABLE;
+        break;
+    case GP_E_PRODUCER_FENCED:
+        error = GP_E_INVALID_PRODUCER_EPOCH;
+        break;
+    case GP_E_INVALID_TXN_STATE:
+        error = GP_E_TRANSACTION_ABORTABLE;
+        break;
+    default:
+        break;
+    }
+    gb__txn_commit_go(arg, error);
+}
+
+void gb_handle_txn_offset_commit(gb_broker *b, gb_request *req)
+{
+    const gp_txn_offset_commit_request *body = req->body;
+    int64_t now;
+    gb_groups *gs = gb_group_coordinator_groups(b, &now);
+    int32_t n = 0;
+    for (int32_t i = 0; i < body->topics_count; i++)
+        n += body->topics[i].partitions_count > 0 ? body->topics[i].partitions_count : 0;
+    gb_txn_commit *tc = gp_arena_calloc(&req->arena, 1, sizeof *tc);
+    gb_commit *c = gp_arena_calloc(&req->arena, (size_t)(n ? n : 1), sizeof *c);
+    *tc = (gb_txn_commit){b, req, c, n};
+    int32_t k = 0, valid = 0;
+    for (int32_t i = 0; i < body->topics_count; i++) {
+        const gp_txn_offset_commit_request_topic *t = &body->topics[i];
+        gb_topic *topic = req->version >= 6 ? gb_topic_find_id(b, &t->topic_id)
+                          : t->name.len > 0 ? gb_topic_find(b, t->name.p, (size_t)t->name.len)
+                                            : NULL;
+        for (int32_t j = 0; j < t->partitions_count; j++, k++) {
+            const gp_txn_offset_commit_request_partition *p = &t->partitions[j];
+            c[k].topic = topic ? (gp_str){topic->name, (int32_t)topic->name_len} : t->name;
+            c[k].partition = p->partition_index;
+            c[k].offset = p->committed_offset;
+            c[k].leader_epoch = p->committed_leader_epoch;
+            c[k].metadata = p->committed_metadata;
+            c[k].commit_timestamp = -1;
+            c[k].expire_timestamp = -1;
+            if (!topic || !gb_topic_partition(topic, p->partition_index))
+                c[k].error = req->version >= 6 && !topic ? GP_E_UNKNOWN_TOPIC_ID : GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+            else
+                valid++;
+        }
+    }
+    if (body->group_id.len <= 0) {
+        gb__txn_commit_go(tc, GP_E_INVALID_GROUP_ID);
+        return;
+    }
+    if (valid == 0) {
+        gb__txn_commit_go(tc, 0); /* every partition has its error; nothing to commit */
+        return;
+    }
+    int32_t part = gb_groups_partition_for(gs, body->group_id);
+    gb_txns *txns = req->version >= 5 ? gb_txn_coordinator_txns(b) : NULL;
+    if (txns) {
+        gb_txn_tp tp = {(char *)GB_OFFSETS_TOPIC, strlen(GB_OFFSETS_TOPIC), part};
+        gb_txns_add_partitions(txns, body->transactional_id, body->producer_id, body->producer_epoch, &tp, 1, 2,
+                               gb__txn_commit_added, tc);
+        return;
+    }
+    gb__txn_commit_go(tc, gb_txn_coordinator_verify(b, body->transactional_id, body->producer_id,
+                                                    body->producer_epoch, GB_OFFSETS_TOPIC, strlen(GB_OFFSETS_TOPIC),
+                                                    part));
 }
 
 /* ---- OffsetFetch ---------------------------------------------------------------------------- */

@@ -3,11 +3,17 @@
  * 1): they are up-converted to one record batch (protocol/gp_legacy) and
  * then take the same path, as Kafka 3.x did (Kafka 4 refuses them). v13
  * names topics by id (an unknown one is UNKNOWN_TOPIC_ID, and is never
- * auto-created). v12 is v11 for Gregor: Kafka 4 adds a transactional
- * batch's partition to its transaction implicitly from v12 (KIP-890 part
- * 2, transaction.version 2), which Gregor does not offer (ApiVersions
- * finalizes no transaction.version, so clients add partitions with
- * AddPartitionsToTxn): such a batch is verified as in v11.
+ * auto-created). From v12 (KIP-890 part 2, transaction version 2) a
+ * transactional batch's partition joins the producer's transaction with
+ * the write itself: the request waits for the coordinator to record it
+ * (and holds the connection's next requests back meanwhile, so that they
+ * do not append before it); older versions must have added it with
+ * AddPartitionsToTxn (verified when transaction.partition.verification
+ * .enable, KIP-890 part 1). The coordinator's refusals are answered as
+ * Kafka translates them for producers: PRODUCER_FENCED as
+ * INVALID_PRODUCER_EPOCH, a busy or unavailable coordinator as the
+ * retriable NOT_ENOUGH_REPLICAS, a partition not in the transaction as
+ * TRANSACTION_ABORTABLE from v11 (INVALID_TXN_STATE before).
  *
  * Per partition, before anything is written: the topic exists (or is
  * auto-created), the blob is one valid v2 batch (gp_batches_validate:
@@ -36,14 +42,20 @@
 #include "broker/core/gb_cache.h"
 #include "broker/core/gb_append.h"
 #include "broker/core/gb_txn_coordinator.h"
+#include "broker/core/gb_txn_state.h"
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
 #include "protocol/gp_legacy.h"
 
 typedef struct gb_produce {
+    gb_broker *b;
     gb_request *req;
-    int waiting; /* flushes not done yet, + 1 while the handler runs */
+    int waiting;      /* flushes not done yet, + 1 while the handler runs */
+    gb_topic **topics; /* per topic_data: found (or auto-created), or NULL */
+    int64_t now;
+    bool durable, bad_acks, txn_refused;
+    int16_t added; /* v12+: the implicit add's answer; -1 when there was none */
 } gb_produce;
 
 /* One partition of an acks=all request waiting for the flusher. */
@@ -174,6 +186,33 @@ static int gb__prepare(void *arg, uint8_t **data, size_t *len)
 /* Validate one partition's records and append them through the partition
  * append path (core/gb_append.h), with acks=all waiting for the flusher
  * (pp->waiting counts it) or flush.messages otherwise; fill pr. */
+/* A transaction coordinator's refusal as Kafka's ReplicaManager answers
+ * it to a producer. */
+static void gb__txn_refused(gb_request *req, gp_produce_response_partition_response *pr, int16_t err)
+{
+    switch (err) {
+    case GP_E_PRODUCER_FENCED:
+        pr->error_code = GP_E_INVALID_PRODUCER_EPOCH;
+        break;
+    case GP_E_CONCURRENT_TRANSACTIONS:
+    case GP_E_COORDINATOR_LOAD_IN_PROGRESS:
+    case GP_E_COORDINATOR_NOT_AVAILABLE:
+    case GP_E_NOT_COORDINATOR:
+        /* retriable for every producer, without a metadata refresh */
+        pr->error_code = GP_E_NOT_ENOUGH_REPLICAS;
+        pr->error_message = gp_str_c(gp_arena_printf(
+            &req->arena, "Unable to verify the partition has been added to the transaction. Underlying error: %s",
+            gp_error_name(err)));
+        break;
+    case GP_E_INVALID_TXN_STATE:
+        pr->error_code = req->version >= 11 ? GP_E_TRANSACTION_ABORTABLE : GP_E_INVALID_TXN_STATE;
+        pr->error_message = gp_str_c("Record was not part of an ongoing transaction");
+        break;
+    default:
+        pr->error_code = err;
+    }
+}
+
 static void gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb_partition *p, gp_records records,
                                   gp_produce_response_partition_response *pr, int64_t now, gb_produce *pp, bool durable)
 {
@@ -224,18 +263,18 @@ static void gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
         pr->error_message = gp_str_c("zstd compression needs Produce v7 or later");
         return;
     }
-    if (info.transactional && b->cfg->transaction_partition_verification_enable) {
-        /* KIP-890 part 1: the partition must be in the producer's ongoing
-         * transaction (the coordinator is in this process: no
-         * AddPartitionsToTxn round trip). A newer epoch holding the id is
-         * INVALID_PRODUCER_EPOCH on the data path, as Kafka maps it. */
+    if (info.transactional && (pp->added >= 0 || b->cfg->transaction_partition_verification_enable)) {
+        /* The partition must be in the producer's ongoing transaction:
+         * added by this request (v12+), or before with AddPartitionsToTxn
+         * (KIP-890 part 1; the coordinator is in this process: no round
+         * trip). A batch of another producer than the one the request
+         * added for is checked as in v11. */
         const gp_produce_request *body = req->body;
-        int16_t verr = gb_txn_coordinator_verify(b, body->transactional_id, info.producer_id, info.producer_epoch,
-                                                 t->name, t->name_len, p->index);
+        int16_t verr = pp->added > 0 ? pp->added
+                                     : gb_txn_coordinator_verify(b, body->transactional_id, info.producer_id,
+                                                                 info.producer_epoch, t->name, t->name_len, p->index);
         if (verr) {
-            pr->error_code = verr == GP_E_PRODUCER_FENCED ? GP_E_INVALID_PRODUCER_EPOCH : verr;
-            if (verr == GP_E_INVALID_TXN_STATE)
-                pr->error_message = gp_str_c("Record was not part of an ongoing transaction");
+            gb__txn_refused(req, pr, verr);
             return;
         }
     }
@@ -320,6 +359,13 @@ static void gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
     }
 }
 
+/* A v2 record batch's transactional bit. */
+static bool gb__batch_transactional(gp_records r)
+{
+    return r.p && r.len >= GP_BATCH_HEADER_SIZE && r.p[GP_BATCH_OFF_MAGIC] == GP_BATCH_MAGIC &&
+           (r.p[GP_BATCH_OFF_ATTRIBUTES + 1] & 0x10);
+}
+
 /* Whether any partition's first batch is transactional (Kafka's
  * RequestUtils.hasTransactionalRecords). */
 static bool gb__has_transactional_records(const gp_produce_request *body)
@@ -327,33 +373,125 @@ static bool gb__has_transactional_records(const gp_produce_request *body)
     for (int32_t i = 0; i < body->topic_data_count; i++) {
         const gp_produce_request_topic_data *td = &body->topic_data[i];
         for (int32_t j = 0; j < td->partition_data_count; j++) {
-            gp_records r = td->partition_data[j].records;
-            if (r.p && r.len >= GP_BATCH_HEADER_SIZE && r.p[GP_BATCH_OFF_MAGIC] == GP_BATCH_MAGIC &&
-                (r.p[GP_BATCH_OFF_ATTRIBUTES + 1] & 0x10)) /* the attributes' transactional bit */
+            if (gb__batch_transactional(td->partition_data[j].records))
                 return true;
         }
     }
     return false;
 }
 
+/* Append every partition and answer (or wait for the flusher). */
+static void gb__produce_all(gb_broker *b, gb_produce *pp)
+{
+    gb_request *req = pp->req;
+    const gp_produce_request *body = req->body;
+    gp_produce_response *resp = req->resp;
+    for (int32_t i = 0; i < resp->responses_count; i++) {
+        const gp_produce_request_topic_data *td = &body->topic_data[i];
+        gp_produce_response_topic_response *tr = &resp->responses[i];
+        gb_topic *t = pp->topics[i];
+        for (int32_t j = 0; j < tr->partition_responses_count; j++) {
+            const gp_produce_request_partition_data *in = &td->partition_data[j];
+            gp_produce_response_partition_response *pr = &tr->partition_responses[j];
+            if (pp->txn_refused) {
+                pr->error_code = GP_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+                continue;
+            }
+            if (pp->bad_acks) {
+                pr->error_code = GP_E_INVALID_REQUIRED_ACKS;
+                continue;
+            }
+            gb_partition *p = t ? gb_topic_partition(t, in->index) : NULL;
+            if (!p) {
+                pr->error_code = !t && req->version >= 13 ? GP_E_UNKNOWN_TOPIC_ID : GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            gb__produce_partition(b, req, t, p, in->records, pr, pp->now, pp, pp->durable);
+        }
+    }
+    if (body->acks == 0 && !pp->bad_acks) {
+        gb_request_respond_none(req); /* Kafka never answers acks=0 */
+        return;
+    }
+    if (--pp->waiting == 0)
+        gb_request_respond(req);
+}
+
+static void gb__produce_added(void *arg, int16_t error, int64_t pid, int16_t epoch)
+{
+    (void)pid;
+    (void)epoch;
+    gb_produce *pp = arg;
+    pp->added = error;
+    /* First: the answer may free the request. The requests held back are
+     * dispatched from the loop, after these appends. */
+    gb_request_resume(pp->req);
+    gb__produce_all(pp->b, pp);
+}
+
+/* v12+ (transaction version 2): the partitions of the request's
+ * transactional batches join the producer's transaction before anything
+ * is appended. Returns false when there is nothing to add. */
+static bool gb__produce_add(gb_broker *b, gb_produce *pp)
+{
+    gb_request *req = pp->req;
+    const gp_produce_request *body = req->body;
+    if (req->version < 12 || pp->bad_acks || pp->txn_refused || body->transactional_id.len <= 0)
+        return false;
+    size_t n = 0, cap = 0;
+    for (int32_t i = 0; i < body->topic_data_count; i++)
+        cap += body->topic_data[i].partition_data_count > 0 ? (size_t)body->topic_data[i].partition_data_count : 0;
+    gb_txn_tp *tps = gp_arena_calloc(&req->arena, cap ? cap : 1, sizeof *tps);
+    int64_t pid = -1;
+    int16_t epoch = -1;
+    for (int32_t i = 0; i < body->topic_data_count; i++) {
+        gb_topic *t = pp->topics[i];
+        const gp_produce_request_topic_data *td = &body->topic_data[i];
+        for (int32_t j = 0; t && j < td->partition_data_count; j++) {
+            gp_records r = td->partition_data[j].records;
+            if (!gb__batch_transactional(r) || !gb_topic_partition(t, td->partition_data[j].index))
+                continue;
+            if (pid < 0) {
+                /* the request's producer: Kafka allows one per request */
+                pid = (int64_t)gu_be64(r.p + GP_BATCH_OFF_PRODUCER_ID);
+                epoch = (int16_t)gu_be16(r.p + GP_BATCH_OFF_PRODUCER_EPOCH);
+            }
+            tps[n++] = (gb_txn_tp){t->name, t->name_len, td->partition_data[j].index};
+        }
+    }
+    if (n == 0)
+        return false;
+    gb_txns *txns = gb_txn_coordinator_topic(b, true) ? gb_txn_coordinator_txns(b) : NULL;
+    gb_request_hold(req);
+    if (!txns) {
+        gb__produce_added(pp, GP_E_COORDINATOR_NOT_AVAILABLE, -1, -1);
+        return true;
+    }
+    gb_txns_add_partitions(txns, body->transactional_id, pid, epoch, tps, n, 2, gb__produce_added, pp);
+    return true;
+}
+
 void gb_handle_produce(gb_broker *b, gb_request *req)
 {
     const gp_produce_request *body = req->body;
     gp_produce_response *resp = req->resp;
-    int64_t now = gu_wall_ms();
+    gb_produce *pp = gp_arena_calloc(&req->arena, 1, sizeof *pp);
+    pp->b = b;
+    pp->req = req;
+    pp->waiting = 1; /* released at the end of gb__produce_all */
+    pp->now = gu_wall_ms();
+    pp->added = -1;
     /* As Kafka's KafkaApis.handleProduceRequest, before anything else:
      * transactional records need the request's transactional id. */
-    bool txn_refused =
-        req->version >= 3 && body->transactional_id.len < 0 && gb__has_transactional_records(body);
-    bool bad_acks = body->acks != 0 && body->acks != 1 && body->acks != -1;
-    bool durable = body->acks == -1 && b->cfg->gregor_acks_all_fsync;
-    gb_produce *pp = gp_arena_calloc(&req->arena, 1, sizeof *pp);
-    pp->req = req;
-    pp->waiting = 1; /* released at the end of this function */
+    pp->txn_refused = req->version >= 3 && body->transactional_id.len < 0 && gb__has_transactional_records(body);
+    pp->bad_acks = body->acks != 0 && body->acks != 1 && body->acks != -1;
+    pp->durable = body->acks == -1 && b->cfg->gregor_acks_all_fsync;
 
     resp->responses_count = body->topic_data_count > 0 ? body->topic_data_count : 0;
     resp->responses = gp_arena_calloc(&req->arena, (size_t)(resp->responses_count ? resp->responses_count : 1),
                                       sizeof *resp->responses);
+    pp->topics = gp_arena_calloc(&req->arena, (size_t)(resp->responses_count ? resp->responses_count : 1),
+                                 sizeof *pp->topics);
     for (int32_t i = 0; i < resp->responses_count; i++) {
         const gp_produce_request_topic_data *td = &body->topic_data[i];
         gp_produce_response_topic_response *tr = &resp->responses[i];
@@ -363,40 +501,22 @@ void gb_handle_produce(gb_broker *b, gb_request *req)
         tr->partition_responses =
             gp_arena_alloc(&req->arena, (size_t)(tr->partition_responses_count ? tr->partition_responses_count : 1) *
                                             sizeof *tr->partition_responses);
-        gb_topic *t = NULL;
-        if (!bad_acks && !txn_refused && req->version >= 13) {
-            t = gb_topic_find_id(b, &td->topic_id);
-        } else if (!bad_acks && !txn_refused) {
-            t = gb_topic_find(b, td->name.p, (size_t)td->name.len);
-            if (!t && td->name.len > 0)
-                t = gb_topic_auto_create(b, td->name.p, (size_t)td->name.len);
-        }
         for (int32_t j = 0; j < tr->partition_responses_count; j++) {
-            const gp_produce_request_partition_data *in = &td->partition_data[j];
             gp_produce_response_partition_response *pr = &tr->partition_responses[j];
             gp_produce_response_partition_response_init(pr);
-            pr->index = in->index;
+            pr->index = td->partition_data[j].index;
             pr->base_offset = -1;
-            if (txn_refused) {
-                pr->error_code = GP_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-                continue;
-            }
-            if (bad_acks) {
-                pr->error_code = GP_E_INVALID_REQUIRED_ACKS;
-                continue;
-            }
-            gb_partition *p = t ? gb_topic_partition(t, in->index) : NULL;
-            if (!p) {
-                pr->error_code = !t && req->version >= 13 ? GP_E_UNKNOWN_TOPIC_ID : GP_E_UNKNOWN_TOPIC_OR_PARTITION;
-                continue;
-            }
-            gb__produce_partition(b, req, t, p, in->records, pr, now, pp, durable);
+        }
+        if (pp->bad_acks || pp->txn_refused)
+            continue;
+        if (req->version >= 13) {
+            pp->topics[i] = gb_topic_find_id(b, &td->topic_id);
+        } else {
+            pp->topics[i] = gb_topic_find(b, td->name.p, (size_t)td->name.len);
+            if (!pp->topics[i] && td->name.len > 0)
+                pp->topics[i] = gb_topic_auto_create(b, td->name.p, (size_t)td->name.len);
         }
     }
-    if (body->acks == 0 && !bad_acks) {
-        gb_request_respond_none(req); /* Kafka never answers acks=0 */
-        return;
-    }
-    if (--pp->waiting == 0)
-        gb_request_respond(req);
+    if (!gb__produce_add(b, pp))
+        gb__produce_all(b, pp);
 }

@@ -1,6 +1,6 @@
 /*
  * The transaction coordinator's APIs: InitProducerId with a transactional
- * id, AddPartitionsToTxn v0-v5, AddOffsetsToTxn v0-v4, EndTxn v0-v4,
+ * id, AddPartitionsToTxn v0-v5, AddOffsetsToTxn v0-v4, EndTxn v0-v5,
  * DescribeTransactions v0, ListTransactions v0-v1 (Kafka's KafkaApis and
  * TransactionCoordinator are the reference). The rules are in
  * core/gb_txn_state; here are the wire shapes, the topic checks, and the
@@ -199,7 +199,8 @@ static void gb__add_one(gb_broker *b, gb_txns *txns, gb_add_txn *x)
         for (int32_t j = 0; j < x->npartitions[i]; j++)
             tps[k++] = (gb_txn_tp){(char *)x->topic_names[i].p, (size_t)x->topic_names[i].len, x->partitions[i][j]};
     x->ctx->outstanding++;
-    gb_txns_add_partitions(txns, x->id, x->pid, x->epoch, tps, total, gb__add_done, x);
+    /* v5 comes from a partition leader adding implicitly for a version 2 client */
+    gb_txns_add_partitions(txns, x->id, x->pid, x->epoch, tps, total, x->req->version >= 5 ? 2 : 0, gb__add_done, x);
 }
 
 void gb_handle_add_partitions_to_txn(gb_broker *b, gb_request *req)
@@ -298,7 +299,7 @@ void gb_handle_add_offsets_to_txn(gb_broker *b, gb_request *req)
         .topic_len = strlen(GB_OFFSETS_TOPIC),
         .partition = gb_group_partition_for(body->group_id.p, (size_t)body->group_id.len, offsets->npartitions),
     };
-    gb_txns_add_partitions(txns, body->transactional_id, body->producer_id, body->producer_epoch, &tp, 1,
+    gb_txns_add_partitions(txns, body->transactional_id, body->producer_id, body->producer_epoch, &tp, 1, 0,
                            gb__add_offsets_done, req);
 }
 
@@ -306,11 +307,12 @@ void gb_handle_add_offsets_to_txn(gb_broker *b, gb_request *req)
 
 static void gb__end_done(void *arg, int16_t error, int64_t pid, int16_t epoch)
 {
-    (void)pid;
-    (void)epoch;
     gb_request *req = arg;
     gp_end_txn_response *resp = req->resp;
     resp->error_code = gb__fenced_for(error, req->version, 2);
+    /* v5: the producer id and epoch the client goes on with */
+    resp->producer_id = error ? -1 : pid;
+    resp->producer_epoch = error ? -1 : epoch;
     gb_request_respond(req);
 }
 
@@ -322,8 +324,9 @@ void gb_handle_end_txn(gb_broker *b, gb_request *req)
         gb__end_done(req, GP_E_COORDINATOR_NOT_AVAILABLE, -1, -1);
         return;
     }
-    gb_txns_end(txns, body->transactional_id, body->producer_id, body->producer_epoch, body->committed, gb__end_done,
-                req);
+    /* v5 is transaction version 2 (KIP-890 part 2): the epoch is bumped */
+    gb_txns_end(txns, body->transactional_id, body->producer_id, body->producer_epoch, body->committed,
+                req->version >= 5 ? 2 : 0, gb__end_done, req);
 }
 
 /* ---- DescribeTransactions, ListTransactions ------------------------------------------ */

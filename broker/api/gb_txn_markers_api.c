@@ -1,5 +1,6 @@
 /*
- * WriteTxnMarkers v1 (API 27; v0 was removed in Kafka 4, as here): write COMMIT or ABORT markers to
+ * WriteTxnMarkers v0-v2 (API 27; v2 says the transaction version, and a
+ * version 2 marker must be newer than the producer's epoch): write COMMIT or ABORT markers to
  * partitions, as Kafka's KafkaApis.handleWriteTxnMarkersRequest. A
  * transaction coordinator sends it to partition leaders; on Gregor the
  * coordinator calls core/gb_txn_markers directly, and this API serves
@@ -68,6 +69,7 @@ void gb_handle_write_txn_markers(gb_broker *b, gb_request *req)
             .producer_epoch = im->producer_epoch,
             .coordinator_epoch = im->coordinator_epoch,
             .commit = im->transaction_result,
+            .transaction_version = im->transaction_version, /* v2+; 0 before */
         };
         for (int32_t j = 0; j < nt; j++) {
             const gp_write_txn_markers_request_writable_txn_marker_topic *it = &im->topics[j];

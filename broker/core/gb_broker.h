@@ -44,6 +44,7 @@ typedef struct gb_broker {
     uv_timer_t checkpoint_timers[2]; /* [1]: recovery points, [0]: log start offsets */
     uv_signal_t sigint, sigterm;     /* an orderly stop (gb_lifecycle.c) */
     gb_partition_events partition_events; /* listeners, registered at start-up */
+    int64_t started_ms; /* wall clock at start: the epoch of ApiVersions' finalized features */
     bool stopping;
 } gb_broker;
 

@@ -305,6 +305,9 @@ static void gb__markers(void *ctx, gb_txn *x)
         .producer_epoch = v.epoch,
         .coordinator_epoch = 0, /* the leader epoch of __transaction_state's partitions: always 0 here */
         .commit = gb_txn_markers_commit(x),
+        /* not 2, even for a version 2 transaction: a marker written again
+         * after a restart (Prepare* replayed) must not be refused */
+        .transaction_version = 0,
     };
     j->ntodo = v.nparts;
     j->todo = gu_calloc(v.nparts ? v.nparts : 1, sizeof *j->todo);
@@ -426,6 +429,7 @@ int gb_txn_coordinator_open(gb_broker *b, char *err, size_t errlen)
         .max_timeout_ms = cfg->transaction_max_timeout_ms,
         .id_expiration_ms = cfg->transactional_id_expiration_ms,
         .log_num_partitions = t ? t->npartitions : cfg->transaction_state_log_num_partitions,
+        .transaction_version = cfg->gregor_transaction_version,
     };
     gb_txn_hooks hooks = {
         .ctx = c,

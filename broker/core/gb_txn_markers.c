@@ -54,6 +54,16 @@ void gb_txn_write_marker(gb_broker *b, gb_partition *p, const gb_txn_marker_req 
 {
     int64_t now = gu_wall_ms();
     bool append_time = gc_topic_log_append_time(&p->topic->cfg);
+    if (m->transaction_version >= 2) {
+        const gs_producer *known = gs_pstate_find(p->pstate, m->producer_id);
+        if (known && m->producer_epoch <= known->epoch) {
+            gb_logger_debug("partition %s-%d: transaction version 2 marker of producer %lld epoch %d refused: "
+                            "not newer than the producer's epoch %d",
+                            p->topic->name, p->index, (long long)m->producer_id, m->producer_epoch, known->epoch);
+            done(arg, GP_E_INVALID_PRODUCER_EPOCH);
+            return;
+        }
+    }
     gp_txn_marker marker = {
         .type = m->commit ? GP_CONTROL_COMMIT : GP_CONTROL_ABORT,
         .coordinator_epoch = m->coordinator_epoch,

@@ -23,6 +23,10 @@ typedef struct gb_txn_marker_req {
     int16_t producer_epoch;
     int32_t coordinator_epoch;
     bool commit; /* COMMIT, else ABORT */
+    /* 2: the transaction ended under transaction version 2, whose markers
+     * carry an epoch newer than the producer's writes (refused otherwise,
+     * INVALID_PRODUCER_EPOCH, as Kafka 4) */
+    int16_t transaction_version;
 } gb_txn_marker_req;
 
 /* done(arg, 0) once the marker is appended and on disk (the coordinator

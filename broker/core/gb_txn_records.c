@@ -5,6 +5,7 @@
  */
 #include "broker/core/gb_txn_records.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static const char *const gb__status_names[] = {
@@ -33,25 +34,49 @@ gp_bytes gb_txn_key_encode(gp_arena *a, gp_str transactional_id)
 
 gp_bytes gb_txn_value_encode(gp_arena *a, const gb_txn_value *v)
 {
-    size_t n = 2 + 8 + 2 + 4 + 1 + 4 + 8 + 8;
+    bool flex = v->version >= 1;
+    /* generous for the compact lengths and the tagged fields */
+    size_t n = 2 + 8 + 2 + 4 + 1 + 5 + 8 + 8 + 1 + 3 * (2 + 8);
     for (int32_t i = 0; i < v->ntopics; i++)
-        n += gp_size_string(false, v->topics[i].topic) + 4 + 4 * (size_t)v->topics[i].npartitions;
+        n += gp_size_string(flex, v->topics[i].topic) + 5 + 1 + 4 * (size_t)v->topics[i].npartitions;
     gp_writer w;
     gp_writer_init(&w, gp_arena_alloc(a, n), n);
-    gp_write_int16(&w, 0);
+    gp_write_int16(&w, flex ? 1 : 0);
     gp_write_int64(&w, v->producer_id);
     gp_write_int16(&w, v->producer_epoch);
     gp_write_int32(&w, v->timeout_ms);
     gp_write_int8(&w, v->status);
-    gp_write_array_len(&w, false, v->ntopics < 0 ? -1 : v->ntopics);
+    gp_write_array_len(&w, flex, v->ntopics < 0 ? -1 : v->ntopics);
     for (int32_t i = 0; i < v->ntopics; i++) {
-        gp_write_string(&w, false, v->topics[i].topic);
-        gp_write_int32(&w, v->topics[i].npartitions);
+        gp_write_string(&w, flex, v->topics[i].topic);
+        gp_write_array_len(&w, flex, v->topics[i].npartitions);
         for (int32_t j = 0; j < v->topics[i].npartitions; j++)
             gp_write_int32(&w, v->topics[i].partitions[j]);
+        if (flex)
+            gp_write_uvarint(&w, 0); /* the partition struct's tags */
     }
     gp_write_int64(&w, v->last_update_ms);
     gp_write_int64(&w, v->start_ms);
+    if (flex) {
+        /* tagged fields that differ from their defaults, in tag order */
+        bool prev = v->previous_producer_id != -1, next = v->next_producer_id != -1, tv = v->client_txn_version != 0;
+        gp_write_uvarint(&w, (uint32_t)prev + (uint32_t)next + (uint32_t)tv);
+        if (prev) {
+            gp_write_uvarint(&w, 0);
+            gp_write_uvarint(&w, 8);
+            gp_write_int64(&w, v->previous_producer_id);
+        }
+        if (next) {
+            gp_write_uvarint(&w, 1);
+            gp_write_uvarint(&w, 8);
+            gp_write_int64(&w, v->next_producer_id);
+        }
+        if (tv) {
+            gp_write_uvarint(&w, 2);
+            gp_write_uvarint(&w, 2);
+            gp_write_int16(&w, v->client_txn_version);
+        }
+    }
     return gb__finish(&w);
 }
 

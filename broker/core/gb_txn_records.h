@@ -11,8 +11,10 @@
  *                       previousProducerId (0), nextProducerId (1),
  *                       clientTransactionVersion (2)
  *
- * Written as Kafka writes them for transaction version 0 and 1 clients: key
- * v0, value v0. Read: both value versions. A null value is a tombstone (an
+ * Written as Kafka writes them: key v0; value v0 when the finalized
+ * transaction.version is 0, v1 from 1 (Kafka 4's default is 2), with the
+ * tagged fields that differ from their defaults. Read: both value versions
+ * (and tag 3, NextProducerEpoch, skipped). A null value is a tombstone (an
  * expired transactional id).
  */
 #ifndef GB_TXN_RECORDS_H
@@ -48,6 +50,7 @@ typedef struct gb_txn_topic_parts {
 } gb_txn_topic_parts;
 
 typedef struct gb_txn_value {
+    int16_t version; /* written: 0 or 1 */
     int64_t producer_id;
     int64_t previous_producer_id; /* v1 tag 0; -1 */
     int64_t next_producer_id;     /* v1 tag 1; -1 */

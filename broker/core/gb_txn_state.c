@@ -23,6 +23,26 @@ enum {
     GB__OP_EXPIRE,
 };
 
+/* How a Prepare* moves the epoch. */
+enum {
+    GB__KEEP,  /* transaction version 0/1 EndTxn: the epoch stays */
+    GB__FENCE, /* tv 0/1 abort to fence the producer: +1, no previous epoch */
+    GB__BUMP,  /* tv 2 (every EndTxn, and fences of a tv 2 entry): +1, the old one kept as previous */
+};
+
+/* An implicit add (tv 2) waiting for the entry to be free. */
+typedef struct gb_txn_waiter {
+    struct gb_txn_waiter *next;
+    int64_t producer_id;
+    int16_t epoch;
+    gb_txn_tp *tps; /* owned, topics too */
+    size_t n;
+    gb_txn_cb done;
+    void *arg;
+} gb_txn_waiter;
+
+#define GB__MAX_WAITERS 256
+
 /* The state a transition leads to (written first, applied when durable). */
 typedef struct gb_txn_transit {
     int status;
@@ -33,6 +53,8 @@ typedef struct gb_txn_transit {
     int32_t timeout_ms;
     int64_t start_ms;
     int64_t update_ms;
+    int64_t next_producer_id; /* tv 2 at epoch exhaustion: taken at Complete*; -1 */
+    int16_t tv;               /* the client transaction version of the transition */
     bool clear_parts;
 } gb_txn_transit;
 
@@ -48,6 +70,8 @@ struct gb_txn {
     int status;
     int64_t start_ms;
     int64_t last_update_ms;
+    int64_t next_producer_id; /* see gb_txn_transit */
+    int16_t tv;               /* of the last transition (Kafka's clientTransactionVersion) */
     gb_txn_tp *parts;
     size_t nparts;  /* in the array; the last ones may be a pending AddPartitions' */
     size_t napplied; /* the partitions of the transaction as applied */
@@ -63,6 +87,9 @@ struct gb_txn {
     bool markers_running;
     bool markers_finished; /* a Complete* write failed after them: retried */
     bool commit;           /* the markers' type */
+    bool pid_for_end;      /* GB__OP_PID: for a tv 2 EndTxn at epoch exhaustion */
+    gb_txn_waiter *waiters, **waiters_tail;
+    size_t nwaiters;
     size_t slot;           /* in gb_txns.all */
     gb_txns *owner;
     gb_txn *hash_next;
@@ -114,8 +141,35 @@ static void gb__free_parts(gb_txn *x, size_t from)
         x->napplied = from;
 }
 
+static void gb__free_tps(gb_txn_tp *tps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(tps[i].topic);
+    free(tps);
+}
+
+/* Detach the waiters (to run them, or to drop them). */
+static gb_txn_waiter *gb__take_waiters(gb_txn *x)
+{
+    gb_txn_waiter *w = x->waiters;
+    x->waiters = NULL;
+    x->waiters_tail = &x->waiters;
+    x->nwaiters = 0;
+    return w;
+}
+
+static void gb__free_waiter(gb_txn_waiter *w)
+{
+    gb__free_tps(w->tps, w->n);
+    free(w);
+}
+
 static void gb__free_txn(gb_txn *x)
 {
+    for (gb_txn_waiter *w = gb__take_waiters(x), *next; w; w = next) {
+        next = w->next;
+        gb__free_waiter(w); /* unanswered: only gb_txns_free gets here with waiters */
+    }
     gb__free_parts(x, 0);
     free(x->parts);
     free(x->id);
@@ -191,6 +245,8 @@ static gb_txn *gb__create(gb_txns *t, gp_str id)
     x->status = GB_TXN_EMPTY;
     x->start_ms = -1;
     x->last_update_ms = gb__now(t);
+    x->next_producer_id = -1;
+    x->waiters_tail = &x->waiters;
     gb_txn **head = gb__bucket(t, x->id, x->id_len);
     x->hash_next = *head;
     *head = x;
@@ -205,6 +261,11 @@ static gb_txn *gb__create(gb_txns *t, gp_str id)
 
 static void gb__remove(gb_txns *t, gb_txn *x)
 {
+    for (gb_txn_waiter *w = gb__take_waiters(x), *next; w; w = next) {
+        next = w->next;
+        w->done(w->arg, GP_E_INVALID_PRODUCER_ID_MAPPING, -1, -1);
+        gb__free_waiter(w);
+    }
     gb_txn **pp = gb__bucket(t, x->id, x->id_len);
     while (*pp != x)
         pp = &(*pp)->hash_next;
@@ -257,9 +318,11 @@ static int gb__cmp_tp(const void *a, const void *b)
 static gp_bytes gb__value(gp_arena *a, const gb_txn *x, const gb_txn_transit *tr)
 {
     gb_txn_value v = {
+        .version = x->owner->lim.transaction_version >= 1 ? 1 : 0,
         .producer_id = tr->producer_id,
-        .previous_producer_id = -1,
-        .next_producer_id = -1,
+        .previous_producer_id = tr->last_producer_id,
+        .next_producer_id = tr->next_producer_id,
+        .client_txn_version = tr->tv,
         .producer_epoch = tr->epoch,
         .timeout_ms = tr->timeout_ms,
         .status = (int8_t)tr->status,
@@ -318,6 +381,8 @@ static gb_txn_transit gb__current(const gb_txn *x, int64_t now)
         .timeout_ms = x->timeout_ms,
         .start_ms = x->start_ms,
         .update_ms = now,
+        .next_producer_id = x->next_producer_id,
+        .tv = x->tv,
     };
 }
 
@@ -332,24 +397,50 @@ static void gb__apply(gb_txn *x)
     x->timeout_ms = tr->timeout_ms;
     x->start_ms = tr->start_ms;
     x->last_update_ms = tr->update_ms;
+    x->next_producer_id = tr->next_producer_id;
+    x->tv = tr->tv;
     if (tr->clear_parts)
         gb__free_parts(x, 0);
     x->napplied = x->nparts;
 }
 
-/* Prepare* (EndTxn, or an abort the coordinator starts). */
-static void gb__prepare(gb_txns *t, gb_txn *x, bool commit, bool bump, gb_txn_cb done, void *arg)
+/* Prepare* (EndTxn, or an abort the coordinator starts). epoch: GB__KEEP,
+ * GB__FENCE or GB__BUMP; next_pid: tv 2's new producer id at epoch
+ * exhaustion, or -1. */
+static void gb__prepare(gb_txns *t, gb_txn *x, bool commit, int epoch, int64_t next_pid, gb_txn_cb done, void *arg)
 {
-    x->tr = gb__current(x, gb__now(t));
+    int64_t now = gb__now(t);
+    x->tr = gb__current(x, now);
     x->tr.status = commit ? GB_TXN_PREPARE_COMMIT : GB_TXN_PREPARE_ABORT;
-    if (bump && x->epoch < INT16_MAX) {
-        /* Kafka's prepareFenceProducerEpoch: the old producer's writes and
-         * EndTxn are refused from now on. */
-        x->tr.last_epoch = -1;
+    x->tr.next_producer_id = next_pid;
+    if (x->status != GB_TXN_ONGOING) {
+        /* tv 2's abort with no transaction open: none of the old partitions */
+        gb__free_parts(x, 0);
+        x->tr.start_ms = now;
+    }
+    if (epoch != GB__KEEP && x->epoch < INT16_MAX) {
+        /* GB__FENCE is Kafka's prepareFenceProducerEpoch: the old
+         * producer's writes and EndTxn are refused from now on. GB__BUMP
+         * keeps the old epoch as the previous one: a retried EndTxn or
+         * InitProducerId with it is recognised. */
+        x->tr.last_epoch = epoch == GB__BUMP ? x->epoch : -1;
         x->tr.epoch = (int16_t)(x->epoch + 1);
     }
+    if (epoch == GB__BUMP)
+        x->tr.tv = 2;
+    else if (epoch == GB__KEEP)
+        x->tr.tv = 0;
     x->commit = commit;
     gb__write(t, x, GB__OP_PREPARE, done, arg);
+}
+
+/* An abort the coordinator starts (InitProducerId of a new producer, a
+ * timeout): the producer is fenced. A tv 2 entry gets one bump, as every tv
+ * 2 transaction end, and its producer learns of the abort on its next
+ * request (Kafka 4.4 answers so). */
+static void gb__fence(gb_txns *t, gb_txn *x)
+{
+    gb__prepare(t, x, false, x->tv >= 2 ? GB__BUMP : GB__FENCE, -1, NULL, NULL);
 }
 
 static void gb__start_markers(gb_txns *t, gb_txn *x)
@@ -365,6 +456,16 @@ static void gb__complete(gb_txns *t, gb_txn *x)
     x->tr = gb__current(x, gb__now(t));
     x->tr.status = x->commit ? GB_TXN_COMPLETE_COMMIT : GB_TXN_COMPLETE_ABORT;
     x->tr.clear_parts = true;
+    if (x->next_producer_id >= 0) {
+        /* tv 2 at epoch exhaustion: the markers carried the old id's last
+         * epoch; the producer goes on with the new id (Kafka's
+         * prepareComplete). */
+        x->tr.last_producer_id = x->producer_id;
+        x->tr.last_epoch = x->epoch;
+        x->tr.producer_id = x->next_producer_id;
+        x->tr.epoch = 0;
+        x->tr.next_producer_id = -1;
+    }
     gb__write(t, x, GB__OP_COMPLETE, NULL, NULL);
 }
 
@@ -397,7 +498,7 @@ static void gb__init(gb_txns *t, gb_txn *x, int32_t timeout_ms, int64_t pid, int
     case GB_TXN_ONGOING:
         /* Abort the open transaction with a bumped epoch first; the client
          * retries and gets the epoch after that. */
-        gb__prepare(t, x, false, true, NULL, NULL);
+        gb__fence(t, x);
         done(arg, GP_E_CONCURRENT_TRANSACTIONS, -1, -1);
         return;
     default:
@@ -434,6 +535,7 @@ static void gb__init(gb_txns *t, gb_txn *x, int32_t timeout_ms, int64_t pid, int
     tr.timeout_ms = timeout_ms;
     tr.start_ms = -1;
     tr.clear_parts = true;
+    tr.tv = 0; /* Kafka's InitProducerId transitions carry version 0 */
     x->tr = tr;
     gb__write(t, x, GB__OP_INIT, done, arg);
 }
@@ -473,6 +575,14 @@ void gb_txns_pid(gb_txn *x, int16_t error, int64_t id)
     void *arg = x->arg;
     x->op = GB__OP_NONE;
     x->done = NULL;
+    if (x->pid_for_end) {
+        x->pid_for_end = false;
+        if (error)
+            done(arg, error, -1, -1);
+        else
+            gb__prepare(t, x, x->commit, GB__BUMP, id, done, arg);
+        return;
+    }
     if (error) {
         if (x->producer_id < 0)
             gb__remove(t, x); /* never handed out */
@@ -497,6 +607,7 @@ void gb_txns_pid(gb_txn *x, int16_t error, int64_t id)
     x->tr.timeout_ms = x->want_timeout_ms;
     x->tr.start_ms = -1;
     x->tr.clear_parts = true;
+    x->tr.tv = 0;
     gb__write(t, x, GB__OP_INIT, done, arg);
 }
 
@@ -514,8 +625,65 @@ static int16_t gb__check_producer(const gb_txn *x, int64_t pid, int16_t epoch)
     return 0;
 }
 
+static bool gb__all_applied(const gb_txn *x, const gb_txn_tp *tps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!gb__has_part(x, x->napplied, tps[i].topic, tps[i].topic_len, tps[i].partition))
+            return false;
+    return true;
+}
+
+static bool gb__busy(const gb_txn *x)
+{
+    return x->op != GB__OP_NONE || x->status == GB_TXN_PREPARE_COMMIT || x->status == GB_TXN_PREPARE_ABORT ||
+           x->status == GB_TXN_PREPARE_EPOCH_FENCE;
+}
+
+/* Queue a tv 2 add until the entry is free (gb__run_waiters). */
+static bool gb__wait(gb_txn *x, int64_t producer_id, int16_t epoch, const gb_txn_tp *tps, size_t n, gb_txn_cb done,
+                     void *arg)
+{
+    if (x->nwaiters >= GB__MAX_WAITERS)
+        return false;
+    gb_txn_waiter *w = gu_calloc(1, sizeof *w);
+    w->producer_id = producer_id;
+    w->epoch = epoch;
+    w->tps = gu_calloc(n ? n : 1, sizeof *w->tps);
+    for (size_t i = 0; i < n; i++) {
+        w->tps[i] = tps[i];
+        w->tps[i].topic = gu_malloc(tps[i].topic_len + 1);
+        memcpy(w->tps[i].topic, tps[i].topic, tps[i].topic_len);
+        w->tps[i].topic[tps[i].topic_len] = '\0';
+    }
+    w->n = n;
+    w->done = done;
+    w->arg = arg;
+    *x->waiters_tail = w;
+    x->waiters_tail = &w->next;
+    x->nwaiters++;
+    return true;
+}
+
+static void gb__add(gb_txns *t, gb_txn *x, int64_t producer_id, int16_t epoch, const gb_txn_tp *tps, size_t n,
+                    int16_t tv, gb_txn_cb done, void *arg);
+
+/* The entry is free again: the queued adds try once more, in order (one
+ * that finds it busy again queues again). */
+static void gb__run_waiters(gb_txns *t, gb_txn *x)
+{
+    if (!x->waiters || gb__busy(x))
+        return;
+    gb_txn_waiter *w = gb__take_waiters(x);
+    while (w) {
+        gb_txn_waiter *next = w->next;
+        gb__add(t, x, w->producer_id, w->epoch, w->tps, w->n, 2, w->done, w->arg);
+        gb__free_waiter(w);
+        w = next;
+    }
+}
+
 void gb_txns_add_partitions(gb_txns *t, gp_str id, int64_t producer_id, int16_t epoch, const gb_txn_tp *tps, size_t n,
-                            gb_txn_cb done, void *arg)
+                            int16_t tv, gb_txn_cb done, void *arg)
 {
     if (id.len <= 0) {
         done(arg, GP_E_INVALID_REQUEST, -1, -1);
@@ -523,9 +691,26 @@ void gb_txns_add_partitions(gb_txns *t, gp_str id, int64_t producer_id, int16_t 
     }
     gb_txn *x = gb__find(t, id);
     int16_t err = gb__check_producer(x, producer_id, epoch);
-    if (!err && (x->op != GB__OP_NONE || x->status == GB_TXN_PREPARE_COMMIT || x->status == GB_TXN_PREPARE_ABORT ||
-                 x->status == GB_TXN_PREPARE_EPOCH_FENCE))
+    if (err) {
+        done(arg, err, -1, -1);
+        return;
+    }
+    gb__add(t, x, producer_id, epoch, tps, n, tv, done, arg);
+}
+
+static void gb__add(gb_txns *t, gb_txn *x, int64_t producer_id, int16_t epoch, const gb_txn_tp *tps, size_t n,
+                    int16_t tv, gb_txn_cb done, void *arg)
+{
+    int16_t err = gb__check_producer(x, producer_id, epoch);
+    if (!err && gb__busy(x)) {
+        if (tv >= 2 && x->op == GB__OP_ADD && x->status == GB_TXN_ONGOING && gb__all_applied(x, tps, n)) {
+            done(arg, 0, -1, -1); /* in the transaction already; another add is being written */
+            return;
+        }
+        if (tv >= 2 && gb__wait(x, producer_id, epoch, tps, n, done, arg))
+            return;
         err = GP_E_CONCURRENT_TRANSACTIONS;
+    }
     if (!err && x->status == GB_TXN_DEAD)
         err = GP_E_INVALID_TXN_STATE;
     if (err) {
@@ -545,18 +730,77 @@ void gb_txns_add_partitions(gb_txns *t, gp_str id, int64_t producer_id, int16_t 
     int64_t now = gb__now(t);
     x->tr = gb__current(x, now);
     x->tr.status = GB_TXN_ONGOING;
+    x->tr.tv = tv;
     if (fresh)
         x->tr.start_ms = now;
     gb__write(t, x, GB__OP_ADD, done, arg);
 }
 
-void gb_txns_end(gb_txns *t, gp_str id, int64_t producer_id, int16_t epoch, bool commit, gb_txn_cb done, void *arg)
+/* EndTxn under transaction version 2 (the request's or the entry's), as
+ * Kafka 4.4 answers it: the epoch before the current one is a retry of the
+ * EndTxn that bumped it; the current one ends the open transaction, or
+ * with none open, an abort bumps the epoch and a commit is
+ * INVALID_TXN_STATE. */
+static void gb__end_v2(gb_txns *t, gb_txn *x, int64_t pid, int16_t epoch, bool commit, int16_t tv, gb_txn_cb done,
+                       void *arg)
+{
+    bool complete = x->status == GB_TXN_COMPLETE_COMMIT || x->status == GB_TXN_COMPLETE_ABORT;
+    bool prepare = x->status == GB_TXN_PREPARE_COMMIT || x->status == GB_TXN_PREPARE_ABORT;
+    /* a retry of the EndTxn that moved the producer to a new id */
+    bool retry_overflow = complete && x->producer_id != pid && x->last_producer_id == pid &&
+                          epoch == INT16_MAX - 1 && x->epoch == 0;
+    if (x->producer_id != pid && !retry_overflow) {
+        done(arg, GP_E_INVALID_PRODUCER_ID_MAPPING, -1, -1);
+        return;
+    }
+    bool retry = retry_overflow || ((prepare || complete) && x->epoch == epoch + 1);
+    bool current = !retry_overflow && epoch == x->epoch;
+    int16_t err = 0;
+    if (!retry && !current)
+        err = GP_E_PRODUCER_FENCED;
+    else if (x->op != GB__OP_NONE || prepare)
+        err = GP_E_CONCURRENT_TRANSACTIONS;
+    else if (retry)
+        err = commit == (x->status == GB_TXN_COMPLETE_COMMIT) ? 0 : GP_E_INVALID_TXN_STATE;
+    else if (x->status == GB_TXN_DEAD || (x->status != GB_TXN_ONGOING && commit))
+        err = GP_E_INVALID_TXN_STATE; /* nothing to commit */
+    if (err || retry) {
+        done(arg, err, err ? -1 : x->producer_id, err ? -1 : x->epoch);
+        return;
+    }
+    if (tv < 2) {
+        gb__prepare(t, x, commit, GB__KEEP, -1, done, arg); /* an old client on a tv 2 entry */
+        return;
+    }
+    if (gb__epoch_exhausted(x->epoch)) {
+        /* The bump takes the last epoch: a new producer id for after it. */
+        x->op = GB__OP_PID;
+        x->pid_for_end = true;
+        x->commit = commit;
+        x->done = done;
+        x->arg = arg;
+        t->hooks.new_pid(t->hooks.ctx, x);
+        return;
+    }
+    gb__prepare(t, x, commit, GB__BUMP, -1, done, arg);
+}
+
+void gb_txns_end(gb_txns *t, gp_str id, int64_t producer_id, int16_t epoch, bool commit, int16_t tv, gb_txn_cb done,
+                 void *arg)
 {
     if (id.len <= 0) {
         done(arg, GP_E_INVALID_REQUEST, -1, -1);
         return;
     }
     gb_txn *x = gb__find(t, id);
+    if (!x || x->producer_id < 0 || x->epoch < 0) {
+        done(arg, GP_E_INVALID_PRODUCER_ID_MAPPING, -1, -1);
+        return;
+    }
+    if (tv >= 2 || x->tv >= 2) {
+        gb__end_v2(t, x, producer_id, epoch, commit, tv, done, arg);
+        return;
+    }
     int16_t err = gb__check_producer(x, producer_id, epoch);
     if (!err && x->op != GB__OP_NONE)
         err = GP_E_CONCURRENT_TRANSACTIONS;
@@ -566,7 +810,7 @@ void gb_txns_end(gb_txns *t, gp_str id, int64_t producer_id, int16_t epoch, bool
     }
     switch (x->status) {
     case GB_TXN_ONGOING:
-        gb__prepare(t, x, commit, false, done, arg);
+        gb__prepare(t, x, commit, GB__KEEP, -1, done, arg);
         return;
     case GB_TXN_COMPLETE_COMMIT:
         err = commit ? 0 : GP_E_INVALID_TXN_STATE; /* a retry is answered as it was */
@@ -584,7 +828,7 @@ void gb_txns_end(gb_txns *t, gp_str id, int64_t producer_id, int16_t epoch, bool
         err = GP_E_INVALID_TXN_STATE; /* Empty: no transaction to end */
         break;
     }
-    done(arg, err, -1, -1);
+    done(arg, err, err ? -1 : x->producer_id, err ? -1 : x->epoch);
 }
 
 int16_t gb_txns_verify(const gb_txns *t, gp_str id, int64_t producer_id, int16_t epoch, gp_str topic, int32_t partition)
@@ -620,6 +864,7 @@ void gb_txns_written(gb_txns *t, gb_txn *x, int16_t error)
             x->markers_finished = true; /* retried by gb_txns_abort_timed_out's pass */
         if (done)
             done(arg, error, -1, -1);
+        gb__run_waiters(t, x);
         return;
     }
     if (op == GB__OP_EXPIRE) {
@@ -627,10 +872,14 @@ void gb_txns_written(gb_txns *t, gb_txn *x, int16_t error)
         return;
     }
     gb__apply(x);
-    if (done)
-        done(arg, 0, x->producer_id, x->epoch);
+    if (done) {
+        /* tv 2 at epoch exhaustion: the client goes on with the new id */
+        bool moving = op == GB__OP_PREPARE && x->next_producer_id >= 0;
+        done(arg, 0, moving ? x->next_producer_id : x->producer_id, moving ? 0 : x->epoch);
+    }
     if (op == GB__OP_PREPARE)
         gb__start_markers(t, x);
+    gb__run_waiters(t, x);
 }
 
 void gb_txns_markers_done(gb_txns *t, gb_txn *x)
@@ -655,7 +904,7 @@ size_t gb_txns_abort_timed_out(gb_txns *t)
             continue;
         }
         if (x->status == GB_TXN_ONGOING && x->start_ms >= 0 && now - x->start_ms > x->timeout_ms) {
-            gb__prepare(t, x, false, true, NULL, NULL);
+            gb__fence(t, x);
             n++;
         }
     }
@@ -714,6 +963,8 @@ int gb_txns_replay(gb_txns *t, gp_bytes key, gp_bytes value)
     x->epoch = v.producer_epoch;
     x->last_epoch = -1;
     x->timeout_ms = v.timeout_ms;
+    x->next_producer_id = v.next_producer_id;
+    x->tv = v.client_txn_version;
     x->status = v.status == GB_TXN_PREPARE_EPOCH_FENCE ? GB_TXN_PREPARE_ABORT : v.status;
     x->start_ms = v.start_ms;
     x->last_update_ms = v.last_update_ms;

@@ -21,6 +21,20 @@
  * applied once the record is durable; meanwhile the entry is "pending" and
  * other requests for it get CONCURRENT_TRANSACTIONS, as in Kafka. A client
  * is answered after the write (EndTxn after Prepare*, before the markers).
+ *
+ * Transaction version 2 (KIP-890 part 2: EndTxn v5, Produce v12,
+ * TxnOffsetCommit v5) changes three things, as Kafka 4 does:
+ *   - every EndTxn bumps the epoch (the markers carry the new one, and the
+ *     client continues with it); at epoch 32766 the producer moves to a
+ *     new producer id once the markers are written;
+ *   - partitions join the transaction implicitly, with the producer's first
+ *     write to them (an add that arrives while the previous transaction is
+ *     still completing waits for it instead of failing);
+ *   - an abort is accepted with no transaction open (it bumps the epoch),
+ *     a retried EndTxn is recognised by its epoch being the one before.
+ * Which rules apply is decided per request (its version) and per entry
+ * (the version of the request that made its last transition), as Kafka's
+ * clientTransactionVersion.
  */
 #ifndef GB_TXN_STATE_H
 #define GB_TXN_STATE_H
@@ -62,6 +76,9 @@ typedef struct gb_txn_limits {
     int32_t max_timeout_ms;     /* transaction.max.timeout.ms */
     int64_t id_expiration_ms;   /* transactional.id.expiration.ms */
     int32_t log_num_partitions; /* of __transaction_state */
+    /* the finalized transaction.version: 1 and 2 write values v1 (flexible,
+     * as Kafka 4), 0 writes v0 */
+    int16_t transaction_version;
 } gb_txn_limits;
 
 /* A client's answer: a Kafka error code, and for InitProducerId the
@@ -81,11 +98,18 @@ int32_t gb_txns_partition_for(const gb_txns *t, gp_str transactional_id);
 void gb_txns_init_pid(gb_txns *t, gp_str id, int32_t timeout_ms, int64_t producer_id, int16_t epoch, gb_txn_cb done,
                       void *arg);
 /* AddPartitionsToTxn (and AddOffsetsToTxn with the group's partition of
- * __consumer_offsets). One error for all the partitions. */
+ * __consumer_offsets): tv 0. One error for all the partitions. tv 2: the
+ * implicit add of transaction version 2 (a Produce v12+ or TxnOffsetCommit
+ * v5+ writing there), which waits while the entry is pending or its last
+ * transaction is still completing, rather than answering
+ * CONCURRENT_TRANSACTIONS. */
 void gb_txns_add_partitions(gb_txns *t, gp_str id, int64_t producer_id, int16_t epoch, const gb_txn_tp *tps, size_t n,
-                            gb_txn_cb done, void *arg);
-/* EndTxn: answered once Prepare* is durable; the markers follow. */
-void gb_txns_end(gb_txns *t, gp_str id, int64_t producer_id, int16_t epoch, bool commit, gb_txn_cb done, void *arg);
+                            int16_t tv, gb_txn_cb done, void *arg);
+/* EndTxn (tv 2 from v5): answered once Prepare* is durable; the markers
+ * follow. The answer's producer id and epoch are those the client goes on
+ * with (tv 2: the bumped epoch, or a new producer id and epoch 0). */
+void gb_txns_end(gb_txns *t, gp_str id, int64_t producer_id, int16_t epoch, bool commit, int16_t tv, gb_txn_cb done,
+                 void *arg);
 /* Is the partition in the producer's ongoing transaction? 0, or
  * INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED, CONCURRENT_TRANSACTIONS
  * (the transaction is completing), INVALID_TXN_STATE (not added). */

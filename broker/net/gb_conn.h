@@ -15,6 +15,9 @@
 void gb__conn_flush(gb_conn *c);
 /* gb_server.c: is the connection closed or closing? */
 bool gb__conn_closing(const gb_conn *c);
+/* gb_server.c: stop and resume dispatching the connection's requests. */
+void gb__conn_hold(gb_conn *c);
+void gb__conn_resume(gb_conn *c);
 /* gb_server.c: the advertised address of the connection's listener. */
 void gb__conn_advertised(const gb_conn *c, const char **host, int *port);
 

@@ -76,6 +76,16 @@ void gb_request_defer(gb_request *req, void (*fn)(void *arg), void *arg)
     req->cleanups = k;
 }
 
+void gb_request_hold(gb_request *req)
+{
+    gb__conn_hold(req->conn);
+}
+
+void gb_request_resume(gb_request *req)
+{
+    gb__conn_resume(req->conn);
+}
+
 bool gb_request_orphaned(const gb_request *req)
 {
     return gb__conn_closing(req->conn);

@@ -71,6 +71,16 @@ void gb_request_respond_none(gb_request *req);
  * its connection closed). */
 void gb_request_defer(gb_request *req, void (*fn)(void *arg), void *arg);
 
+/* Stop reading the connection's next requests until gb_request_resume: a
+ * handler that must wait before it acts (a Produce whose partitions first
+ * join a transaction) keeps the requests behind it from acting before it,
+ * as Kafka, which handles one request per connection at a time. The held
+ * requests are dispatched from the loop later, never inside
+ * gb_request_resume, so a handler resumes before it answers (the answer may
+ * free the request). */
+void gb_request_hold(gb_request *req);
+void gb_request_resume(gb_request *req);
+
 /* Has the client gone away? A handler that answers later can stop early. */
 bool gb_request_orphaned(const gb_request *req);
 

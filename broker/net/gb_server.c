@@ -84,6 +84,7 @@ struct gb_conn {
     gb_request *wq_head, *wq_tail; /* responses being written, in order */
     size_t nrequests;              /* every live request */
     size_t unsent;                 /* bytes on the write queue not yet written */
+    int held;                      /* gb__conn_hold without gb__conn_resume yet */
     bool reading, write_blocked, closing, in_backlog, client_id_set;
 };
 
@@ -206,7 +207,7 @@ static void gb__conn_close(gb_conn *c, const char *why)
 
 static bool gb__conn_paused(const gb_conn *c)
 {
-    return c->unsent > GB_CONN_MAX_UNSENT || c->nrequests >= GB_CONN_MAX_INFLIGHT;
+    return c->unsent > GB_CONN_MAX_UNSENT || c->nrequests >= GB_CONN_MAX_INFLIGHT || c->held > 0;
 }
 
 static void gb__backlog_add(gb_conn *c)
@@ -373,6 +374,17 @@ void gb_conn_set_client_id(gb_conn *c, gp_str client_id)
 const char *gb_conn_peer(const gb_conn *c)
 {
     return c->peer;
+}
+
+void gb__conn_hold(gb_conn *c)
+{
+    c->held++;
+}
+
+void gb__conn_resume(gb_conn *c)
+{
+    if (--c->held == 0 && !gb__conn_paused(c))
+        gb__backlog_add(c); /* what was read meanwhile is dispatched from the loop */
 }
 
 bool gb__conn_closing(const gb_conn *c)

@@ -32,9 +32,9 @@ EXPECTED_API_TABLE = {
     22: (0, 5),   # InitProducerId
     24: (0, 5),   # AddPartitionsToTxn
     25: (0, 4),   # AddOffsetsToTxn
-    26: (0, 4),   # EndTxn (v5, KIP-890 part 2, is not advertised: transaction.version 2 is not built)
-    27: (0, 1),   # WriteTxnMarkers (v2, transaction.version 2, not yet)
-    28: (0, 4),   # TxnOffsetCommit (v5-6, transaction.version 2, not yet)
+    26: (0, 5),   # EndTxn (v5: transaction version 2, KIP-890 part 2)
+    27: (0, 2),   # WriteTxnMarkers
+    28: (0, 6),   # TxnOffsetCommit (v5+: transaction version 2; v6: topic ids)
     32: (0, 4),   # DescribeConfigs (v0 likewise)
     37: (0, 3),   # CreatePartitions
     42: (0, 3),   # DeleteGroups

@@ -158,8 +158,8 @@ static void init(ans *a, const char *id, int32_t timeout_ms, int64_t pid, int16_
     gb_txns_init_pid(T, gp_str_c(id), timeout_ms, pid, epoch, on_ans, a);
 }
 
-/* spec: "foo:0,foo:1,bar:3" */
-static void add(ans *a, const char *id, int64_t pid, int16_t epoch, const char *spec)
+/* spec: "foo:0,foo:1,bar:3"; tv: 0 (AddPartitionsToTxn) or 2 (implicit) */
+static void add_tv(ans *a, const char *id, int64_t pid, int16_t epoch, const char *spec, int16_t tv)
 {
     *a = (ans){0, -100, -100, -100};
     gb_txn_tp tps[32];
@@ -175,13 +175,23 @@ static void add(ans *a, const char *id, int64_t pid, int16_t epoch, const char *
         tps[n].partition = atoi(colon + 1);
         n++;
     }
-    gb_txns_add_partitions(T, gp_str_c(id), pid, epoch, tps, n, on_ans, a);
+    gb_txns_add_partitions(T, gp_str_c(id), pid, epoch, tps, n, tv, on_ans, a);
+}
+
+static void add(ans *a, const char *id, int64_t pid, int16_t epoch, const char *spec)
+{
+    add_tv(a, id, pid, epoch, spec, 0);
+}
+
+static void end_tv(ans *a, const char *id, int64_t pid, int16_t epoch, bool commit, int16_t tv)
+{
+    *a = (ans){0, -100, -100, -100};
+    gb_txns_end(T, gp_str_c(id), pid, epoch, commit, tv, on_ans, a);
 }
 
 static void end(ans *a, const char *id, int64_t pid, int16_t epoch, bool commit)
 {
-    *a = (ans){0, -100, -100, -100};
-    gb_txns_end(T, gp_str_c(id), pid, epoch, commit, on_ans, a);
+    end_tv(a, id, pid, epoch, commit, 0);
 }
 
 static int16_t verify(const char *id, int64_t pid, int16_t epoch, const char *topic, int32_t partition)
