@@ -227,6 +227,24 @@ def decode_api_versions_response(version, payload):
     return resp
 
 
+def finalized_features(resp):
+    """ApiVersions v3+: {feature name: (min level, max level)} from the
+    finalized_features tagged field (tag 2) of a decoded response."""
+    raw = (resp.get("tagged_fields") or {}).get(2)
+    if raw is None:
+        return {}
+    r = Reader(raw)
+
+    def feature():
+        name = r.string(True)
+        hi, lo = r.int16(), r.int16()
+        r.tagged_fields()
+        return name, (lo, hi)
+    out = dict(r.array(True, feature))
+    r.done()
+    return out
+
+
 def decode_metadata_response(version, payload):
     r = Reader(payload)
     flex = version >= 9

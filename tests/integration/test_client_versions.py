@@ -135,3 +135,82 @@ class JavaNewestVersions(BrokerTestCase):
 
     def test_describe_topic_partitions(self):
         self.check(75)
+
+
+TXN_APIS = {
+    24: ("ADD_PARTITIONS_TO_TXN", "AddPartitionsToTxnRequest"),
+    25: ("ADD_OFFSETS_TO_TXN", "AddOffsetsToTxnRequest"),
+    26: ("END_TXN", "EndTxnRequest"),
+    28: ("TXN_OFFSET_COMMIT", "TxnOffsetCommitRequest"),
+}
+TXN_CAPS = "transactions,txn-consume-transform-produce"
+
+
+class JavaTransactionVersion(BrokerTestCase):
+    """The Java client 4.4's transactional producer follows the broker's
+    finalized transaction.version (ApiVersions v3): at 2 (Gregor's default,
+    Kafka 4's) it sends EndTxn v5 and TxnOffsetCommit at the newest version
+    both have, and never AddPartitionsToTxn or AddOffsetsToTxn (its writes
+    add the partitions: KIP-890 part 2); below 2 (Kafka 3.9) it adds them
+    first, as before."""
+
+    @classmethod
+    def after_start(cls):
+        jdir = os.path.join(clients_dir(), "java")
+        with open(os.path.join(jdir, "classpath.txt")) as f:
+            jar, = [j for j in f.read().strip().split(":") if re.search(r"/kafka-clients-[^/]*\.jar$", j)]
+        cls.client_max = {}
+        with zipfile.ZipFile(jar) as z:
+            for key, (_, schema) in TXN_APIS.items():
+                text = z.read("common/message/%s.json" % schema).decode()
+                spec = json.loads("\n".join(l for l in text.splitlines() if not l.strip().startswith("//")))
+                hi = int(spec["validVersions"].split("-")[-1])
+                cls.client_max[key] = hi - 1 if spec.get("latestVersionUnstable") else hi
+        c = kwire.Conn(cls.broker.host, cls.broker.port)
+        try:
+            c.send(kwire.api_versions_request(3, 1))
+            resp = kwire.decode_api_versions_response(3, c.recv_frame())
+        finally:
+            c.sock.close()
+        cls.broker_ranges = resp["api_keys"]
+        cls.tv = kwire.finalized_features(resp).get("transaction.version", (0, 0))[1]
+        env = dict(os.environ)
+        env["JAVA_TOOL_OPTIONS"] = "-Dorg.slf4j.simpleLogger.log.org.apache.kafka.clients.NetworkClient=debug"
+        p = subprocess.run([os.path.join(clients_dir(), "java-driver"), "--bootstrap", cls.broker.bootstrap,
+                            "--client", "java", "--only", TXN_CAPS],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, env=env)
+        cls.results = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+        cls.sent = {}
+        for m in HEADER.finditer(p.stderr):
+            cls.sent.setdefault(m.group(1), []).append(int(m.group(2)))
+        if p.returncode != 0:
+            raise AssertionError("java-driver exited %d: %s" % (p.returncode, p.stderr[-2000:]))
+
+    def test_transactions_ran(self):
+        bad = [r for r in self.results if r["status"] != "pass"]
+        self.assertEqual(len(self.results), len(TXN_CAPS.split(",")), self.results)
+        self.assertEqual(bad, [], self.results)
+
+    def newest(self, key):
+        name = TXN_APIS[key][0]
+        want = min(self.broker_ranges[key][1], self.client_max[key])
+        self.assertEqual(set(self.sent.get(name, [])), {want},
+                         "%s sent %s; broker max %d, client max %d; transaction.version %d" % (
+                             name, self.sent.get(name), self.broker_ranges[key][1], self.client_max[key], self.tv))
+        print("\n  %s v%d (transaction.version %d)" % (name, want, self.tv), end="")
+        return want
+
+    def test_end_txn(self):
+        v = self.newest(26)
+        if self.tv >= 2:
+            self.assertEqual(v, 5, "transaction version 2 is EndTxn v5")
+
+    def test_txn_offset_commit(self):
+        self.newest(28)
+
+    def test_partitions_added_by_the_writes(self):
+        added = {TXN_APIS[k][0]: self.sent.get(TXN_APIS[k][0]) for k in (24, 25)}
+        if self.tv >= 2:
+            self.assertEqual(added, {"ADD_PARTITIONS_TO_TXN": None, "ADD_OFFSETS_TO_TXN": None})
+        else:
+            self.assertTrue(all(added.values()), added)

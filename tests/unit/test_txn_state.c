@@ -117,7 +117,8 @@ static const gb_txn_hooks HOOKS = {.ctx = NULL, .now = h_now, .write = h_write, 
 static void setup(void)
 {
     clk = 1000000;
-    LIM = (gb_txn_limits){.max_timeout_ms = 900000, .id_expiration_ms = 604800000, .log_num_partitions = 50};
+    LIM = (gb_txn_limits){
+        .max_timeout_ms = 900000, .id_expiration_ms = 604800000, .log_num_partitions = 50, .transaction_version = 2};
     nw = nm = np = 0;
     write_sync = markers_sync = pid_sync = true;
     write_err = pid_err = 0;
@@ -1324,12 +1325,32 @@ START_TEST(test_codec_v0_bytes)
     b = gb_txn_value_encode(&A, &v);
     ck_assert_int_eq(b.len, sizeof empty);
     ck_assert_mem_eq(b.p, empty, sizeof empty);
-    /* and the coordinator writes exactly that for an init at t=5 with pid 1 */
+    /* and the coordinator of transaction.version 0 writes exactly that for
+     * an init at t=5 with pid 1 */
+    gb_txns_free(T);
+    LIM.transaction_version = 0;
+    T = gb_txns_new(&LIM, &HOOKS);
     clk = 5;
     next_pid = 1;
     fresh("z", 1000);
     ck_assert_int_eq(W[0].vlen, sizeof empty);
     ck_assert_mem_eq(W[0].val, empty, sizeof empty);
+    /* from transaction.version 1, as Kafka 4: value v1, compact, no tags
+     * for default values */
+    gb_txns_free(T);
+    LIM.transaction_version = 2;
+    T = gb_txns_new(&LIM, &HOOKS);
+    free_writes();
+    next_pid = 1;
+    fresh("z", 1000);
+    static const uint8_t empty1[] = {
+        0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 1, 0x00, 0x00, 0x00, 0x00, 0x03, 0xE8, 0x00,
+        0x00, /* compact null array */
+        0, 0, 0, 0, 0, 0, 0, 5, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0x00, /* no tagged fields */
+    };
+    ck_assert_int_eq(W[0].vlen, sizeof empty1);
+    ck_assert_mem_eq(W[0].val, empty1, sizeof empty1);
 }
 END_TEST
 
@@ -1393,6 +1414,174 @@ START_TEST(test_codec_v1)
 }
 END_TEST
 
+/* ---- transaction version 2 (KIP-890 part 2) ------------------------------------------ */
+
+START_TEST(test_v2_commit_bumps)
+{
+    ans a;
+    int64_t pid = fresh("v", 60000);
+    add_tv(&a, "v", pid, 0, "foo:0", 2); /* a Produce v12 */
+    ck_ans(a, 0);
+    int w = nw;
+    end_tv(&a, "v", pid, 0, true, 2);
+    ck_ans_pid(a, pid, 1); /* answered after PrepareCommit, with the new epoch */
+    ck_write(w, "v", GB_TXN_PREPARE_COMMIT, pid, 1, 60000, "foo:0", clk, clk);
+    ck_assert_int_eq(wval(w).client_txn_version, 2);
+    ck_assert_int_eq(nm, 1);
+    ck_assert_int_eq(M[0].epoch, 1); /* the markers carry it */
+    ck_write(w + 1, "v", GB_TXN_COMPLETE_COMMIT, pid, 1, 60000, "", clk, clk);
+    /* a retry, with the epoch before: the same answer; the other result is not */
+    end_tv(&a, "v", pid, 0, true, 2);
+    ck_ans_pid(a, pid, 1);
+    end_tv(&a, "v", pid, 0, false, 2);
+    ck_ans(a, GP_E_INVALID_TXN_STATE);
+    /* the current epoch: nothing to commit; an abort bumps again */
+    end_tv(&a, "v", pid, 1, true, 2);
+    ck_ans(a, GP_E_INVALID_TXN_STATE);
+    w = nw;
+    end_tv(&a, "v", pid, 1, false, 2);
+    ck_ans_pid(a, pid, 2);
+    ck_write(w, "v", GB_TXN_PREPARE_ABORT, pid, 2, 60000, "", clk, clk);
+    ck_assert_int_eq(M[1].nparts, 0);
+    /* anything else is fenced; an old client's EndTxn on the entry too */
+    end_tv(&a, "v", pid, 0, false, 2);
+    ck_ans(a, GP_E_PRODUCER_FENCED);
+    end_tv(&a, "v", pid, 5, false, 0);
+    ck_ans(a, GP_E_PRODUCER_FENCED);
+    end_tv(&a, "v", pid + 1, 2, false, 2);
+    ck_ans(a, GP_E_INVALID_PRODUCER_ID_MAPPING);
+}
+END_TEST
+
+START_TEST(test_v2_prepare_is_concurrent)
+{
+    ans a;
+    markers_sync = false;
+    int64_t pid = fresh("v", 60000);
+    add_tv(&a, "v", pid, 0, "foo:0", 2);
+    ck_ans(a, 0);
+    end_tv(&a, "v", pid, 0, true, 2);
+    ck_ans_pid(a, pid, 1);
+    /* markers not written yet: a retry or the new epoch waits */
+    end_tv(&a, "v", pid, 0, true, 2);
+    ck_ans(a, GP_E_CONCURRENT_TRANSACTIONS);
+    end_tv(&a, "v", pid, 1, false, 2);
+    ck_ans(a, GP_E_CONCURRENT_TRANSACTIONS);
+    /* the next transaction's first write waits for the markers instead */
+    ans b;
+    add_tv(&b, "v", pid, 1, "foo:0,bar:1", 2);
+    ck_assert_int_eq(b.n, 0);
+    /* an AddPartitionsToTxn (tv 0) does not wait */
+    add(&a, "v", pid, 1, "foo:0");
+    ck_ans(a, GP_E_CONCURRENT_TRANSACTIONS);
+    int w = nw;
+    gb_txns_markers_done(T, M[0].x);
+    ck_ans(b, 0);
+    ck_write(w, "v", GB_TXN_COMPLETE_COMMIT, pid, 1, 60000, "", clk, clk);
+    ck_write(w + 1, "v", GB_TXN_ONGOING, pid, 1, 60000, "bar:1,foo:0", clk, clk);
+}
+END_TEST
+
+START_TEST(test_v2_add_waits_for_add)
+{
+    ans a, b, c;
+    write_sync = false;
+    int64_t pid = next_pid;
+    init(&a, "v", 60000, -1, -1);
+    complete_write(0, 0);
+    ck_ans_pid(a, pid, 0);
+    add_tv(&a, "v", pid, 0, "foo:0", 2);
+    ck_assert_int_eq(a.n, 0);
+    add_tv(&b, "v", pid, 0, "foo:1", 2); /* another connection's write, while the first add is written */
+    ck_assert_int_eq(b.n, 0);
+    add_tv(&c, "v", pid, 1, "foo:2", 2); /* a fenced epoch is refused at once */
+    ck_ans(c, GP_E_PRODUCER_FENCED);
+    complete_write(1, 0);
+    ck_ans(a, 0);
+    ck_assert_int_eq(b.n, 0); /* its own add is being written now */
+    ck_assert_int_eq(nw, 3);
+    /* while it is, a write to an added partition goes on */
+    add_tv(&c, "v", pid, 0, "foo:0", 2);
+    ck_ans(c, 0);
+    complete_write(2, 0);
+    ck_ans(b, 0);
+    ck_write(2, "v", GB_TXN_ONGOING, pid, 0, 60000, "foo:0,foo:1", clk, clk);
+}
+END_TEST
+
+START_TEST(test_v2_epoch_exhaustion)
+{
+    ans a;
+    gb_txn_value v = value(78, INT16_MAX - 2, 60000, GB_TXN_EMPTY, clk - 5, -1);
+    ck_assert_int_eq(replay("x", &v), 0);
+    add_tv(&a, "x", 78, INT16_MAX - 2, "foo:0", 2);
+    ck_ans(a, 0);
+    end_tv(&a, "x", 78, INT16_MAX - 2, true, 2);
+    ck_ans_pid(a, 78, INT16_MAX - 1);
+    add_tv(&a, "x", 78, INT16_MAX - 1, "foo:0", 2);
+    ck_ans(a, 0);
+    /* the last epoch: a new producer id, taken once the markers are written */
+    int w = nw;
+    end_tv(&a, "x", 78, INT16_MAX - 1, true, 2);
+    ck_ans_pid(a, 1000, 0);
+    ck_write(w, "x", GB_TXN_PREPARE_COMMIT, 78, INT16_MAX, 60000, "foo:0", clk, clk);
+    ck_assert_int_eq(wval(w).next_producer_id, 1000);
+    ck_assert_int_eq(M[nm - 1].pid, 78);
+    ck_assert_int_eq(M[nm - 1].epoch, INT16_MAX);
+    ck_write(w + 1, "x", GB_TXN_COMPLETE_COMMIT, 1000, 0, 60000, "", clk, clk);
+    ck_assert_int_eq(wval(w + 1).previous_producer_id, 78);
+    /* a retry with the old id and epoch: the same answer */
+    end_tv(&a, "x", 78, INT16_MAX - 1, true, 2);
+    ck_ans_pid(a, 1000, 0);
+    add_tv(&a, "x", 1000, 0, "foo:0", 2);
+    ck_ans(a, 0);
+    /* replayed, the entry goes on the same */
+    gb_txn_value last = wval(nw - 1);
+    ck_assert_int_eq(last.client_txn_version, 2);
+}
+END_TEST
+
+START_TEST(test_v2_fence)
+{
+    ans a;
+    int64_t pid = fresh("v", 60000);
+    add_tv(&a, "v", pid, 0, "foo:0", 2);
+    ck_ans(a, 0);
+    /* a new producer: the tv 2 transaction is aborted with one bump */
+    int w = nw;
+    init(&a, "v", 60000, -1, -1);
+    ck_ans(a, GP_E_CONCURRENT_TRANSACTIONS);
+    ck_write(w, "v", GB_TXN_PREPARE_ABORT, pid, 1, 60000, "foo:0", clk, clk);
+    init(&a, "v", 60000, -1, -1);
+    ck_ans_pid(a, pid, 2);
+    end_tv(&a, "v", pid, 0, false, 2);
+    ck_ans(a, GP_E_PRODUCER_FENCED);
+}
+END_TEST
+
+START_TEST(test_v2_records_v1)
+{
+    gb_txn_limits lim = LIM; /* transaction.version 2 */
+    ans a;
+    int64_t pid = fresh("v", 60000);
+    ck_assert_int_eq(W[0].vlen > 1 ? W[0].val[1] : -1, 1); /* value version 1 */
+    add_tv(&a, "v", pid, 0, "foo:0", 2);
+    ck_ans(a, 0);
+    end_tv(&a, "v", pid, 0, false, 2);
+    ck_ans_pid(a, pid, 1);
+    /* replayed by a new coordinator: the retry is still recognised */
+    int n = nw;
+    gb_txns *old = T;
+    T = gb_txns_new(&lim, &HOOKS);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(gb_txns_replay(T, (gp_bytes){W[i].key, W[i].klen}, (gp_bytes){W[i].val, W[i].vlen}), 0);
+    end_tv(&a, "v", pid, 0, false, 2);
+    ck_ans_pid(a, pid, 1);
+    gb_txns_free(T);
+    T = old;
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("txn_state");
@@ -1421,6 +1610,12 @@ int main(void)
     tcase_add_test(tc, test_codec_roundtrip);
     tcase_add_test(tc, test_codec_v0_bytes);
     tcase_add_test(tc, test_codec_v1);
+    tcase_add_test(tc, test_v2_commit_bumps);
+    tcase_add_test(tc, test_v2_prepare_is_concurrent);
+    tcase_add_test(tc, test_v2_add_waits_for_add);
+    tcase_add_test(tc, test_v2_epoch_exhaustion);
+    tcase_add_test(tc, test_v2_fence);
+    tcase_add_test(tc, test_v2_records_v1);
     suite_add_tcase(s, tc);
 
     /* Two bugs these found, fixed in gb_txn_state.c. */
