@@ -241,8 +241,8 @@ int gs_pstate_check(const gs_pstate *ps, const gs_pstate_append *a, gs_pstate_ve
     v->epoch = p ? p->epoch : -1;
     v->last_seq = p ? gs_producer_last_seq(p) : -1;
     v->first_offset = v->last_offset = v->timestamp = -1;
-    if (!p)
-        return GS_PSTATE_APPEND; /* unknown: any sequence (rule 4) */
+    if (!p) /* unknown: any sequence (rule 4), or 0 when asked */
+        return a->new_starts_at_zero && a->first_seq != 0 ? GS_PSTATE_ERR_SEQUENCE : GS_PSTATE_APPEND;
     if (a->epoch == p->epoch) {
         for (int k = 0; k < p->nbatches; k++) {
             const gs_pstate_batch *b = &p->batches[k];

@@ -121,6 +121,10 @@ typedef struct gs_pstate_append {
     int32_t first_seq;
     int32_t last_seq; /* gs_pstate_seq_add(first_seq, last offset delta) */
     bool transactional;
+    /* A producer unknown here must start at sequence 0 (Kafka 4's rule
+     * for a transaction version 2 batch, whose epoch is new with every
+     * transaction); otherwise an unknown producer may start anywhere. */
+    bool new_starts_at_zero;
     /* For gs_pstate_update: where the batch was written. */
     int64_t first_offset;
     int64_t last_offset;
@@ -156,7 +160,8 @@ typedef struct gs_pstate_verdict {
  *     at last sequence + 1 (0 after INT32_MAX): else GS_PSTATE_ERR_SEQUENCE;
  *  4. an unknown producer (no entry, or all its batches removed by
  *     retention or expiry) is accepted at any sequence (Kafka 2.5+, KIP-360:
- *     the broker no longer answers UNKNOWN_PRODUCER_ID);
+ *     the broker no longer answers UNKNOWN_PRODUCER_ID), unless the batch
+ *     asks for 0 (new_starts_at_zero);
  *  5. a non-transactional batch while the producer's transaction is open:
  *     GS_PSTATE_ERR_TXN.
  * O(1): one hash lookup and at most five comparisons.

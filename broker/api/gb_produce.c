@@ -318,6 +318,8 @@ static void gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
             .first_seq = info.base_sequence,
             .last_seq = gs_pstate_seq_add(info.base_sequence, (int32_t)info.last_offset_delta),
             .transactional = info.transactional,
+            /* transaction version 2: a producer new to the partition starts at 0 (Kafka 4.4) */
+            .new_starts_at_zero = info.transactional && pp->added == 0,
         };
     if (durable) {
         gb_produce_wait *w = gp_arena_alloc(&req->arena, sizeof *w);

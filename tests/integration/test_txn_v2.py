@@ -216,6 +216,7 @@ class TransactionV2Test(BrokerTestCase):
             # while the previous transaction may still be completing
             self.assertEqual(p.produce(seq=5)[0], OUT_OF_ORDER_SEQUENCE_NUMBER)
             self.assertEqual(p.produce()[0], NONE)
+            self.assertEqual(p.produce(partition=1, seq=3)[0], OUT_OF_ORDER_SEQUENCE_NUMBER)  # new here: from 0
             self.assertEqual(p.produce(partition=1)[0], NONE)
             p.end_done(False)
             self.assertEqual(p.produce()[0], NONE)

@@ -174,6 +174,25 @@ START_TEST(test_gaps)
 }
 END_TEST
 
+/* Transaction version 2: a producer new to the partition starts at 0. */
+START_TEST(test_new_starts_at_zero)
+{
+    gs_log *log = open_log(false);
+    gs_pstate_load info;
+    gs_pstate *ps = open_pstate(log, false, &info);
+    gs_pstate_verdict v;
+    gs_pstate_append a = batch(7, 2, 3, 1);
+    ck_assert_int_eq(gs_pstate_check(ps, &a, &v), GS_PSTATE_APPEND); /* rule 4 */
+    a.new_starts_at_zero = true;
+    ck_assert_int_eq(gs_pstate_check(ps, &a, &v), GS_PSTATE_ERR_SEQUENCE);
+    a = batch(7, 2, 0, 1);
+    a.new_starts_at_zero = true;
+    ck_assert_int_eq(gs_pstate_check(ps, &a, &v), GS_PSTATE_APPEND);
+    gs_pstate_free(ps);
+    gs_log_close(log);
+}
+END_TEST
+
 START_TEST(test_wrap_around)
 {
     gs_log *log = open_log(false);
@@ -744,6 +763,7 @@ int main(void)
     tcase_add_test(tc, test_duplicates_in_each_slot);
     tcase_add_test(tc, test_sixth_older_batch);
     tcase_add_test(tc, test_gaps);
+    tcase_add_test(tc, test_new_starts_at_zero);
     tcase_add_test(tc, test_wrap_around);
     tcase_add_test(tc, test_epochs);
     tcase_add_test(tc, test_unknown_producer);
