@@ -327,6 +327,28 @@ static void gb__commit_flushed(void *arg, int status)
     gb_request_respond(w->req);
 }
 
+/* After a commit: err on every partition without one of its own, then the
+ * answer, once the commit is on disk when it wrote (written >= 0) and
+ * gregor.acks.all.fsync asks for that. */
+static void gb__commit_answer(gb_broker *b, gb_request *req, gb_commit *c, int32_t n, int16_t err, int32_t written,
+                              void (*fill)(gb_request *req, const gb_commit *c))
+{
+    if (err)
+        for (int32_t i = 0; i < n; i++)
+            if (!c[i].error)
+                c[i].error = err;
+    int64_t last;
+    gb_partition *p = written >= 0 ? gb_group_coordinator_last_append(b, &last) : NULL;
+    if (p && b->cfg->gregor_acks_all_fsync) {
+        gb_commit_wait *w = gp_arena_alloc(&req->arena, sizeof *w);
+        *w = (gb_commit_wait){req, c, n, fill};
+        gb_flusher_wait(b, p, last, gb__commit_flushed, w);
+        return;
+    }
+    fill(req, c);
+    gb_request_respond(req);
+}
+
 /* OffsetCommit and OffsetFetch name topics by id from v10 on (KIP-848). */
 #define GB_OFFSETS_BY_ID_FROM 10
 
@@ -394,25 +416,13 @@ void gb_handle_offset_commit(gb_broker *b, gb_request *req)
         }
     }
     int32_t written = -1;
+    int16_t err = 0;
     if (valid > 0) {
-        int16_t err = gb_group_commit(gs, body->group_id, body->generation_id_or_member_epoch, body->member_id,
-                                      body->group_instance_id, c, n, now, &written);
-        if (err)
-            for (int32_t i = 0; i < n; i++)
-                if (!c[i].error)
-                    c[i].error = err;
+        err = gb_group_commit(gs, body->group_id, body->generation_id_or_member_epoch, body->member_id,
+                              body->group_instance_id, c, n, now, &written);
         gb_group_coordinator_rearm(b);
     }
-    int64_t last;
-    gb_partition *p = written >= 0 ? gb_group_coordinator_last_append(b, &last) : NULL;
-    if (p && b->cfg->gregor_acks_all_fsync) {
-        gb_commit_wait *w = gp_arena_alloc(&req->arena, sizeof *w);
-        *w = (gb_commit_wait){req, c, n, gb__fill_commit_response};
-        gb_flusher_wait(b, p, last, gb__commit_flushed, w);
-        return;
-    }
-    gb__fill_commit_response(req, c);
-    gb_request_respond(req);
+    gb__commit_answer(b, req, c, n, err, written, gb__fill_commit_response);
 }
 
 /* ---- TxnOffsetCommit ------------------------------------------------------------------------ */
@@ -477,20 +487,7 @@ static void gb__txn_commit_go(gb_txn_commit *tc, int16_t err)
                                   now, &written);
         gb_group_coordinator_rearm(b);
     }
-    if (err)
-        for (int32_t i = 0; i < n; i++)
-            if (!c[i].error)
-                c[i].error = err;
-    int64_t last;
-    gb_partition *p = written >= 0 ? gb_group_coordinator_last_append(b, &last) : NULL;
-    if (p && b->cfg->gregor_acks_all_fsync) {
-        gb_commit_wait *w = gp_arena_alloc(&req->arena, sizeof *w);
-        *w = (gb_commit_wait){req, c, n, gb__fill_txn_commit_response};
-        gb_flusher_wait(b, p, last, gb__commit_flushed, w);
-        return;
-    }
-    gb__fill_txn_commit_response(req, c);
-    gb_request_respond(req);
+    gb__commit_answer(b, req, c, n, err, written, gb__fill_txn_commit_response);
 }
 
 /* The implicit add's answer (v5+), as Kafka's group coordinator gives a

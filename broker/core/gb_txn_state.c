@@ -471,6 +471,17 @@ static void gb__complete(gb_txns *t, gb_txn *x)
 
 /* ---- InitProducerId ----------------------------------------------------------------- */
 
+/* A new producer id for x (gb_txns_pid answers): for InitProducerId, or
+ * for a tv 2 EndTxn at epoch exhaustion (for_end). */
+static void gb__ask_pid(gb_txns *t, gb_txn *x, bool for_end, gb_txn_cb done, void *arg)
+{
+    x->op = GB__OP_PID;
+    x->pid_for_end = for_end;
+    x->done = done;
+    x->arg = arg;
+    t->hooks.new_pid(t->hooks.ctx, x);
+}
+
 /* Kafka's isValidProducerId for a KIP-360 request. */
 static bool gb__valid_pid(const gb_txn *x, int64_t pid, int16_t epoch)
 {
@@ -507,13 +518,10 @@ static void gb__init(gb_txns *t, gb_txn *x, int32_t timeout_ms, int64_t pid, int
     int64_t now = gb__now(t);
     if (gb__epoch_exhausted(x->epoch) && (pid == -1 || epoch == x->epoch)) {
         /* A new producer id, epoch 0 (Kafka's prepareProducerIdRotation). */
-        x->op = GB__OP_PID;
-        x->done = done;
-        x->arg = arg;
         x->want_timeout_ms = timeout_ms;
         x->want_pid = pid;
         x->want_epoch = epoch;
-        t->hooks.new_pid(t->hooks.ctx, x);
+        gb__ask_pid(t, x, false, done, arg);
         return;
     }
     gb_txn_transit tr = gb__current(x, now);
@@ -556,13 +564,10 @@ void gb_txns_init_pid(gb_txns *t, gp_str id, int32_t timeout_ms, int64_t produce
         /* A new transactional id: a producer id first (Kafka creates the
          * entry with it and epoch -1, then bumps to 0). */
         x = gb__create(t, id);
-        x->op = GB__OP_PID;
-        x->done = done;
-        x->arg = arg;
         x->want_timeout_ms = timeout_ms;
         x->want_pid = -1;
         x->want_epoch = -1;
-        t->hooks.new_pid(t->hooks.ctx, x);
+        gb__ask_pid(t, x, false, done, arg);
         return;
     }
     gb__init(t, x, timeout_ms, producer_id, epoch, done, arg);
@@ -774,12 +779,8 @@ static void gb__end_v2(gb_txns *t, gb_txn *x, int64_t pid, int16_t epoch, bool c
     }
     if (gb__epoch_exhausted(x->epoch)) {
         /* The bump takes the last epoch: a new producer id for after it. */
-        x->op = GB__OP_PID;
-        x->pid_for_end = true;
         x->commit = commit;
-        x->done = done;
-        x->arg = arg;
-        t->hooks.new_pid(t->hooks.ctx, x);
+        gb__ask_pid(t, x, true, done, arg);
         return;
     }
     gb__prepare(t, x, commit, GB__BUMP, -1, done, arg);

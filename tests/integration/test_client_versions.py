@@ -45,11 +45,11 @@ CLASSIC_CONSUMER_MAX = {8: 9, 9: 9}
 HEADER = re.compile(r"RequestHeader\(apiKey=([A-Z_]+), apiVersion=(\d+)")
 
 
-def client_maximums(jar):
+def client_maximums(jar, apis=None):
     """api key -> the highest version kafka-clients (jar) sends by default."""
     out = {}
     with zipfile.ZipFile(jar) as z:
-        for key, (_, schema) in APIS.items():
+        for key, (_, schema) in (apis or APIS).items():
             text = z.read("common/message/%s.json" % schema).decode()
             text = "\n".join(l for l in text.splitlines() if not l.strip().startswith("//"))
             spec = json.loads(text)
@@ -60,15 +60,35 @@ def client_maximums(jar):
     return out
 
 
+def kafka_clients_jar():
+    jdir = os.path.join(clients_dir(), "java")
+    with open(os.path.join(jdir, "classpath.txt")) as f:
+        jars = [j for j in f.read().strip().split(":") if re.search(r"/kafka-clients-[^/]*\.jar$", j)]
+    if len(jars) != 1:
+        raise AssertionError("no single kafka-clients jar in %s/classpath.txt: %s" % (jdir, jars))
+    return jars[0]
+
+
+def run_java_driver(bootstrap, caps):
+    """The Java driver with NetworkClient at DEBUG: (results, {header name: [versions sent]})."""
+    env = dict(os.environ)
+    env["JAVA_TOOL_OPTIONS"] = "-Dorg.slf4j.simpleLogger.log.org.apache.kafka.clients.NetworkClient=debug"
+    p = subprocess.run([os.path.join(clients_dir(), "java-driver"), "--bootstrap", bootstrap,
+                        "--client", "java", "--only", caps],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, env=env)
+    results = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    sent = {}  # header name -> versions in the order sent
+    for m in HEADER.finditer(p.stderr):
+        sent.setdefault(m.group(1), []).append(int(m.group(2)))
+    if p.returncode != 0:
+        raise AssertionError("java-driver exited %d: %s" % (p.returncode, p.stderr[-2000:]))
+    return results, sent
+
+
 class JavaNewestVersions(BrokerTestCase):
     @classmethod
     def after_start(cls):
-        jdir = os.path.join(clients_dir(), "java")
-        with open(os.path.join(jdir, "classpath.txt")) as f:
-            jars = [j for j in f.read().strip().split(":") if re.search(r"/kafka-clients-[^/]*\.jar$", j)]
-        if len(jars) != 1:
-            raise AssertionError("no single kafka-clients jar in %s/classpath.txt: %s" % (jdir, jars))
-        cls.jar = jars[0]
+        cls.jar = kafka_clients_jar()
         cls.client_max = client_maximums(cls.jar)
         for key, hi in CLASSIC_CONSUMER_MAX.items():
             cls.client_max[key] = min(cls.client_max[key], hi)
@@ -79,17 +99,7 @@ class JavaNewestVersions(BrokerTestCase):
         finally:
             c.sock.close()
         cls.broker_ranges = resp["api_keys"]
-        env = dict(os.environ)
-        env["JAVA_TOOL_OPTIONS"] = "-Dorg.slf4j.simpleLogger.log.org.apache.kafka.clients.NetworkClient=debug"
-        p = subprocess.run([os.path.join(clients_dir(), "java-driver"), "--bootstrap", cls.broker.bootstrap,
-                            "--client", "java", "--only", CAPS],
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, env=env)
-        cls.results = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
-        cls.sent = {}  # header name -> versions in the order sent
-        for m in HEADER.finditer(p.stderr):
-            cls.sent.setdefault(m.group(1), []).append(int(m.group(2)))
-        if p.returncode != 0:
-            raise AssertionError("java-driver exited %d: %s" % (p.returncode, p.stderr[-2000:]))
+        cls.results, cls.sent = run_java_driver(cls.broker.bootstrap, CAPS)
 
     def test_capabilities_ran(self):
         bad = [r for r in self.results if r["status"] != "pass"]
@@ -156,35 +166,12 @@ class JavaTransactionVersion(BrokerTestCase):
 
     @classmethod
     def after_start(cls):
-        jdir = os.path.join(clients_dir(), "java")
-        with open(os.path.join(jdir, "classpath.txt")) as f:
-            jar, = [j for j in f.read().strip().split(":") if re.search(r"/kafka-clients-[^/]*\.jar$", j)]
-        cls.client_max = {}
-        with zipfile.ZipFile(jar) as z:
-            for key, (_, schema) in TXN_APIS.items():
-                text = z.read("common/message/%s.json" % schema).decode()
-                spec = json.loads("\n".join(l for l in text.splitlines() if not l.strip().startswith("//")))
-                hi = int(spec["validVersions"].split("-")[-1])
-                cls.client_max[key] = hi - 1 if spec.get("latestVersionUnstable") else hi
-        c = kwire.Conn(cls.broker.host, cls.broker.port)
-        try:
-            c.send(kwire.api_versions_request(3, 1))
-            resp = kwire.decode_api_versions_response(3, c.recv_frame())
-        finally:
-            c.sock.close()
+        cls.client_max = client_maximums(kafka_clients_jar(), TXN_APIS)
+        with kwire.Conn(cls.broker.host, cls.broker.port) as c:
+            resp = c.api_versions(3)
         cls.broker_ranges = resp["api_keys"]
         cls.tv = kwire.finalized_features(resp).get("transaction.version", (0, 0))[1]
-        env = dict(os.environ)
-        env["JAVA_TOOL_OPTIONS"] = "-Dorg.slf4j.simpleLogger.log.org.apache.kafka.clients.NetworkClient=debug"
-        p = subprocess.run([os.path.join(clients_dir(), "java-driver"), "--bootstrap", cls.broker.bootstrap,
-                            "--client", "java", "--only", TXN_CAPS],
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, env=env)
-        cls.results = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
-        cls.sent = {}
-        for m in HEADER.finditer(p.stderr):
-            cls.sent.setdefault(m.group(1), []).append(int(m.group(2)))
-        if p.returncode != 0:
-            raise AssertionError("java-driver exited %d: %s" % (p.returncode, p.stderr[-2000:]))
+        cls.results, cls.sent = run_java_driver(cls.broker.bootstrap, TXN_CAPS)
 
     def test_transactions_ran(self):
         bad = [r for r in self.results if r["status"] != "pass"]
