@@ -695,9 +695,8 @@ void gb_txns_add_partitions(gb_txns *t, gp_str id, int64_t producer_id, int16_t 
         return;
     }
     gb_txn *x = gb__find(t, id);
-    int16_t err = gb__check_producer(x, producer_id, epoch);
-    if (err) {
-        done(arg, err, -1, -1);
+    if (!x) {
+        done(arg, GP_E_INVALID_PRODUCER_ID_MAPPING, -1, -1);
         return;
     }
     gb__add(t, x, producer_id, epoch, tps, n, tv, done, arg);
@@ -774,7 +773,14 @@ static void gb__end_v2(gb_txns *t, gb_txn *x, int64_t pid, int16_t epoch, bool c
         return;
     }
     if (tv < 2) {
-        gb__prepare(t, x, commit, GB__KEEP, -1, done, arg); /* an old client on a tv 2 entry */
+        /* an old client on a tv 2 entry: no bump, and no abort without a
+         * transaction (answered as version 1 answers a retry) */
+        if (x->status == GB_TXN_ONGOING)
+            gb__prepare(t, x, commit, GB__KEEP, -1, done, arg);
+        else if (commit == (x->status == GB_TXN_COMPLETE_COMMIT) && x->status != GB_TXN_EMPTY)
+            done(arg, 0, x->producer_id, x->epoch);
+        else
+            done(arg, GP_E_INVALID_TXN_STATE, -1, -1);
         return;
     }
     if (gb__epoch_exhausted(x->epoch)) {
