@@ -32,6 +32,34 @@
  * newer than 0 is UNKNOWN_LEADER_EPOCH, older FENCED_LEADER_EPOCH; an error
  * leaves (-1, -1). replica_id (v3+) is not checked: Kafka answers a
  * follower's request like a consumer's.
+ *
+ * Replica placement, where one node leaves nothing to move or elect (Kafka
+ * forwards these to its controller; the answers are the controller's):
+ *
+ * ElectLeaders v0-v2: every partition already has its preferred leader,
+ * its only replica, so each one named is ELECTION_NOT_NEEDED, "Leader
+ * election not needed for topic partition.", for either election type; an
+ * unknown topic or partition is UNKNOWN_TOPIC_OR_PARTITION with Kafka's
+ * message. Entries are answered in the request's order, duplicates too. A
+ * null list means every partition: as Kafka's controller, each topic is
+ * listed with no partitions (those whose election is not needed are left
+ * out), in name order (Kafka's is a hash map's). An empty list is answered
+ * empty. An election type other than 0 (preferred) and 1 (unclean) refuses
+ * the request with INVALID_REQUEST, on every partition named too.
+ *
+ * AlterPartitionReassignments v0-v1: a partition may only be "moved" to
+ * the replicas it has, [node id], which succeeds and changes nothing;
+ * cancelling (null replicas) finds NO_REASSIGNMENT_IN_PROGRESS; other
+ * lists are INVALID_REPLICA_ASSIGNMENT with the message of Kafka's check
+ * (empty list; else, in ascending order, the first id that is not this
+ * node or that repeats). With one broker no valid list can change the
+ * replication factor, so allow_replication_factor_change decides nothing:
+ * it is echoed, as Kafka does, except for an empty request, which Kafka
+ * answers with a fresh response (true, and an empty top-level message
+ * rather than null).
+ *
+ * ListPartitionReassignments v0: nothing is ever being reassigned, so
+ * every request, whatever topics it names, is answered with an empty list.
  */
 #include <stdio.h>
 
@@ -148,5 +176,173 @@ void gb_handle_offset_for_leader_epoch(gb_broker *b, gb_request *req)
                 gb__epoch_end(p, ip->leader_epoch, pr);
         }
     }
+    gb_request_respond(req);
+}
+
+/* ElectLeaders' election types (Kafka's ElectionType). */
+enum {
+    GB_ELECTION_PREFERRED = 0,
+    GB_ELECTION_UNCLEAN = 1,
+};
+
+/* Every partition named, answered as the comment at the top describes;
+ * refuse_msg non-NULL: the request is refused, every partition with
+ * INVALID_REQUEST and that message. */
+static void gb__elect_named(gb_broker *b, gb_request *req, const char *refuse_msg)
+{
+    const gp_elect_leaders_request *body = req->body;
+    gp_elect_leaders_response *resp = req->resp;
+    int32_t ntopics = body->topic_partitions_count;
+
+    resp->replica_election_results_count = ntopics;
+    resp->replica_election_results =
+        gp_arena_calloc(&req->arena, (size_t)(ntopics ? ntopics : 1), sizeof *resp->replica_election_results);
+    for (int32_t i = 0; i < ntopics; i++) {
+        const gp_elect_leaders_request_topic_partitions *in = &body->topic_partitions[i];
+        gp_elect_leaders_response_replica_election_result *out = &resp->replica_election_results[i];
+        int32_t nparts = in->partitions_count > 0 ? in->partitions_count : 0;
+        int name_len = in->topic.len > 0 ? (int)in->topic.len : 0;
+        out->topic = in->topic;
+        out->partition_result_count = nparts;
+        out->partition_result =
+            gp_arena_alloc(&req->arena, (size_t)(nparts ? nparts : 1) * sizeof *out->partition_result);
+        gb_topic *t = name_len > 0 ? gb_topic_find(b, in->topic.p, (size_t)name_len) : NULL;
+        for (int32_t j = 0; j < nparts; j++) {
+            gp_elect_leaders_response_partition_result *pr = &out->partition_result[j];
+            int32_t index = in->partitions[j];
+            pr->partition_id = index;
+            if (refuse_msg) {
+                pr->error_code = GP_E_INVALID_REQUEST;
+                pr->error_message = gp_str_c(refuse_msg);
+            } else if (!t) {
+                pr->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+                pr->error_message = gp_str_c(
+                    gp_arena_printf(&req->arena, "No such topic as %.*s", name_len, name_len ? in->topic.p : ""));
+            } else if (!gb_topic_partition(t, index)) {
+                pr->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+                pr->error_message = gp_str_c(
+                    gp_arena_printf(&req->arena, "No such partition as %.*s-%d", name_len, in->topic.p, index));
+            } else {
+                pr->error_code = GP_E_ELECTION_NOT_NEEDED;
+                pr->error_message = GP_STR_LIT("Leader election not needed for topic partition.");
+            }
+        }
+    }
+}
+
+void gb_handle_elect_leaders(gb_broker *b, gb_request *req)
+{
+    const gp_elect_leaders_request *body = req->body;
+    gp_elect_leaders_response *resp = req->resp;
+
+    if (body->topic_partitions_count == 0) {
+        gb_request_respond(req);
+        return;
+    }
+    if (body->election_type != GB_ELECTION_PREFERRED && body->election_type != GB_ELECTION_UNCLEAN) {
+        resp->error_code = GP_E_INVALID_REQUEST;
+        if (body->topic_partitions_count > 0)
+            gb__elect_named(b, req, gp_arena_printf(&req->arena, "Unknown election type %d", body->election_type));
+        gb_request_respond(req);
+        return;
+    }
+    if (body->topic_partitions_count > 0) {
+        gb__elect_named(b, req, NULL);
+        gb_request_respond(req);
+        return;
+    }
+    /* null: every topic, with no partition whose election is needed. */
+    size_t n;
+    gb_topic **list = gb_topics_list(b, &req->arena, &n);
+    resp->replica_election_results_count = (int32_t)n;
+    resp->replica_election_results = gp_arena_calloc(&req->arena, n ? n : 1, sizeof *resp->replica_election_results);
+    for (size_t i = 0; i < n; i++)
+        resp->replica_election_results[i].topic = (gp_str){list[i]->name, (int32_t)list[i]->name_len};
+    gb_request_respond(req);
+}
+
+/* Kafka's check of a manual assignment, with this node the only broker
+ * registered: NULL when valid, else the message. */
+static const char *gb__check_assignment(gb_broker *b, gp_arena *a, const int32_t *replicas, int32_t n)
+{
+    if (n == 0)
+        return "The manual partition assignment includes an empty replica list.";
+    /* In ascending order, the first id that is not this node or repeats:
+     * the smallest id not this node if it sorts before the node's second
+     * occurrence, else the node's id. */
+    int32_t smallest_other = 0, self_count = 0;
+    bool other = false;
+    for (int32_t i = 0; i < n; i++) {
+        if (replicas[i] == b->meta.node_id) {
+            self_count++;
+        } else if (!other || replicas[i] < smallest_other) {
+            smallest_other = replicas[i];
+            other = true;
+        }
+    }
+    if (other && (self_count < 2 || smallest_other < b->meta.node_id))
+        return gp_arena_printf(
+            a, "The manual partition assignment includes broker %d, but no such broker is registered.", smallest_other);
+    if (self_count > 1)
+        return gp_arena_printf(a, "The manual partition assignment includes the broker %d more than once.",
+                               b->meta.node_id);
+    return NULL;
+}
+
+void gb_handle_alter_partition_reassignments(gb_broker *b, gb_request *req)
+{
+    const gp_alter_partition_reassignments_request *body = req->body;
+    gp_alter_partition_reassignments_response *resp = req->resp;
+    int32_t ntopics = body->topics_count > 0 ? body->topics_count : 0;
+
+    if (ntopics == 0) {
+        gb_request_respond(req); /* Kafka's fresh response: true, "" */
+        return;
+    }
+    resp->allow_replication_factor_change = body->allow_replication_factor_change;
+    resp->error_message = GP_STR_NULL;
+    resp->responses_count = ntopics;
+    resp->responses = gp_arena_calloc(&req->arena, (size_t)ntopics, sizeof *resp->responses);
+    for (int32_t i = 0; i < ntopics; i++) {
+        const gp_alter_partition_reassignments_request_reassignable_topic *in = &body->topics[i];
+        gp_alter_partition_reassignments_response_reassignable_topic_response *out = &resp->responses[i];
+        int32_t nparts = in->partitions_count > 0 ? in->partitions_count : 0;
+        int name_len = in->name.len > 0 ? (int)in->name.len : 0;
+        out->name = in->name;
+        out->partitions_count = nparts;
+        out->partitions = gp_arena_alloc(&req->arena, (size_t)(nparts ? nparts : 1) * sizeof *out->partitions);
+        gb_topic *t = name_len > 0 ? gb_topic_find(b, in->name.p, (size_t)name_len) : NULL;
+        for (int32_t j = 0; j < nparts; j++) {
+            const gp_alter_partition_reassignments_request_reassignable_partition *ip = &in->partitions[j];
+            gp_alter_partition_reassignments_response_reassignable_partition_response *pr = &out->partitions[j];
+            pr->partition_index = ip->partition_index;
+            pr->error_code = GP_E_NONE;
+            pr->error_message = GP_STR_NULL;
+            const char *why;
+            if (!t) {
+                pr->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+                pr->error_message = gp_str_c(gp_arena_printf(&req->arena, "Unable to find a topic named %.*s.",
+                                                             name_len, name_len ? in->name.p : ""));
+            } else if (!gb_topic_partition(t, ip->partition_index)) {
+                pr->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+                pr->error_message = gp_str_c(gp_arena_printf(&req->arena, "Unable to find partition %.*s:%d.", name_len,
+                                                             in->name.p, ip->partition_index));
+            } else if (ip->replicas_count < 0) {
+                pr->error_code = GP_E_NO_REASSIGNMENT_IN_PROGRESS;
+            } else if ((why = gb__check_assignment(b, &req->arena, ip->replicas, ip->replicas_count)) != NULL) {
+                pr->error_code = GP_E_INVALID_REPLICA_ASSIGNMENT;
+                pr->error_message = gp_str_c(why);
+            }
+        }
+    }
+    gb_request_respond(req);
+}
+
+void gb_handle_list_partition_reassignments(gb_broker *b, gb_request *req)
+{
+    gp_list_partition_reassignments_response *resp = req->resp;
+    (void)b;
+    resp->error_message = GP_STR_NULL;
+    resp->topics_count = 0;
     gb_request_respond(req);
 }

@@ -1,6 +1,8 @@
-"""DescribeCluster (API key 60, v0-v2) and OffsetForLeaderEpoch (API key 23,
-v0-v4) over raw sockets, with the answers a single-node Kafka 4.4 gave
-(v0-v1 of OffsetForLeaderEpoch, which Kafka 4 removed: Kafka 3.9.1's).
+"""DescribeCluster (API key 60, v0-v2), OffsetForLeaderEpoch (API key 23,
+v0-v4), ElectLeaders (43, v0-v2), AlterPartitionReassignments (45, v0-v1)
+and ListPartitionReassignments (46, v0) over raw sockets, with the answers
+a single-node Kafka 4.4 gave (v0-v1 of OffsetForLeaderEpoch, which Kafka 4
+removed: Kafka 3.9.1's).
 
 The fixture: topic "ofle" with two partitions, three records in partition
 0 (one batch), partition 1 empty; topic "ofle-empty" with one empty
@@ -20,10 +22,17 @@ from test_list_offsets import decode_produce_v3_response, produce_v3_request, re
 NODE_ID = 4
 
 API_OFFSET_FOR_LEADER_EPOCH = 23
+API_ELECT_LEADERS = 43
+API_ALTER_PARTITION_REASSIGNMENTS = 45
+API_LIST_PARTITION_REASSIGNMENTS = 46
 API_DESCRIBE_CLUSTER = 60
 
 NONE = 0
 UNKNOWN_TOPIC_OR_PARTITION = 3
+INVALID_REPLICA_ASSIGNMENT = 39
+INVALID_REQUEST = 42
+ELECTION_NOT_NEEDED = 84
+NO_REASSIGNMENT_IN_PROGRESS = 85
 FENCED_LEADER_EPOCH = 74
 UNKNOWN_LEADER_EPOCH = 75
 MISMATCHED_ENDPOINT_TYPE = 114
@@ -131,6 +140,131 @@ def decode_offset_for_leader_epoch_response(version, payload):
     resp["topics"] = r.array(flex, topic)
     if flex:
         r.tagged_fields()
+    r.done()
+    return resp
+
+
+# ---- ElectLeaders and the reassignment APIs on the wire --------------------
+
+def int32_array(values, flex):
+    return kwire.array(values, lambda v: struct.pack(">i", v), flex)
+
+
+def elect_leaders_request(version, correlation_id, topics, election_type=0, timeout_ms=5000):
+    """topics: None (every partition) or [(name, [partition])]."""
+    flex = version >= 2
+    tagged = kwire.uvarint(0) if flex else b""
+
+    def topic(t):
+        name = kwire.compact_string(t[0]) if flex else kwire.string(t[0])
+        return name + int32_array(t[1], flex) + tagged
+
+    body = struct.pack(">b", election_type) if version >= 1 else b""
+    body += kwire.array(topics, topic, flex) + struct.pack(">i", timeout_ms) + tagged
+    header = struct.pack(">hhi", API_ELECT_LEADERS, version, correlation_id) + kwire.string("gregor-it")
+    return kwire.frame(header + tagged + body)
+
+
+def decode_elect_leaders_response(version, payload):
+    """{"correlation_id", "error_code" (None before v1), "results": [(topic, [(partition, error, message)])]}"""
+    flex = version >= 2
+    r = kwire.Reader(payload)
+    resp = {"correlation_id": r.int32()}
+    if flex:
+        r.tagged_fields()
+    resp["throttle_time_ms"] = r.int32()
+    resp["error_code"] = r.int16() if version >= 1 else None
+
+    def partition():
+        out = (r.int32(), r.int16(), r.string(flex))
+        if flex:
+            r.tagged_fields()
+        return out
+
+    def topic():
+        out = (r.string(flex), r.array(flex, partition))
+        if flex:
+            r.tagged_fields()
+        return out
+
+    resp["results"] = r.array(flex, topic)
+    if flex:
+        r.tagged_fields()
+    r.done()
+    return resp
+
+
+def alter_partition_reassignments_request(version, correlation_id, topics, allow_rf_change=True, timeout_ms=5000):
+    """topics: [(name, [(partition, replicas or None)])]."""
+    def partition(p):
+        return struct.pack(">i", p[0]) + int32_array(p[1], True) + kwire.uvarint(0)
+
+    def topic(t):
+        return kwire.compact_string(t[0]) + kwire.array(t[1], partition, True) + kwire.uvarint(0)
+
+    body = struct.pack(">i", timeout_ms)
+    if version >= 1:
+        body += struct.pack(">?", allow_rf_change)
+    body += kwire.array(topics, topic, True) + kwire.uvarint(0)
+    header = struct.pack(">hhi", API_ALTER_PARTITION_REASSIGNMENTS, version, correlation_id) + kwire.string("gregor-it")
+    return kwire.frame(header + kwire.uvarint(0) + body)
+
+
+def decode_alter_partition_reassignments_response(version, payload):
+    r = kwire.Reader(payload)
+    resp = {"correlation_id": r.int32()}
+    r.tagged_fields()
+    resp["throttle_time_ms"] = r.int32()
+    resp["allow_replication_factor_change"] = r.bool() if version >= 1 else None
+    resp["error_code"] = r.int16()
+    resp["error_message"] = r.string(True)
+
+    def partition():
+        out = (r.int32(), r.int16(), r.string(True))
+        r.tagged_fields()
+        return out
+
+    def topic():
+        out = (r.string(True), r.array(True, partition))
+        r.tagged_fields()
+        return out
+
+    resp["responses"] = r.array(True, topic)
+    r.tagged_fields()
+    r.done()
+    return resp
+
+
+def list_partition_reassignments_request(correlation_id, topics, timeout_ms=5000):
+    """v0. topics: None (all) or [(name, [partition])]."""
+    def topic(t):
+        return kwire.compact_string(t[0]) + int32_array(t[1], True) + kwire.uvarint(0)
+
+    body = struct.pack(">i", timeout_ms) + kwire.array(topics, topic, True) + kwire.uvarint(0)
+    header = struct.pack(">hhi", API_LIST_PARTITION_REASSIGNMENTS, 0, correlation_id) + kwire.string("gregor-it")
+    return kwire.frame(header + kwire.uvarint(0) + body)
+
+
+def decode_list_partition_reassignments_response(payload):
+    r = kwire.Reader(payload)
+    resp = {"correlation_id": r.int32()}
+    r.tagged_fields()
+    resp["throttle_time_ms"] = r.int32()
+    resp["error_code"] = r.int16()
+    resp["error_message"] = r.string(True)
+
+    def partition():
+        out = (r.int32(), r.array(True, r.int32), r.array(True, r.int32), r.array(True, r.int32))
+        r.tagged_fields()
+        return out
+
+    def topic():
+        out = (r.string(True), r.array(True, partition))
+        r.tagged_fields()
+        return out
+
+    resp["topics"] = r.array(True, topic)
+    r.tagged_fields()
     r.done()
     return resp
 
@@ -306,6 +440,138 @@ class ClusterApisTest(ClusterApisBase):
             self.assertEqual(decode_produce_v3_response(c.recv_frame()), [(0, NONE, 2)])
         self.assertEqual(self.ofle(4, [("ofle-grow", [(0, 0, 0), (0, -1, -7)])]),
                          [("ofle-grow", [(NONE, 0, 0, 5), (NONE, 0, -7, 0)])])
+
+
+    # ---- ElectLeaders -------------------------------------------------------
+
+    def elect(self, version, topics, **kw):
+        with self.conn() as c:
+            c.send(elect_leaders_request(version, 43, topics, **kw))
+            resp = decode_elect_leaders_response(version, c.recv_frame())
+        self.assertEqual(resp["correlation_id"], 43)
+        self.assertEqual(resp["throttle_time_ms"], 0)
+        return resp
+
+    def test_elect_leaders_named(self):
+        # A single replica is its own preferred leader: nothing to elect,
+        # for either election type. Answered in order, duplicates too.
+        not_needed = (ELECTION_NOT_NEEDED, "Leader election not needed for topic partition.")
+        expected = [
+            ("ofle", [(0,) + not_needed, (1,) + not_needed,
+                      (2, UNKNOWN_TOPIC_OR_PARTITION, "No such partition as ofle-2"), (0,) + not_needed]),
+            ("nope", [(0, UNKNOWN_TOPIC_OR_PARTITION, "No such topic as nope")]),
+            ("", [(0, UNKNOWN_TOPIC_OR_PARTITION, "No such topic as ")]),
+            ("ofle-empty", []),
+            ("ofle-empty", [(5, UNKNOWN_TOPIC_OR_PARTITION, "No such partition as ofle-empty-5"),
+                            (-1, UNKNOWN_TOPIC_OR_PARTITION, "No such partition as ofle-empty--1"),
+                            (0,) + not_needed]),
+        ]
+        topics = [("ofle", [0, 1, 2, 0]), ("nope", [0]), ("", [0]), ("ofle-empty", []), ("ofle-empty", [5, -1, 0])]
+        for version in range(3):
+            for election_type in ((0, 1) if version >= 1 else (0,)):
+                with self.subTest(version=version, election_type=election_type):
+                    resp = self.elect(version, topics, election_type=election_type)
+                    self.assertEqual(resp["error_code"], NONE if version >= 1 else None)
+                    self.assertEqual(resp["results"], expected)
+
+    def test_elect_leaders_all(self):
+        # null: every topic, each with no partition (those whose election
+        # is not needed are left out). Kafka's topic order is a hash map's.
+        for version in range(3):
+            for election_type in ((0, 1) if version >= 1 else (0,)):
+                with self.subTest(version=version, election_type=election_type):
+                    resp = self.elect(version, None, election_type=election_type)
+                    self.assertEqual(resp["error_code"], NONE if version >= 1 else None)
+                    self.assertEqual(sorted(resp["results"]), [(name, []) for name in sorted(TOPICS)])
+
+    def test_elect_leaders_empty(self):
+        for version in range(3):
+            with self.subTest(version=version):
+                resp = self.elect(version, [])
+                self.assertEqual(resp["error_code"], NONE if version >= 1 else None)
+                self.assertEqual(resp["results"], [])
+        # An empty list is answered before the election type is looked at.
+        self.assertEqual(self.elect(2, [], election_type=2)["error_code"], NONE)
+
+    def test_elect_leaders_unknown_election_type(self):
+        for version in (1, 2):
+            for election_type in (2, -1):
+                with self.subTest(version=version, election_type=election_type):
+                    msg = "Unknown election type %d" % election_type
+                    resp = self.elect(version, [("ofle", [0, 7]), ("nope", [1])], election_type=election_type)
+                    self.assertEqual(resp["error_code"], INVALID_REQUEST)
+                    self.assertEqual(resp["results"], [("ofle", [(0, INVALID_REQUEST, msg), (7, INVALID_REQUEST, msg)]),
+                                                       ("nope", [(1, INVALID_REQUEST, msg)])])
+                    resp = self.elect(version, None, election_type=election_type)
+                    self.assertEqual(resp["error_code"], INVALID_REQUEST)
+                    self.assertEqual(resp["results"], [])
+
+    # ---- ListPartitionReassignments and AlterPartitionReassignments ---------
+
+    def test_list_partition_reassignments(self):
+        # Nothing is ever being moved, whatever is named.
+        for topics in (None, [], [("ofle", [0, 1, 5]), ("nope", [0]), ("", [])]):
+            with self.subTest(topics=topics):
+                with self.conn() as c:
+                    c.send(list_partition_reassignments_request(46, topics))
+                    resp = decode_list_partition_reassignments_response(c.recv_frame())
+                self.assertEqual(resp, {"correlation_id": 46, "throttle_time_ms": 0, "error_code": NONE,
+                                        "error_message": None, "topics": []})
+
+    def alter(self, version, topics, **kw):
+        with self.conn() as c:
+            c.send(alter_partition_reassignments_request(version, 45, topics, **kw))
+            resp = decode_alter_partition_reassignments_response(version, c.recv_frame())
+        self.assertEqual(resp["correlation_id"], 45)
+        self.assertEqual(resp["throttle_time_ms"], 0)
+        self.assertEqual(resp["error_code"], NONE)
+        return resp
+
+    def test_alter_partition_reassignments(self):
+        me = NODE_ID
+
+        def unregistered(broker):
+            return (INVALID_REPLICA_ASSIGNMENT,
+                    "The manual partition assignment includes broker %d, but no such broker is registered." % broker)
+
+        twice = (INVALID_REPLICA_ASSIGNMENT, "The manual partition assignment includes the broker %d more than once." % me)
+        topics = [
+            ("ofle", [(0, [me]), (1, None), (2, [me]), (2, None), (0, [me, 9]), (1, [9]), (0, []), (1, [me, me]),
+                      (0, [-1]), (1, [9, 9]), (0, [me, me, 9]), (1, [9, me, me]), (0, [0, me]), (1, [me, 0, me])]),
+            ("nope", [(0, [me]), (0, None)]),
+            ("", [(0, [me])]),
+            ("ofle-empty", []),
+        ]
+        expected = [
+            ("ofle", [(0, NONE, None), (1, NO_REASSIGNMENT_IN_PROGRESS, None),
+                      (2, UNKNOWN_TOPIC_OR_PARTITION, "Unable to find partition ofle:2."),
+                      (2, UNKNOWN_TOPIC_OR_PARTITION, "Unable to find partition ofle:2."),
+                      (0,) + unregistered(9), (1,) + unregistered(9),
+                      (0, INVALID_REPLICA_ASSIGNMENT, "The manual partition assignment includes an empty replica list."),
+                      (1,) + twice, (0,) + unregistered(-1), (1,) + unregistered(9), (0,) + twice, (1,) + twice,
+                      (0,) + unregistered(0), (1,) + unregistered(0)]),
+            ("nope", [(0, UNKNOWN_TOPIC_OR_PARTITION, "Unable to find a topic named nope."),
+                      (0, UNKNOWN_TOPIC_OR_PARTITION, "Unable to find a topic named nope.")]),
+            ("", [(0, UNKNOWN_TOPIC_OR_PARTITION, "Unable to find a topic named .")]),
+            ("ofle-empty", []),
+        ]
+        for version in (0, 1):
+            for allow in ((True, False) if version >= 1 else (True,)):
+                with self.subTest(version=version, allow=allow):
+                    resp = self.alter(version, topics, allow_rf_change=allow)
+                    self.assertEqual(resp["allow_replication_factor_change"], allow if version >= 1 else None)
+                    self.assertIsNone(resp["error_message"])
+                    self.assertEqual(resp["responses"], expected)
+
+    def test_alter_partition_reassignments_empty(self):
+        # Kafka answers an empty request with a fresh response: the flag
+        # true whatever was asked, and "" rather than a null message.
+        for version in (0, 1):
+            with self.subTest(version=version):
+                resp = self.alter(version, [], allow_rf_change=False)
+                self.assertEqual(resp["allow_replication_factor_change"], True if version >= 1 else None)
+                self.assertEqual(resp["error_message"], "")
+                self.assertEqual(resp["responses"], [])
 
 
 @old_versions("OffsetForLeaderEpoch v0-v1")

@@ -39,6 +39,9 @@ EXPECTED_API_TABLE = {
     32: (0, 4),   # DescribeConfigs (v0 likewise)
     37: (0, 3),   # CreatePartitions
     42: (0, 3),   # DeleteGroups
+    43: (0, 2),   # ElectLeaders
+    45: (0, 1),   # AlterPartitionReassignments
+    46: (0, 0),   # ListPartitionReassignments
     47: (0, 0),   # OffsetDelete
     60: (0, 2),   # DescribeCluster
     61: (0, 0),   # DescribeProducers
