@@ -62,6 +62,11 @@ const gb_handler gb_handlers[] = {
     {GP_API_DESCRIBE_TRANSACTIONS, 0, 0, gb_handle_describe_transactions},
     {GP_API_LIST_TRANSACTIONS, 0, 2, gb_handle_list_transactions},
     {GP_API_DESCRIBE_TOPIC_PARTITIONS, 0, 0, gb_handle_describe_topic_partitions},
+    {GP_API_OFFSET_FOR_LEADER_EPOCH, 0, 4, gb_handle_offset_for_leader_epoch},
+    {GP_API_DESCRIBE_CLUSTER, 0, 2, gb_handle_describe_cluster},
+    {GP_API_ELECT_LEADERS, 0, 2, gb_handle_elect_leaders},
+    {GP_API_ALTER_PARTITION_REASSIGNMENTS, 0, 1, gb_handle_alter_partition_reassignments},
+    {GP_API_LIST_PARTITION_REASSIGNMENTS, 0, 0, gb_handle_list_partition_reassignments},
 };
 const size_t gb_handler_count = sizeof gb_handlers / sizeof gb_handlers[0];
 

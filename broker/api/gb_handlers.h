@@ -39,6 +39,11 @@ void gb_handle_end_txn(gb_broker *b, gb_request *req);
 void gb_handle_write_txn_markers(gb_broker *b, gb_request *req);
 void gb_handle_describe_transactions(gb_broker *b, gb_request *req);
 void gb_handle_list_transactions(gb_broker *b, gb_request *req);
+void gb_handle_describe_cluster(gb_broker *b, gb_request *req);
+void gb_handle_offset_for_leader_epoch(gb_broker *b, gb_request *req);
+void gb_handle_elect_leaders(gb_broker *b, gb_request *req);
+void gb_handle_alter_partition_reassignments(gb_broker *b, gb_request *req);
+void gb_handle_list_partition_reassignments(gb_broker *b, gb_request *req);
 /* InitProducerId with a transactional id (api/gb_txn_api.c). */
 void gb_txn_api_init_producer_id(gb_broker *b, gb_request *req);
 

@@ -30,6 +30,7 @@ EXPECTED_API_TABLE = {
     19: (0, 7),   # CreateTopics (v0-1 removed in Kafka 4, served as Kafka 3.9)
     20: (0, 6),   # DeleteTopics (v0 likewise)
     22: (0, 5),   # InitProducerId
+    23: (0, 4),   # OffsetForLeaderEpoch (v0-1 removed in Kafka 4, served as Kafka 3.9)
     24: (0, 5),   # AddPartitionsToTxn
     25: (0, 4),   # AddOffsetsToTxn
     26: (0, 5),   # EndTxn (v5: transaction version 2, KIP-890 part 2)
@@ -38,7 +39,11 @@ EXPECTED_API_TABLE = {
     32: (0, 4),   # DescribeConfigs (v0 likewise)
     37: (0, 3),   # CreatePartitions
     42: (0, 3),   # DeleteGroups
+    43: (0, 2),   # ElectLeaders
+    45: (0, 1),   # AlterPartitionReassignments
+    46: (0, 0),   # ListPartitionReassignments
     47: (0, 0),   # OffsetDelete
+    60: (0, 2),   # DescribeCluster
     61: (0, 0),   # DescribeProducers
     65: (0, 0),   # DescribeTransactions
     66: (0, 2),   # ListTransactions
@@ -47,7 +52,7 @@ EXPECTED_API_TABLE = {
 
 # Kafka 4.4's oldest version where Gregor advertises older ones (Kafka 3.9's
 # oldest, which KIP-896 removed from Kafka 4).
-KAFKA_44_OLDEST = {1: 4, 2: 1, 8: 2, 9: 1, 19: 2, 20: 1, 27: 1, 32: 1}
+KAFKA_44_OLDEST = {1: 4, 2: 1, 8: 2, 9: 1, 19: 2, 20: 1, 23: 2, 27: 1, 32: 1}
 
 # Kafka error codes used below.
 NONE = 0
