@@ -25,6 +25,7 @@ import kwire
 from broker import Broker, BrokerTestCase, gregor_only, on_kafka, wait_until
 from kwire import Conn
 from test_data import decode_fetch_response, fetch_request
+from test_idempotence import decode_describe_producers_response, describe_producers_request
 from test_list_offsets import decode_list_offsets_response, list_offsets_request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -262,6 +263,31 @@ tp = TopicPartition(sys.argv[2], 0, int(sys.argv[3]))
 res = admin.delete_records([tp], request_timeout=15)[TopicPartition(sys.argv[2], 0)].result(timeout=15)
 print(tp.topic, tp.partition, res.low_watermark)
 """
+
+
+class DeleteRecordsProducerStateTest(DeleteRecordsBase):
+    def describe_producers(self, topic):
+        with Conn(self.broker.host, self.broker.port) as c:
+            c.send(describe_producers_request(61, [(topic, [0])]))
+            return decode_describe_producers_response(c.recv_frame())[(topic, 0)]
+
+    def test_producer_state_below(self):
+        """An idempotent producer whose batches are all below the new log
+        start offset: Kafka 4.4 still describes it (its entry stays until
+        producer.id.expiration.ms); Gregor drops it as its retention does
+        (a documented difference: a later batch of that producer is accepted
+        either way, since an unknown producer is accepted at any sequence)."""
+        from confluent_kafka import Producer
+        create_topics(self.broker, [("dr-pstate", 1, {})])
+        p = Producer({"bootstrap.servers": self.broker.bootstrap, "enable.idempotence": True})
+        for i in range(5):
+            p.produce("dr-pstate", key=b"k", value=b"v%d" % i, partition=0)
+        self.assertEqual(p.flush(15), 0)
+        err, producers = self.describe_producers("dr-pstate")
+        self.assertEqual((err, len(producers)), (NONE, 1))
+        self.assertEqual(self.delete([("dr-pstate", [(0, -1)])]), {("dr-pstate", 0): (5, NONE)})
+        err, after = self.describe_producers("dr-pstate")
+        self.assertEqual((err, after), (NONE, producers if on_kafka() else []))
 
 
 class DeleteRecordsSegmentsTest(DeleteRecordsBase):
