@@ -48,6 +48,7 @@ const gb_handler gb_handlers[] = {
     {GP_API_API_VERSIONS, 0, 5, gb_handle_api_versions},
     {GP_API_CREATE_TOPICS, 0, 7, gb_handle_create_topics},
     {GP_API_DELETE_TOPICS, 0, 6, gb_handle_delete_topics},
+    {GP_API_DELETE_RECORDS, 0, 2, gb_handle_delete_records},
     {GP_API_INIT_PRODUCER_ID, 0, 5, gb_handle_init_producer_id},
     {GP_API_DESCRIBE_CONFIGS, 0, 4, gb_handle_describe_configs},
     {GP_API_CREATE_PARTITIONS, 0, 3, gb_handle_create_partitions},

@@ -19,6 +19,7 @@ void gb_handle_delete_topics(gb_broker *b, gb_request *req);
 void gb_handle_create_partitions(gb_broker *b, gb_request *req);
 void gb_handle_describe_configs(gb_broker *b, gb_request *req);
 void gb_handle_list_offsets(gb_broker *b, gb_request *req);
+void gb_handle_delete_records(gb_broker *b, gb_request *req);
 void gb_handle_find_coordinator(gb_broker *b, gb_request *req);
 void gb_handle_join_group(gb_broker *b, gb_request *req);
 void gb_handle_sync_group(gb_broker *b, gb_request *req);

@@ -32,7 +32,16 @@ struct gb_topics {
     bool writing, dirty;
     struct gb_persist_wait *waiting, *in_flight;
     bool checkpointing[2]; /* [recovery]: a checkpoint job of that kind runs */
+    /* callers of gb_topics_checkpoint_start_offsets waiting for a job that
+     * starts after their call (one running now may have missed their change) */
+    struct gb_checkpoint_wait *start_waiting;
 };
+
+typedef struct gb_checkpoint_wait {
+    void (*done)(void *arg, int rc);
+    void *arg;
+    struct gb_checkpoint_wait *next;
+} gb_checkpoint_wait;
 
 typedef struct gb_persist_wait {
     void (*done)(void *arg);
@@ -211,6 +220,7 @@ typedef struct gb_checkpoint_job {
     gb_checkpoint_part *parts;
     size_t nparts, parts_cap;
     gs_checkpoint_text text;
+    gb_checkpoint_wait *waits; /* answered when this job ends */
     int rc;
     bool synced;
 } gb_checkpoint_job;
@@ -241,10 +251,21 @@ static void gb__checkpoint_after(void *arg)
             p->recovery_point = job->parts[i].before;
     }
     b->topics->checkpointing[job->recovery] = false;
+    gb_checkpoint_wait *w = job->waits;
+    int rc = job->rc;
     free(job->refs);
     free(job->parts);
     gs_checkpoint_text_free(&job->text);
     free(job);
+    /* Changes made while this job ran need the next one. */
+    if (b->topics->start_waiting)
+        gb_topics_checkpoint(b, false);
+    while (w) {
+        gb_checkpoint_wait *next = w->next;
+        w->done(w->arg, rc);
+        free(w);
+        w = next;
+    }
 }
 
 /* Take references to p's closed segments above its recovery point. */
@@ -283,8 +304,22 @@ void gb_topics_checkpoint(gb_broker *b, bool recovery)
             for (int32_t p = 0; p < t->npartitions; p++)
                 gb__checkpoint_collect(job, t->partitions[p]);
     gb__checkpoint_text(b, recovery, &job->text);
+    if (!recovery) {
+        job->waits = ts->start_waiting;
+        ts->start_waiting = NULL;
+    }
     ts->checkpointing[recovery] = true;
     gb_job_queue(b->loop, &job->work, gb__checkpoint_work, gb__checkpoint_after, job);
+}
+
+void gb_topics_checkpoint_start_offsets(gb_broker *b, void (*done)(void *arg, int rc), void *arg)
+{
+    gb_checkpoint_wait *w = gu_malloc(sizeof *w);
+    w->done = done;
+    w->arg = arg;
+    w->next = b->topics->start_waiting;
+    b->topics->start_waiting = w;
+    gb_topics_checkpoint(b, false); /* skipped while one runs: its end starts the next */
 }
 
 /* ---- topic objects --------------------------------------------------------------- */
@@ -993,6 +1028,29 @@ int gb_topic_set_overrides(gb_broker *b, gb_topic *t, const gc_kv *overrides, si
     return 0;
 }
 
+/* After p's log start offset moved up from `before` (retention,
+ * DeleteRecords): the producer state of batches below it goes, as Kafka's
+ * ProducerStateManager drops it when the log start offset is incremented. */
+static void gb__log_start_moved(gb_partition *p, int64_t before)
+{
+    int64_t start = gs_log_start_offset(p->log);
+    if (start > before)
+        (void)gs_pstate_truncate_head(p->pstate, start);
+}
+
+int gb_partition_delete_records(gb_partition *p, int64_t offset)
+{
+    int64_t before = gs_log_start_offset(p->log);
+    int rc = gs_log_advance_start(p->log, offset);
+    gb__log_start_moved(p, before);
+    int64_t start = gs_log_start_offset(p->log);
+    if (start > before)
+        gb_logger_info("partition %s-%d: DeleteRecords moved the log start offset %" PRId64 " -> %" PRId64
+                       " (%zu segment(s) left)",
+                       p->topic->name, p->index, before, start, gs_log_segment_count(p->log));
+    return rc;
+}
+
 void gb_topics_retain(gb_broker *b, int64_t now_ms)
 {
     gb_topics *ts = b->topics;
@@ -1010,8 +1068,7 @@ void gb_topics_retain(gb_broker *b, int64_t now_ms)
                     continue;
                 int64_t before = gs_log_start_offset(log);
                 int n = gs_log_retain(log, now_ms, t->cfg.retention_ms, t->cfg.retention_bytes);
-                if (gs_log_start_offset(log) > before)
-                    (void)gs_pstate_truncate_head(ps, gs_log_start_offset(log));
+                gb__log_start_moved(t->partitions[p], before);
                 if (n > 0)
                     gb_logger_info("partition %s-%d: retention deleted %d segment(s); log start offset %" PRId64
                                    " -> %" PRId64,

@@ -118,6 +118,21 @@ void gb_topic_log_config(const gb_topic *t, gs_log_config *out);
  * one of its kind is still running is skipped (the broker's timers). */
 void gb_topics_checkpoint(gb_broker *b, bool recovery);
 
+/* Write log-start-offset-checkpoint as gb_topics_checkpoint does, from a
+ * job that starts after this call (a job already running may have taken
+ * its values before the caller's change, so another follows it); then
+ * done(arg, rc) on the loop thread, rc 0 once the file is durable or the
+ * write's negative errno. */
+void gb_topics_checkpoint_start_offsets(gb_broker *b, void (*done)(void *arg, int rc), void *arg);
+
+/* DeleteRecords: raise p's log start offset to `offset` (never down),
+ * deleting the whole segments below it on the loop thread as retention
+ * does (gs_log_advance_start) and dropping the producer state below it.
+ * -ERANGE if offset is above the log end offset; a negative errno if a
+ * roll failed (the log start offset has moved even then). The caller makes
+ * the new offset durable with gb_topics_checkpoint_start_offsets. */
+int gb_partition_delete_records(gb_partition *p, int64_t offset);
+
 /* Retention and segment.ms rolls for every partition (the broker's timer);
  * producer state below the new log start offsets goes, and producers idle
  * for producer.id.expiration.ms are forgotten. */

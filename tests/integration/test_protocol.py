@@ -29,6 +29,7 @@ EXPECTED_API_TABLE = {
     18: (0, 5),   # ApiVersions
     19: (0, 7),   # CreateTopics (v0-1 removed in Kafka 4, served as Kafka 3.9)
     20: (0, 6),   # DeleteTopics (v0 likewise)
+    21: (0, 2),   # DeleteRecords
     22: (0, 5),   # InitProducerId
     23: (0, 4),   # OffsetForLeaderEpoch (v0-1 removed in Kafka 4, served as Kafka 3.9)
     24: (0, 5),   # AddPartitionsToTxn
