@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/gu_common.h"
@@ -178,5 +179,58 @@ int gs_uuid_parse(const char *s, uint8_t uuid[16])
         out[o++] = (uint8_t)v;
     }
     memcpy(uuid, out, 16);
+    return 0;
+}
+
+/* ---- the log directory itself ---- */
+
+/* Append src[0..n) to out at *at, dropping a '/' that would follow
+ * another one; false when it does not fit. */
+static bool gs__path_put(char *out, size_t len, size_t *at, const char *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (src[i] == '/' && *at > 0 && out[*at - 1] == '/')
+            continue;
+        if (*at + 1 >= len)
+            return false;
+        out[(*at)++] = src[i];
+    }
+    return true;
+}
+
+int gs_dir_absolute(const char *dir, char *out, size_t len)
+{
+    size_t at = 0;
+    if (dir[0] != '/') {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof cwd))
+            return -errno;
+        if (!gs__path_put(out, len, &at, cwd, strlen(cwd)) || !gs__path_put(out, len, &at, "/", 1))
+            return -ERANGE;
+    }
+    if (!gs__path_put(out, len, &at, dir, strlen(dir)))
+        return -ERANGE;
+    if (at > 1 && out[at - 1] == '/')
+        at--;
+    out[at] = '\0';
+    return (int)at;
+}
+
+/* blocks * unit, or INT64_MAX when that does not fit. */
+static int64_t gs__fs_bytes(uint64_t blocks, uint64_t unit)
+{
+    if (unit && blocks > (uint64_t)INT64_MAX / unit)
+        return INT64_MAX;
+    return (int64_t)(blocks * unit);
+}
+
+int gs_dir_space(const char *dir, int64_t *total_bytes, int64_t *usable_bytes)
+{
+    struct statvfs sv;
+    if (statvfs(dir, &sv) < 0)
+        return -errno;
+    uint64_t unit = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
+    *total_bytes = gs__fs_bytes(sv.f_blocks, unit);
+    *usable_bytes = gs__fs_bytes(sv.f_bavail, unit);
     return 0;
 }

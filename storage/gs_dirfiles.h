@@ -8,6 +8,9 @@
  *       present after a clean stop; removed once the logs are loaded
  *   <topic>-<partition>/partition.metadata
  *       "version: 0\ntopic_id: <Kafka Uuid text>\n"
+ *
+ * and what DescribeLogDirs tells of the directory itself: its path as Kafka
+ * reports it and the space of its file system.
  */
 #ifndef GS_DIRFILES_H
 #define GS_DIRFILES_H
@@ -71,5 +74,21 @@ bool gs_partition_metadata_read(const char *partition_dir, char topic_id_text[23
 /* Kafka's Uuid text (22 chars of unpadded base64url) to its 16 bytes;
  * 0, or -1 when it is not one. */
 int gs_uuid_parse(const char *text, uint8_t uuid[16]);
+
+/* ---- the log directory itself ---- */
+
+/* The directory's path as Kafka reports it (java.io.File's
+ * getAbsolutePath): a relative one resolved against the working directory,
+ * repeated and trailing slashes dropped, "." and ".." left as they are.
+ * Writes it, NUL-terminated, into out; returns its length, -ERANGE when
+ * len is too small, or getcwd's negative errno. */
+int gs_dir_absolute(const char *dir, char *out, size_t len);
+
+/* The size of the file system holding dir and the bytes an unprivileged
+ * writer may still use there (statvfs: f_blocks and f_bavail, in f_frsize
+ * units, as Java's FileStore getTotalSpace and getUsableSpace; a product
+ * beyond int64 reads as INT64_MAX, as Kafka's adjustForLargeFileSystems).
+ * One metadata syscall, no I/O on the data. 0 or a negative errno. */
+int gs_dir_space(const char *dir, int64_t *total_bytes, int64_t *usable_bytes);
 
 #endif

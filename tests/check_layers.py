@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The layering check: every #include "..." of a project header must point
 down (or sideways inside its own folder), never up; and broker/ reads no
-log file itself (no pread: storage/ owns Kafka's files).
+log file itself and asks no file system for its space (no pread, no
+statvfs: storage/ owns Kafka's files and the log directory).
 
 The allowed directions are written once, here, and in docs/ARCHITECTURE.md
 ("Layers inside broker/"). A file's folder is its layer; it may include
@@ -34,9 +35,10 @@ ALLOWED = {
 # an error. Empty since issue 12.
 KNOWN = set()
 
-# Calls a layer must leave to another: storage owns reading Kafka's files.
+# Calls a layer must leave to another: storage owns reading Kafka's files
+# and asking the log directory's file system.
 FORBIDDEN_CALLS = {
-    'broker': re.compile(r'\bpread\s*\('),
+    'broker': re.compile(r'\b(pread|f?statvfs)\s*\('),
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

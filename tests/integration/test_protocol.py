@@ -38,6 +38,7 @@ EXPECTED_API_TABLE = {
     27: (0, 2),   # WriteTxnMarkers
     28: (0, 6),   # TxnOffsetCommit (v5+: transaction version 2; v6: topic ids)
     32: (0, 4),   # DescribeConfigs (v0 likewise)
+    35: (0, 5),   # DescribeLogDirs (v0 likewise)
     37: (0, 3),   # CreatePartitions
     42: (0, 3),   # DeleteGroups
     43: (0, 2),   # ElectLeaders
@@ -53,7 +54,7 @@ EXPECTED_API_TABLE = {
 
 # Kafka 4.4's oldest version where Gregor advertises older ones (Kafka 3.9's
 # oldest, which KIP-896 removed from Kafka 4).
-KAFKA_44_OLDEST = {1: 4, 2: 1, 8: 2, 9: 1, 19: 2, 20: 1, 23: 2, 27: 1, 32: 1}
+KAFKA_44_OLDEST = {1: 4, 2: 1, 8: 2, 9: 1, 19: 2, 20: 1, 23: 2, 27: 1, 32: 1, 35: 1}
 
 # Kafka error codes used below.
 NONE = 0

@@ -2,12 +2,16 @@
  * Kafka's small files of a log directory (storage/gs_dirfiles.h): the offset
  * checkpoint files byte for byte as Kafka writes them, their reading
  * (missing or foreign files read as empty), the clean-shutdown marker,
- * partition.metadata, and Kafka's Uuid text parsed back to its bytes.
+ * partition.metadata, Kafka's Uuid text parsed back to its bytes, and the
+ * log directory as DescribeLogDirs reports it (path, file-system space).
  */
 #include <check.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "storage/gs_dirfiles.h"
 #include "storage/gs_meta.h"
@@ -131,6 +135,44 @@ START_TEST(test_partition_metadata_and_uuid)
 }
 END_TEST
 
+/* Java's File.getAbsolutePath, which Kafka's DescribeLogDirs reports:
+ * slashes collapsed, no trailing one, "." and ".." kept, a relative path
+ * put under the working directory (jshell: new File("./data//x/") from
+ * /tmp/hc is "/tmp/hc/./data/x"). */
+START_TEST(test_dir_absolute)
+{
+    char out[PATH_MAX + 64], cwd[PATH_MAX], want[PATH_MAX + 64];
+    ck_assert_int_eq(gs_dir_absolute("/a//b/./c/", out, sizeof out), 8);
+    ck_assert_str_eq(out, "/a/b/./c");
+    ck_assert_int_eq(gs_dir_absolute("/", out, sizeof out), 1);
+    ck_assert_str_eq(out, "/");
+    ck_assert_int_eq(gs_dir_absolute("//", out, sizeof out), 1);
+    ck_assert_str_eq(out, "/");
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    snprintf(want, sizeof want, "%s/./data/x", strcmp(cwd, "/") ? cwd : "");
+    ck_assert_int_eq(gs_dir_absolute("./data//x/", out, sizeof out), (int)strlen(want));
+    ck_assert_str_eq(out, want);
+    snprintf(want, sizeof want, "%s/../d", strcmp(cwd, "/") ? cwd : "");
+    gs_dir_absolute("../d", out, sizeof out);
+    ck_assert_str_eq(out, want);
+    ck_assert_int_eq(gs_dir_absolute("/a/b", out, 4), -ERANGE);
+    ck_assert_int_eq(gs_dir_absolute("/a/b", out, 5), 4);
+}
+END_TEST
+
+START_TEST(test_dir_space)
+{
+    int64_t total = -1, usable = -1;
+    ck_assert_int_eq(gs_dir_space(dir, &total, &usable), 0);
+    ck_assert_int_gt(total, 0);
+    ck_assert_int_ge(usable, 0);
+    ck_assert_int_le(usable, total);
+    char missing[PATH_MAX + 16];
+    snprintf(missing, sizeof missing, "%s/none", dir);
+    ck_assert_int_eq(gs_dir_space(missing, &total, &usable), -ENOENT);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dirfiles");
@@ -140,6 +182,8 @@ int main(void)
     tcase_add_test(tc, test_checkpoint_unreadable);
     tcase_add_test(tc, test_clean_shutdown_marker);
     tcase_add_test(tc, test_partition_metadata_and_uuid);
+    tcase_add_test(tc, test_dir_absolute);
+    tcase_add_test(tc, test_dir_space);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
