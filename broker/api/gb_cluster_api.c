@@ -75,11 +75,6 @@ enum {
     GB_ENDPOINT_CONTROLLER = 2,
 };
 
-/* Every operation on the cluster (AclOperation codes CREATE 5, ALTER 7,
- * DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11,
- * IDEMPOTENT_WRITE 12), as Kafka answers cluster_authorized_operations
- * without an authorizer: 8096. */
-#define GB_CLUSTER_AUTHORIZED_OPERATIONS ((1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12))
 
 #define GB_LEADER_EPOCH 0 /* Gregor's partitions never change leader */
 #define GB_UNDEFINED_EPOCH (-1)

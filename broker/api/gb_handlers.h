@@ -9,6 +9,12 @@
 #include "broker/core/gb_broker.h"
 #include "broker/net/gb_request.h"
 
+/* Every operation on the cluster (AclOperation codes CREATE 5, ALTER 7,
+ * DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11,
+ * IDEMPOTENT_WRITE 12), as Kafka answers cluster_authorized_operations
+ * (DescribeCluster, Metadata v8-v10) without an authorizer: 8096. */
+#define GB_CLUSTER_AUTHORIZED_OPERATIONS ((1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12))
+
 void gb_handle_api_versions(gb_broker *b, gb_request *req);
 void gb_handle_metadata(gb_broker *b, gb_request *req);
 void gb_handle_describe_topic_partitions(gb_broker *b, gb_request *req);

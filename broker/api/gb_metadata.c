@@ -32,6 +32,8 @@
  * topic_authorized_operations (v8+, when asked for): with no authorizer,
  * Kafka answers every operation a topic supports, for each topic answered
  * by name, found or not; an unknown id and a refusal keep the default.
+ * cluster_authorized_operations (v8-v10, when asked for): every operation
+ * on the cluster, as DescribeCluster answers it; a refusal keeps the default.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +181,8 @@ void gb_handle_metadata(gb_broker *b, gb_request *req)
     resp->brokers[0].rack = GP_STR_NULL;
     resp->cluster_id = gp_str_c(b->meta.cluster_id);
     resp->controller_id = b->meta.node_id;
+    if (body->include_cluster_authorized_operations)
+        resp->cluster_authorized_operations = GB_CLUSTER_AUTHORIZED_OPERATIONS;
 
     bool all = body->topics_count < 0 || (req->version == 0 && body->topics_count == 0);
     if (all) {
