@@ -572,7 +572,15 @@ void gb_handle_txn_offset_commit(gb_broker *b, gb_request *req)
 
 /* ---- OffsetFetch ---------------------------------------------------------------------------- */
 
-/* One group's answer, in the shape of the v8+ response; v0-v7 copy it. */
+/* A copy of an offset's metadata in the request's arena, every byte of it:
+ * Kafka's metadata is any string, NUL characters included. */
+static gp_str gb__arena_str(gp_arena *a, gp_str s)
+{
+    if (s.len <= 0)
+        return GP_STR_LIT("");
+    return (gp_str){gp_arena_strndup(a, s.p, (size_t)s.len), s.len};
+}
+
 /* A partition with a pending transactional offset, asked with
  * require_stable: Kafka's answer for it. */
 static void gb__fetch_unstable(gp_offset_fetch_response_group_partition *p)
@@ -583,6 +591,7 @@ static void gb__fetch_unstable(gp_offset_fetch_response_group_partition *p)
     p->error_code = GP_E_UNSTABLE_OFFSET_COMMIT;
 }
 
+/* One group's answer, in the shape of the v8+ response; v0-v7 copy it. */
 static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
                                const gp_offset_fetch_request_group_topic *topics, int32_t ntopics, bool require_stable,
                                bool by_id, gp_offset_fetch_response_group *out)
@@ -621,7 +630,7 @@ static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
                 p->partition_index = all[k].partition;
                 p->committed_offset = all[k].offset;
                 p->committed_leader_epoch = all[k].leader_epoch;
-                p->metadata = gp_str_c(gp_arena_strndup(a, all[k].metadata.p, (size_t)all[k].metadata.len));
+                p->metadata = gb__arena_str(a, all[k].metadata);
                 p->error_code = 0;
                 if (require_stable && gb_group_offset_pending(gs, group_id, all[k].topic, all[k].partition))
                     gb__fetch_unstable(p);
@@ -669,7 +678,7 @@ static int16_t gb__fetch_group(gb_broker *b, gb_request *req, gp_str group_id,
                 } else if (gb_group_offset(gs, group_id, names[i], p->partition_index, &o)) {
                     p->committed_offset = o.offset;
                     p->committed_leader_epoch = o.leader_epoch;
-                    p->metadata = gp_str_c(gp_arena_strndup(a, o.metadata.p, (size_t)o.metadata.len));
+                    p->metadata = gb__arena_str(a, o.metadata);
                 }
             }
         }
