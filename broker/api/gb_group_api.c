@@ -34,8 +34,9 @@
 #include "protocol/gp_errors.h"
 
 /* Kafka's operation bits for a group when there is no authorizer: READ (3),
- * DELETE (6) and DESCRIBE (8). */
-#define GB_GROUP_AUTHORIZED_OPERATIONS ((1 << 3) | (1 << 6) | (1 << 8))
+ * DELETE (6), DESCRIBE (8), DESCRIBE_CONFIGS (10) and ALTER_CONFIGS (11)
+ * (groups have configs since KIP-848): 3400, as Kafka 4.4 answers. */
+#define GB_GROUP_AUTHORIZED_OPERATIONS ((1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11))
 
 /* The client's address as Kafka shows it (InetAddress.toString of an
  * address without a host name): "/127.0.0.1". */
