@@ -1454,12 +1454,15 @@ int16_t gb_group_describe(const gb_groups *gs, gp_str group_id, gp_arena *a, gb_
         ms->group_instance_id = m->group_instance_id;
         ms->client_id = m->client_id;
         ms->client_host = m->client_host;
-        ms->metadata = ms->assignment = (gp_bytes){NULL, 0};
+        /* Kafka 4.4 shows the subscription only in a Stable group, but a
+         * member's last assignment in every state (it is empty once a
+         * rebalance started from CompletingRebalance reset it). */
+        ms->metadata = (gp_bytes){NULL, 0};
+        ms->assignment = (gp_bytes){m->assignment, m->assignment_len};
         if (g->state == GB_GROUP_STABLE) {
             const gb_member_protocol *mp = gb__protocol(m, g->protocol_name);
             if (mp)
                 ms->metadata = (gp_bytes){mp->metadata, mp->len};
-            ms->assignment = (gp_bytes){m->assignment, m->assignment_len};
         }
     }
     return 0;

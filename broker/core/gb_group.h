@@ -301,7 +301,7 @@ typedef struct gb_member_summary {
     const char *client_id;
     const char *client_host;
     gp_bytes metadata;   /* empty unless the group is Stable */
-    gp_bytes assignment; /* empty unless the group is Stable */
+    gp_bytes assignment; /* the last one, in every state */
 } gb_member_summary;
 
 typedef struct gb_group_summary {
