@@ -1010,6 +1010,65 @@ static void restart(void)
         gb_groups_load_done(gs, p, now);
 }
 
+/* Offset metadata is any string: what a consumer outside any generation
+ * commits (leading and trailing spaces, a NUL character) is what OffsetFetch
+ * reads back, before and after a restart, byte for byte (Kafka 4.4 does). */
+START_TEST(test_offset_metadata_bytes)
+{
+    static const char md[] = "  hello \0 x ";
+    gb_commit c = {.topic = S("t"),
+                   .partition = 0,
+                   .offset = 42,
+                   .leader_epoch = -1,
+                   .metadata = {md, (int32_t)sizeof md - 1},
+                   .commit_timestamp = -1,
+                   .expire_timestamp = -1};
+    int32_t wp;
+    ck_assert_int_eq(gb_group_commit(gs, S("simple"), -1, S(""), GP_STR_NULL, &c, 1, now, &wp), 0);
+    ck_assert_int_eq(c.error, 0);
+    int16_t pe;
+    ck_assert_int_eq(commit("simple", -1, "", "t", 1, 7, NULL, &pe), 0); /* null metadata: "" */
+    for (int round = 0; round < 2; round++) {
+        gb_offset_info o;
+        ck_assert(gb_group_offset(gs, S("simple"), S("t"), 0, &o));
+        ck_assert_int_eq(o.offset, 42);
+        ck_assert_int_eq(o.metadata.len, (int32_t)sizeof md - 1);
+        ck_assert(memcmp(o.metadata.p, md, sizeof md - 1) == 0);
+        ck_assert(gb_group_offset(gs, S("simple"), S("t"), 1, &o));
+        ck_assert_int_eq(o.offset, 7);
+        ck_assert_int_eq(o.metadata.len, 0);
+        restart();
+    }
+}
+END_TEST
+
+/* DescribeGroups shows a member's last assignment in every state, its
+ * subscription only in a Stable group (Kafka 4.4: after a static member
+ * left by LeaveGroup, the one left in PreparingRebalance still shows its
+ * assignment). */
+START_TEST(test_describe_assignment_outside_stable)
+{
+    result a, b;
+    stable_two("g", &a, &b);
+    gb_leave_member lm = {.member_id = S(""), .group_instance_id = S("nobody")};
+    ck_assert_int_eq(gb_group_leave(gs, S("g"), &lm, 1, now), 0);
+    ck_assert_int_eq(lm.error, GP_E_UNKNOWN_MEMBER_ID);
+    gb_leave_member lb = {.member_id = S(b.member_id), .group_instance_id = GP_STR_NULL};
+    ck_assert_int_eq(gb_group_leave(gs, S("g"), &lb, 1, now), 0);
+    ck_assert_int_eq(lb.error, 0);
+    gp_arena ar;
+    gp_arena_init(&ar, NULL, 0);
+    gb_group_summary s;
+    ck_assert_int_eq(gb_group_describe(gs, S("g"), &ar, &s), 0);
+    ck_assert_int_eq(s.state, GB_GROUP_PREPARING_REBALANCE);
+    ck_assert_int_eq(s.nmembers, 1);
+    ck_assert_int_eq(s.members[0].metadata.len, 0);
+    ck_assert_int_eq(s.members[0].assignment.len, 2);
+    ck_assert(memcmp(s.members[0].assignment.p, "A2", 2) == 0);
+    gp_arena_reset(&ar, NULL, 0);
+}
+END_TEST
+
 START_TEST(test_replay)
 {
     int16_t pe;
@@ -1333,6 +1392,8 @@ int main(void)
     tcase_add_test(tc, test_leave);
     tcase_add_test(tc, test_static_membership);
     tcase_add_test(tc, test_static_member_fenced_while_waiting);
+    tcase_add_test(tc, test_offset_metadata_bytes);
+    tcase_add_test(tc, test_describe_assignment_outside_stable);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_max_size);
     tcase_add_test(tc, test_commit_rules);
