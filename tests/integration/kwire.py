@@ -102,7 +102,8 @@ def padded_api_versions_request(correlation_id, size, client_id="pad"):
 
 
 def metadata_request(version, correlation_id, topics=None, allow_auto_topic_creation=False,
-                     client_id="gregor-it", topic_ids=None, include_topic_authorized_operations=False):
+                     client_id="gregor-it", topic_ids=None, include_topic_authorized_operations=False,
+                     include_cluster_authorized_operations=False):
     """topics: None (null: all topics, v1+) or a list of names (a name may
     be None from v10 on, with the matching topic_ids entry set)."""
     flex = version >= 9
@@ -122,7 +123,7 @@ def metadata_request(version, correlation_id, topics=None, allow_auto_topic_crea
     if version >= 4:
         body += struct.pack(">?", allow_auto_topic_creation)
     if 8 <= version <= 10:
-        body += struct.pack(">?", False)  # include_cluster_authorized_operations
+        body += struct.pack(">?", include_cluster_authorized_operations)
     if version >= 8:
         body += struct.pack(">?", include_topic_authorized_operations)
     if flex:
