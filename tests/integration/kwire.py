@@ -192,6 +192,16 @@ class Reader:
         n = self.uvarint() - 1 if compact else self.int32()
         return None if n < 0 else [elem() for _ in range(n)]
 
+    def topics(self, compact, partition):
+        """The usual [(topic name, [partition()])] of a response, with each
+        topic's tagged fields when compact (flexible versions)."""
+        def topic():
+            out = (self.string(compact), self.array(compact, partition))
+            if compact:
+                self.tagged_fields()
+            return out
+        return self.array(compact, topic)
+
     def tagged_fields(self):
         """Returns {tag: raw bytes}."""
         out = {}

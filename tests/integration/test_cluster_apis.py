@@ -130,14 +130,7 @@ def decode_offset_for_leader_epoch_response(version, payload):
             r.tagged_fields()
         return out
 
-    def topic():
-        name = r.string(flex)
-        parts = r.array(flex, partition)
-        if flex:
-            r.tagged_fields()
-        return name, parts
-
-    resp["topics"] = r.array(flex, topic)
+    resp["topics"] = r.topics(flex, partition)
     if flex:
         r.tagged_fields()
     r.done()
@@ -181,13 +174,7 @@ def decode_elect_leaders_response(version, payload):
             r.tagged_fields()
         return out
 
-    def topic():
-        out = (r.string(flex), r.array(flex, partition))
-        if flex:
-            r.tagged_fields()
-        return out
-
-    resp["results"] = r.array(flex, topic)
+    resp["results"] = r.topics(flex, partition)
     if flex:
         r.tagged_fields()
     r.done()
@@ -224,12 +211,7 @@ def decode_alter_partition_reassignments_response(version, payload):
         r.tagged_fields()
         return out
 
-    def topic():
-        out = (r.string(True), r.array(True, partition))
-        r.tagged_fields()
-        return out
-
-    resp["responses"] = r.array(True, topic)
+    resp["responses"] = r.topics(True, partition)
     r.tagged_fields()
     r.done()
     return resp
@@ -258,12 +240,7 @@ def decode_list_partition_reassignments_response(payload):
         r.tagged_fields()
         return out
 
-    def topic():
-        out = (r.string(True), r.array(True, partition))
-        r.tagged_fields()
-        return out
-
-    resp["topics"] = r.array(True, topic)
+    resp["topics"] = r.topics(True, partition)
     r.tagged_fields()
     r.done()
     return resp

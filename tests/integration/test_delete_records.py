@@ -81,14 +81,7 @@ def decode_delete_records_response(version, payload):
             r.tagged_fields()
         return p
 
-    def topic():
-        name = r.string(flex)
-        parts = r.array(flex, partition)
-        if flex:
-            r.tagged_fields()
-        return name, parts
-
-    resp["topics"] = r.array(flex, topic)
+    resp["topics"] = r.topics(flex, partition)
     if flex:
         r.tagged_fields()
     r.done()
