@@ -19,6 +19,7 @@
 #include "broker/core/gb_flusher.h"
 #include "broker/base/gb_logger.h"
 #include "broker/core/gb_producer_ids.h"
+#include "broker/core/gb_quotas.h"
 #include "broker/core/gb_txn_coordinator.h"
 #include "broker/net/gb_server.h"
 #include "broker/core/gb_topics.h"
@@ -72,6 +73,8 @@ int gb_broker_start(gb_broker *b, char *err, size_t errlen)
     if (gb_topics_open(b, err, errlen) < 0)
         return -1;
     if (gb_producer_ids_open(b, err, errlen) < 0)
+        return -1;
+    if (gb_quotas_open(b, err, errlen) < 0)
         return -1;
     if (gb_group_coordinator_open(b, gb_group_api_join_done, gb_group_api_sync_done, err, errlen) < 0)
         return -1;
@@ -133,6 +136,7 @@ void gb_broker_close(gb_broker *b)
     gb_topics_close(b);
     gb_cache_free(b);
     gb_producer_ids_close(b);
+    gb_quotas_close(b);
     free(b->fetches); /* every parked fetch was answered at the stop */
     b->fetches = NULL;
     gb_server_free(b->server);

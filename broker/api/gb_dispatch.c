@@ -52,6 +52,8 @@ const gb_handler gb_handlers[] = {
     {GP_API_INIT_PRODUCER_ID, 0, 5, gb_handle_init_producer_id},
     {GP_API_DESCRIBE_CONFIGS, 0, 4, gb_handle_describe_configs},
     {GP_API_DESCRIBE_LOG_DIRS, 0, 5, gb_handle_describe_log_dirs},
+    {GP_API_DESCRIBE_CLIENT_QUOTAS, 0, 1, gb_handle_describe_client_quotas},
+    {GP_API_ALTER_CLIENT_QUOTAS, 0, 1, gb_handle_alter_client_quotas},
     {GP_API_CREATE_PARTITIONS, 0, 3, gb_handle_create_partitions},
     {GP_API_DELETE_GROUPS, 0, 3, gb_handle_delete_groups},
     {GP_API_OFFSET_DELETE, 0, 0, gb_handle_offset_delete},
@@ -100,6 +102,7 @@ int gb_dispatch_frame(void *broker, gb_conn *conn, const uint8_t *data, size_t l
     req->hdr.api_key = key;
     req->hdr.api_version = version;
     req->hdr.correlation_id = (int32_t)gu_be32(data + 4);
+    req->size = len;
     if (!frame) {
         /* Small frame from the shared read buffer: keep a copy. */
         void *copy = gp_arena_alloc(&req->arena, len);

@@ -31,6 +31,7 @@
 
 #include "broker/core/gb_cache.h"
 #include "broker/core/gb_fetch_waiters.h"
+#include "broker/core/gb_quotas.h"
 #include "broker/core/gb_topics.h"
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_compress.h"
@@ -200,6 +201,29 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
     return bytes;
 }
 
+/* consumer_byte_rate, as Kafka: the response's size is recorded; over
+ * the quota, it is taken back and the answer is empty (no partitions),
+ * with the throttle time, and the connection is muted for that long. */
+static bool gb__throttled(gb_fetch *f)
+{
+    gb_request *req = f->req;
+    gp_fetch_response *resp = req->resp;
+    const char *client = req->hdr.client_id.p;
+    size_t client_len = req->hdr.client_id.len > 0 ? (size_t)req->hdr.client_id.len : 0;
+    double size = (double)req->api->response.size(req->version, resp);
+    int32_t ms = gb_quotas_record(f->b, GB_QK_CONSUMER_BYTE_RATE, client, client_len, size);
+    if (ms == 0)
+        return false;
+    gb_quotas_unrecord(f->b, GB_QK_CONSUMER_BYTE_RATE, client, client_len, size);
+    resp->throttle_time_ms = ms;
+    resp->error_code = GP_E_NONE;
+    resp->responses_count = 0;
+    req->file_bytes = 0;
+    f->nslices = 0;
+    gb_request_throttle(req, ms);
+    return true;
+}
+
 static void gb__respond(void *arg)
 {
     gb_request_respond(arg);
@@ -214,6 +238,10 @@ static void gb__answer(gb_fetch *f)
     keep->s = f->slices;
     keep->n = f->nslices;
     gb_request_defer(req, gb__release_slices, keep);
+    if (gb__throttled(f)) {
+        gb_request_respond(req);
+        return;
+    }
     if (req->version < 4) {
         gb_fetch_old_answer(f->b, req, f->slices, f->ops, f->from, f->nslices);
         return;

@@ -19,6 +19,8 @@ void gb_handle_api_versions(gb_broker *b, gb_request *req);
 void gb_handle_metadata(gb_broker *b, gb_request *req);
 void gb_handle_describe_topic_partitions(gb_broker *b, gb_request *req);
 void gb_handle_describe_log_dirs(gb_broker *b, gb_request *req);
+void gb_handle_describe_client_quotas(gb_broker *b, gb_request *req);
+void gb_handle_alter_client_quotas(gb_broker *b, gb_request *req);
 void gb_handle_produce(gb_broker *b, gb_request *req);
 void gb_handle_fetch(gb_broker *b, gb_request *req);
 void gb_handle_create_topics(gb_broker *b, gb_request *req);

@@ -41,6 +41,7 @@
 #include "broker/net/gb_request.h"
 #include "broker/core/gb_cache.h"
 #include "broker/core/gb_append.h"
+#include "broker/core/gb_quotas.h"
 #include "broker/core/gb_txn_coordinator.h"
 #include "broker/core/gb_txn_state.h"
 #include "broker/base/gb_logger.h"
@@ -411,6 +412,11 @@ static void gb__produce_all(gb_broker *b, gb_produce *pp)
             gb__produce_partition(b, req, t, p, in->records, pr, pp->now, pp, pp->durable);
         }
     }
+    /* producer_byte_rate: the whole request counts, as Kafka counts it. */
+    resp->throttle_time_ms = gb_quotas_record(b, GB_QK_PRODUCER_BYTE_RATE, req->hdr.client_id.p,
+                                              req->hdr.client_id.len > 0 ? (size_t)req->hdr.client_id.len : 0,
+                                              (double)req->size);
+    gb_request_throttle(req, resp->throttle_time_ms);
     if (body->acks == 0 && !pp->bad_acks) {
         gb_request_respond_none(req); /* Kafka never answers acks=0 */
         return;

@@ -7,6 +7,7 @@
 #define GB_CONN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "broker/net/gb_request.h"
 
@@ -18,6 +19,8 @@ bool gb__conn_closing(const gb_conn *c);
 /* gb_server.c: stop and resume dispatching the connection's requests. */
 void gb__conn_hold(gb_conn *c);
 void gb__conn_resume(gb_conn *c);
+/* gb_server.c: read nothing more from the connection for ms (a quota). */
+void gb__conn_mute(gb_conn *c, uint64_t ms);
 /* gb_server.c: the advertised address of the connection's listener. */
 void gb__conn_advertised(const gb_conn *c, const char **host, int *port);
 

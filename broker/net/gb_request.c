@@ -86,6 +86,12 @@ void gb_request_resume(gb_request *req)
     gb__conn_resume(req->conn);
 }
 
+void gb_request_throttle(gb_request *req, int32_t ms)
+{
+    if (ms > 0)
+        gb__conn_mute(req->conn, (uint64_t)ms);
+}
+
 bool gb_request_orphaned(const gb_request *req)
 {
     return gb__conn_closing(req->conn);

@@ -47,6 +47,7 @@ struct gb_request {
     void *body;         /* decoded request struct */
     void *resp;         /* response struct, initialised */
     void *frame;        /* malloc'd frame bytes the body points into, or NULL */
+    size_t size;        /* the request's bytes, less the size prefix (Kafka's sizeInBytes) */
     int64_t file_bytes; /* response bytes the handler left in files (gp_records.file) */
     uint8_t *out;       /* size prefix + response header + body, less the file bytes */
     size_t out_len;
@@ -80,6 +81,10 @@ void gb_request_defer(gb_request *req, void (*fn)(void *arg), void *arg);
  * free the request). */
 void gb_request_hold(gb_request *req);
 void gb_request_resume(gb_request *req);
+
+/* KIP-219: read nothing more from the request's connection for ms (a
+ * client quota's throttle time, also sent in the response). */
+void gb_request_throttle(gb_request *req, int32_t ms);
 
 /* Has the client gone away? A handler that answers later can stop early. */
 bool gb_request_orphaned(const gb_request *req);

@@ -85,6 +85,9 @@ struct gb_conn {
     size_t nrequests;              /* every live request */
     size_t unsent;                 /* bytes on the write queue not yet written */
     int held;                      /* gb__conn_hold without gb__conn_resume yet */
+    uv_timer_t mute_timer;         /* ends a quota mute; initialised at the first one */
+    bool mute_open;                /* mute_timer exists (closed in gb__conn_close) */
+    bool muted;                    /* a client quota's throttle time is running */
     bool reading, write_blocked, closing, in_backlog, client_id_set;
 };
 
@@ -117,7 +120,7 @@ static void gb__on_poll(uv_poll_t *p, int status, int events);
  * backlog list (gb__on_backlog takes it off, then frees it). */
 static void gb__conn_free_if_done(gb_conn *c)
 {
-    if (!c->closing || c->nrequests > 0 || c->poll_open || c->in_backlog)
+    if (!c->closing || c->nrequests > 0 || c->poll_open || c->mute_open || c->in_backlog)
         return;
     free(c->rbuf);
     free(c->frame);
@@ -130,6 +133,13 @@ static void gb__conn_on_close(uv_handle_t *h)
     close(c->fd);
     c->fd = -1;
     c->poll_open = false;
+    gb__conn_free_if_done(c);
+}
+
+static void gb__conn_on_mute_close(uv_handle_t *h)
+{
+    gb_conn *c = h->data;
+    c->mute_open = false;
     gb__conn_free_if_done(c);
 }
 
@@ -197,6 +207,8 @@ static void gb__conn_close(gb_conn *c, const char *why)
         c->tail = r;
     c->reading = c->write_blocked = false;
     uv_poll_stop(&c->poll);
+    if (c->mute_open)
+        uv_close((uv_handle_t *)&c->mute_timer, gb__conn_on_mute_close);
     uv_close((uv_handle_t *)&c->poll, gb__conn_on_close);
     gb_server *srv = c->srv;
     if (srv->stopping && !srv->conns && !uv_is_closing((uv_handle_t *)&srv->stop_timer))
@@ -207,7 +219,7 @@ static void gb__conn_close(gb_conn *c, const char *why)
 
 static bool gb__conn_paused(const gb_conn *c)
 {
-    return c->unsent > GB_CONN_MAX_UNSENT || c->nrequests >= GB_CONN_MAX_INFLIGHT || c->held > 0;
+    return c->unsent > GB_CONN_MAX_UNSENT || c->nrequests >= GB_CONN_MAX_INFLIGHT || c->held > 0 || c->muted;
 }
 
 static void gb__backlog_add(gb_conn *c)
@@ -330,7 +342,7 @@ void gb__conn_flush(gb_conn *c)
         if (req->state == GB_REQ_SILENT || c->closing) {
             /* A closed connection goes with its last request (an acks=all
              * produce answered after the client left): stop touching it. */
-            bool last = c->closing && c->nrequests == 1 && !c->poll_open && !c->in_backlog;
+            bool last = c->closing && c->nrequests == 1 && !c->poll_open && !c->mute_open && !c->in_backlog;
             gb__conn_request_free(req);
             if (last)
                 return;
@@ -385,6 +397,33 @@ void gb__conn_resume(gb_conn *c)
 {
     if (--c->held == 0 && !gb__conn_paused(c))
         gb__backlog_add(c); /* what was read meanwhile is dispatched from the loop */
+}
+
+static void gb__conn_on_unmute(uv_timer_t *t)
+{
+    gb_conn *c = t->data;
+    c->muted = false;
+    if (!gb__conn_paused(c))
+        gb__backlog_add(c); /* what was read meanwhile is dispatched from the loop */
+}
+
+/* KIP-219: a client over its quota is answered at once, with the throttle
+ * time in the response, and then not read from for that long (Kafka mutes
+ * the channel). Responses still go out. A second mute while one runs
+ * keeps the later end. */
+void gb__conn_mute(gb_conn *c, uint64_t ms)
+{
+    if (c->closing || ms == 0)
+        return;
+    if (!c->mute_open) {
+        uv_timer_init(c->srv->loop, &c->mute_timer);
+        c->mute_timer.data = c;
+        c->mute_open = true;
+    }
+    if (c->muted && uv_timer_get_due_in(&c->mute_timer) >= ms)
+        return;
+    c->muted = true;
+    uv_timer_start(&c->mute_timer, gb__conn_on_unmute, ms, 0);
 }
 
 bool gb__conn_closing(const gb_conn *c)
