@@ -206,6 +206,8 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
  * with the throttle time, and the connection is muted for that long. */
 static bool gb__throttled(gb_fetch *f)
 {
+    if (!gb_quotas_any(f->b, GB_QK_CONSUMER_BYTE_RATE))
+        return false; /* no response sizing without a quota */
     gb_request *req = f->req;
     gp_fetch_response *resp = req->resp;
     const char *client = req->hdr.client_id.p;

@@ -359,6 +359,12 @@ static int32_t gb__quotas_record(gb_broker *b, int key, const char *client_id, s
     return check ? gb_quota_rate_throttle_ms(&s->rate, quota, now) : 0;
 }
 
+bool gb_quotas_any(const gb_broker *b, int key)
+{
+    const gb_quotas *q = b->quotas;
+    return q && q->with_key[key] != 0;
+}
+
 int32_t gb_quotas_record(gb_broker *b, int key, const char *client_id, size_t client_len, double bytes)
 {
     return gb__quotas_record(b, key, client_id, client_len, bytes, true);

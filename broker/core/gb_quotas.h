@@ -82,6 +82,9 @@ void gb_quotas_persist(gb_broker *b, void (*done)(void *arg), void *arg);
  * NUL-terminated) and return the throttle time in ms: 0 when no quota
  * applies or the rate is within it. */
 int32_t gb_quotas_record(gb_broker *b, int key, const char *client_id, size_t client_len, double bytes);
+/* Is any quota of this key set? The hot paths ask first, so that a broker
+ * without quotas pays nothing for them. */
+bool gb_quotas_any(const gb_broker *b, int key);
 /* Take back bytes recorded (a throttled Fetch answers without its data). */
 void gb_quotas_unrecord(gb_broker *b, int key, const char *client_id, size_t client_len, double bytes);
 
