@@ -22,6 +22,7 @@
 #include "broker/core/gb_quotas.h"
 #include "broker/core/gb_txn_coordinator.h"
 #include "broker/net/gb_server.h"
+#include "broker/core/gb_dynconf.h"
 #include "broker/core/gb_topics.h"
 
 static void gb__on_retention(uv_timer_t *t)
@@ -70,6 +71,8 @@ int gb_broker_start(gb_broker *b, char *err, size_t errlen)
     gb_partition_listen(b, gb_fetch_waiters_on_partition);
     gb_partition_listen(b, gb_flusher_on_partition);
     gb_partition_listen(b, gb_cache_on_partition);
+    if (gb_dynconf_open(b, err, errlen) < 0)
+        return -1;
     if (gb_topics_open(b, err, errlen) < 0)
         return -1;
     if (gb_producer_ids_open(b, err, errlen) < 0)
@@ -134,6 +137,7 @@ void gb_broker_close(gb_broker *b)
     gb_group_coordinator_close(b);
     gb_txn_coordinator_close(b);
     gb_topics_close(b);
+    gb_dynconf_close(b);
     gb_cache_free(b);
     gb_producer_ids_close(b);
     gb_quotas_close(b);

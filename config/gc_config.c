@@ -836,6 +836,85 @@ int gc_config_value_source(const gc_config *cfg, size_t i)
     return i < GC_KEY_COUNT ? cfg->source[i] : GC_SRC_DEFAULT;
 }
 
+int gc_config_key_find(const char *name)
+{
+    return name ? gc__find(name, strlen(name)) : -1;
+}
+
+/* A copy of key i's field of src in dst's, as gc__val (strings duplicated). */
+static gc__val gc__field_copy(const gc_config *src, size_t i)
+{
+    gc__val v = {0};
+    const void *f = gc__field(src, i);
+    switch (gc__keys[i].type) {
+    case GC_T_INT:
+        v.n = *(const int32_t *)f;
+        break;
+    case GC_T_LONG:
+        v.n = *(const int64_t *)f;
+        break;
+    case GC_T_SHORT:
+        v.n = *(const int16_t *)f;
+        break;
+    case GC_T_BOOL:
+        v.b = *(const bool *)f;
+        break;
+    case GC_T_DOUBLE:
+        v.d = *(const double *)f;
+        break;
+    default:
+        v.s = *(char *const *)f ? gc__strndup(*(char *const *)f, strlen(*(char *const *)f)) : NULL;
+        break;
+    }
+    return v;
+}
+
+void gc_config_copy(gc_config *dst, const gc_config *src)
+{
+    memset(dst, 0, sizeof *dst);
+    for (size_t i = 0; i < GC_KEY_COUNT; i++) {
+        gc__val v = gc__field_copy(src, i);
+        gc__field_store(gc__keys[i].type, gc__field(dst, i), &v);
+        dst->isnull[i] = src->isnull[i];
+        dst->source[i] = src->source[i];
+    }
+}
+
+int gc_config_set_dynamic(gc_config *cfg, size_t i, const char *text, int src, char *why, size_t wlen)
+{
+    if (i >= GC_KEY_COUNT)
+        return gc__why(why, wlen, "unknown key");
+    const char *b = text, *e = text + strlen(text);
+    gc__trim(&b, &e);
+    char *s = gc__strndup(b, (size_t)(e - b));
+    const gc__key *k = &gc__keys[i];
+    gc__spec spec = {k->type, k->min, k->max, k->choices};
+    gc__val v = {0};
+    int rc = gc__parse(&spec, s, &v, why, wlen) < 0 ? -1 : 0;
+    free(s);
+    if (rc == 0) {
+        gc__store(cfg, i, &v);
+        cfg->source[i] = (uint8_t)src;
+    }
+    return rc;
+}
+
+void gc_config_take_changes(gc_config *dst, gc_config *src)
+{
+    char a[8192], b[8192];
+    for (size_t i = 0; i < GC_KEY_COUNT; i++) {
+        const char *x = gc_config_value_text(dst, i, a, sizeof a), *y = gc_config_value_text(src, i, b, sizeof b);
+        bool same = (!x && !y) || (x && y && strcmp(x, y) == 0);
+        if (same && dst->source[i] == src->source[i])
+            continue;
+        gc__val v = gc__field_copy(src, i);
+        gc__field_store(gc__keys[i].type, gc__field(dst, i), &v);
+        dst->isnull[i] = src->isnull[i];
+        dst->source[i] = src->source[i];
+    }
+    gc_config_free(src);
+}
+
 const char *gc_config_log_dir(const gc_config *cfg)
 {
     return cfg->log_dirs ? cfg->log_dirs : cfg->log_dir;

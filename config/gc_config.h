@@ -16,6 +16,7 @@
 
 /* Key flags. */
 #define GC_F_IGNORED 1 /* accepted for compatibility, no effect on a single node */
+#define GC_F_DYNAMIC 2 /* Kafka lets IncrementalAlterConfigs change it at run time */
 
 /* The C type of each key type. Strings and lists are owned, NUL-terminated
  * and NULL when the value is Kafka's null; a list is kept as its trimmed
@@ -36,8 +37,10 @@ enum gc_key_id {
     GC_KEY_COUNT
 };
 
-/* Where a value came from, lowest precedence first. */
-enum { GC_SRC_DEFAULT, GC_SRC_FILE, GC_SRC_ENV, GC_SRC_OVERRIDE };
+/* Where a value came from, lowest precedence first. The dynamic ones are
+ * set at run time through the admin API (gc_config_set_dynamic): the
+ * cluster-wide default, then this node's own value. */
+enum { GC_SRC_DEFAULT, GC_SRC_FILE, GC_SRC_ENV, GC_SRC_OVERRIDE, GC_SRC_DYNAMIC_DEFAULT, GC_SRC_DYNAMIC_BROKER };
 
 /* One field per key. A number whose value is null (log.retention.ms unset,
  * say) has isnull set and its field 0; use the helpers below for keys whose
@@ -87,6 +90,22 @@ const gc_key_info *gc_config_key(size_t i); /* NULL when i is out of range */
  * value is null (or i is out of range). */
 const char *gc_config_value_text(const gc_config *cfg, size_t i, char *buf, size_t len);
 int gc_config_value_source(const gc_config *cfg, size_t i);
+
+/* The index of key name, or -1. */
+int gc_config_key_find(const char *name);
+
+/* A deep copy of src into dst (which owns nothing before). */
+void gc_config_copy(gc_config *dst, const gc_config *src);
+
+/* Set key i from text at run time, as source src (GC_SRC_DYNAMIC_*).
+ * Returns 0, or -1 with the reason ("not an integer") in why; cfg is then
+ * unchanged. */
+int gc_config_set_dynamic(gc_config *cfg, size_t i, const char *text, int src, char *why, size_t wlen);
+
+/* Make dst equal to src, replacing only the fields whose value, nullness or
+ * source differ (a string another module holds a pointer to stays valid
+ * unless its key changed); then free src. */
+void gc_config_take_changes(gc_config *dst, gc_config *src);
 
 /* The one data directory: log.dirs when set, else log.dir. */
 const char *gc_config_log_dir(const gc_config *cfg);

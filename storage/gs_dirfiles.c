@@ -234,3 +234,44 @@ int gs_dir_space(const char *dir, int64_t *total_bytes, int64_t *usable_bytes)
     *usable_bytes = gs__fs_bytes(sv.f_bavail, unit);
     return 0;
 }
+
+int gs_props_read(const char *path, gs_props *out)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? 0 : -errno;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        char *eq = strchr(line, '=');
+        if (n == 0 || line[0] == '#' || !eq)
+            continue;
+        *eq = '\0';
+        out->keys = gu_realloc(out->keys, (out->n + 1) * sizeof *out->keys);
+        out->values = gu_realloc(out->values, (out->n + 1) * sizeof *out->values);
+        out->keys[out->n] = strdup(line);
+        out->values[out->n] = strdup(eq + 1);
+        out->n++;
+    }
+    free(line);
+    int rc = ferror(f) ? -EIO : 0;
+    fclose(f);
+    if (rc < 0)
+        gs_props_free(out);
+    return rc;
+}
+
+void gs_props_free(gs_props *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->keys[i]);
+        free(p->values[i]);
+    }
+    free(p->keys);
+    free(p->values);
+    memset(p, 0, sizeof *p);
+}

@@ -91,4 +91,14 @@ int gs_dir_absolute(const char *dir, char *out, size_t len);
  * One metadata syscall, no I/O on the data. 0 or a negative errno. */
 int gs_dir_space(const char *dir, int64_t *total_bytes, int64_t *usable_bytes);
 
+/* A small properties file of Gregor's own (key=value lines, '#' comments,
+ * no escapes): gregor-broker-configs.properties. Missing is empty. Returns
+ * 0 with the entries (owned; gs_props_free), or a negative errno. */
+typedef struct gs_props {
+    char **keys, **values;
+    size_t n;
+} gs_props;
+int gs_props_read(const char *path, gs_props *out);
+void gs_props_free(gs_props *p);
+
 #endif

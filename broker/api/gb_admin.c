@@ -26,6 +26,8 @@
 
 #include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
+#include "broker/base/gb_logger.h"
+#include "broker/core/gb_dynconf.h"
 #include "broker/core/gb_topics.h"
 #include "config/gc_topic.h"
 #include "protocol/gp_errors.h"
@@ -37,8 +39,11 @@
 /* Kafka's ConfigSource ids, as DescribeConfigs and CreateTopics v5+ send them. */
 enum {
     GB_SRC_TOPIC = 1,          /* DYNAMIC_TOPIC_CONFIG: set on the topic */
+    GB_SRC_DYNAMIC_BROKER = 2, /* DYNAMIC_BROKER_CONFIG: AlterConfigs on this node */
+    GB_SRC_DYNAMIC_DEFAULT = 3, /* DYNAMIC_DEFAULT_BROKER_CONFIG: AlterConfigs on "" */
     GB_SRC_STATIC_BROKER = 4,  /* STATIC_BROKER_CONFIG: file, environment, --override */
     GB_SRC_DEFAULT_CONFIG = 5, /* DEFAULT_CONFIG */
+    GB_SRC_BROKER_LOGGER = 6,  /* DYNAMIC_BROKER_LOGGER_CONFIG */
 };
 
 /* Kafka's ConfigResource.Type ids. */
@@ -49,8 +54,8 @@ enum {
 };
 
 /* At most this many synonyms per config: the topic's own value, then a
- * broker chain's static values and defaults (3 keys at most). */
-#define GB_MAX_SYNONYMS 8
+ * broker chain's dynamic, static and default values (3 keys at most). */
+#define GB_MAX_SYNONYMS 16
 
 static void gb__respond_cb(void *arg)
 {
@@ -170,9 +175,10 @@ static int8_t gb__config_type(const char *type)
  * every key of its chain that was set statically (file, environment,
  * --override), then every key of the chain that has a default, the whole
  * list starting at `name` itself. So log.retention.ms, unset, has none even
- * when log.retention.hours was set: Kafka answers so too. Gregor has no
- * dynamic broker configs, Kafka's first two groups. Writes to out (room for
- * 6) and returns the count.
+ * when log.retention.hours was set: Kafka answers so too. Before those, as
+ * Kafka, the values set at run time: this node's, then the cluster
+ * default's (core/gb_dynconf). Writes to out (room for 12) and returns the
+ * count.
  */
 static int32_t gb__broker_synonyms(gb_broker *b, gp_arena *a, const char *name,
                                    gp_describe_configs_response_synonym *out)
@@ -187,17 +193,23 @@ static int32_t gb__broker_synonyms(gb_broker *b, gp_arena *a, const char *name,
         chain = self;
     int32_t n = 0;
     char buf[8192];
-    for (int pass = 0; pass < 2; pass++)
+    static const int8_t sources[] = {GB_SRC_DYNAMIC_BROKER, GB_SRC_DYNAMIC_DEFAULT, GB_SRC_STATIC_BROKER,
+                                     GB_SRC_DEFAULT_CONFIG};
+    for (int pass = 0; pass < 4; pass++)
         for (size_t k = 0; chain[k]; k++) {
             int i = gb__broker_key_find(chain[k]);
             if (i < 0)
                 continue;
             const gc_key_info *info = gc_config_key((size_t)i);
             const char *value;
-            if (pass == 0) {
-                if (gc_config_value_source(b->cfg, (size_t)i) == GC_SRC_DEFAULT)
+            if (pass < 2) {
+                value = gb_dynconf_get(b, pass == 0 ? GB_DYN_NODE : GB_DYN_DEFAULT, info->name);
+                if (!value)
                     continue;
-                value = gc_config_value_text(b->cfg, (size_t)i, buf, sizeof buf);
+            } else if (pass == 2) {
+                if (gc_config_value_source(b->static_cfg, (size_t)i) == GC_SRC_DEFAULT)
+                    continue;
+                value = gc_config_value_text(b->static_cfg, (size_t)i, buf, sizeof buf);
             } else {
                 if (!info->default_text)
                     continue;
@@ -207,8 +219,8 @@ static int32_t gb__broker_synonyms(gb_broker *b, gp_arena *a, const char *name,
                 continue; /* the list starts at `name` */
             gp_describe_configs_response_synonym *s = &out[n++];
             s->name = gp_str_c(info->name);
-            s->value = pass == 0 ? gb__copy_str(a, value) : gp_str_c(value);
-            s->source = pass == 0 ? GB_SRC_STATIC_BROKER : GB_SRC_DEFAULT_CONFIG;
+            s->value = pass < 3 ? gb__copy_str(a, value) : gp_str_c(value);
+            s->source = sources[pass];
         }
     return n;
 }
@@ -257,8 +269,8 @@ static void gb__topic_entry(gb_broker *b, gp_arena *a, const gc_topic_config *cf
     out->documentation = documentation ? gp_str_c(k->doc) : GP_STR_NULL;
 }
 
-/* One broker config (ConfigHelper.createBrokerConfigEntry). Every key is
- * read-only: Gregor changes no broker config at run time. */
+/* One broker config (ConfigHelper.createBrokerConfigEntry): read-only
+ * unless Kafka can change it at run time (GC_F_DYNAMIC). */
 static void gb__broker_entry(gb_broker *b, gp_arena *a, size_t i, bool synonyms, bool documentation,
                              gp_describe_configs_response_config *out)
 {
@@ -267,7 +279,7 @@ static void gb__broker_entry(gb_broker *b, gp_arena *a, size_t i, bool synonyms,
     gp_describe_configs_response_config_init(out);
     out->name = gp_str_c(k->name);
     out->value = gb__copy_str(a, gc_config_value_text(b->cfg, i, buf, sizeof buf));
-    out->read_only = true;
+    out->read_only = !(k->flags & GC_F_DYNAMIC);
     out->is_sensitive = false;
     gp_describe_configs_response_synonym syn[GB_MAX_SYNONYMS];
     int32_t n = gb__broker_synonyms(b, a, k->name, syn);
@@ -825,9 +837,87 @@ static void gb__describe_topic(gb_broker *b, gb_request *req, const gp_describe_
 }
 
 /*
+ * The cluster-wide dynamic defaults (the empty broker name): only the keys
+ * set there, each its own one synonym, as Kafka lists them.
+ */
+static void gb__describe_broker_default(gb_broker *b, gb_request *req, const gp_describe_configs_request_resource *in,
+                                        gp_describe_configs_response_result *out)
+{
+    const gp_describe_configs_request *body = req->body;
+    gp_arena *a = &req->arena;
+    size_t n = gb_dynconf_count(b, GB_DYN_DEFAULT);
+    out->configs = gp_arena_alloc(a, (n ? n : 1) * sizeof *out->configs);
+    for (size_t i = 0; i < n; i++) {
+        const gc_kv *kv = gb_dynconf_entry(b, GB_DYN_DEFAULT, i);
+        int k = gb__broker_key_find(kv->key);
+        if (k < 0 || !gb__wanted(in, kv->key))
+            continue;
+        const gc_key_info *info = gc_config_key((size_t)k);
+        gp_describe_configs_response_config *c = &out->configs[out->configs_count++];
+        gp_describe_configs_response_config_init(c);
+        c->name = gp_str_c(info->name);
+        c->value = gb__copy_str(a, kv->value);
+        c->read_only = false;
+        c->is_sensitive = false;
+        gp_describe_configs_response_synonym syn = {c->name, c->value, GB_SRC_DYNAMIC_DEFAULT};
+        gb__entry_synonyms(a, c, &syn, 1, body->include_synonyms);
+        c->config_type = gb__config_type(info->type);
+        c->documentation = body->include_documentation ? gp_str_c(info->doc) : GP_STR_NULL;
+    }
+}
+
+/*
+ * BROKER_LOGGER: Gregor has one logger, which it calls "root" as log4j
+ * does (base/gb_logger); Kafka lists each of its log4j loggers the same
+ * way: source DYNAMIC_BROKER_LOGGER_CONFIG, no synonyms, type UNKNOWN, an
+ * empty documentation.
+ */
+static void gb__describe_logger(gb_broker *b, gb_request *req, const gp_describe_configs_request_resource *in,
+                                gp_describe_configs_response_result *out)
+{
+    gp_arena *a = &req->arena;
+    char name[32];
+    bool numeric = in->resource_name.len > 0 && in->resource_name.len < (int32_t)sizeof name;
+    long long id = 0;
+    if (numeric) {
+        memcpy(name, in->resource_name.p, (size_t)in->resource_name.len);
+        name[in->resource_name.len] = '\0';
+        char *end;
+        id = strtoll(name, &end, 10);
+        numeric = *end == '\0' && (name[0] == '-' || name[0] == '+' || (name[0] >= '0' && name[0] <= '9')) &&
+                  id >= INT32_MIN && id <= INT32_MAX;
+    }
+    int len = in->resource_name.len > 0 ? (int)in->resource_name.len : 0;
+    if (!numeric) {
+        gb__fail(a, &out->error_code, &out->error_message, GP_E_INVALID_REQUEST,
+                 "Broker id must be an integer, but it is: %.*s", len, in->resource_name.p);
+        return;
+    }
+    if (id != b->meta.node_id) {
+        gb__fail(a, &out->error_code, &out->error_message, GP_E_INVALID_REQUEST,
+                 "Unexpected broker id, expected %" PRId32 " but received %.*s", b->meta.node_id, len,
+                 in->resource_name.p);
+        return;
+    }
+    out->configs = gp_arena_alloc(a, sizeof *out->configs);
+    if (!gb__wanted(in, "root"))
+        return;
+    gp_describe_configs_response_config *c = &out->configs[out->configs_count++];
+    gp_describe_configs_response_config_init(c);
+    c->name = GP_STR_LIT("root");
+    c->value = gp_str_c(gb_logger_level_name(gb_logger_level));
+    c->read_only = false;
+    c->is_sensitive = false;
+    c->config_source = GB_SRC_BROKER_LOGGER;
+    c->is_default = false;
+    c->synonyms_count = 0;
+    c->config_type = 0;
+    c->documentation = GP_STR_LIT("");
+}
+
+/*
  * The broker resource: this node's id, or the empty name for the
- * cluster-wide dynamic defaults (none in Gregor: an empty list, as Kafka
- * answers when none are set). Keys Gregor accepts but ignores are listed
+ * cluster-wide dynamic defaults. Keys Gregor accepts but ignores are listed
  * only when asked for by name.
  */
 static void gb__describe_broker(gb_broker *b, gb_request *req, const gp_describe_configs_request_resource *in,
@@ -835,8 +925,10 @@ static void gb__describe_broker(gb_broker *b, gb_request *req, const gp_describe
 {
     const gp_describe_configs_request *body = req->body;
     gp_arena *a = &req->arena;
-    if (in->resource_name.len <= 0)
+    if (in->resource_name.len <= 0) {
+        gb__describe_broker_default(b, req, in, out);
         return;
+    }
     char name[64];
     bool numeric = in->resource_name.len < (int32_t)sizeof name;
     long long id = 0;
@@ -872,8 +964,9 @@ static void gb__describe_broker(gb_broker *b, gb_request *req, const gp_describe
 
 /*
  * DescribeConfigs v0-4: topics (every topic config of gc_topic's table,
- * with its source and synonyms) and this broker (every broker key Gregor
- * uses, all read-only). BROKER_LOGGER and the newer resource types
+ * with its source and synonyms), this broker (every broker key Gregor
+ * uses; read-only unless Kafka can change it at run time), the cluster
+ * defaults (broker "") and BROKER_LOGGER. The newer resource types
  * (client metrics, groups) are INVALID_REQUEST for that resource.
  */
 void gb_handle_describe_configs(gb_broker *b, gb_request *req)
@@ -902,9 +995,7 @@ void gb_handle_describe_configs(gb_broker *b, gb_request *req)
             gb__describe_broker(b, req, in, out);
             break;
         case GB_RES_BROKER_LOGGER:
-            gb__fail(a, &out->error_code, &out->error_message, GP_E_INVALID_REQUEST,
-                     "Unsupported resource type: BROKER_LOGGER (Gregor's log levels are not configurable at run "
-                     "time)");
+            gb__describe_logger(b, req, in, out);
             break;
         default:
             gb__fail(a, &out->error_code, &out->error_message, GP_E_INVALID_REQUEST, "Unsupported resource type: %d",

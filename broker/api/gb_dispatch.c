@@ -51,6 +51,8 @@ const gb_handler gb_handlers[] = {
     {GP_API_DELETE_RECORDS, 0, 2, gb_handle_delete_records},
     {GP_API_INIT_PRODUCER_ID, 0, 5, gb_handle_init_producer_id},
     {GP_API_DESCRIBE_CONFIGS, 0, 4, gb_handle_describe_configs},
+    {GP_API_ALTER_CONFIGS, 0, 2, gb_handle_alter_configs},
+    {GP_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, gb_handle_incremental_alter_configs},
     {GP_API_DESCRIBE_LOG_DIRS, 0, 5, gb_handle_describe_log_dirs},
     {GP_API_DESCRIBE_CLIENT_QUOTAS, 0, 1, gb_handle_describe_client_quotas},
     {GP_API_ALTER_CLIENT_QUOTAS, 0, 1, gb_handle_alter_client_quotas},

@@ -27,6 +27,8 @@ void gb_handle_create_topics(gb_broker *b, gb_request *req);
 void gb_handle_delete_topics(gb_broker *b, gb_request *req);
 void gb_handle_create_partitions(gb_broker *b, gb_request *req);
 void gb_handle_describe_configs(gb_broker *b, gb_request *req);
+void gb_handle_alter_configs(gb_broker *b, gb_request *req);             /* gb_configs_api.c */
+void gb_handle_incremental_alter_configs(gb_broker *b, gb_request *req); /* gb_configs_api.c */
 void gb_handle_list_offsets(gb_broker *b, gb_request *req);
 void gb_handle_delete_records(gb_broker *b, gb_request *req);
 void gb_handle_find_coordinator(gb_broker *b, gb_request *req);

@@ -9,16 +9,30 @@
 
 int gb_logger_level = GB_LOGGER_INFO;
 
-static const char *const gb__level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+static const char *const gb__level_names[] = {"FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE"};
+#define GB__NLEVELS 6
 
 void gb_logger_init_from_env(void)
 {
     const char *s = getenv("GREGOR_LOG_LEVEL");
     if (!s)
         return;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < GB__NLEVELS; i++)
         if (strcasecmp(s, gb__level_names[i]) == 0)
             gb_logger_level = i;
+}
+
+int gb_logger_level_find(const char *name)
+{
+    for (int i = 0; name && i < GB__NLEVELS; i++)
+        if (strcmp(name, gb__level_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *gb_logger_level_name(int level)
+{
+    return level >= 0 && level < GB__NLEVELS ? gb__level_names[level] : "INFO";
 }
 
 void gb_logger(int level, const char *fmt, ...)

@@ -23,10 +23,13 @@ typedef struct gb_group_coordinator gb_group_coordinator;
 typedef struct gb_producer_ids gb_producer_ids;
 typedef struct gb_txn_coordinator gb_txn_coordinator;
 typedef struct gb_quotas gb_quotas;
+typedef struct gb_dynconf gb_dynconf;
 
 typedef struct gb_broker {
     uv_loop_t *loop;
-    const gc_config *cfg;
+    const gc_config *cfg;        /* effective: static, then dynamic (core/gb_dynconf) */
+    const gc_config *static_cfg; /* as started: defaults, file, environment, --override */
+    gb_dynconf *dynconf;         /* AlterConfigs on BROKER: core/gb_dynconf */
     const char *data_dir; /* the effective log directory */
     gs_meta meta;         /* cluster id and node id */
     gb_server *server;

@@ -1028,6 +1028,26 @@ int gb_topic_set_overrides(gb_broker *b, gb_topic *t, const gc_kv *overrides, si
     return 0;
 }
 
+void gb_topics_reconfigure(gb_broker *b)
+{
+    gb_topics *ts = b->topics;
+    for (size_t i = 0; ts && i < ts->nbuckets; i++)
+        for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next) {
+            gc_topic_config cfg;
+            char e[512];
+            if (gc_topic_config_resolve(&cfg, b->cfg, t->overrides, t->noverrides, e, sizeof e) < 0) {
+                gb_logger_warn("topic %s: keeps its configs: %s", t->name, e);
+                continue;
+            }
+            gc_topic_config_free(&t->cfg);
+            t->cfg = cfg;
+            gs_log_config lc;
+            gb_topic_log_config(t, &lc);
+            for (int32_t p = 0; p < t->npartitions; p++)
+                gs_log_set_config(t->partitions[p]->log, &lc);
+        }
+}
+
 /* After p's log start offset moved up from `before` (retention,
  * DeleteRecords): the producer state of batches below it goes, as Kafka's
  * ProducerStateManager drops it when the log start offset is incremented. */

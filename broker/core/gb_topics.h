@@ -105,6 +105,12 @@ int gb_topic_add_partitions(gb_broker *b, gb_topic *t, int32_t total, bool valid
 int gb_topic_set_overrides(gb_broker *b, gb_topic *t, const gc_kv *overrides, size_t n, int16_t *kafka_error, char *msg,
                            size_t msglen);
 
+/* After the broker's configuration changed (dynamic broker configs):
+ * every topic's effective configuration again, from its overrides and the
+ * new defaults, applied to its partition logs at once. A topic whose
+ * overrides do not resolve against the new defaults keeps its old values. */
+void gb_topics_reconfigure(gb_broker *b);
+
 /* Rewrite the topic store (after a change). The write and its fsync run
  * off the loop thread; done(arg) runs on the loop when it is durable. */
 void gb_topics_persist(gb_broker *b, void (*done)(void *arg), void *arg);

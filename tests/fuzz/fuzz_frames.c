@@ -60,6 +60,7 @@
 #include "broker/gb_lifecycle.h"
 #include "broker/base/gb_logger.h"
 #include "broker/net/gb_server.h"
+#include "broker/core/gb_dynconf.h"
 #include "broker/core/gb_topics.h"
 #include "fuzz_common.h"
 #include "protocol/gp_header.h"
@@ -181,12 +182,30 @@ static void fz_reset_topics(void)
         fz_create_topic();
 }
 
+static int fz_log_level; /* as set at the start */
+
+static void fz_nothing(void *arg)
+{
+    (void)arg;
+}
+
+/* AlterConfigs may have changed the broker's dynamic configs or its log
+ * level: back to the start's, so that inputs do not see each other's. */
+static void fz_reset_configs(void)
+{
+    for (int level = GB_DYN_DEFAULT; level <= GB_DYN_NODE; level++)
+        if (gb_dynconf_count(&fz_broker, level) > 0)
+            gb_dynconf_replace(&fz_broker, level, NULL, 0, fz_nothing, NULL);
+    gb_logger_level = fz_log_level;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     gb_logger_level = GB_LOGGER_ERROR;
     gb_logger_init_from_env();
+    fz_log_level = gb_logger_level;
 
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp)
@@ -469,5 +488,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!vanish)
         fz_check_responses(data, size);
     fz_reset_topics();
+    fz_reset_configs();
     return 0;
 }

@@ -646,13 +646,10 @@ class AdminTest(BrokerTestCase):
                          ("1", ConfigSource.DEFAULT_CONFIG.value))
         self.assertIsNone(cfg["log.retention.ms"].value)
         self.assertTrue(cfg["node.id"].is_read_only)
-        if on_kafka():
-            # Kafka's dynamically updatable keys are not read-only.
-            self.assertFalse(cfg["log.segment.bytes"].is_read_only)
-        else:
-            # Gregor lists every key read-only, since nothing changes at run
-            # time (its documented difference, docs/compatibility.md).
-            self.assertTrue(all(e.is_read_only for e in cfg.values()))
+        # Kafka's dynamically updatable keys are not read-only
+        # (test_alter_configs changes them).
+        self.assertFalse(cfg["log.segment.bytes"].is_read_only)
+        self.assertTrue(cfg["log.retention.hours"].is_read_only)
         # Gregor lists the keys it accepts but ignores only when asked for
         # by name (documented, docs/compatibility.md); Kafka lists every key.
         self.assertEqual("num.network.threads" in cfg, on_kafka())
@@ -683,14 +680,16 @@ class AdminTest(BrokerTestCase):
         self.assertIn("Unexpected broker id, expected %d" % NODE_ID, res[2]["message"])
         self.assertEqual(res[3]["error"], INVALID_REQUEST)
         self.assertIn("must be an integer", res[3]["message"])
+        # The broker's loggers: Kafka's log4j loggers, Gregor's one, both
+        # with a root logger.
+        self.assertEqual(res[4]["error"], NONE)
+        self.assertIn("root", res[4]["configs"])
         if on_kafka():
-            # Kafka's broker loggers and client metrics subscriptions.
-            self.assertEqual((res[4]["error"], res[5]["error"]), (NONE, NONE))
-            self.assertIn("root", res[4]["configs"])
+            # Kafka's client metrics subscriptions.
+            self.assertEqual(res[5]["error"], NONE)
         else:
-            # Gregor has neither: INVALID_REQUEST (its documented
-            # difference, docs/compatibility.md).
-            self.assertEqual(res[4]["error"], INVALID_REQUEST)
+            # Gregor has none: INVALID_REQUEST (its documented difference,
+            # docs/compatibility.md).
             self.assertEqual(res[5]["error"], INVALID_REQUEST)
 
     def test_kafka_python_describe_configs(self):
@@ -739,9 +738,8 @@ class AdminStaticConfigTest(unittest.TestCase):
                                                          ("log.retention.hours", "168", DEFAULT_CONFIG)])
         self.assertEqual(c["cleanup.policy"]["synonyms"][0], ("cleanup.policy", "compact", DYNAMIC_TOPIC_CONFIG))
         b = res[1]["configs"]["log.segment.bytes"]
-        # Kafka can update it at run time; Gregor cannot, and says so (its
-        # documented difference, docs/compatibility.md).
-        self.assertEqual((b["value"], b["source"], b["read_only"]), ("2097152", STATIC_BROKER_CONFIG, not on_kafka()))
+        # Kafka and Gregor can update it at run time (test_alter_configs).
+        self.assertEqual((b["value"], b["source"], b["read_only"]), ("2097152", STATIC_BROKER_CONFIG, False))
         admin = None
         first.stop()
 

@@ -38,10 +38,12 @@ EXPECTED_API_TABLE = {
     27: (0, 2),   # WriteTxnMarkers
     28: (0, 6),   # TxnOffsetCommit (v5+: transaction version 2; v6: topic ids)
     32: (0, 4),   # DescribeConfigs (v0 likewise)
+    33: (0, 2),   # AlterConfigs (v0 likewise)
     35: (0, 5),   # DescribeLogDirs (v0 likewise)
     37: (0, 3),   # CreatePartitions
     42: (0, 3),   # DeleteGroups
     43: (0, 2),   # ElectLeaders
+    44: (0, 1),   # IncrementalAlterConfigs
     45: (0, 1),   # AlterPartitionReassignments
     46: (0, 0),   # ListPartitionReassignments
     47: (0, 0),   # OffsetDelete

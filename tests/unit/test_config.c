@@ -403,6 +403,46 @@ START_TEST(test_retention)
 }
 END_TEST
 
+/* Dynamic values on a copy of a loaded config: parsed like any other value,
+ * their source kept, the static config untouched; only changed fields move
+ * into the destination, so an unchanged string keeps its address. */
+START_TEST(test_dynamic)
+{
+    gc_config st, eff, next;
+    ck_assert_int_eq(load(&st, "log.retention.hours=1\nlisteners=PLAINTEXT://:9\n", NULL, 0, NULL), 0);
+    gc_config_copy(&eff, &st);
+    const char *listeners = eff.listeners;
+    int rk = gc_config_key_find("log.retention.ms"), sk = gc_config_key_find("log.segment.bytes");
+    ck_assert_int_ge(rk, 0);
+    ck_assert_int_ge(sk, 0);
+    ck_assert(gc_config_key((size_t)rk)->flags & GC_F_DYNAMIC);
+    ck_assert(!(gc_config_key((size_t)gc_config_key_find("node.id"))->flags & GC_F_DYNAMIC));
+    ck_assert_int_eq(gc_config_key_find("no.such.key"), -1);
+
+    gc_config_copy(&next, &eff);
+    char why[256];
+    ck_assert_int_eq(gc_config_set_dynamic(&next, (size_t)rk, " 5000 ", GC_SRC_DYNAMIC_DEFAULT, why, sizeof why), 0);
+    ck_assert_int_eq(gc_config_set_dynamic(&next, (size_t)sk, "abc", GC_SRC_DYNAMIC_BROKER, why, sizeof why), -1);
+    ck_assert_str_eq(why, "not an integer");
+    ck_assert_int_eq(next.log_segment_bytes, 1073741824);
+    gc_config_take_changes(&eff, &next);
+    ck_assert_int_eq(gc_config_retention_ms(&eff), 5000);
+    ck_assert_int_eq(gc_config_value_source(&eff, (size_t)rk), GC_SRC_DYNAMIC_DEFAULT);
+    ck_assert_ptr_eq(eff.listeners, listeners);
+    ck_assert_int_eq(gc_config_retention_ms(&st), 3600000);
+    ck_assert_int_eq(gc_config_value_source(&st, (size_t)rk), GC_SRC_DEFAULT);
+
+    /* Back to the static value: the source goes back too. */
+    gc_config_copy(&next, &st);
+    gc_config_take_changes(&eff, &next);
+    ck_assert_int_eq(gc_config_retention_ms(&eff), 3600000);
+    ck_assert(eff.isnull[rk]);
+    ck_assert_int_eq(gc_config_value_source(&eff, (size_t)rk), GC_SRC_DEFAULT);
+    gc_config_free(&eff);
+    gc_config_free(&st);
+}
+END_TEST
+
 START_TEST(test_ignored_keys)
 {
     gc_config cfg;
@@ -481,6 +521,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_synonyms);
     tcase_add_test(tc, test_cross_checks);
     tcase_add_test(tc, test_retention);
+    tcase_add_test(tc, test_dynamic);
     tcase_add_test(tc, test_ignored_keys);
     tcase_add_test(tc, test_help);
     tcase_add_test(tc, test_markdown_is_current);

@@ -80,6 +80,28 @@ START_TEST(test_checkpoint_round_trip)
 }
 END_TEST
 
+/* gregor-broker-configs.properties: written atomically, read back in
+ * order; comments, blank and '='-less lines skipped; '=' in a value kept. */
+START_TEST(test_props_round_trip)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/props", dir);
+    gs_props p;
+    ck_assert_int_eq(gs_props_read(path, &p), 0); /* missing: empty */
+    ck_assert_uint_eq(p.n, 0);
+    static const char text[] = "# comment\ndefault/log.retention.ms=5\n\nnonsense\n5/sasl.jaas.config=a=b\r\n";
+    ck_assert_int_eq(gs_write_file_atomic(path, text, sizeof text - 1), 0);
+    ck_assert_int_eq(gs_props_read(path, &p), 0);
+    ck_assert_uint_eq(p.n, 2);
+    ck_assert_str_eq(p.keys[0], "default/log.retention.ms");
+    ck_assert_str_eq(p.values[0], "5");
+    ck_assert_str_eq(p.keys[1], "5/sasl.jaas.config");
+    ck_assert_str_eq(p.values[1], "a=b");
+    gs_props_free(&p);
+    ck_assert_uint_eq(p.n, 0);
+}
+END_TEST
+
 START_TEST(test_checkpoint_unreadable)
 {
     gs_checkpoint cp;
@@ -180,6 +202,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_checkpoint_round_trip);
     tcase_add_test(tc, test_checkpoint_unreadable);
+    tcase_add_test(tc, test_props_round_trip);
     tcase_add_test(tc, test_clean_shutdown_marker);
     tcase_add_test(tc, test_partition_metadata_and_uuid);
     tcase_add_test(tc, test_dir_absolute);
