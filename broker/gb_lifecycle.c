@@ -12,6 +12,7 @@
 #include "common/gu_common.h"
 
 #include "broker/core/gb_cache.h"
+#include "broker/core/gb_cleaner.h"
 #include "broker/core/gb_fetch_waiters.h"
 #include "broker/core/gb_group_coordinator.h"
 #include "broker/api/gb_dispatch.h"
@@ -69,6 +70,8 @@ int gb_broker_start(gb_broker *b, char *err, size_t errlen)
     gb_partition_listen(b, gb_fetch_waiters_on_partition);
     gb_partition_listen(b, gb_flusher_on_partition);
     gb_partition_listen(b, gb_cache_on_partition);
+    gb_partition_listen(b, gb_cleaner_on_partition);
+    gb_cleaner_open(b);
     if (gb_topics_open(b, err, errlen) < 0)
         return -1;
     if (gb_producer_ids_open(b, err, errlen) < 0)
@@ -89,6 +92,7 @@ int gb_broker_start(gb_broker *b, char *err, size_t errlen)
     uint64_t every = (uint64_t)b->cfg->log_retention_check_interval_ms;
     uv_timer_start(&b->retention_timer, gb__on_retention, every, every);
     gb__start_checkpoints(b);
+    gb_cleaner_start(b);
     uv_timer_init(b->loop, &b->flush_timer);
     b->flush_timer.data = b;
     if (b->cfg->log_flush_scheduler_interval_ms < INT64_MAX) {
@@ -118,6 +122,7 @@ void gb_broker_stop(gb_broker *b)
     gb_txn_coordinator_stop(b);
     gb_flusher_stop(b);
     gb_cache_stop(b);
+    gb_cleaner_stop(b);
     uv_close((uv_handle_t *)&b->retention_timer, NULL);
     for (int i = 0; i < 2; i++)
         uv_close((uv_handle_t *)&b->checkpoint_timers[i], NULL);
@@ -131,6 +136,7 @@ void gb_broker_close(gb_broker *b)
     gb_group_coordinator_close(b);
     gb_txn_coordinator_close(b);
     gb_topics_close(b);
+    gb_cleaner_close(b);
     gb_cache_free(b);
     gb_producer_ids_close(b);
     free(b->fetches); /* every parked fetch was answered at the stop */

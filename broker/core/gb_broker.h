@@ -22,6 +22,7 @@ typedef struct gb_cache gb_cache;
 typedef struct gb_group_coordinator gb_group_coordinator;
 typedef struct gb_producer_ids gb_producer_ids;
 typedef struct gb_txn_coordinator gb_txn_coordinator;
+typedef struct gb_cleaner gb_cleaner;
 
 typedef struct gb_broker {
     uv_loop_t *loop;
@@ -39,6 +40,8 @@ typedef struct gb_broker {
     gb_producer_ids *producer_ids;
     /* the transaction coordinator: transactional ids, __transaction_state */
     gb_txn_coordinator *txn_coordinator;
+    /* the log cleaner's scheduling: core/gb_cleaner */
+    gb_cleaner *cleaner;
     uv_timer_t retention_timer;
     uv_timer_t flush_timer; /* flush.ms, every log.flush.scheduler.interval.ms */
     uv_timer_t checkpoint_timers[2]; /* [1]: recovery points, [0]: log start offsets */
