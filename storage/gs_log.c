@@ -690,8 +690,8 @@ int gs_log_read_bounded(gs_log *log, int64_t offset, int64_t max_offset, int64_t
     if (offset == log->end_offset || offset >= max_offset)
         return 0;
     size_t i = gs__find_segment(log, offset);
-    while (i < log->nsegs && log->segs[i]->next_offset <= offset)
-        i++; /* offset in a gap (records removed by compaction) */
+    while (i < log->nsegs && (log->segs[i]->next_offset <= offset || log->segs[i]->size == 0))
+        i++; /* offset in a gap (records removed by compaction), or a segment compaction emptied */
     if (i == log->nsegs)
         return 0;
     gs_segment *seg = log->segs[i];
