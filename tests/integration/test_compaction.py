@@ -258,5 +258,57 @@ class CompactionCrashTest(unittest.TestCase):
             broker.cleanup()
 
 
+@gregor_only("waits for Gregor's log line of the cleaning of __consumer_offsets")
+class OffsetsTopicCompactionTest(unittest.TestCase):
+    """__consumer_offsets is compacted (cleanup.policy=compact, as Kafka
+    creates it): after many commits of one group and a cleaning, the group
+    coordinator's replay at start-up still finds the last commit."""
+
+    OVERRIDES = dict(OVERRIDES, **{
+        "log.roll.ms": "500",
+        "log.cleaner.min.cleanable.ratio": "0.01",
+        "offsets.topic.num.partitions": "1",
+    })
+
+    def test_replay_after_cleaning(self):
+        broker = Broker(overrides=self.OVERRIDES)
+        try:
+            broker.start()
+            topic = "cmp-group-data"
+            admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+            for f in admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)]).values():
+                f.result(30)
+            produce(broker.bootstrap, topic, [("x", "y")])
+
+            def commit_all(first, last):
+                c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "cmp-g",
+                              "enable.auto.commit": False})
+                for i in range(first, last + 1):
+                    c.commit(offsets=[TopicPartition(topic, 0, i), TopicPartition(topic, 1, 2 * i)],
+                             asynchronous=False)
+                c.close()
+            commit_all(1, 300)
+            mark = broker.log().count("partition __consumer_offsets-0: cleaned")
+            wait_until(lambda: broker.log().count("partition __consumer_offsets-0: cleaned") > mark, DEADLINE,
+                       "a cleaning of __consumer_offsets-0", interval=0.05)
+            commit_all(301, 310)
+            for how in ("stop", "kill"):
+                if how == "stop":
+                    broker.stop()
+                else:
+                    broker.proc.send_signal(signal.SIGKILL)
+                    broker.proc.wait()
+                broker.start()
+                c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "cmp-g"})
+                got = c.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=30)
+                c.close()
+                self.assertEqual([(tp.partition, tp.offset) for tp in got], [(0, 310), (1, 620)], how)
+            if os.environ.get("CMP_DEBUG"):
+                print(broker.log())
+            broker.stop()
+        finally:
+            broker.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()
