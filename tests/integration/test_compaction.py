@@ -51,7 +51,7 @@ def produce(bootstrap, topic, records):
     """records: [(key, value or None)]; returns {key: last offset} in order
     of delivery, all acknowledged (acks=all)."""
     p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-                  "linger.ms": 5})
+                  "linger.ms": 5, "queue.buffering.max.messages": 1000000})
     offsets, errors = [], []
 
     def report(err, msg):
@@ -180,10 +180,16 @@ def topic_logs(broker, topic):
 
 @gregor_only("kills Gregor while it cleans and reads its files")
 class CompactionCrashTest(unittest.TestCase):
-    KEYS = 2000
-    ROUNDS = 6
+    KEYS = 20000
+    RECORDS = 100000
+    ROUNDS = 4
 
     def test_kill_9_while_cleaning(self):
+        """Rounds of updates, each followed by a kill -9 a few milliseconds
+        after a cleaning starts (a cleaning of a round takes tens of
+        milliseconds: most kills land inside it, before or after its
+        commit); after each restart every acknowledged latest value is
+        read back at its offset, and in the end the log is clean."""
         broker = Broker(overrides=OVERRIDES)
         try:
             broker.start()
@@ -191,20 +197,30 @@ class CompactionCrashTest(unittest.TestCase):
             create_topic(broker.bootstrap, topic)
             delivered = []
             rng = random.Random(7)
-            kills = 0
-            for r in range(4):
-                mark = broker.log().count("cleaning [")
-                records = [("k%05d" % rng.randrange(self.KEYS), "r%d-%d" % (r, i)) for i in range(20000)]
+            kills = interrupted = 0
+            for r in range(self.ROUNDS):
+                records = [("k%05d" % rng.randrange(self.KEYS), "r%d-%d" % (r, i)) for i in range(self.RECORDS)]
                 records += [("k%05d" % k, None) for k in range(r, self.KEYS, 97)]
-                delivered += produce(broker.bootstrap, topic, records)
-                delivered += roll(broker.bootstrap, topic, "roll%d" % r)
-                # kill -9 once a cleaning has started, a little later each round
-                wait_until(lambda: broker.log().count("cleaning [") > mark, DEADLINE, "a cleaning to start",
-                           interval=0.001)
-                time.sleep(0.002 * r)
+                with open(broker.log_path, "rb") as log:
+                    log.seek(0, os.SEEK_END)
+                    delivered += produce(broker.bootstrap, topic, records)
+                    # Gregor rolls by segment.ms on its retention timer too:
+                    # the cleaning starts without another record. The log's
+                    # new lines, read as they come (a cleaning lasts only
+                    # tens of milliseconds).
+                    seen_log, end = b"", time.monotonic() + DEADLINE
+                    while b"cleaning [" not in seen_log:
+                        self.assertLess(time.monotonic(), end, "no cleaning started")
+                        seen_log += log.read()
+                time.sleep(0.002 * (r % 4))
                 broker.proc.send_signal(signal.SIGKILL)
                 broker.proc.wait()
                 kills += 1
+                lines = [line for line in broker.log().splitlines() if "cleaning [" in line or "cleaned" in line]
+                if lines and "cleaning [" in lines[-1]:
+                    interrupted += 1
+                if os.environ.get("CMP_DEBUG"):
+                    print("\n".join(lines))
                 broker.start()
                 want = latest(delivered)
                 got = read_all(broker.bootstrap, topic)
@@ -212,6 +228,7 @@ class CompactionCrashTest(unittest.TestCase):
                 for off, k, v in got:
                     seen[k] = (off, v)
                 self.assertEqual(seen, want, "after kill %d" % kills)
+            self.assertGreater(interrupted, 0, "no kill landed inside a cleaning")
             # and it is cleaned in the end ("roll" records stay: the last is
             # in the active segment, so the older ones are not dirty any more)
             want = {k: v for k, v in latest(delivered).items() if k != "roll"}
@@ -221,7 +238,7 @@ class CompactionCrashTest(unittest.TestCase):
                 return len(got) == len(want) and {k: (off, v) for off, k, v in got} == want
             wait_until(cleaned, DEADLINE, "the cleaning to finish after the restarts", interval=0.5)
             leftovers = [f for f in os.listdir(os.path.join(broker.data_dir, "data", "%s-0" % topic))
-                         if f.endswith((".cleaned", ".swap"))]
+                         if f.endswith((".cleaned", ".swap", ".deleted"))]
             self.assertEqual(leftovers, [])
             broker.stop()
         finally:
