@@ -99,8 +99,9 @@ typedef struct gs_clean_plan {
 
 /* Loop: a plan for the log's closed segments below `end` (a segment base
  * offset at most the active segment's, or inside the last one), dirty from
- * first_dirty. Opens the directory and takes references. 0 or a negative
- * errno (nothing to clean: -ENOENT). */
+ * first_dirty. Opens the directory and takes references; retention
+ * (gs_log_retain) waits until gs_log_clean_swap. 0 or a negative errno
+ * (nothing to clean: -ENOENT). */
 int gs_log_clean_prepare(gs_log *log, int64_t first_dirty, int64_t end, gs_clean_plan *plan);
 
 /* Any thread: clean (see above). Sets plan->rc; on failure the .cleaned
@@ -108,8 +109,10 @@ int gs_log_clean_prepare(gs_log *log, int64_t first_dirty, int64_t end, gs_clean
 void gs_clean_run(gs_clean_plan *plan);
 
 /* Loop: put the cleaned segments in place of their sources, those still
- * in the log (retention or DeleteRecords may have removed some meanwhile:
- * their .swap files are removed). Returns how many were swapped, or a
+ * in the log (DeleteRecords may have removed some meanwhile: their .swap
+ * files are removed; retention waits while a plan is out). Call it for
+ * every plan of a log that still exists, a failed one too (nothing is
+ * swapped then): it ends the plan's hold on retention. Returns how many were swapped, or a
  * negative errno (the log stays consistent: a segment is either all old
  * or all new). */
 int gs_log_clean_swap(gs_log *log, gs_clean_plan *plan);

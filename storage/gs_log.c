@@ -28,6 +28,7 @@ struct gs_log {
     gs_log_roll_hook roll_hook;
     void *roll_arg;
     int64_t wb_base, wb_pos; /* gs_log_start_writeback's progress in the segment at wb_base */
+    bool cleaning; /* a cleaning plan holds segments: retention waits (gs_log_clean_prepare) */
 };
 
 static void gs__path(const gs_log *log, int64_t base, const char *ext, char *out, size_t len)
@@ -889,10 +890,14 @@ int gs_log_retain(gs_log *log, int64_t now_ms, int64_t retention_ms, int64_t ret
 {
     int deleted = 0;
     int64_t size = gs_log_size(log);
+    if (log->cleaning)
+        return 0; /* the next check, once the cleaned segments are in place */
     for (;;) {
         gs_segment *seg = log->segs[0];
-        bool by_time =
-            retention_ms >= 0 && seg->size > 0 && seg->max_timestamp >= 0 && now_ms - seg->max_timestamp > retention_ms;
+        /* A closed segment compaction emptied holds nothing to keep. */
+        bool emptied = seg->size == 0 && log->nsegs > 1;
+        bool by_time = emptied || (retention_ms >= 0 && seg->size > 0 && seg->max_timestamp >= 0 &&
+                                   now_ms - seg->max_timestamp > retention_ms);
         bool by_size = retention_bytes >= 0 && seg->size > 0 && size - seg->size >= retention_bytes;
         if (!by_time && !by_size)
             break;
@@ -1064,6 +1069,7 @@ int gs_log_clean_prepare(gs_log *log, int64_t first_dirty, int64_t end, gs_clean
     plan->end = end;
     plan->cleaned_to = first_dirty;
     plan->index_interval_bytes = log->cfg.index_interval_bytes;
+    log->cleaning = true;
     return 0;
 }
 
@@ -1084,7 +1090,8 @@ static int gs__rename_segment(gs_log *log, int64_t base, const char *from_sfx, c
 int gs_log_clean_swap(gs_log *log, gs_clean_plan *plan)
 {
     int swapped = 0, rc = 0;
-    for (size_t i = 0; i < plan->nsegs; i++) {
+    log->cleaning = false;
+    for (size_t i = 0; plan->rc == 0 && plan->out && i < plan->nsegs; i++) {
         gs_clean_output *o = &plan->out[i];
         if (!o->written)
             continue;

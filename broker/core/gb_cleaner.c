@@ -134,10 +134,10 @@ static void gb__clean_done(void *arg)
     bool progress = false;
     if (p) {
         p->cleaner.cleaning = false;
+        int n = gs_log_clean_swap(p->log, plan); /* a failed plan too: it ends its hold on retention */
         if (plan->rc < 0) {
             gb_logger_warn("partition %s-%d: cleaning failed: %s", t->name, p->index, plan->err);
         } else {
-            int n = gs_log_clean_swap(p->log, plan);
             if (n < 0) {
                 gb_logger_warn("partition %s-%d: cannot swap in the cleaned segments: %s", t->name, p->index,
                                strerror(-n));

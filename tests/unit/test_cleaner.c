@@ -609,6 +609,9 @@ START_TEST(test_retention_during_cleaning)
     plan.io_buffer = 4096;
     gs_clean_run(&plan);
     ck_assert_int_eq(plan.rc, 0);
+    /* Retention waits while a plan is out. */
+    ck_assert_int_eq(gs_log_retain(log, gu_wall_ms() + 100000, 1, -1), 0);
+    ck_assert_int_eq(gs_log_start_offset(log), 0);
     /* DeleteRecords removed the segment meanwhile: nothing is swapped
      * and the .swap files go. */
     ck_assert_int_eq(gs_log_advance_start(log, 3), 0);
@@ -616,6 +619,29 @@ START_TEST(test_retention_during_cleaning)
     gs_clean_plan_free(&plan);
     ck_assert(!exists("00000000000000000000.log.swap"));
     ck_assert(!exists("00000000000000000000.log"));
+    gs_log_close(log);
+}
+END_TEST
+
+START_TEST(test_emptied_segment_retained)
+{
+    /* compact,delete: a segment the cleaner emptied does not stop
+     * retention behind it. */
+    gs_log *log = open_log(NULL);
+    static const char *const b1[] = {"a=1"};
+    static const char *const b2[] = {"a=2"};
+    append(log, b1, 1);
+    roll(log);
+    append(log, b2, 1);
+    roll(log);
+    clean(log, 0, active_base(log), 86400000, NULL, 0, NULL, 0, 1 << 20, NULL);
+    ck_assert_int_eq(gs_log_segment_count(log), 3);
+    ck_assert_int_eq(gs_log_retain(log, gu_wall_ms(), 86400000, -1), 1);
+    ck_assert_int_eq(gs_log_start_offset(log), 1);
+    contents c;
+    read_all(log, &c);
+    ck_assert_int_eq(c.n, 1);
+    ck_assert_str_eq(find(&c, 1)->value, "2");
     gs_log_close(log);
 }
 END_TEST
@@ -637,6 +663,7 @@ int main(void)
     tcase_add_test(tc, test_recovery_half_swapped);
     tcase_add_test(tc, test_recovery_deleted_left);
     tcase_add_test(tc, test_retention_during_cleaning);
+    tcase_add_test(tc, test_emptied_segment_retained);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
