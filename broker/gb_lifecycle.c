@@ -12,6 +12,7 @@
 #include "common/gu_common.h"
 
 #include "broker/core/gb_cache.h"
+#include "broker/core/gb_cleaner.h"
 #include "broker/core/gb_fetch_waiters.h"
 #include "broker/core/gb_group_coordinator.h"
 #include "broker/api/gb_dispatch.h"
@@ -73,6 +74,8 @@ int gb_broker_start(gb_broker *b, char *err, size_t errlen)
     gb_partition_listen(b, gb_cache_on_partition);
     if (gb_dynconf_open(b, err, errlen) < 0)
         return -1;
+    gb_partition_listen(b, gb_cleaner_on_partition);
+    gb_cleaner_open(b);
     if (gb_topics_open(b, err, errlen) < 0)
         return -1;
     if (gb_producer_ids_open(b, err, errlen) < 0)
@@ -95,6 +98,7 @@ int gb_broker_start(gb_broker *b, char *err, size_t errlen)
     uint64_t every = (uint64_t)b->cfg->log_retention_check_interval_ms;
     uv_timer_start(&b->retention_timer, gb__on_retention, every, every);
     gb__start_checkpoints(b);
+    gb_cleaner_start(b);
     uv_timer_init(b->loop, &b->flush_timer);
     b->flush_timer.data = b;
     if (b->cfg->log_flush_scheduler_interval_ms < INT64_MAX) {
@@ -124,6 +128,7 @@ void gb_broker_stop(gb_broker *b)
     gb_txn_coordinator_stop(b);
     gb_flusher_stop(b);
     gb_cache_stop(b);
+    gb_cleaner_stop(b);
     uv_close((uv_handle_t *)&b->retention_timer, NULL);
     for (int i = 0; i < 2; i++)
         uv_close((uv_handle_t *)&b->checkpoint_timers[i], NULL);
@@ -137,6 +142,7 @@ void gb_broker_close(gb_broker *b)
     gb_group_coordinator_close(b);
     gb_txn_coordinator_close(b);
     gb_topics_close(b);
+    gb_cleaner_close(b);
     gb_dynconf_close(b);
     gb_cache_free(b);
     gb_producer_ids_close(b);

@@ -626,7 +626,7 @@ int gp_batch_build(gp_arena *a, const gp_batch_params *p, const gp_record *recs,
     size_t records_len = 0;
     int64_t max_ts = INT64_MIN;
     for (int32_t i = 0; i < n; i++) {
-        size_t body = gp__record_body_size(&recs[i], i);
+        size_t body = gp__record_body_size(&recs[i], p->keep_offset_deltas ? recs[i].offset_delta : i);
         if (body > limit)
             return GP_BATCH_ERR_INVALID;
         records_len += gp_size_varint((int32_t)body) + body;
@@ -649,8 +649,10 @@ int gp_batch_build(gp_arena *a, const gp_batch_params *p, const gp_record *recs,
     }
     gp_writer w;
     gp_writer_init(&w, records, records_len);
-    for (int32_t i = 0; i < n; i++)
-        gp__write_record(&w, &recs[i], i, gp__record_body_size(&recs[i], i));
+    for (int32_t i = 0; i < n; i++) {
+        int32_t delta = p->keep_offset_deltas ? recs[i].offset_delta : i;
+        gp__write_record(&w, &recs[i], delta, gp__record_body_size(&recs[i], delta));
+    }
     if (p->codec != GP_CODEC_NONE) {
         size_t bound = gp_compress_bound(p->codec, records_len);
         buf = gp_arena_alloc(a, GP_BATCH_HEADER_SIZE + bound);
@@ -677,7 +679,7 @@ int gp_batch_build(gp_arena *a, const gp_batch_params *p, const gp_record *recs,
     gp_write_int8(&w, GP_BATCH_MAGIC);
     gp_write_uint32(&w, 0); /* the CRC, below */
     gp_write_int16(&w, attr);
-    gp_write_int32(&w, n - 1);
+    gp_write_int32(&w, p->keep_offset_deltas ? p->last_offset_delta : n - 1);
     gp_write_int64(&w, p->base_timestamp);
     gp_write_int64(&w, p->log_append_time ? p->log_append_time_ms : max_ts);
     gp_write_int64(&w, p->producer_id);

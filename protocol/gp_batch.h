@@ -288,11 +288,16 @@ typedef struct gp_batch_params {
     bool control; /* see gp_batch_build_control */
     int codec;    /* GP_CODEC_* */
     int level;    /* the codec's level, or GP_COMPRESS_LEVEL_DEFAULT */
+    /* The log cleaner's rewrite (Kafka's filterTo): records keep their
+     * offset_delta (increasing, gaps allowed) and the batch keeps its
+     * lastOffsetDelta, so that every offset stays where it was. */
+    bool keep_offset_deltas;
+    int32_t last_offset_delta; /* with keep_offset_deltas */
 } gp_batch_params;
 
 /*
  * Build one batch of n >= 1 records into the arena: record i gets offset
- * delta i (recs[i].offset_delta is ignored), keys, values, attributes and
+ * delta i (recs[i].offset_delta is ignored, unless p->keep_offset_deltas), keys, values, attributes and
  * encoded headers are copied as they are, the records are compressed with
  * p->codec, and maxTimestamp is the largest record timestamp (or the log
  * append time). Records read from another batch can be passed straight

@@ -15,6 +15,7 @@
 #include "common/gu_common.h"
 
 #include "protocol/gp_batch.h"
+#include "storage/gs_cleaner.h"
 #include "storage/gs_meta.h"
 
 struct gs_log {
@@ -27,6 +28,7 @@ struct gs_log {
     gs_log_roll_hook roll_hook;
     void *roll_arg;
     int64_t wb_base, wb_pos; /* gs_log_start_writeback's progress in the segment at wb_base */
+    bool cleaning; /* a cleaning plan holds segments: retention waits (gs_log_clean_prepare) */
 };
 
 static void gs__path(const gs_log *log, int64_t base, const char *ext, char *out, size_t len)
@@ -287,9 +289,20 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
         snprintf(err, errlen, "cannot create %s: %s", dir, strerror(-rc));
         return rc;
     }
+    /* A cleaning a crash interrupted (storage/gs_cleaner.h): .cleaned files
+     * go, committed .swap files take their segment's place and that
+     * segment is recovered below whatever the recovery point says. */
+    int64_t *swapped = NULL;
+    size_t nswapped = 0;
+    if ((rc = gs_clean_recover_dir(dir, &swapped, &nswapped)) < 0) {
+        snprintf(err, errlen, "cannot finish an interrupted cleaning in %s: %s", dir, strerror(-rc));
+        free(swapped);
+        return rc;
+    }
     gs_log *log = gu_calloc(1, sizeof *log);
     log->dir = gu_strdup(dir);
     log->cfg = *cfg;
+    rec->cleanings_completed = (int)nswapped;
 
     /* The segments: every NNNNNNNNNNNNNNNNNNNN.log. */
     DIR *d = opendir(dir);
@@ -298,6 +311,7 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
         snprintf(err, errlen, "cannot read %s: %s", dir, strerror(errno));
         free(log->dir);
         free(log);
+        free(swapped);
         return rc;
     }
     int64_t *bases = NULL;
@@ -337,6 +351,9 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
         gs_segment *seg = log->segs[i];
         bool active = i + 1 == log->nsegs;
         bool trusted = clean || (!active && log->segs[i + 1]->base_offset <= recovery_point);
+        for (size_t k = 0; k < nswapped; k++)
+            if (swapped[k] == seg->base_offset)
+                trusted = false;
         if (trusted && !seg->needs_rebuild) {
             if (gs__segment_trusted_load(log, seg, active ? INT64_MAX : log->segs[i + 1]->base_offset))
                 continue;
@@ -382,6 +399,8 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
         }
         gs__segs_push(log, seg);
     }
+    free(swapped);
+    swapped = NULL;
     log->end_offset = gs__active(log)->next_offset;
     log->start_offset = log->segs[0]->base_offset;
     if (log_start_offset > log->start_offset)
@@ -391,6 +410,7 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
 
 fail:
     free(bases);
+    free(swapped);
     gs_log_close(log);
     return rc;
 }
@@ -671,8 +691,8 @@ int gs_log_read_bounded(gs_log *log, int64_t offset, int64_t max_offset, int64_t
     if (offset == log->end_offset || offset >= max_offset)
         return 0;
     size_t i = gs__find_segment(log, offset);
-    while (i < log->nsegs && log->segs[i]->next_offset <= offset)
-        i++; /* offset in a gap (records removed by compaction) */
+    while (i < log->nsegs && (log->segs[i]->next_offset <= offset || log->segs[i]->size == 0))
+        i++; /* offset in a gap (records removed by compaction), or a segment compaction emptied */
     if (i == log->nsegs)
         return 0;
     gs_segment *seg = log->segs[i];
@@ -870,10 +890,14 @@ int gs_log_retain(gs_log *log, int64_t now_ms, int64_t retention_ms, int64_t ret
 {
     int deleted = 0;
     int64_t size = gs_log_size(log);
+    if (log->cleaning)
+        return 0; /* the next check, once the cleaned segments are in place */
     for (;;) {
         gs_segment *seg = log->segs[0];
-        bool by_time =
-            retention_ms >= 0 && seg->size > 0 && seg->max_timestamp >= 0 && now_ms - seg->max_timestamp > retention_ms;
+        /* A closed segment compaction emptied holds nothing to keep. */
+        bool emptied = seg->size == 0 && log->nsegs > 1;
+        bool by_time = emptied || (retention_ms >= 0 && seg->size > 0 && seg->max_timestamp >= 0 &&
+                                   now_ms - seg->max_timestamp > retention_ms);
         bool by_size = retention_bytes >= 0 && seg->size > 0 && size - seg->size >= retention_bytes;
         if (!by_time && !by_size)
             break;
@@ -977,4 +1001,150 @@ int gs_log_slice_sync_closed(const gs_log_slice *s)
         if (fds[i] >= 0 && fdatasync(fds[i]) < 0)
             return -errno;
     return 0;
+}
+
+/* ---- compaction (storage/gs_cleaner.h) ---------------------------------------- */
+
+void gs_log_clean_bounds(const gs_log *log, int64_t first_dirty, int64_t max_end, int64_t now_ms,
+                         int64_t min_lag_ms, gs_log_dirt *out)
+{
+    memset(out, 0, sizeof *out);
+    if (first_dirty < log->start_offset || first_dirty > log->end_offset)
+        first_dirty = log->start_offset;
+    int64_t end = gs__active(log)->base_offset;
+    if (max_end < end)
+        end = max_end;
+    out->first_dirty_time = -1;
+    for (size_t i = 0; i + 1 < log->nsegs; i++) {
+        const gs_segment *seg = log->segs[i];
+        int64_t next_base = log->segs[i + 1]->base_offset;
+        if (next_base <= first_dirty) {
+            out->clean_bytes += seg->size;
+            continue;
+        }
+        if (seg->base_offset >= end)
+            break;
+        /* min.compaction.lag.ms: a segment with newer records stays dirty. */
+        if (min_lag_ms > 0 && seg->max_timestamp > now_ms - min_lag_ms) {
+            if (seg->base_offset > first_dirty)
+                end = seg->base_offset < end ? seg->base_offset : end;
+            else
+                end = first_dirty;
+            break;
+        }
+        if (out->first_dirty_time < 0) {
+            int64_t t = seg->created_ms;
+            if (seg->max_timestamp >= 0 && seg->max_timestamp < t)
+                t = seg->max_timestamp;
+            out->first_dirty_time = t;
+        }
+        out->dirty_bytes += seg->size;
+    }
+    out->first_dirty = first_dirty;
+    out->end = end > first_dirty ? end : first_dirty;
+    if (out->end == first_dirty)
+        out->dirty_bytes = 0;
+}
+
+int gs_log_clean_prepare(gs_log *log, int64_t first_dirty, int64_t end, gs_clean_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    plan->dirfd = -1;
+    size_t n = 0;
+    while (n + 1 < log->nsegs && log->segs[n]->base_offset < end)
+        n++;
+    if (n == 0 || end <= first_dirty)
+        return -ENOENT;
+    plan->dirfd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (plan->dirfd < 0)
+        return -errno;
+    plan->segs = gu_calloc(n, sizeof *plan->segs);
+    plan->nsegs = n;
+    for (size_t i = 0; i < n; i++) {
+        gs_segment *seg = log->segs[i];
+        seg->refs++;
+        plan->segs[i] = (gs_log_slice){seg, seg->fd, 0, seg->size};
+    }
+    plan->first_dirty = first_dirty;
+    plan->end = end;
+    plan->cleaned_to = first_dirty;
+    plan->index_interval_bytes = log->cfg.index_interval_bytes;
+    log->cleaning = true;
+    return 0;
+}
+
+/* Rename base's segment files from one suffix to another, the .log last. */
+static int gs__rename_segment(gs_log *log, int64_t base, const char *from_sfx, const char *to_sfx)
+{
+    static const char *const exts[] = {"index", "timeindex", "log"};
+    char from[PATH_MAX], to[PATH_MAX];
+    for (int k = 0; k < 3; k++) {
+        snprintf(from, sizeof from, "%s/%020" PRId64 ".%s%s", log->dir, base, exts[k], from_sfx);
+        snprintf(to, sizeof to, "%s/%020" PRId64 ".%s%s", log->dir, base, exts[k], to_sfx);
+        if (rename(from, to) < 0 && !(errno == ENOENT && k < 2))
+            return -errno;
+    }
+    return 0;
+}
+
+int gs_log_clean_swap(gs_log *log, gs_clean_plan *plan)
+{
+    int swapped = 0, rc = 0;
+    log->cleaning = false;
+    for (size_t i = 0; plan->rc == 0 && plan->out && i < plan->nsegs; i++) {
+        gs_clean_output *o = &plan->out[i];
+        if (!o->written)
+            continue;
+        size_t idx = gs__find_segment(log, o->base_offset);
+        gs_segment *old = log->segs[idx];
+        if (old != plan->segs[i].seg || idx + 1 == log->nsegs)
+            continue; /* gone meanwhile: gs_clean_plan_free removes the .swap */
+        /* Kafka's replaceSegments: the old files to .deleted, the .swap
+         * files into place; a crash anywhere in between leaves the
+         * .log.swap, which gs_log_open completes. */
+        int r = gs__rename_segment(log, o->base_offset, "", ".deleted");
+        if (r < 0) {
+            (void)gs__rename_segment(log, o->base_offset, ".deleted", "");
+            rc = rc ? rc : r;
+            continue;
+        }
+        if ((r = gs__rename_segment(log, o->base_offset, ".swap", "")) < 0) {
+            rc = rc ? rc : r;
+            continue; /* the .log.swap is there: the next start completes it */
+        }
+        o->written = false;
+        char path[PATH_MAX];
+        gs_segment *seg = gu_calloc(1, sizeof *seg);
+        seg->base_offset = o->base_offset;
+        seg->refs = 1;
+        seg->index.fd = seg->timeindex.fd = -1;
+        gs__path(log, seg->base_offset, "log", path, sizeof path);
+        seg->fd = open(path, O_RDWR | O_CLOEXEC);
+        if (seg->fd < 0 || (r = gs__segment_open_indexes(log, seg, false)) < 0) {
+            /* Keep reading the old inode: the files on disk are the
+             * cleaned ones, which hold a subset of its records. */
+            rc = rc ? rc : (seg->fd < 0 ? -errno : r);
+            seg->txnindex.fd = -1;
+            gs__segment_unref(seg);
+            continue;
+        }
+        seg->size = o->size;
+        seg->next_offset = o->next_offset;
+        seg->max_timestamp = o->max_timestamp;
+        seg->max_timestamp_offset = o->max_timestamp_offset;
+        seg->created_ms = o->modified_ms;
+        seg->txnindex = old->txnindex; /* markers stay: so do its entries */
+        memset(&old->txnindex, 0, sizeof old->txnindex);
+        old->txnindex.fd = -1;
+        log->segs[idx] = seg;
+        static const char *const exts[] = {"log", "index", "timeindex"};
+        for (int k = 0; k < 3; k++) {
+            snprintf(path, sizeof path, "%s/%020" PRId64 ".%s.deleted", log->dir, o->base_offset, exts[k]);
+            unlink(path);
+        }
+        old->deleted = true;
+        gs__segment_unref(old);
+        swapped++;
+    }
+    return swapped > 0 || rc == 0 ? swapped : rc;
 }

@@ -60,6 +60,7 @@ typedef struct gs_log_recovery {
     int segments_removed;        /* segments after the cut */
     int indexes_rebuilt;
     int indexes_corrupt; /* of segments that were trusted: rebuilt too */
+    int cleanings_completed; /* segments a cleaning had committed (.swap) put in place */
 } gs_log_recovery;
 
 /* Open (creating the directory if needed) the log in `dir`. Segments whose
@@ -224,6 +225,23 @@ size_t gs_log_sync_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t max
  * once they are synced, everything below it is durable, indexes included
  * (a recovery point). Release each with gs_log_slice_release on the loop. */
 size_t gs_log_closed_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t max, int64_t *upto);
+
+/* What the cleaner may clean (storage/gs_cleaner.h), from the in-memory
+ * segments: Kafka's LogCleanerManager.cleanableOffsets and the bytes of
+ * its dirty ratio. */
+typedef struct gs_log_dirt {
+    int64_t first_dirty;      /* clamped into the log */
+    int64_t end;              /* first uncleanable offset (>= first_dirty) */
+    int64_t clean_bytes;      /* segments wholly below first_dirty */
+    int64_t dirty_bytes;      /* closed segments from first_dirty to end */
+    int64_t first_dirty_time; /* the first dirty segment's earliest known time, -1 none */
+} gs_log_dirt;
+
+/* end is the least of the active segment's base offset, max_end (the last
+ * stable offset) and, with min_lag_ms > 0, the first segment from
+ * first_dirty on holding a record newer than now_ms - min_lag_ms. */
+void gs_log_clean_bounds(const gs_log *log, int64_t first_dirty, int64_t max_end, int64_t now_ms,
+                         int64_t min_lag_ms, gs_log_dirt *out);
 
 /* fdatasync a closed segment's log and its index files (the txnindex too). Any thread:
  * a closed segment's files do not change while it is referenced. */

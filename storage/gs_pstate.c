@@ -856,3 +856,19 @@ void gs_pstate_free(gs_pstate *ps)
     free(ps->dir);
     free(ps);
 }
+
+size_t gs_pstate_last_offsets(const gs_pstate *ps, int64_t *ids, int64_t *last_offsets, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ps->cap; i++) {
+        const gs_producer *p = ps->slots[i];
+        if (!p || p->nbatches == 0)
+            continue;
+        if (n < max) {
+            ids[n] = p->producer_id;
+            last_offsets[n] = gs_producer_last_offset(p);
+        }
+        n++;
+    }
+    return n;
+}

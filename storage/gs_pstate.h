@@ -214,6 +214,11 @@ int64_t gs_pstate_lso(const gs_pstate *ps, int64_t log_end_offset);
 /* How many transactions are open. */
 size_t gs_pstate_open_txns(const gs_pstate *ps);
 
+/* Every producer that has batches: its id and its last batch's last
+ * offset, at most max of them (the log cleaner keeps those batches).
+ * Returns how many there are. */
+size_t gs_pstate_last_offsets(const gs_pstate *ps, int64_t *ids, int64_t *last_offsets, size_t max);
+
 /* Write <offset>.snapshot (normally the log end offset). Nothing is
  * written if the table did not change since the newest snapshot and that
  * one is at offset, nor with sync if there never was a snapshot nor a

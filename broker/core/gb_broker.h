@@ -24,6 +24,7 @@ typedef struct gb_producer_ids gb_producer_ids;
 typedef struct gb_txn_coordinator gb_txn_coordinator;
 typedef struct gb_quotas gb_quotas;
 typedef struct gb_dynconf gb_dynconf;
+typedef struct gb_cleaner gb_cleaner;
 
 typedef struct gb_broker {
     uv_loop_t *loop;
@@ -44,6 +45,8 @@ typedef struct gb_broker {
     /* the transaction coordinator: transactional ids, __transaction_state */
     gb_txn_coordinator *txn_coordinator;
     gb_quotas *quotas; /* client quotas and their measured rates: core/gb_quotas */
+    /* the log cleaner's scheduling: core/gb_cleaner */
+    gb_cleaner *cleaner;
     uv_timer_t retention_timer;
     uv_timer_t flush_timer; /* flush.ms, every log.flush.scheduler.interval.ms */
     uv_timer_t checkpoint_timers[2]; /* [1]: recovery points, [0]: log start offsets */

@@ -407,6 +407,10 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
             t->npartitions = p;
             return -1;
         }
+        if (rec.cleanings_completed > 0)
+            gb_logger_info("partition %s-%d: completed the swap of %d cleaned segment(s) an interrupted cleaning had "
+                           "committed",
+                           t->name, p, rec.cleanings_completed);
         if (rec.indexes_corrupt > 0)
             gb_logger_warn("partition %s-%d: %d segment(s) had indexes that failed the sanity check; rebuilt them from "
                            "the log",

@@ -22,6 +22,7 @@
 
 #include "broker/core/gb_broker.h"
 #include "broker/core/gb_cache.h"
+#include "broker/core/gb_cleaner.h"
 #include "broker/core/gb_fetch_waiters.h"
 #include "broker/core/gb_flusher.h"
 #include "config/gc_topic.h"
@@ -43,6 +44,7 @@ typedef struct gb_partition {
     gb_flush_state flush;          /* core/gb_flusher */
     gb_fetch_waiters_part waiters; /* core/gb_fetch_waiters */
     gb_cache_part cache;           /* core/gb_cache */
+    gb_cleaner_part cleaner;       /* core/gb_cleaner */
 } gb_partition;
 
 struct gb_topic {

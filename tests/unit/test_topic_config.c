@@ -197,6 +197,8 @@ static const struct {
     {{"log.flush.interval.messages=3"}, "flush.messages", "3"},
     {{"log.flush.interval.ms=1000"}, "flush.ms", "1000"},
     {{"log.cleaner.delete.retention.ms=5"}, "delete.retention.ms", "5"},
+    {{"log.cleaner.min.cleanable.ratio=0.25"}, "min.cleanable.dirty.ratio", "0.25"},
+    {{"log.cleaner.max.compaction.lag.ms=7000"}, "max.compaction.lag.ms", "7000"},
     {{"log.segment.delete.delay.ms=6"}, "file.delete.delay.ms", "6"},
     {{"log.message.timestamp.type=LogAppendTime"}, "message.timestamp.type", "LogAppendTime"},
     {{"log.message.timestamp.before.max.ms=7"}, "message.timestamp.before.max.ms", "7"},
@@ -427,7 +429,9 @@ START_TEST(test_introspection)
     ck_assert_str_eq(gc_topic_key(GC_T_max_message_bytes)->broker_key, "message.max.bytes");
     ck_assert_str_eq(gc_topic_key(GC_T_segment_index_bytes)->broker_key, "log.index.size.max.bytes");
     ck_assert_str_eq(gc_topic_key(GC_T_min_insync_replicas)->broker_key, "min.insync.replicas");
-    ck_assert_ptr_null(gc_topic_key(GC_T_min_cleanable_dirty_ratio)->broker_key);
+    ck_assert_str_eq(gc_topic_key(GC_T_min_cleanable_dirty_ratio)->broker_key, "log.cleaner.min.cleanable.ratio");
+    ck_assert_str_eq(gc_topic_key(GC_T_min_compaction_lag_ms)->broker_key, "log.cleaner.min.compaction.lag.ms");
+    ck_assert_ptr_null(gc_topic_key(GC_T_compression_zstd_level)->broker_key);
     ck_assert_ptr_null(gc_topic_key(GC_T_remote_storage_enable)->broker_key);
 
     ck_assert(gc_topic_key(GC_T_preallocate)->flags & GC_TF_IGNORED);
