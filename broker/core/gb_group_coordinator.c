@@ -75,23 +75,30 @@ void gb_group_coordinator_rearm(gb_broker *b)
 
 /* ---- __consumer_offsets ------------------------------------------------------ */
 
-/* As Kafka creates it (offsets.topic.segment.bytes is 100 MiB). */
-static const gc_kv gb__offsets_overrides[] = {
-    {"cleanup.policy", "compact"},
-    {"segment.bytes", "104857600"},
-    {"compression.type", "producer"},
-};
-#define GB_OFFSETS_NOVERRIDES (sizeof gb__offsets_overrides / sizeof gb__offsets_overrides[0])
+/* The topic's configuration as Kafka creates it: compacted,
+ * offsets.topic.segment.bytes (100 MiB) segments, the producer's compression.
+ * segment_bytes holds the number's text. */
+#define GB_OFFSETS_NOVERRIDES 3
+static void gb__offsets_overrides(const gb_broker *b, char segment_bytes[24], gc_kv out[GB_OFFSETS_NOVERRIDES])
+{
+    snprintf(segment_bytes, 24, "%d", (int)b->cfg->offsets_topic_segment_bytes);
+    out[0] = (gc_kv){"cleanup.policy", "compact"};
+    out[1] = (gc_kv){"segment.bytes", segment_bytes};
+    out[2] = (gc_kv){"compression.type", "producer"};
+}
 
 gb_topic *gb_group_coordinator_offsets_topic(gb_broker *b, bool create)
 {
     gb_topic *t = gb_topic_find(b, GB_OFFSETS_TOPIC, strlen(GB_OFFSETS_TOPIC));
     if (t || !create)
         return t;
+    char segment_bytes[24];
+    gc_kv overrides[GB_OFFSETS_NOVERRIDES];
+    gb__offsets_overrides(b, segment_bytes, overrides);
     int16_t kerr;
     char msg[256];
-    if (gb_topic_create(b, GB_OFFSETS_TOPIC, strlen(GB_OFFSETS_TOPIC), b->cfg->offsets_topic_num_partitions,
-                        gb__offsets_overrides, GB_OFFSETS_NOVERRIDES, false, &t, &kerr, msg, sizeof msg) < 0) {
+    if (gb_topic_create(b, GB_OFFSETS_TOPIC, strlen(GB_OFFSETS_TOPIC), b->cfg->offsets_topic_num_partitions, overrides,
+                        GB_OFFSETS_NOVERRIDES, false, &t, &kerr, msg, sizeof msg) < 0) {
         gb_logger_error("cannot create %s: %s", GB_OFFSETS_TOPIC, msg);
         return NULL;
     }
@@ -360,7 +367,10 @@ int gb_group_coordinator_open(gb_broker *b, gb_join_done_fn join_done, gb_sync_d
              * delete committed offsets. */
             int16_t kerr;
             char msg[256];
-            if (gb_topic_set_overrides(b, t, gb__offsets_overrides, GB_OFFSETS_NOVERRIDES, &kerr, msg, sizeof msg) < 0)
+            char segment_bytes[24];
+            gc_kv overrides[GB_OFFSETS_NOVERRIDES];
+            gb__offsets_overrides(b, segment_bytes, overrides);
+            if (gb_topic_set_overrides(b, t, overrides, GB_OFFSETS_NOVERRIDES, &kerr, msg, sizeof msg) < 0)
                 gb_logger_warn("%s: cannot set its configuration: %s", GB_OFFSETS_TOPIC, msg);
             else
                 gb_topics_persist(b, NULL, NULL);

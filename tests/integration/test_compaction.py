@@ -21,7 +21,7 @@ import time
 import unittest
 
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from broker import Broker, BrokerTestCase, gregor_only, wait_until
 
@@ -271,6 +271,29 @@ class CompactionCrashTest(unittest.TestCase):
             indexes = [f[:-4] + ".index" for f in logs] + [f[:-4] + ".timeindex" for f in logs]
             dump(kf, ["--index-sanity-check"], [f for f in indexes if os.path.exists(f)])
             dump(kf, [], [f for f in indexes if os.path.exists(f)])
+        finally:
+            broker.cleanup()
+
+
+class OffsetsTopicSegmentBytesTest(unittest.TestCase):
+    """offsets.topic.segment.bytes is the segment.bytes __consumer_offsets is
+    created with (Kafka's key; 100 MiB by default): small, its segments roll
+    and the cleaner can compact the closed ones."""
+
+    def test_created_with_offsets_topic_segment_bytes(self):
+        broker = Broker(overrides={"offsets.topic.segment.bytes": "1048576", "offsets.topic.num.partitions": "1"})
+        try:
+            broker.start()
+            admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+            for f in admin.create_topics([NewTopic("cmp-seg-data", num_partitions=1, replication_factor=1)]).values():
+                f.result(30)
+            c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "cmp-seg", "enable.auto.commit": False})
+            c.commit(offsets=[TopicPartition("cmp-seg-data", 0, 1)], asynchronous=False)
+            c.close()
+            res = ConfigResource(ConfigResource.Type.TOPIC, "__consumer_offsets")
+            cfg = admin.describe_configs([res])[res].result(30)
+            self.assertEqual(cfg["segment.bytes"].value, "1048576")
+            self.assertEqual(cfg["cleanup.policy"].value, "compact")
         finally:
             broker.cleanup()
 

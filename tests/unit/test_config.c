@@ -93,6 +93,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg.group_initial_rebalance_delay_ms, 0);
     ck_assert(cfg.delete_topic_enable);
     ck_assert_int_eq(cfg.log_segment_bytes, 1073741824);
+    ck_assert_int_eq(cfg.offsets_topic_segment_bytes, 104857600);
     ck_assert(cfg.isnull[GC_K_log_retention_ms] && cfg.isnull[GC_K_log_retention_minutes]);
     ck_assert_int_eq(gc_config_retention_ms(&cfg), INT64_C(168) * 3600000);
     ck_assert_int_eq(gc_config_roll_ms(&cfg), INT64_C(168) * 3600000);
