@@ -51,7 +51,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import kwire  # noqa: E402
-from broker import Broker, wait_until  # noqa: E402
+from broker import Broker  # noqa: E402
 from kwire import Conn  # noqa: E402
 
 GROUP = "bench-replay"
