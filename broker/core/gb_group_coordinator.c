@@ -329,7 +329,7 @@ int gb_group_coordinator_open(gb_broker *b, gb_join_done_fn join_done, gb_sync_d
         .max_size = cfg->group_max_size,
         .initial_rebalance_delay_ms = cfg->group_initial_rebalance_delay_ms,
         .offsets_retention_ms = (int64_t)cfg->offsets_retention_minutes * 60000,
-        .retention_check_interval_ms = 600000, /* Kafka's offsets.retention.check.interval.ms default */
+        .retention_check_interval_ms = cfg->offsets_retention_check_interval_ms,
         .offset_metadata_max_bytes = cfg->offset_metadata_max_bytes,
         .seed = seed,
     };
