@@ -412,3 +412,14 @@ void gb_group_coordinator_txn_marker(gb_broker *b, int32_t partition, int64_t pr
         return;
     gb_groups_txn_marker(c->groups, partition, producer_id, commit);
 }
+
+void gb_group_coordinator_on_partition(gb_broker *b, gb_partition *p, gb_partition_event ev)
+{
+    gb_group_coordinator *c = b->group_coordinator;
+    if (ev != GB_PARTITION_GONE || !c || c->stopped || p->topic->internal)
+        return;
+    int64_t now;
+    gb_groups *gs = gb_group_coordinator_groups(b, &now);
+    gb_groups_partition_deleted(gs, (gp_str){p->topic->name, (int32_t)p->topic->name_len}, p->index, now);
+    gb_group_coordinator_rearm(b);
+}
