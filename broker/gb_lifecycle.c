@@ -75,6 +75,7 @@ int gb_broker_start(gb_broker *b, char *err, size_t errlen)
     if (gb_dynconf_open(b, err, errlen) < 0)
         return -1;
     gb_partition_listen(b, gb_cleaner_on_partition);
+    gb_partition_listen(b, gb_group_coordinator_on_partition);
     gb_cleaner_open(b);
     if (gb_topics_open(b, err, errlen) < 0)
         return -1;

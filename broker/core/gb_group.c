@@ -938,6 +938,9 @@ void gb_groups_free(gb_groups *gs)
             gb__group_free(gs, gs->buckets[i]);
     free(gs->buckets);
     free(gs->loading);
+    for (size_t k = 0; k < gs->ndeleted; k++)
+        free(gs->deleted[k].topic);
+    free(gs->deleted);
     gp_arena_reset(&gs->scratch, NULL, 0);
     free(gs);
 }
@@ -1533,7 +1536,7 @@ static bool gb__expire_offsets(gb_groups *gs, gb_group *g, int64_t now)
     if (n || (g->state == GB_GROUP_EMPTY && g->noffsets == 0)) {
         if (n)
             gb_logger_info("group %s: %zu offset(s) expired", g->group_id, n);
-        freed = gb__cleanup(gs, g, remove, n, now);
+        freed = gb__cleanup(gs, g, remove, n, now, true);
     }
     free(remove);
     return freed;

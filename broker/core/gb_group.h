@@ -293,6 +293,10 @@ int16_t gb_group_delete_offsets(gb_groups *gs, gp_str group_id, gb_tp *tps, int3
 /* DeleteGroups, one group: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, ... or 0. */
 int16_t gb_group_delete(gb_groups *gs, gp_str group_id, int64_t now);
 
+/* A partition of a deleted topic: every group's offsets for it (committed
+ * or pending) are removed, with tombstones (Kafka's onPartitionsDeleted). */
+void gb_groups_partition_deleted(gb_groups *gs, gp_str topic, int32_t partition, int64_t now);
+
 /* ---- describing ---------------------------------------------------------------- */
 
 typedef struct gb_member_summary {

@@ -336,7 +336,7 @@ int gb_group_coordinator_open(gb_broker *b, gb_join_done_fn join_done, gb_sync_d
         .max_size = cfg->group_max_size,
         .initial_rebalance_delay_ms = cfg->group_initial_rebalance_delay_ms,
         .offsets_retention_ms = (int64_t)cfg->offsets_retention_minutes * 60000,
-        .retention_check_interval_ms = 600000, /* Kafka's offsets.retention.check.interval.ms default */
+        .retention_check_interval_ms = cfg->offsets_retention_check_interval_ms,
         .offset_metadata_max_bytes = cfg->offset_metadata_max_bytes,
         .seed = seed,
     };
@@ -421,4 +421,15 @@ void gb_group_coordinator_txn_marker(gb_broker *b, int32_t partition, int64_t pr
     if (gb_groups_loading(c->groups, partition))
         return;
     gb_groups_txn_marker(c->groups, partition, producer_id, commit);
+}
+
+void gb_group_coordinator_on_partition(gb_broker *b, gb_partition *p, gb_partition_event ev)
+{
+    gb_group_coordinator *c = b->group_coordinator;
+    if (ev != GB_PARTITION_GONE || !c || c->stopped || p->topic->internal)
+        return;
+    int64_t now;
+    gb_groups *gs = gb_group_coordinator_groups(b, &now);
+    gb_groups_partition_deleted(gs, (gp_str){p->topic->name, (int32_t)p->topic->name_len}, p->index, now);
+    gb_group_coordinator_rearm(b);
 }

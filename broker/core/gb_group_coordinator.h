@@ -15,6 +15,7 @@
 #define GB_GROUP_COORDINATOR_H
 
 #include "broker/core/gb_group.h"
+#include "broker/core/gb_partition_events.h"
 #include "broker/core/gb_topics.h"
 
 typedef struct gb_group_coordinator gb_group_coordinator;
@@ -52,5 +53,11 @@ gb_partition *gb_group_coordinator_last_append(gb_broker *b, int64_t *offset);
  * of __consumer_offsets (core/gb_txn_markers): its pending transactional
  * offset commits there become committed offsets (commit) or vanish. */
 void gb_group_coordinator_txn_marker(gb_broker *b, int32_t partition, int64_t producer_id, bool commit);
+
+/* A partition listener (gb_partition_events.h): when a topic's partition
+ * goes (DeleteTopics), every group's offsets for it are removed with
+ * tombstones, so a topic created again under the name starts with none
+ * (Kafka's onPartitionsDeleted). Internal topics are left alone. */
+void gb_group_coordinator_on_partition(gb_broker *b, gb_partition *p, gb_partition_event ev);
 
 #endif

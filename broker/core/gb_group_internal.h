@@ -103,6 +103,12 @@ struct gb_group {
     gb_group *hash_next;
 };
 
+typedef struct gb_deleted_tp {
+    char *topic;
+    int32_t topic_len;
+    int32_t partition;
+} gb_deleted_tp;
+
 struct gb_groups {
     gb_groups_config cfg;
     gb_groups_hooks hooks;
@@ -117,12 +123,19 @@ struct gb_groups {
     int64_t next_cleanup;
     int64_t seq;         /* offset records appended or replayed so far (gb_offset.seq) */
     size_t ntxn_offsets; /* pending transactional offsets of every group */
+    /* Partitions of deleted topics whose offsets could not be removed from
+     * the groups of __consumer_offsets partitions still loading: applied as
+     * each finishes loading (gb_groups_load_done), dropped after the last. */
+    gb_deleted_tp *deleted;
+    size_t ndeleted;
     uint64_t rng;
     gp_arena scratch;
 };
 
 /* Shared helpers (defined where their section is). */
-bool gb__cleanup(gb_groups *gs, gb_group *g, gb_offset **remove, size_t nremove, int64_t now);
+bool gb__cleanup(gb_groups *gs, gb_group *g, gb_offset **remove, size_t nremove, int64_t now, bool reap);
+/* Apply the partition deletions noted while the partition was loading to its groups. */
+void gb__deleted_apply(gb_groups *gs, int32_t partition, int64_t now);
 void gb__clear_subscribed(gb_group *g);
 void gb__compute_subscribed(gb_group *g);
 char *gb__dup(gp_str s);

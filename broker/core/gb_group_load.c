@@ -192,6 +192,8 @@ void gb_groups_load_done(gb_groups *gs, int32_t partition, int64_t now)
         }
     }
     gb_groups_set_loading(gs, partition, false);
+    if (gs->ndeleted)
+        gb__deleted_apply(gs, partition, now);
     if (groups)
         gb_logger_debug("loaded %d group(s) of %s-%d", groups, GB_OFFSETS_TOPIC, partition);
 }

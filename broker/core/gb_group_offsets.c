@@ -443,12 +443,13 @@ static void gb__drop_partition(gb_groups *gs, gb_group *g, gb_offset *o)
 
 /* Tombstones for the partitions of the given offsets (committed or pending
  * transactional ones, one entry per partition), removing what the group
- * holds for them, and for the group itself when it is Empty with no
- * offsets left, committed or pending: it is then Dead and freed (Kafka's
+ * holds for them, and, when reap is set, for the group itself if it is
+ * Empty with no offsets left, committed or pending: it is then Dead and
+ * freed (Kafka's
  * cleanupGroupMetadata, which also keeps a group with open transactions).
  * A group only ever used for offsets (generation 0) has no metadata record
  * to delete. Returns true when the group was freed. */
-bool gb__cleanup(gb_groups *gs, gb_group *g, gb_offset **remove, size_t nremove, int64_t now)
+bool gb__cleanup(gb_groups *gs, gb_group *g, gb_offset **remove, size_t nremove, int64_t now, bool reap)
 {
     gp_arena *a = &gs->scratch;
     gb_kv *recs = gp_arena_calloc(a, nremove + 1, sizeof *recs);
@@ -461,7 +462,7 @@ bool gb__cleanup(gb_groups *gs, gb_group *g, gb_offset **remove, size_t nremove,
         n++;
         gb__drop_partition(gs, g, remove[i]);
     }
-    bool dead = g->state == GB_GROUP_EMPTY && g->noffsets == 0 && !g->txn_offsets;
+    bool dead = reap && g->state == GB_GROUP_EMPTY && g->noffsets == 0 && !g->txn_offsets;
     if (dead && g->generation > 0) {
         recs[n].key = gb_group_key_encode(a, gid);
         recs[n].value = (gp_bytes){NULL, -1};
@@ -519,7 +520,7 @@ int16_t gb_group_delete_offsets(gb_groups *gs, gp_str group_id, gb_tp *tps, int3
             remove[nremove++] = o;
     }
     if (nremove)
-        (void)gb__cleanup(gs, g, remove, nremove, now);
+        (void)gb__cleanup(gs, g, remove, nremove, now, true);
     free(remove);
     return 0;
 }
@@ -554,7 +555,61 @@ int16_t gb_group_delete(gb_groups *gs, gp_str group_id, int64_t now)
             remove[k++] = o;
     }
     gb_logger_info("group %s deleted with %zu offset(s)", g->group_id, k);
-    (void)gb__cleanup(gs, g, remove, k, now);
+    (void)gb__cleanup(gs, g, remove, k, now, true);
     free(remove);
     return 0;
+}
+
+/* Remove what the group holds for the partition, with a tombstone (the
+ * group stays, even Empty with nothing left: the next retention check
+ * deletes it, as Kafka's does). */
+static void gb__forget_partition(gb_groups *gs, gb_group *g, gp_str topic, int32_t partition, int64_t now)
+{
+    gb_offset *o = gb__offset_find(g, topic, partition);
+    for (gb_offset *x = g->txn_offsets; x && !o; x = x->next)
+        if (gb__same_tp(x, topic, partition))
+            o = x;
+    if (!o)
+        return;
+    gb_logger_info("group %s: offsets of deleted partition %.*s-%d removed", g->group_id, (int)topic.len, topic.p,
+                   partition);
+    (void)gb__cleanup(gs, g, &o, 1, now, false);
+}
+
+/*
+ * Kafka's onPartitionsDeleted: every group forgets the partition of a
+ * deleted topic, committed and pending transactional offsets alike, with a
+ * tombstone, so that a topic created again under the same name starts with
+ * no committed offsets, and a restart does not bring them back. Groups of a
+ * __consumer_offsets partition still loading are not all known yet: the
+ * partition is noted and forgotten by them once it has loaded.
+ */
+void gb_groups_partition_deleted(gb_groups *gs, gp_str topic, int32_t partition, int64_t now)
+{
+    if (gs->nloading) {
+        gs->deleted = gu_realloc(gs->deleted, (gs->ndeleted + 1) * sizeof *gs->deleted);
+        gs->deleted[gs->ndeleted++] = (gb_deleted_tp){gb__dup(topic), topic.len, partition};
+    }
+    for (size_t i = 0; i < gs->nbuckets; i++)
+        for (gb_group *g = gs->buckets[i]; g; g = g->hash_next)
+            if (!gs->nloading || !gb_groups_loading(gs, g->partition))
+                gb__forget_partition(gs, g, topic, partition, now);
+}
+
+void gb__deleted_apply(gb_groups *gs, int32_t partition, int64_t now)
+{
+    for (size_t k = 0; k < gs->ndeleted; k++) {
+        gp_str topic = {gs->deleted[k].topic, gs->deleted[k].topic_len};
+        for (size_t i = 0; i < gs->nbuckets; i++)
+            for (gb_group *g = gs->buckets[i]; g; g = g->hash_next)
+                if (g->partition == partition)
+                    gb__forget_partition(gs, g, topic, gs->deleted[k].partition, now);
+    }
+    if (gs->nloading == 0) {
+        for (size_t k = 0; k < gs->ndeleted; k++)
+            free(gs->deleted[k].topic);
+        free(gs->deleted);
+        gs->deleted = NULL;
+        gs->ndeleted = 0;
+    }
 }

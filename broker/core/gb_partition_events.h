@@ -23,7 +23,7 @@ typedef enum gb_partition_event {
 
 typedef void (*gb_partition_listener)(gb_broker *b, gb_partition *p, gb_partition_event ev);
 
-#define GB_PARTITION_LISTENERS_MAX 4
+#define GB_PARTITION_LISTENERS_MAX 8
 
 typedef struct gb_partition_events {
     gb_partition_listener fn[GB_PARTITION_LISTENERS_MAX];

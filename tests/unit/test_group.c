@@ -982,6 +982,44 @@ START_TEST(test_offsets_expire)
 }
 END_TEST
 
+/* A simple group's offsets expire each a retention after its own commit,
+ * not before; an explicit expire timestamp (OffsetCommit v2-v4's retention
+ * time, or v1's record) wins over the retention. */
+START_TEST(test_offsets_expire_per_commit)
+{
+    int16_t pe;
+    ck_assert_int_eq(commit("simple", -1, "", "t", 0, 5, NULL, &pe), 0);
+    advance(3LL * 24 * 3600 * 1000);
+    ck_assert_int_eq(commit("simple", -1, "", "t", 1, 6, NULL, &pe), 0);
+    gb_commit c = {.topic = S("u"),
+                   .partition = 0,
+                   .offset = 9,
+                   .leader_epoch = -1,
+                   .metadata = S(""),
+                   .commit_timestamp = -1,
+                   .expire_timestamp = 1700000000000LL + now + 3600000};
+    int32_t wp;
+    ck_assert_int_eq(gb_group_commit(gs, S("simple"), -1, S(""), GP_STR_NULL, &c, 1, now, &wp), 0);
+    advance(30LL * 60 * 1000);
+    ck_assert_int_eq(fetched("simple", "u", 0), 9); /* its hour has not passed */
+    advance(40LL * 60 * 1000);
+    ck_assert_int_eq(fetched("simple", "u", 0), -1);
+    ck_assert_int_eq(fetched("simple", "t", 0), 5);
+    /* just short of a week after the first commit: both there */
+    advance(4LL * 24 * 3600 * 1000 - 2LL * 3600 * 1000);
+    ck_assert_int_eq(fetched("simple", "t", 0), 5);
+    ck_assert_int_eq(fetched("simple", "t", 1), 6);
+    /* a week after it: the first gone, the second (3 days younger) kept */
+    advance(3LL * 3600 * 1000);
+    ck_assert_int_eq(fetched("simple", "t", 0), -1);
+    ck_assert_int_eq(fetched("simple", "t", 1), 6);
+    ck_assert_int_eq(state_of("simple"), GB_GROUP_EMPTY);
+    advance(3LL * 24 * 3600 * 1000);
+    ck_assert_int_eq(fetched("simple", "t", 1), -1);
+    ck_assert_int_eq(state_of("simple"), GB_GROUP_DEAD);
+}
+END_TEST
+
 /* ---- replay ----------------------------------------------------------------------------- */
 
 /* A fresh coordinator loading every record written so far (a restart). */
@@ -1363,6 +1401,70 @@ START_TEST(test_txn_delete_and_expiry)
 }
 END_TEST
 
+/* A deleted topic's partition: every group forgets its offsets (committed
+ * and pending) with a tombstone, a group with members too; the group stays
+ * until the retention check finds it Empty with nothing; a restart does
+ * not bring them back; a deletion while the partition of a group is still
+ * loading reaches the group once it has loaded. */
+START_TEST(test_partition_deleted)
+{
+    int16_t pe;
+    result a;
+    stable_one("g", &a);
+    ck_assert_int_eq(commit("g", 1, a.member_id, "t", 0, 7, NULL, &pe), 0);
+    ck_assert_int_eq(commit("g", 1, a.member_id, "t", 1, 8, NULL, &pe), 0);
+    ck_assert_int_eq(commit("simple", -1, "", "t", 0, 5, NULL, &pe), 0);
+    ck_assert_int_eq(commit("simple", -1, "", "tt", 0, 6, NULL, &pe), 0);
+    ck_assert_int_eq(commit("only", -1, "", "t", 0, 1, NULL, &pe), 0);
+    ck_assert_int_eq(txn_commit("tx", 7, "t", 0, 2, &pe), 0);
+    int before = nrecs;
+    gb_groups_partition_deleted(gs, S("t"), 0, now);
+    ck_assert_int_eq(nrecs - before, 4); /* g, simple, only, tx: one tombstone each */
+    for (int i = before; i < nrecs; i++)
+        ck_assert_int_eq(recs[i].vlen, -1);
+    ck_assert_int_eq(fetched("g", "t", 0), -1);
+    ck_assert_int_eq(fetched("g", "t", 1), 8);
+    ck_assert_int_eq(fetched("simple", "t", 0), -1);
+    ck_assert_int_eq(fetched("simple", "tt", 0), 6);
+    ck_assert(!pending("tx", "t", 0));
+    ck_assert_int_eq(state_of("g"), GB_GROUP_STABLE);
+    ck_assert_int_eq(state_of("only"), GB_GROUP_EMPTY); /* until the retention check */
+    for (int i = 0; i < 120; i++) {
+        advance(5000);
+        ck_assert_int_eq(heartbeat("g", a.member_id, 1), 0);
+    }
+    ck_assert_int_eq(state_of("only"), GB_GROUP_DEAD);
+    gb_groups_partition_deleted(gs, S("t"), 1, now);
+    restart();
+    ck_assert_int_eq(fetched("g", "t", 0), -1);
+    ck_assert_int_eq(fetched("g", "t", 1), -1);
+    ck_assert_int_eq(fetched("simple", "t", 0), -1);
+    ck_assert_int_eq(fetched("simple", "tt", 0), 6);
+
+    /* deleted while loading: the records replayed after it do not bring it back */
+    ck_assert_int_eq(commit("simple", -1, "", "tt", 1, 9, NULL, &pe), 0);
+    gb_groups_shutdown(gs);
+    gb_groups_free(gs);
+    gb_groups_config c = config();
+    gs = make(&c);
+    for (int p = 0; p < 50; p++)
+        gb_groups_set_loading(gs, p, true);
+    gb_groups_partition_deleted(gs, S("tt"), 0, now);
+    before = nrecs;
+    for (int i = 0; i < before; i++)
+        if (!recs[i].marker && recs[i].producer_id < 0)
+            ck_assert_int_ge(gb_groups_replay(gs, recs[i].partition, (gp_bytes){recs[i].key, recs[i].klen},
+                                              (gp_bytes){recs[i].value, recs[i].vlen}, now),
+                             0);
+    for (int p = 0; p < 50; p++)
+        gb_groups_load_done(gs, p, now);
+    ck_assert_int_eq(fetched("simple", "tt", 0), -1);
+    ck_assert_int_eq(fetched("simple", "tt", 1), 9);
+    ck_assert_int_eq(nrecs - before, 1);
+    ck_assert_int_eq(recs[nrecs - 1].vlen, -1);
+}
+END_TEST
+
 START_TEST(test_shutdown_answers_waiters)
 {
     result a, b;
@@ -1399,12 +1501,14 @@ int main(void)
     tcase_add_test(tc, test_commit_rules);
     tcase_add_test(tc, test_delete);
     tcase_add_test(tc, test_offsets_expire);
+    tcase_add_test(tc, test_offsets_expire_per_commit);
     tcase_add_test(tc, test_replay);
     tcase_add_test(tc, test_txn_pending_commit_abort);
     tcase_add_test(tc, test_txn_most_recent_wins);
     tcase_add_test(tc, test_txn_commit_rules);
     tcase_add_test(tc, test_txn_replay);
     tcase_add_test(tc, test_txn_delete_and_expiry);
+    tcase_add_test(tc, test_partition_deleted);
     tcase_add_test(tc, test_shutdown_answers_waiters);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
