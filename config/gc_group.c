@@ -177,10 +177,11 @@ static int gc__parse_bool(const char *value)
 }
 
 /* Digits, then one of the units in order: the d..s parts of an ISO-8601
- * duration as Java's Duration.parse takes them, without signs (a negative
- * duration is refused). */
+ * duration as Java's Duration.parse takes them, '+' signs allowed and '-'
+ * refused (Kafka refuses a negative duration). */
 static bool gc__iso_duration(const char *s)
 {
+    s += *s == '+';
     if (*s != 'P' && *s != 'p')
         return false;
     s++;
@@ -197,6 +198,7 @@ static bool gc__iso_duration(const char *s)
                 return false;
             continue;
         }
+        s += *s == '+';
         const char *d = s;
         while (*s >= '0' && *s <= '9')
             s++;
