@@ -29,6 +29,7 @@
 #include "broker/base/gb_logger.h"
 #include "broker/core/gb_dynconf.h"
 #include "broker/core/gb_topics.h"
+#include "config/gc_group.h"
 #include "config/gc_topic.h"
 #include "protocol/gp_errors.h"
 #include "storage/gs_meta.h"
@@ -44,6 +45,7 @@ enum {
     GB_SRC_STATIC_BROKER = 4,  /* STATIC_BROKER_CONFIG: file, environment, --override */
     GB_SRC_DEFAULT_CONFIG = 5, /* DEFAULT_CONFIG */
     GB_SRC_BROKER_LOGGER = 6,  /* DYNAMIC_BROKER_LOGGER_CONFIG */
+    GB_SRC_GROUP = 8,          /* DYNAMIC_GROUP_CONFIG: set on the group */
 };
 
 /* Kafka's ConfigResource.Type ids. */
@@ -51,6 +53,7 @@ enum {
     GB_RES_TOPIC = 2,
     GB_RES_BROKER = 4,
     GB_RES_BROKER_LOGGER = 8,
+    GB_RES_GROUP = 32,
 };
 
 /* At most this many synonyms per config: the topic's own value, then a
@@ -963,11 +966,60 @@ static void gb__describe_broker(gb_broker *b, gb_request *req, const gp_describe
 }
 
 /*
+ * A group's configs, as Kafka 4.4 lists them whether or not the group
+ * exists: every group key, the group's own value first (source
+ * DYNAMIC_GROUP_CONFIG) then the synonyms of the broker key that gives its
+ * default (a key without one: its own name and default, DEFAULT_CONFIG).
+ */
+static void gb__describe_group(gb_broker *b, gb_request *req, const gp_describe_configs_request_resource *in,
+                               gp_describe_configs_response_result *out)
+{
+    const gp_describe_configs_request *body = req->body;
+    gp_arena *a = &req->arena;
+    if (in->resource_name.len <= 0) {
+        gb__fail(a, &out->error_code, &out->error_message, GP_E_INVALID_REQUEST, "Group name must not be empty");
+        return;
+    }
+    size_t have = 0;
+    const gc_kv *own = gb_dynconf_group_get(b, in->resource_name.p, (size_t)in->resource_name.len, &have);
+    size_t nk = gc_group_key_count();
+    out->configs = gp_arena_alloc(a, nk * sizeof *out->configs);
+    for (size_t i = 0; i < nk; i++) {
+        const gc_group_key_info *k = gc_group_key(i);
+        if (!gb__wanted(in, k->name))
+            continue;
+        const char *value = NULL;
+        for (size_t j = 0; j < have; j++)
+            if (strcmp(own[j].key, k->name) == 0)
+                value = own[j].value;
+        gp_describe_configs_response_config *c = &out->configs[out->configs_count++];
+        gp_describe_configs_response_config_init(c);
+        char buf[8192];
+        c->name = gp_str_c(k->name);
+        c->value = gb__copy_str(a, value ? value : gc_group_default_text(b->cfg, i, buf, sizeof buf));
+        c->read_only = false;
+        c->is_sensitive = false;
+        gp_describe_configs_response_synonym syn[GB_MAX_SYNONYMS];
+        int32_t n = 0;
+        if (value)
+            syn[n++] = (gp_describe_configs_response_synonym){c->name, c->value, GB_SRC_GROUP};
+        if (k->broker_key)
+            n += gb__broker_synonyms(b, a, k->broker_key, syn + n);
+        else
+            syn[n++] = (gp_describe_configs_response_synonym){c->name, gp_str_c(k->default_text),
+                                                              GB_SRC_DEFAULT_CONFIG};
+        gb__entry_synonyms(a, c, syn, n, body->include_synonyms);
+        c->config_type = gb__config_type(k->type);
+        c->documentation = body->include_documentation ? gp_str_c(k->doc) : GP_STR_NULL;
+    }
+}
+
+/*
  * DescribeConfigs v0-4: topics (every topic config of gc_topic's table,
  * with its source and synonyms), this broker (every broker key Gregor
  * uses; read-only unless Kafka can change it at run time), the cluster
- * defaults (broker "") and BROKER_LOGGER. The newer resource types
- * (client metrics, groups) are INVALID_REQUEST for that resource.
+ * defaults (broker "") and BROKER_LOGGER, groups (their group configs).
+ * Client metrics are INVALID_REQUEST for that resource.
  */
 void gb_handle_describe_configs(gb_broker *b, gb_request *req)
 {
@@ -996,6 +1048,9 @@ void gb_handle_describe_configs(gb_broker *b, gb_request *req)
             break;
         case GB_RES_BROKER_LOGGER:
             gb__describe_logger(b, req, in, out);
+            break;
+        case GB_RES_GROUP:
+            gb__describe_group(b, req, in, out);
             break;
         default:
             gb__fail(a, &out->error_code, &out->error_message, GP_E_INVALID_REQUEST, "Unsupported resource type: %d",

@@ -15,8 +15,12 @@
  *                  once gregor-broker-configs.properties is durable
  *   BROKER_LOGGER  IncrementalAlterConfigs only: Gregor has one logger,
  *                  "root" (base/gb_logger); not persisted, as in Kafka
- *   anything else  INVALID_REQUEST "Unknown resource type N" (groups and
- *                  client metrics are not supported)
+ *   GROUP          a group's overrides (config/gc_group, kept by
+ *                  core/gb_dynconf), answered once
+ *                  gregor-group-configs.properties is durable; they do not
+ *                  change Gregor's classic groups, as in Kafka
+ *   anything else  INVALID_REQUEST "Unknown resource type N" (client
+ *                  metrics are not supported)
  *
  * Nothing is changed for a resource whose check fails, and nothing at all
  * with validate_only.
@@ -32,12 +36,13 @@
 #include "broker/core/gb_dynconf.h"
 #include "broker/core/gb_topics.h"
 #include "broker/net/gb_request.h"
+#include "config/gc_group.h"
 #include "config/gc_topic.h"
 #include "protocol/gp_errors.h"
 #include "storage/gs_names.h"
 
 enum { GB_OP_SET, GB_OP_DELETE, GB_OP_APPEND, GB_OP_SUBTRACT };
-enum { GB_RES_TOPIC = 2, GB_RES_BROKER = 4, GB_RES_BROKER_LOGGER = 8 };
+enum { GB_RES_TOPIC = 2, GB_RES_BROKER = 4, GB_RES_BROKER_LOGGER = 8, GB_RES_GROUP = 32 };
 
 static const char *const gb__op_names[] = {"SET", "DELETE", "APPEND", "SUBTRACT"};
 
@@ -408,6 +413,73 @@ static void gb__alter_logger(gb_cfg_call *call, gb_cfg_res *r)
     gb_logger_level = level;
 }
 
+/* ---- GROUP ------------------------------------------------------------------------- */
+
+/*
+ * A group's overrides (Kafka 4.4's GroupConfig keys, config/gc_group),
+ * whether or not the group exists, as Kafka keeps them. Kafka refuses
+ * APPEND and SUBTRACT on every group key, its list key too ("its type is
+ * not LIST"), before it looks at the key; the whole resulting set is then
+ * checked: unknown keys, each value's type, then the broker's bounds.
+ */
+static void gb__alter_group(gb_cfg_call *call, gb_cfg_res *r)
+{
+    gb_broker *b = call->b;
+    gp_arena *a = &call->req->arena;
+    if (r->name.len <= 0) {
+        gb__fail(a, r, GP_E_INVALID_REQUEST, "Default group resources are not allowed.");
+        return;
+    }
+    if (gb__check_ops(a, r) < 0)
+        return;
+    size_t have = 0;
+    const gc_kv *cur = gb_dynconf_group_get(b, r->name.p, (size_t)r->name.len, &have);
+    size_t cap = have + (size_t)r->nops + 1, n = 0;
+    gc_kv *kv = gp_arena_alloc(a, cap * sizeof *kv);
+    if (call->incremental)
+        for (size_t i = 0; i < have; i++)
+            kv[n++] = cur[i];
+    for (int32_t i = 0; i < r->nops; i++) {
+        const gb_cfg_op *op = &r->ops[i];
+        if (op->op == GB_OP_APPEND || op->op == GB_OP_SUBTRACT) {
+            gb__fail(a, r, GP_E_INVALID_CONFIG, "Can't %s to key %s because its type is not LIST.",
+                     gb__op_names[op->op], op->key);
+            return;
+        }
+        size_t at = n;
+        for (size_t j = 0; j < n; j++)
+            if (strcmp(kv[j].key, op->key) == 0)
+                at = j;
+        if (op->op == GB_OP_DELETE) {
+            if (at < n)
+                memmove(&kv[at], &kv[at + 1], (n - at - 1) * sizeof *kv), n--;
+            continue;
+        }
+        kv[at] = (gc_kv){op->key, op->value};
+        if (at == n)
+            n++;
+    }
+    char msg[2048];
+    if (gc_group_config_check(b->cfg, kv, n, msg, sizeof msg) < 0) {
+        gb__fail(a, r, GP_E_INVALID_CONFIG, "%s", msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char buf[4096];
+        const char *v = gc_group_value_canonical((size_t)gc_group_key_find(kv[i].key), kv[i].value, buf, sizeof buf);
+        if (strpbrk(v, "\r\n")) { /* one line per value in gregor-group-configs.properties */
+            gb__fail(a, r, GP_E_INVALID_CONFIG, "Invalid value for configuration %s: Gregor stores no line breaks",
+                     kv[i].key);
+            return;
+        }
+        kv[i].value = gp_arena_strndup(a, v, strlen(v));
+    }
+    if (call->validate_only)
+        return;
+    call->pending++;
+    gb_dynconf_group_replace(b, r->name.p, (size_t)r->name.len, kv, n, gb__call_done, call);
+}
+
 /* ---- both requests ----------------------------------------------------------------- */
 
 /* Kafka answers every copy of a resource named twice (same type and name)
@@ -442,6 +514,9 @@ static void gb__run(gb_cfg_call *call, gb_cfg_res *res, int32_t n)
             break;
         case GB_RES_BROKER_LOGGER:
             gb__alter_logger(call, r);
+            break;
+        case GB_RES_GROUP:
+            gb__alter_group(call, r);
             break;
         default:
             gb__fail(a, r, GP_E_INVALID_REQUEST, "Unknown resource type %d", r->type);

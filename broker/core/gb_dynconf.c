@@ -12,10 +12,12 @@
 #include "broker/base/gb_job.h"
 #include "broker/base/gb_logger.h"
 #include "broker/core/gb_topics.h"
+#include "config/gc_group.h"
 #include "storage/gs_dirfiles.h"
 #include "storage/gs_meta.h"
 
 #define GB_DYNCONF_FILE "gregor-broker-configs.properties"
+#define GB_GROUPCONF_FILE "gregor-group-configs.properties"
 
 typedef struct gb_dynconf_wait {
     void (*done)(void *arg);
@@ -23,13 +25,32 @@ typedef struct gb_dynconf_wait {
     struct gb_dynconf_wait *next;
 } gb_dynconf_wait;
 
+/* One of the two files: writes one in flight, the next one coalesced (as
+ * the topic store's); text() renders the whole file from memory. */
+typedef struct gb_dynconf_file {
+    const char *name;
+    char *(*text)(gb_broker *b, size_t *len);
+    bool writing, dirty;
+    gb_dynconf_wait *waiting, *in_flight;
+} gb_dynconf_file;
+
+/* One group's overrides. */
+typedef struct gb_dynconf_group {
+    char *name;
+    size_t len;
+    gc_kv *kv;
+    size_t n;
+} gb_dynconf_group;
+
+enum { GB_FILE_BROKER, GB_FILE_GROUPS };
+
 struct gb_dynconf {
     gc_config effective;
     gc_kv *kv[2]; /* owned keys and values, per level */
     size_t n[2];
-    /* file writes: one in flight, the next one coalesced (as the topic store's) */
-    bool writing, dirty;
-    gb_dynconf_wait *waiting, *in_flight;
+    gb_dynconf_group *groups; /* the groups with overrides, unordered */
+    size_t ngroups;
+    gb_dynconf_file files[2];
 };
 
 static void gb__kv_free(gc_kv *kv, size_t n)
@@ -85,18 +106,24 @@ static int gb__build(gb_broker *b, int level, const gc_kv *kv, size_t n, gc_conf
     return 0;
 }
 
-static void gb__path(gb_broker *b, char *path, size_t len)
+static void gb__path(gb_broker *b, const char *name, char *path, size_t len)
 {
-    snprintf(path, len, "%s/%s", b->data_dir, GB_DYNCONF_FILE);
+    snprintf(path, len, "%s/%s", b->data_dir, name);
 }
+
+static char *gb__text(gb_broker *b, size_t *len);
+static char *gb__groups_text(gb_broker *b, size_t *len);
+static int gb__groups_load(gb_broker *b, char *err, size_t errlen);
 
 int gb_dynconf_open(gb_broker *b, char *err, size_t errlen)
 {
     gb_dynconf *dc = gu_calloc(1, sizeof *dc);
     b->dynconf = dc;
     b->static_cfg = b->cfg;
+    dc->files[GB_FILE_BROKER] = (gb_dynconf_file){.name = GB_DYNCONF_FILE, .text = gb__text};
+    dc->files[GB_FILE_GROUPS] = (gb_dynconf_file){.name = GB_GROUPCONF_FILE, .text = gb__groups_text};
     char path[PATH_MAX], node[32];
-    gb__path(b, path, sizeof path);
+    gb__path(b, GB_DYNCONF_FILE, path, sizeof path);
     snprintf(node, sizeof node, "%" PRId32 "/", b->meta.node_id);
     gs_props p;
     int rc = gs_props_read(path, &p);
@@ -136,7 +163,7 @@ int gb_dynconf_open(gb_broker *b, char *err, size_t errlen)
     b->cfg = &dc->effective;
     if (dc->n[0] + dc->n[1] > 0)
         gb_logger_info("loaded %zu dynamic broker config(s) from %s", dc->n[0] + dc->n[1], path);
-    return 0;
+    return gb__groups_load(b, err, errlen);
 }
 
 void gb_dynconf_close(gb_broker *b)
@@ -148,10 +175,16 @@ void gb_dynconf_close(gb_broker *b)
     gc_config_free(&dc->effective);
     for (int l = 0; l < 2; l++)
         gb__kv_free(dc->kv[l], dc->n[l]);
-    for (gb_dynconf_wait *w = dc->waiting, *next; w; w = next) {
-        next = w->next;
-        free(w);
+    for (size_t i = 0; i < dc->ngroups; i++) {
+        free(dc->groups[i].name);
+        gb__kv_free(dc->groups[i].kv, dc->groups[i].n);
     }
+    free(dc->groups);
+    for (int f = 0; f < 2; f++)
+        for (gb_dynconf_wait *w = dc->files[f].waiting, *next; w; w = next) {
+            next = w->next;
+            free(w);
+        }
     free(dc);
     b->dynconf = NULL;
 }
@@ -210,6 +243,7 @@ static char *gb__text(gb_broker *b, size_t *len)
 typedef struct gb_dynconf_job {
     gb_job work;
     gb_broker *b;
+    gb_dynconf_file *file;
     char *path, *text;
     size_t len;
     int rc;
@@ -221,23 +255,23 @@ static void gb__write_work(void *arg)
     job->rc = gs_write_file_atomic(job->path, job->text, job->len);
 }
 
-static void gb__write_start(gb_broker *b);
+static void gb__write_start(gb_broker *b, gb_dynconf_file *file);
 
 static void gb__write_after(void *arg)
 {
     gb_dynconf_job *job = arg;
     gb_broker *b = job->b;
-    gb_dynconf *dc = b->dynconf;
+    gb_dynconf_file *file = job->file;
     if (job->rc < 0)
         gb_logger_error("cannot write %s: %s", job->path, strerror(-job->rc));
-    gb_dynconf_wait *done = dc->in_flight;
-    dc->in_flight = NULL;
-    dc->writing = false;
+    gb_dynconf_wait *done = file->in_flight;
+    file->in_flight = NULL;
+    file->writing = false;
     free(job->path);
     free(job->text);
     free(job);
-    if (dc->dirty)
-        gb__write_start(b);
+    if (file->dirty)
+        gb__write_start(b, file);
     while (done) {
         gb_dynconf_wait *next = done->next;
         done->done(done->arg);
@@ -246,20 +280,34 @@ static void gb__write_after(void *arg)
     }
 }
 
-static void gb__write_start(gb_broker *b)
+static void gb__write_start(gb_broker *b, gb_dynconf_file *file)
 {
-    gb_dynconf *dc = b->dynconf;
     gb_dynconf_job *job = gu_calloc(1, sizeof *job);
     char path[PATH_MAX];
-    gb__path(b, path, sizeof path);
+    gb__path(b, file->name, path, sizeof path);
     job->b = b;
+    job->file = file;
     job->path = strdup(path);
-    job->text = gb__text(b, &job->len);
-    dc->writing = true;
-    dc->dirty = false;
-    dc->in_flight = dc->waiting;
-    dc->waiting = NULL;
+    job->text = file->text(b, &job->len);
+    file->writing = true;
+    file->dirty = false;
+    file->in_flight = file->waiting;
+    file->waiting = NULL;
     gb_job_queue(b->loop, &job->work, gb__write_work, gb__write_after, job);
+}
+
+/* Write file again (coalesced with a write to come) and call done(arg) once
+ * what is in memory now is durable. */
+static void gb__persist(gb_broker *b, gb_dynconf_file *file, void (*done)(void *arg), void *arg)
+{
+    gb_dynconf_wait *w = gu_malloc(sizeof *w);
+    w->done = done;
+    w->arg = arg;
+    w->next = file->waiting;
+    file->waiting = w;
+    file->dirty = true;
+    if (!file->writing)
+        gb__write_start(b, file);
 }
 
 void gb_dynconf_replace(gb_broker *b, int level, const gc_kv *kv, size_t n, void (*done)(void *arg), void *arg)
@@ -281,12 +329,151 @@ void gb_dynconf_replace(gb_broker *b, int level, const gc_kv *kv, size_t n, void
     gb_topics_reconfigure(b);
     gb_logger_info("dynamic broker configs (%s) now: %zu key(s)", level == GB_DYN_DEFAULT ? "cluster default" : "node",
                    n);
-    gb_dynconf_wait *w = gu_malloc(sizeof *w);
-    w->done = done;
-    w->arg = arg;
-    w->next = dc->waiting;
-    dc->waiting = w;
-    dc->dirty = true;
-    if (!dc->writing)
-        gb__write_start(b);
+    gb__persist(b, &dc->files[GB_FILE_BROKER], done, arg);
+}
+
+/* ---- group configs ------------------------------------------------------------ */
+
+/*
+ * <log.dirs>/gregor-group-configs.properties holds one line per override,
+ * <group>/<key>=<value>, the group name percent-encoded (every byte but
+ * A-Z a-z 0-9 . _ -) since a group name may hold any character, '=' and
+ * '/' and line breaks among them.
+ */
+static bool gb__plain(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+}
+
+static int gb__hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static gb_dynconf_group *gb__group_find(gb_dynconf *dc, const char *name, size_t len)
+{
+    for (size_t i = 0; i < dc->ngroups; i++)
+        if (dc->groups[i].len == len && memcmp(dc->groups[i].name, name, len) == 0)
+            return &dc->groups[i];
+    return NULL;
+}
+
+static gb_dynconf_group *gb__group_add(gb_dynconf *dc, const char *name, size_t len)
+{
+    dc->groups = gu_realloc(dc->groups, (dc->ngroups + 1) * sizeof *dc->groups);
+    gb_dynconf_group *g = &dc->groups[dc->ngroups++];
+    g->name = gu_malloc(len + 1);
+    memcpy(g->name, name, len);
+    g->name[len] = '\0';
+    g->len = len;
+    g->kv = NULL;
+    g->n = 0;
+    return g;
+}
+
+static char *gb__groups_text(gb_broker *b, size_t *len)
+{
+    gb_dynconf *dc = b->dynconf;
+    size_t cap = 128;
+    for (size_t i = 0; i < dc->ngroups; i++)
+        for (size_t j = 0; j < dc->groups[i].n; j++)
+            cap += 3 * dc->groups[i].len + strlen(dc->groups[i].kv[j].key) + strlen(dc->groups[i].kv[j].value) + 4;
+    char *text = gu_malloc(cap);
+    size_t used = (size_t)snprintf(text, cap, "# Gregor's group configs (AlterConfigs on GROUP).\n");
+    for (size_t i = 0; i < dc->ngroups; i++)
+        for (size_t j = 0; j < dc->groups[i].n; j++) {
+            const gb_dynconf_group *g = &dc->groups[i];
+            for (size_t k = 0; k < g->len; k++) {
+                unsigned char c = (unsigned char)g->name[k];
+                if (gb__plain(c))
+                    text[used++] = (char)c;
+                else
+                    used += (size_t)snprintf(text + used, cap - used, "%%%02X", c);
+            }
+            used += (size_t)snprintf(text + used, cap - used, "/%s=%s\n", g->kv[j].key, g->kv[j].value);
+        }
+    *len = used;
+    return text;
+}
+
+static int gb__groups_load(gb_broker *b, char *err, size_t errlen)
+{
+    gb_dynconf *dc = b->dynconf;
+    char path[PATH_MAX];
+    gb__path(b, GB_GROUPCONF_FILE, path, sizeof path);
+    gs_props p;
+    int rc = gs_props_read(path, &p);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
+        return -1;
+    }
+    size_t loaded = 0;
+    for (size_t i = 0; i < p.n; i++) {
+        const char *slash = strchr(p.keys[i], '/');
+        size_t elen = slash ? (size_t)(slash - p.keys[i]) : 0;
+        char *name = gu_malloc(elen + 1);
+        size_t len = 0;
+        bool ok = slash != NULL && gc_group_key_find(slash + 1) >= 0;
+        for (size_t k = 0; ok && k < elen; k++) {
+            char c = p.keys[i][k];
+            if (c != '%') {
+                name[len++] = c;
+                continue;
+            }
+            int hi = k + 2 < elen ? gb__hex(p.keys[i][k + 1]) : -1, lo = hi >= 0 ? gb__hex(p.keys[i][k + 2]) : -1;
+            ok = lo >= 0;
+            name[len++] = (char)(hi * 16 + lo);
+            k += 2;
+        }
+        if (!ok) {
+            gb_logger_warn("%s: dropping %s=%s: not a group config", path, p.keys[i], p.values[i]);
+            free(name);
+            continue;
+        }
+        gb_dynconf_group *g = gb__group_find(dc, name, len);
+        if (!g)
+            g = gb__group_add(dc, name, len);
+        free(name);
+        g->kv = gu_realloc(g->kv, (g->n + 1) * sizeof *g->kv);
+        g->kv[g->n].key = strdup(slash + 1);
+        g->kv[g->n].value = strdup(p.values[i]);
+        g->n++;
+        loaded++;
+    }
+    gs_props_free(&p);
+    if (loaded)
+        gb_logger_info("loaded %zu group config(s) of %zu group(s) from %s", loaded, dc->ngroups, path);
+    return 0;
+}
+
+const gc_kv *gb_dynconf_group_get(gb_broker *b, const char *name, size_t len, size_t *n)
+{
+    gb_dynconf_group *g = gb__group_find(b->dynconf, name, len);
+    *n = g ? g->n : 0;
+    return g ? g->kv : NULL;
+}
+
+void gb_dynconf_group_replace(gb_broker *b, const char *name, size_t len, const gc_kv *kv, size_t n,
+                              void (*done)(void *arg), void *arg)
+{
+    gb_dynconf *dc = b->dynconf;
+    gb_dynconf_group *g = gb__group_find(dc, name, len);
+    if (!g)
+        g = gb__group_add(dc, name, len);
+    gc_kv *copy = gb__kv_copy(kv, n);
+    gb__kv_free(g->kv, g->n);
+    g->kv = copy;
+    g->n = n;
+    if (n == 0) { /* no overrides left: the group is no longer listed */
+        free(g->name);
+        gb__kv_free(g->kv, 0);
+        *g = dc->groups[--dc->ngroups];
+    }
+    gb_logger_info("group configs of %.*s now: %zu key(s)", (int)len, name, n);
+    gb__persist(b, &dc->files[GB_FILE_GROUPS], done, arg);
 }

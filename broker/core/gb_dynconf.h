@@ -55,4 +55,17 @@ int gb_dynconf_check(gb_broker *b, int level, const gc_kv *kv, size_t n, char *m
  * once the file is durable. */
 void gb_dynconf_replace(gb_broker *b, int level, const gc_kv *kv, size_t n, void (*done)(void *arg), void *arg);
 
+/*
+ * Group configs (AlterConfigs on a GROUP resource, config/gc_group): each
+ * group's overrides, kept in <log.dirs>/gregor-group-configs.properties
+ * (written the same way) whether or not the group exists, as Kafka keeps
+ * them. They change nothing in Gregor's classic groups.
+ */
+/* The overrides of group name (len bytes), n of them; NULL when none. */
+const gc_kv *gb_dynconf_group_get(gb_broker *b, const char *name, size_t len, size_t *n);
+/* Replace the group's overrides with kv (checked by the caller; n == 0
+ * removes them all) and persist them; done(arg) once durable. */
+void gb_dynconf_group_replace(gb_broker *b, const char *name, size_t len, const gc_kv *kv, size_t n,
+                              void (*done)(void *arg), void *arg);
+
 #endif

@@ -16,6 +16,9 @@ import subprocess
 import unittest
 
 from broker import Broker, BrokerTestCase, gregor_only, on_kafka, wait_until
+from kwire import Conn
+from test_groups import decode_describe_groups_v0, decode_join_group, describe_groups_v0, join_group_v0, \
+    wait_group_coordinator
 from test_admin import (DEFAULT_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG, DYNAMIC_TOPIC_CONFIG, FLEXIBLE_MIN,
                         INVALID_CONFIG, INVALID_REQUEST, INVALID_TOPIC_EXCEPTION, NONE,
                         TAGS, UNKNOWN_TOPIC_OR_PARTITION, carray, confluent_admin, create, create_topics_v7, cstr,
@@ -53,9 +56,182 @@ FLEXIBLE_MIN[API_INCREMENTAL_ALTER_CONFIGS] = 1
 UNKNOWN_SERVER_ERROR = -1
 DYNAMIC_BROKER_CONFIG = 2
 DYNAMIC_BROKER_LOGGER_CONFIG = 6
+DYNAMIC_GROUP_CONFIG = 8
 
 TOPIC, BROKER, BROKER_LOGGER, GROUP = 2, 4, 8, 32
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
+
+# What Kafka 4.4 lists for a group: name -> (value, read_only, source, sensitive, synonyms, type).
+GROUP_DEFAULTS = {
+    'consumer.assignment.interval.ms': ('1000', False, DEFAULT_CONFIG, False,
+        [('group.consumer.assignment.interval.ms', '1000', DEFAULT_CONFIG)], 3),
+    'consumer.heartbeat.interval.ms': ('5000', False, DEFAULT_CONFIG, False,
+        [('group.consumer.heartbeat.interval.ms', '5000', DEFAULT_CONFIG)], 3),
+    'consumer.session.timeout.ms': ('45000', False, DEFAULT_CONFIG, False,
+        [('group.consumer.session.timeout.ms', '45000', DEFAULT_CONFIG)], 3),
+    'errors.deadletterqueue.copy.record.enable': ('false', False, DEFAULT_CONFIG, False,
+        [('errors.deadletterqueue.copy.record.enable', 'false', DEFAULT_CONFIG)], 1),
+    'errors.deadletterqueue.topic.name': ('', False, DEFAULT_CONFIG, False,
+        [('errors.deadletterqueue.topic.name', '', DEFAULT_CONFIG)], 2),
+    'share.assignment.interval.ms': ('1000', False, DEFAULT_CONFIG, False,
+        [('group.share.assignment.interval.ms', '1000', DEFAULT_CONFIG)], 3),
+    'share.auto.offset.reset': ('latest', False, DEFAULT_CONFIG, False,
+        [('share.auto.offset.reset', 'latest', DEFAULT_CONFIG)], 2),
+    'share.delivery.count.limit': ('5', False, DEFAULT_CONFIG, False,
+        [('group.share.delivery.count.limit', '5', DEFAULT_CONFIG)], 3),
+    'share.heartbeat.interval.ms': ('5000', False, DEFAULT_CONFIG, False,
+        [('group.share.heartbeat.interval.ms', '5000', DEFAULT_CONFIG)], 3),
+    'share.isolation.level': ('read_uncommitted', False, DEFAULT_CONFIG, False,
+        [('share.isolation.level', 'read_uncommitted', DEFAULT_CONFIG)], 2),
+    'share.partition.max.record.locks': ('2000', False, DEFAULT_CONFIG, False,
+        [('group.share.partition.max.record.locks', '2000', DEFAULT_CONFIG)], 3),
+    'share.record.lock.duration.ms': ('30000', False, DEFAULT_CONFIG, False,
+        [('group.share.record.lock.duration.ms', '30000', DEFAULT_CONFIG)], 3),
+    'share.renew.acknowledge.enable': ('true', False, DEFAULT_CONFIG, False,
+        [('share.renew.acknowledge.enable', 'true', DEFAULT_CONFIG)], 1),
+    'share.session.timeout.ms': ('45000', False, DEFAULT_CONFIG, False,
+        [('group.share.session.timeout.ms', '45000', DEFAULT_CONFIG)], 3),
+    'streams.assignment.interval.ms': ('1000', False, DEFAULT_CONFIG, False,
+        [('group.streams.assignment.interval.ms', '1000', DEFAULT_CONFIG)], 3),
+    'streams.assignor.name': ('sticky', False, DEFAULT_CONFIG, False,
+        [('group.streams.assignors', 'sticky', DEFAULT_CONFIG)], 2),
+    'streams.heartbeat.interval.ms': ('5000', False, DEFAULT_CONFIG, False,
+        [('group.streams.heartbeat.interval.ms', '5000', DEFAULT_CONFIG)], 3),
+    'streams.initial.rebalance.delay.ms': ('3000', False, DEFAULT_CONFIG, False,
+        [('group.streams.initial.rebalance.delay.ms', '3000', DEFAULT_CONFIG)], 3),
+    'streams.num.standby.replicas': ('0', False, DEFAULT_CONFIG, False,
+        [('group.streams.num.standby.replicas', '0', DEFAULT_CONFIG)], 3),
+    'streams.rack.aware.assignment.tags': ('', False, DEFAULT_CONFIG, False,
+        [('group.streams.rack.aware.assignment.tags', '', DEFAULT_CONFIG)], 7),
+    'streams.session.timeout.ms': ('45000', False, DEFAULT_CONFIG, False,
+        [('group.streams.session.timeout.ms', '45000', DEFAULT_CONFIG)], 3),
+}
+GROUP_ISOLATION_DOC = ('Controls how to read records written transactionally. If set to "read_committed", the '
+                       'share group will only deliver transactional records which have been committed. If set to '
+                       '"read_uncommitted", the share group will return all messages, even transactional messages '
+                       'which have been aborted. Non-transactional records will be returned unconditionally in '
+                       'either mode.')
+
+# (key, value, Kafka 4.4's INVALID_CONFIG message)
+GROUP_BAD_VALUES = [
+    ('consumer.assignment.interval.ms', '-1',
+     'Invalid value -1 for configuration consumer.assignment.interval.ms: Value must be at least 0'),
+    ('consumer.assignment.interval.ms', '2147483647',
+     'consumer.assignment.interval.ms must be in the range 0 to 15000 inclusive.'),
+    ('consumer.assignment.interval.ms', 'abc',
+     'Invalid value abc for configuration consumer.assignment.interval.ms: Not a number of type INT'),
+    ('consumer.heartbeat.interval.ms', '-1',
+     'Invalid value -1 for configuration consumer.heartbeat.interval.ms: Value must be at least 1'),
+    ('consumer.heartbeat.interval.ms', '2147483647',
+     'consumer.heartbeat.interval.ms must be in the range 5000 to 15000 inclusive.'),
+    ('consumer.heartbeat.interval.ms', 'abc',
+     'Invalid value abc for configuration consumer.heartbeat.interval.ms: Not a number of type INT'),
+    ('consumer.session.timeout.ms', '-1',
+     'Invalid value -1 for configuration consumer.session.timeout.ms: Value must be at least 1'),
+    ('consumer.session.timeout.ms', '2147483647',
+     'consumer.session.timeout.ms must be in the range 45000 to 60000 inclusive.'),
+    ('consumer.session.timeout.ms', 'abc',
+     'Invalid value abc for configuration consumer.session.timeout.ms: Not a number of type INT'),
+    ('errors.deadletterqueue.copy.record.enable', '-1',
+     'Invalid value -1 for configuration errors.deadletterqueue.copy.record.enable: Expected value to be either true or false'),
+    ('errors.deadletterqueue.copy.record.enable', '2147483647',
+     'Invalid value 2147483647 for configuration errors.deadletterqueue.copy.record.enable: Expected value to be either true or false'),
+    ('errors.deadletterqueue.copy.record.enable', 'abc',
+     'Invalid value abc for configuration errors.deadletterqueue.copy.record.enable: Expected value to be either true or false'),
+    ('share.assignment.interval.ms', '-1',
+     'Invalid value -1 for configuration share.assignment.interval.ms: Value must be at least 0'),
+    ('share.assignment.interval.ms', '2147483647',
+     'share.assignment.interval.ms must be in the range 0 to 15000 inclusive.'),
+    ('share.assignment.interval.ms', 'abc',
+     'Invalid value abc for configuration share.assignment.interval.ms: Not a number of type INT'),
+    ('share.auto.offset.reset', '-1',
+     "Invalid value -1 for configuration share.auto.offset.reset: Invalid value `-1` for configuration share.auto.offset.reset. The value must be either 'earliest', 'latest' or of the format 'by_duration:<PnDTnHnMn.nS>'."),
+    ('share.auto.offset.reset', '2147483647',
+     "Invalid value 2147483647 for configuration share.auto.offset.reset: Invalid value `2147483647` for configuration share.auto.offset.reset. The value must be either 'earliest', 'latest' or of the format 'by_duration:<PnDTnHnMn.nS>'."),
+    ('share.auto.offset.reset', 'abc',
+     "Invalid value abc for configuration share.auto.offset.reset: Invalid value `abc` for configuration share.auto.offset.reset. The value must be either 'earliest', 'latest' or of the format 'by_duration:<PnDTnHnMn.nS>'."),
+    ('share.delivery.count.limit', '-1',
+     'Invalid value -1 for configuration share.delivery.count.limit: Value must be at least 2'),
+    ('share.delivery.count.limit', '2147483647',
+     'share.delivery.count.limit must be in the range 2 to 10 inclusive.'),
+    ('share.delivery.count.limit', 'abc',
+     'Invalid value abc for configuration share.delivery.count.limit: Not a number of type INT'),
+    ('share.heartbeat.interval.ms', '-1',
+     'Invalid value -1 for configuration share.heartbeat.interval.ms: Value must be at least 1'),
+    ('share.heartbeat.interval.ms', '2147483647',
+     'share.heartbeat.interval.ms must be in the range 5000 to 15000 inclusive.'),
+    ('share.heartbeat.interval.ms', 'abc',
+     'Invalid value abc for configuration share.heartbeat.interval.ms: Not a number of type INT'),
+    ('share.isolation.level', '-1',
+     'Invalid value -1 for configuration share.isolation.level: String must be one of: read_committed, read_uncommitted'),
+    ('share.isolation.level', '2147483647',
+     'Invalid value 2147483647 for configuration share.isolation.level: String must be one of: read_committed, read_uncommitted'),
+    ('share.isolation.level', 'abc',
+     'Invalid value abc for configuration share.isolation.level: String must be one of: read_committed, read_uncommitted'),
+    ('share.partition.max.record.locks', '-1',
+     'Invalid value -1 for configuration share.partition.max.record.locks: Value must be at least 100'),
+    ('share.partition.max.record.locks', '2147483647',
+     'share.partition.max.record.locks must be in the range 100 to 4000 inclusive.'),
+    ('share.partition.max.record.locks', 'abc',
+     'Invalid value abc for configuration share.partition.max.record.locks: Not a number of type INT'),
+    ('share.record.lock.duration.ms', '-1',
+     'Invalid value -1 for configuration share.record.lock.duration.ms: Value must be at least 1000'),
+    ('share.record.lock.duration.ms', '2147483647',
+     'share.record.lock.duration.ms must be in the range 15000 to 60000 inclusive.'),
+    ('share.record.lock.duration.ms', 'abc',
+     'Invalid value abc for configuration share.record.lock.duration.ms: Not a number of type INT'),
+    ('share.renew.acknowledge.enable', '-1',
+     'Invalid value -1 for configuration share.renew.acknowledge.enable: Expected value to be either true or false'),
+    ('share.renew.acknowledge.enable', '2147483647',
+     'Invalid value 2147483647 for configuration share.renew.acknowledge.enable: Expected value to be either true or false'),
+    ('share.renew.acknowledge.enable', 'abc',
+     'Invalid value abc for configuration share.renew.acknowledge.enable: Expected value to be either true or false'),
+    ('share.session.timeout.ms', '-1',
+     'Invalid value -1 for configuration share.session.timeout.ms: Value must be at least 1'),
+    ('share.session.timeout.ms', '2147483647',
+     'share.session.timeout.ms must be in the range 45000 to 60000 inclusive.'),
+    ('share.session.timeout.ms', 'abc',
+     'Invalid value abc for configuration share.session.timeout.ms: Not a number of type INT'),
+    ('streams.assignment.interval.ms', '-1',
+     'Invalid value -1 for configuration streams.assignment.interval.ms: Value must be at least 0'),
+    ('streams.assignment.interval.ms', '2147483647',
+     'streams.assignment.interval.ms must be in the range 0 to 15000 inclusive.'),
+    ('streams.assignment.interval.ms', 'abc',
+     'Invalid value abc for configuration streams.assignment.interval.ms: Not a number of type INT'),
+    ('streams.assignor.name', '-1',
+     "streams.assignor.name '-1' is not a registered task assignor. Registered assignors are: [sticky]."),
+    ('streams.assignor.name', '2147483647',
+     "streams.assignor.name '2147483647' is not a registered task assignor. Registered assignors are: [sticky]."),
+    ('streams.assignor.name', 'abc',
+     "streams.assignor.name 'abc' is not a registered task assignor. Registered assignors are: [sticky]."),
+    ('streams.heartbeat.interval.ms', '-1',
+     'Invalid value -1 for configuration streams.heartbeat.interval.ms: Value must be at least 1'),
+    ('streams.heartbeat.interval.ms', '2147483647',
+     'streams.heartbeat.interval.ms must be in the range 5000 to 15000 inclusive.'),
+    ('streams.heartbeat.interval.ms', 'abc',
+     'Invalid value abc for configuration streams.heartbeat.interval.ms: Not a number of type INT'),
+    ('streams.initial.rebalance.delay.ms', '-1',
+     'Invalid value -1 for configuration streams.initial.rebalance.delay.ms: Value must be at least 0'),
+    ('streams.initial.rebalance.delay.ms', 'abc',
+     'Invalid value abc for configuration streams.initial.rebalance.delay.ms: Not a number of type INT'),
+    ('streams.num.standby.replicas', '-1',
+     'Invalid value -1 for configuration streams.num.standby.replicas: Value must be at least 0'),
+    ('streams.num.standby.replicas', '2147483647',
+     'streams.num.standby.replicas must be less than or equal to 2'),
+    ('streams.num.standby.replicas', 'abc',
+     'Invalid value abc for configuration streams.num.standby.replicas: Not a number of type INT'),
+    ('streams.session.timeout.ms', '-1',
+     'Invalid value -1 for configuration streams.session.timeout.ms: Value must be at least 1'),
+    ('streams.session.timeout.ms', '2147483647',
+     'streams.session.timeout.ms must be in the range 45000 to 60000 inclusive.'),
+    ('streams.session.timeout.ms', 'abc',
+     'Invalid value abc for configuration streams.session.timeout.ms: Not a number of type INT'),
+    ('share.auto.offset.reset', 'by_duration:-PT1H',
+     "Invalid value by_duration:-PT1H for configuration share.auto.offset.reset: Invalid value `by_duration:-PT1H` for configuration share.auto.offset.reset. The value must be either 'earliest', 'latest' or of the format 'by_duration:<PnDTnHnMn.nS>'."),
+    ('streams.rack.aware.assignment.tags', 'a,,b',
+     "Configuration 'streams.rack.aware.assignment.tags' values must not be empty."),
+]
+
 
 
 # ---- raw requests (the newest, flexible versions; written from Kafka's schemas) ----
@@ -473,14 +649,132 @@ class AlterConfigsTest(BrokerTestCase):
         b.wait_for_log(r"DEBUG connection from")
         b.wait_for_log(r"INFO  log level INFO -> DEBUG")
 
-    # ---- other resource types -----------------------------------------------------------
+    # ---- GROUP --------------------------------------------------------------------------
 
-    @gregor_only("Kafka 4 has group configs (KIP-848); Gregor answers the type as Kafka answers one it does not "
-                 "know")
-    def test_group_resource_unsupported(self):
-        self.assertEqual(incremental_v1(self.broker, [(GROUP, "g1", [("consumer.session.timeout.ms", SET,
-                                                                      "50000")])]),
-                         [(INVALID_REQUEST, "Unknown resource type 32", GROUP, "g1")])
+    def test_group_describe_defaults(self):
+        """Every group config Kafka 4.4 lists for a group that does not exist,
+        with its default, source, synonyms, type and documentation."""
+        res = describe_configs_v4(self.broker, [(GROUP, "gc-none", None)])[0]
+        self.assertEqual((res["error"], res["message"]), (NONE, ""))
+        got = {k: (c["value"], c["read_only"], c["source"], c["sensitive"], c["synonyms"], c["type"])
+               for k, c in res["configs"].items()}
+        self.assertEqual(got, GROUP_DEFAULTS)
+        self.assertEqual(res["configs"]["consumer.session.timeout.ms"]["doc"],
+                         "The timeout to detect client failures when using the consumer group protocol.")
+        self.assertEqual(res["configs"]["share.isolation.level"]["doc"], GROUP_ISOLATION_DOC)
+        res = describe_configs_v4(self.broker, [(GROUP, "", None)], documentation=False)[0]
+        self.assertEqual((res["error"], res["message"], res["configs"]),
+                         (INVALID_REQUEST, "Group name must not be empty", {}))
+
+    def test_group_set_delete_alter(self):
+        g = "gc-set"
+        self.assertEqual(incremental_v1(self.broker, [(GROUP, g, [("consumer.session.timeout.ms", SET, "50000"),
+                                                                  ("share.auto.offset.reset", SET, "earliest"),
+                                                                  ("share.renew.acknowledge.enable", SET, "TRUE"),
+                                                                  ("streams.rack.aware.assignment.tags", SET,
+                                                                   " a, b")])]),
+                         [(NONE, None, GROUP, g)])
+        eventually(self, lambda: entry(self.broker, GROUP, g, "consumer.session.timeout.ms"),
+                   ("50000", DYNAMIC_GROUP_CONFIG, [("consumer.session.timeout.ms", "50000", DYNAMIC_GROUP_CONFIG),
+                                                    ("group.consumer.session.timeout.ms", "45000", DEFAULT_CONFIG)]))
+        self.assertEqual(entry(self.broker, GROUP, g, "share.auto.offset.reset"),
+                         ("earliest", DYNAMIC_GROUP_CONFIG, [("share.auto.offset.reset", "earliest",
+                                                              DYNAMIC_GROUP_CONFIG),
+                                                             ("share.auto.offset.reset", "latest", DEFAULT_CONFIG)]))
+        # Kafka keeps and describes the parsed value
+        self.assertEqual(entry(self.broker, GROUP, g, "share.renew.acknowledge.enable")[:2],
+                         ("true", DYNAMIC_GROUP_CONFIG))
+        self.assertEqual(entry(self.broker, GROUP, g, "streams.rack.aware.assignment.tags")[:2],
+                         ("a,b", DYNAMIC_GROUP_CONFIG))
+        # DELETE: back to the default; a key not set, or unknown, is no error
+        self.assertEqual(incremental_v1(self.broker, [(GROUP, g, [("consumer.session.timeout.ms", DELETE, None),
+                                                                  ("nokey", DELETE, None)])]),
+                         [(NONE, None, GROUP, g)])
+        eventually(self, lambda: entry(self.broker, GROUP, g, "consumer.session.timeout.ms"),
+                   ("45000", DEFAULT_CONFIG, [("group.consumer.session.timeout.ms", "45000", DEFAULT_CONFIG)]))
+        self.assertEqual(entry(self.broker, GROUP, g, "share.auto.offset.reset")[:2], ("earliest", DYNAMIC_GROUP_CONFIG))
+        # AlterConfigs replaces the whole set
+        self.assertEqual(alter_v2(self.broker, [(GROUP, g, [("consumer.heartbeat.interval.ms", "6000")])]),
+                         [(NONE, None, GROUP, g)])
+        eventually(self, lambda: entry(self.broker, GROUP, g, "consumer.heartbeat.interval.ms")[:2],
+                   ("6000", DYNAMIC_GROUP_CONFIG))
+        self.assertEqual(entry(self.broker, GROUP, g, "share.auto.offset.reset")[:2], ("latest", DEFAULT_CONFIG))
+        self.assertEqual(incremental_v0(self.broker, [(GROUP, g, [("share.isolation.level", SET, "read_committed")])]),
+                         [(NONE, None, GROUP, g)])
+        eventually(self, lambda: entry(self.broker, GROUP, g, "share.isolation.level")[:2],
+                   ("read_committed", DYNAMIC_GROUP_CONFIG))
+
+    def test_group_validate_only(self):
+        g = "gc-vo"
+        self.assertEqual(incremental_v1(self.broker, [(GROUP, g, [("consumer.session.timeout.ms", SET, "50000")])],
+                                        validate_only=True), [(NONE, None, GROUP, g)])
+        self.assertEqual(alter_v2(self.broker, [(GROUP, g, [("consumer.session.timeout.ms", "50000")])],
+                                  validate_only=True), [(NONE, None, GROUP, g)])
+        self.assertEqual(incremental_v1(self.broker, [(GROUP, g, [("consumer.session.timeout.ms", SET, "1")])],
+                                        validate_only=True),
+                         [(INVALID_CONFIG, "consumer.session.timeout.ms must be in the range 45000 to 60000 inclusive.",
+                           GROUP, g)])
+        # something else set since, so that the answer above had time to show on Kafka
+        incremental_v1(self.broker, [(GROUP, g, [("share.delivery.count.limit", SET, "3")])])
+        eventually(self, lambda: entry(self.broker, GROUP, g, "share.delivery.count.limit")[:2],
+                   ("3", DYNAMIC_GROUP_CONFIG))
+        self.assertEqual(entry(self.broker, GROUP, g, "consumer.session.timeout.ms")[:2], ("45000", DEFAULT_CONFIG))
+
+    def test_group_errors(self):
+        g = "gc-err"
+
+        def one(key, op, value):
+            return incremental_v1(self.broker, [(GROUP, g, [(key, op, value)])])[0][:2]
+
+        for key, value, want in GROUP_BAD_VALUES:
+            self.assertEqual(one(key, SET, value), (INVALID_CONFIG, want), (key, value))
+            self.assertEqual(alter_v2(self.broker, [(GROUP, g, [(key, value)])])[0][:2], (INVALID_CONFIG, want))
+        self.assertEqual(one("nokey", SET, "1"), (INVALID_CONFIG, "Unknown group config name: nokey"))
+        for op, name in ((APPEND, "APPEND"), (SUBTRACT, "SUBTRACT")):
+            for key in ("consumer.session.timeout.ms", "streams.rack.aware.assignment.tags", "nokey"):
+                self.assertEqual(one(key, op, "a"),
+                                 (INVALID_CONFIG, "Can't %s to key %s because its type is not LIST." % (name, key)))
+        self.assertEqual(one("consumer.session.timeout.ms", SET, None),
+                         (INVALID_REQUEST, "Null value not supported for : consumer.session.timeout.ms"))
+        self.assertEqual(incremental_v1(self.broker, [(GROUP, "", [("consumer.session.timeout.ms", SET, "50000")])]),
+                         [(INVALID_REQUEST, "Default group resources are not allowed.", GROUP, "")])
+        self.assertEqual(alter_v2(self.broker, [(GROUP, "", [])]),
+                         [(INVALID_REQUEST, "Default group resources are not allowed.", GROUP, "")])
+        # an unknown key wins over a bad value; every value's type before any bound, bounds in Kafka's order
+        self.assertEqual(incremental_v1(self.broker, [(GROUP, g, [("consumer.session.timeout.ms", SET, "1"),
+                                                                  ("nokey", SET, "x")])])[0][:2],
+                         (INVALID_CONFIG, "Unknown group config name: nokey"))
+        self.assertEqual(incremental_v1(self.broker, [(GROUP, g, [("consumer.session.timeout.ms", SET, "1"),
+                                                                  ("consumer.heartbeat.interval.ms", SET, "x")])])[0][:2],
+                         (INVALID_CONFIG, "Invalid value x for configuration consumer.heartbeat.interval.ms: Not a "
+                                          "number of type INT"))
+        self.assertEqual(incremental_v1(self.broker, [(GROUP, g, [("consumer.session.timeout.ms", SET, "1"),
+                                                                  ("consumer.heartbeat.interval.ms", SET, "1")])])[0][:2],
+                         (INVALID_CONFIG, "consumer.heartbeat.interval.ms must be in the range 5000 to 15000 "
+                                          "inclusive."))
+        for value in ("by_duration:PT1H", "by_duration:P1DT2H3M4.5S", "latest"):
+            self.assertEqual(incremental_v1(self.broker, [(GROUP, g, [("share.auto.offset.reset", SET, value)])],
+                                            validate_only=True), [(NONE, None, GROUP, g)])
+        # nothing of the above was kept
+        self.assertEqual(entry(self.broker, GROUP, g, "consumer.session.timeout.ms")[:2], ("45000", DEFAULT_CONFIG))
+
+    def test_group_existing_classic_group(self):
+        """A classic group's configs are set and described as any group's;
+        the group goes on as it was (its session timeout is JoinGroup's)."""
+        g = "gc-classic"
+        wait_group_coordinator(self.broker.host, self.broker.port, g)
+        with Conn(self.broker.host, self.broker.port) as c:
+            c.send(join_group_v0(g, "", session_ms=10000))
+            self.assertEqual(decode_join_group(0, c.recv_frame())["error_code"], NONE)
+            self.assertEqual(incremental_v1(self.broker, [(GROUP, g, [("consumer.session.timeout.ms", SET,
+                                                                       "50000")])]),
+                             [(NONE, None, GROUP, g)])
+            eventually(self, lambda: entry(self.broker, GROUP, g, "consumer.session.timeout.ms")[:2],
+                       ("50000", DYNAMIC_GROUP_CONFIG))
+            c.send(describe_groups_v0([g]))
+            groups = decode_describe_groups_v0(c.recv_frame())
+            self.assertEqual(groups[0]["error_code"], NONE)
+            self.assertEqual(len(groups[0]["members"]), 1)
 
 
 class AlterConfigsRestartTest(unittest.TestCase):
@@ -496,8 +790,18 @@ class AlterConfigsRestartTest(unittest.TestCase):
         self.assertEqual(incremental_v1(first, [(TOPIC, "ac-keep", [("retention.ms", SET, "5000"),
                                                                      ("cleanup.policy", DELETE, None)]),
                                                 (BROKER, "", [("log.retention.bytes", SET, "123456789")]),
-                                                (BROKER, me, [("message.max.bytes", SET, "2000000")])]),
-                         [(NONE, None, TOPIC, "ac-keep"), (NONE, None, BROKER, ""), (NONE, None, BROKER, me)])
+                                                (BROKER, me, [("message.max.bytes", SET, "2000000")]),
+                                                (GROUP, "ac/keep =g", [("consumer.session.timeout.ms", SET, "50000"),
+                                                                       ("share.auto.offset.reset", SET, "earliest")]),
+                                                (GROUP, "ac-gone", [("share.delivery.count.limit", SET, "3")])]),
+                         [(NONE, None, TOPIC, "ac-keep"), (NONE, None, BROKER, ""), (NONE, None, BROKER, me),
+                          (NONE, None, GROUP, "ac/keep =g"), (NONE, None, GROUP, "ac-gone")])
+        self.assertEqual(incremental_v1(first, [(GROUP, "ac-gone", [("share.delivery.count.limit", DELETE, None)])]),
+                         [(NONE, None, GROUP, "ac-gone")])
+        eventually(self, lambda: entry(first, GROUP, "ac/keep =g", "share.auto.offset.reset")[:2],
+                   ("earliest", DYNAMIC_GROUP_CONFIG))
+        eventually(self, lambda: entry(first, GROUP, "ac-gone", "share.delivery.count.limit")[:2],
+                   ("5", DEFAULT_CONFIG))
         eventually(self, lambda: entry(first, BROKER, me, "message.max.bytes")[:2], ("2000000", DYNAMIC_BROKER_CONFIG))
         eventually(self, lambda: entry(first, TOPIC, "ac-keep", "retention.ms")[:2], ("5000", DYNAMIC_TOPIC_CONFIG))
         eventually(self, lambda: entry(first, TOPIC, "ac-keep", "retention.bytes")[:2],
@@ -520,8 +824,19 @@ class AlterConfigsRestartTest(unittest.TestCase):
                                ("message.max.bytes", "1048588", DEFAULT_CONFIG)]))
             self.assertEqual(entry(second, TOPIC, "ac-keep", "max.message.bytes")[:2],
                              ("2000000", DYNAMIC_BROKER_CONFIG))
+            self.assertEqual(entry(second, GROUP, "ac/keep =g", "consumer.session.timeout.ms"),
+                             ("50000", DYNAMIC_GROUP_CONFIG,
+                              [("consumer.session.timeout.ms", "50000", DYNAMIC_GROUP_CONFIG),
+                               ("group.consumer.session.timeout.ms", "45000", DEFAULT_CONFIG)]))
+            self.assertEqual(entry(second, GROUP, "ac/keep =g", "share.auto.offset.reset")[:2],
+                             ("earliest", DYNAMIC_GROUP_CONFIG))
+            self.assertEqual(entry(second, GROUP, "ac-gone", "share.delivery.count.limit")[:2], ("5", DEFAULT_CONFIG))
             if not on_kafka():
                 with open(os.path.join(second.data_dir, "data", "gregor-broker-configs.properties")) as f:
                     text = f.read()
                 self.assertIn("default/log.retention.bytes=123456789\n", text)
                 self.assertIn("%s/message.max.bytes=2000000\n" % me, text)
+                with open(os.path.join(second.data_dir, "data", "gregor-group-configs.properties")) as f:
+                    text = f.read()
+                self.assertIn("ac%2Fkeep%20%3Dg/consumer.session.timeout.ms=50000\n", text)
+                self.assertNotIn("ac-gone", text)
