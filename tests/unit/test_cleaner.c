@@ -120,10 +120,12 @@ static int64_t clean(gs_log *log, int64_t first_dirty, int64_t end, int64_t dele
     plan.load_factor = 0.9;
     plan.io_buffer = 4096;
     plan.producers = gu_malloc((nproducers + 1) * sizeof *producers);
-    memcpy(plan.producers, producers, nproducers * sizeof *producers);
+    if (nproducers)
+        memcpy(plan.producers, producers, nproducers * sizeof *producers);
     plan.nproducers = nproducers;
     plan.aborted = gu_malloc((naborted + 1) * sizeof *aborted);
-    memcpy(plan.aborted, aborted, naborted * sizeof *aborted);
+    if (naborted)
+        memcpy(plan.aborted, aborted, naborted * sizeof *aborted);
     plan.naborted = naborted;
     gs_clean_run(&plan);
     ck_assert_msg(plan.rc == 0, "clean: %s", plan.err);
