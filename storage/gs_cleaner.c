@@ -1,6 +1,5 @@
 #include "storage/gs_cleaner.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -659,86 +658,4 @@ void gs_clean_plan_free(gs_clean_plan *plan)
     free(plan->aborted);
     memset(plan, 0, sizeof *plan);
     plan->dirfd = -1;
-}
-
-/* ---- recovery at startup ------------------------------------------------------- */
-
-static bool gs__has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-/* A segment file name "<20 digits>.<ext><suffix>": its base, its ext index. */
-static bool gs__parse_name(const char *s, const char *suffix, int64_t *base, int *ext)
-{
-    if (strspn(s, "0123456789") != 20 || s[20] != '.' || !gs__has_suffix(s, suffix))
-        return false;
-    size_t extlen = strlen(s) - 21 - strlen(suffix);
-    for (int k = 0; k < GS__NEXTS; k++)
-        if (strlen(gs__seg_exts[k]) == extlen && strncmp(s + 21, gs__seg_exts[k], extlen) == 0) {
-            *base = strtoll(s, NULL, 10);
-            *ext = k;
-            return true;
-        }
-    return false;
-}
-
-int gs_clean_recover_dir(const char *dir, int64_t **bases, size_t *n)
-{
-    *bases = NULL;
-    *n = 0;
-    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0)
-        return errno == ENOENT ? 0 : -errno;
-    DIR *d = fdopendir(dup(dirfd));
-    if (!d) {
-        int rc = -errno;
-        close(dirfd);
-        return rc;
-    }
-    size_t cap = 0;
-    int64_t base;
-    int ext;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        const char *s = de->d_name;
-        if (gs__has_suffix(s, ".cleaned") || gs__has_suffix(s, ".deleted"))
-            (void)unlinkat(dirfd, s, 0);
-        else if (gs__parse_name(s, ".swap", &base, &ext) && ext == 0) {
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 8;
-                *bases = gu_realloc(*bases, cap * sizeof **bases);
-            }
-            (*bases)[(*n)++] = base;
-        }
-    }
-    /* Index .swap files: completed with their .log.swap, else dropped (a
-     * cleaning that had not committed). */
-    rewinddir(d);
-    int rc = 0;
-    while ((de = readdir(d))) {
-        const char *s = de->d_name;
-        if (!gs__parse_name(s, ".swap", &base, &ext) || ext == 0)
-            continue;
-        bool committed = false;
-        for (size_t i = 0; i < *n; i++)
-            committed |= (*bases)[i] == base;
-        char to[64];
-        gs__name(to, sizeof to, base, gs__seg_exts[ext], "");
-        if (!committed)
-            (void)unlinkat(dirfd, s, 0);
-        else if (renameat(dirfd, s, dirfd, to) < 0 && rc == 0)
-            rc = -errno;
-    }
-    closedir(d);
-    for (size_t i = 0; rc == 0 && i < *n; i++) {
-        char from[64], to[64];
-        gs__name(from, sizeof from, (*bases)[i], "log", ".swap");
-        gs__name(to, sizeof to, (*bases)[i], "log", "");
-        if (renameat(dirfd, from, dirfd, to) < 0)
-            rc = -errno;
-    }
-    close(dirfd);
-    return rc;
 }

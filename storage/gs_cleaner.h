@@ -121,10 +121,4 @@ int gs_log_clean_swap(gs_log *log, gs_clean_plan *plan);
  * (a plan that was not swapped), free everything. Loop thread. */
 void gs_clean_plan_free(gs_clean_plan *plan);
 
-/* Startup (gs_log_open): delete .cleaned and .deleted files, complete every
- * swap that reached its commit point (<base>.log.swap), drop index .swap
- * files without one. The bases of the completed swaps, whose indexes must
- * be rebuilt, go to *bases (malloc'd, *n of them). 0 or a negative errno. */
-int gs_clean_recover_dir(const char *dir, int64_t **bases, size_t *n);
-
 #endif

@@ -279,6 +279,97 @@ static void gs__segment_remove_files(gs_log *log, gs_segment *seg)
     seg->deleted = true;
 }
 
+/* ---- an interrupted cleaning (storage/gs_cleaner.h) ----------------------------------- */
+
+/* A segment's files, in the order a swap renames them: the .log last, the
+ * commit point. */
+static const char *const gs__seg_exts[] = {"index", "timeindex", "log"};
+#define GS__NSEG_EXTS 3
+
+static bool gs__has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* A segment file name "<20 digits>.<ext><suffix>": its base and its ext. */
+static bool gs__parse_seg_name(const char *s, const char *suffix, int64_t *base, const char **ext)
+{
+    if (strspn(s, "0123456789") != 20 || s[20] != '.' || !gs__has_suffix(s, suffix))
+        return false;
+    size_t extlen = strlen(s) - 21 - strlen(suffix);
+    for (int k = 0; k < GS__NSEG_EXTS; k++)
+        if (strlen(gs__seg_exts[k]) == extlen && strncmp(s + 21, gs__seg_exts[k], extlen) == 0) {
+            *base = strtoll(s, NULL, 10);
+            *ext = gs__seg_exts[k];
+            return true;
+        }
+    return false;
+}
+
+/* Startup: delete .cleaned and .deleted files, complete every swap that
+ * reached its commit point (<base>.log.swap), drop index .swap files
+ * without one. The bases of the completed swaps, whose indexes must be
+ * rebuilt, go to *bases (malloc'd, *n of them). 0 or a negative errno. */
+static int gs__finish_cleanings(const char *dir, int64_t **bases, size_t *n)
+{
+    *bases = NULL;
+    *n = 0;
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    DIR *d = fdopendir(dup(dirfd));
+    if (!d) {
+        int rc = -errno;
+        close(dirfd);
+        return rc;
+    }
+    size_t cap = 0;
+    int64_t base;
+    const char *ext;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *s = de->d_name;
+        if (gs__has_suffix(s, ".cleaned") || gs__has_suffix(s, ".deleted"))
+            (void)unlinkat(dirfd, s, 0);
+        else if (gs__parse_seg_name(s, ".swap", &base, &ext) && strcmp(ext, "log") == 0) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 8;
+                *bases = gu_realloc(*bases, cap * sizeof **bases);
+            }
+            (*bases)[(*n)++] = base;
+        }
+    }
+    /* Index .swap files: completed with their .log.swap, else dropped (a
+     * cleaning that had not committed). */
+    rewinddir(d);
+    int rc = 0;
+    while ((de = readdir(d))) {
+        const char *s = de->d_name;
+        if (!gs__parse_seg_name(s, ".swap", &base, &ext) || strcmp(ext, "log") == 0)
+            continue;
+        bool committed = false;
+        for (size_t i = 0; i < *n; i++)
+            committed |= (*bases)[i] == base;
+        char to[64];
+        snprintf(to, sizeof to, "%020" PRId64 ".%s", base, ext);
+        if (!committed)
+            (void)unlinkat(dirfd, s, 0);
+        else if (renameat(dirfd, s, dirfd, to) < 0 && rc == 0)
+            rc = -errno;
+    }
+    closedir(d);
+    for (size_t i = 0; rc == 0 && i < *n; i++) {
+        char from[64], to[64];
+        snprintf(from, sizeof from, "%020" PRId64 ".log.swap", (*bases)[i]);
+        snprintf(to, sizeof to, "%020" PRId64 ".log", (*bases)[i]);
+        if (renameat(dirfd, from, dirfd, to) < 0)
+            rc = -errno;
+    }
+    close(dirfd);
+    return rc;
+}
+
 int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_point, int64_t log_start_offset, bool clean,
                 gs_log **out, gs_log_recovery *rec, char *err, size_t errlen)
 {
@@ -289,12 +380,12 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
         snprintf(err, errlen, "cannot create %s: %s", dir, strerror(-rc));
         return rc;
     }
-    /* A cleaning a crash interrupted (storage/gs_cleaner.h): .cleaned files
+    /* A cleaning a crash interrupted (gs__finish_cleanings): .cleaned files
      * go, committed .swap files take their segment's place and that
      * segment is recovered below whatever the recovery point says. */
     int64_t *swapped = NULL;
     size_t nswapped = 0;
-    if ((rc = gs_clean_recover_dir(dir, &swapped, &nswapped)) < 0) {
+    if ((rc = gs__finish_cleanings(dir, &swapped, &nswapped)) < 0) {
         snprintf(err, errlen, "cannot finish an interrupted cleaning in %s: %s", dir, strerror(-rc));
         free(swapped);
         return rc;
@@ -1076,12 +1167,11 @@ int gs_log_clean_prepare(gs_log *log, int64_t first_dirty, int64_t end, gs_clean
 /* Rename base's segment files from one suffix to another, the .log last. */
 static int gs__rename_segment(gs_log *log, int64_t base, const char *from_sfx, const char *to_sfx)
 {
-    static const char *const exts[] = {"index", "timeindex", "log"};
     char from[PATH_MAX], to[PATH_MAX];
-    for (int k = 0; k < 3; k++) {
-        snprintf(from, sizeof from, "%s/%020" PRId64 ".%s%s", log->dir, base, exts[k], from_sfx);
-        snprintf(to, sizeof to, "%s/%020" PRId64 ".%s%s", log->dir, base, exts[k], to_sfx);
-        if (rename(from, to) < 0 && !(errno == ENOENT && k < 2))
+    for (int k = 0; k < GS__NSEG_EXTS; k++) {
+        snprintf(from, sizeof from, "%s/%020" PRId64 ".%s%s", log->dir, base, gs__seg_exts[k], from_sfx);
+        snprintf(to, sizeof to, "%s/%020" PRId64 ".%s%s", log->dir, base, gs__seg_exts[k], to_sfx);
+        if (rename(from, to) < 0 && !(errno == ENOENT && k < GS__NSEG_EXTS - 1))
             return -errno;
     }
     return 0;
