@@ -1096,6 +1096,21 @@ public final class Driver {
         consumer.assign(List.of(tp));
         consumer.seekToBeginning(List.of(tp));
         long end = consumer.endOffsets(List.of(tp), c.remaining()).get(tp);
+        if (isolation.equals("read_committed")) {
+            // commitTransaction and abortTransaction return once the coordinator has the outcome; the markers
+            // reach the partition after that, in Kafka as in Gregor. The callers have ended every transaction,
+            // so wait (up to 10 s) for the last stable offset to reach the high watermark.
+            Properties hp = new Properties();
+            hp.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
+            KafkaConsumer<String, String> hwc = c.consumer(hp, "high-watermark");
+            long hw = hwc.endOffsets(List.of(tp), c.remaining()).get(tp);
+            c.closeNow(hwc);
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (end < hw && System.nanoTime() < until) {
+                Thread.sleep(50);
+                end = consumer.endOffsets(List.of(tp), c.remaining()).get(tp);
+            }
+        }
         List<ConsumerRecord<String, String>> got = new ArrayList<>();
         long pos;
         while ((pos = consumer.position(tp, c.remaining())) < end) {
