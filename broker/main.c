@@ -18,6 +18,7 @@
 #include "broker/api/gb_dispatch.h"
 #include "broker/core/gb_broker.h"
 #include "broker/gb_lifecycle.h"
+#include "broker/base/gb_job.h"
 #include "broker/base/gb_logger.h"
 #include "broker/net/gb_server.h"
 #include "protocol/gp_messages.h"
@@ -86,6 +87,27 @@ static void gb__tune_malloc(void)
 #endif
 }
 
+/* A new meta.properties reaches the disk after the listeners are up: a first
+ * start does not wait for an fsync before it serves. */
+static struct {
+    gb_job job;
+    int rc;
+} gb__meta_sync;
+
+static void gb__meta_sync_run(void *arg)
+{
+    gb_broker *b = arg;
+    gb__meta_sync.rc = gs_meta_sync(b->data_dir);
+}
+
+static void gb__meta_sync_done(void *arg)
+{
+    gb_broker *b = arg;
+    if (gb__meta_sync.rc < 0)
+        gb_logger_error("data directory: cannot sync %s/meta.properties: %s", b->data_dir,
+                        strerror(-gb__meta_sync.rc));
+}
+
 int main(int argc, char **argv)
 {
     gb__tune_malloc();
@@ -145,6 +167,12 @@ int main(int argc, char **argv)
         gb_logger_error("%s", err);
         return 1;
     }
+    if (broker.meta.was_empty)
+        gb_logger_warn("data directory: meta.properties was empty (the machine stopped before it reached the "
+                       "disk); wrote a new one, cluster %s",
+                       broker.meta.cluster_id);
+    if (broker.meta.unsynced)
+        gb_job_queue(broker.loop, &gb__meta_sync.job, gb__meta_sync_run, gb__meta_sync_done, &broker);
     gb_logger_info("Gregor %s started in %.1f ms: node %d, cluster %s, listeners %s, data dir %s", GREGOR_VERSION,
                    (double)(uv_hrtime() - t0) / 1e6, broker.meta.node_id, broker.meta.cluster_id,
                    gb_server_describe(broker.server), broker.data_dir);

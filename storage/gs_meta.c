@@ -180,7 +180,15 @@ int gs_meta_load_or_create(const char *dir, int32_t node_id, gs_meta *meta, char
         return rc;
     }
     snprintf(path, sizeof path, "%s/meta.properties", dir);
+    meta->unsynced = meta->was_empty = false;
     FILE *f = fopen(path, "r");
+    struct stat st;
+    if (f && fstat(fileno(f), &st) == 0 && st.st_size == 0) {
+        fclose(f);
+        f = NULL;
+        errno = ENOENT;
+        meta->was_empty = true;
+    }
     if (f) {
         int version;
         rc = gs__meta_read(f, meta, &version, err, errlen, path);
@@ -219,8 +227,21 @@ int gs_meta_load_or_create(const char *dir, int32_t node_id, gs_meta *meta, char
                      "#\n#Written by Gregor, in Apache Kafka's KRaft format\nversion=1\n"
                      "cluster.id=%s\nnode.id=%d\ndirectory.id=%s\n",
                      meta->cluster_id, node_id, meta->directory_id);
-    rc = gs_write_file_atomic(path, text, (size_t)n);
+    rc = gs_write_file(path, text, (size_t)n, false);
     if (rc < 0)
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(-rc));
+    meta->unsynced = rc == 0;
     return rc;
+}
+
+int gs_meta_sync(const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/meta.properties", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    return rc < 0 ? rc : gs__fsync_dir_of(path);
 }

@@ -195,6 +195,52 @@ START_TEST(test_dir_space)
 }
 END_TEST
 
+/* meta.properties: written on a first start without waiting for the disk
+ * (unsynced until gs_meta_sync), read back with the same ids, and an empty
+ * one (a machine crash before the sync) replaced by a new one. */
+START_TEST(test_meta_properties)
+{
+    gs_meta m, again;
+    char err[256];
+    ck_assert_int_eq(gs_meta_load_or_create(dir, 3, &m, err, sizeof err), 0);
+    ck_assert(m.unsynced);
+    ck_assert(!m.was_empty);
+    ck_assert_int_eq((int)strlen(m.cluster_id), 22);
+    ck_assert_int_eq(gs_meta_sync(dir), 0);
+    char *text = slurp("meta.properties");
+    ck_assert_ptr_nonnull(strstr(text, "version=1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "node.id=3\n"));
+    ck_assert_ptr_nonnull(strstr(text, m.cluster_id));
+
+    ck_assert_int_eq(gs_meta_load_or_create(dir, 3, &again, err, sizeof err), 0);
+    ck_assert(!again.unsynced);
+    ck_assert(!again.was_empty);
+    ck_assert_str_eq(again.cluster_id, m.cluster_id);
+    ck_assert_str_eq(again.directory_id, m.directory_id);
+    ck_assert_int_eq(gs_meta_load_or_create(dir, 4, &again, err, sizeof err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "does not match"));
+
+    char path[128];
+    snprintf(path, sizeof path, "%s/meta.properties", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    ck_assert_int_eq(gs_meta_load_or_create(dir, 3, &again, err, sizeof err), 0);
+    ck_assert(again.was_empty);
+    ck_assert(again.unsynced);
+    ck_assert_str_ne(again.cluster_id, m.cluster_id);
+    ck_assert_ptr_nonnull(strstr(slurp("meta.properties"), again.cluster_id));
+
+    /* A file with content but no cluster id is still refused. */
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("version=1\n", f);
+    fclose(f);
+    ck_assert_int_eq(gs_meta_load_or_create(dir, 3, &again, err, sizeof err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "no cluster.id"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dirfiles");
@@ -207,6 +253,7 @@ int main(void)
     tcase_add_test(tc, test_partition_metadata_and_uuid);
     tcase_add_test(tc, test_dir_absolute);
     tcase_add_test(tc, test_dir_space);
+    tcase_add_test(tc, test_meta_properties);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
