@@ -133,6 +133,32 @@ class ConnLimitsTest(unittest.TestCase):
         self.addCleanup(extra.sock.close)
         extra.wait_closed(5)
 
+    def test_per_ip_limit_changes_at_run_time(self):
+        # max.connections.per.ip is a dynamic broker config in Kafka.
+        from test_alter_configs import SET, incremental_v1
+        b = self.start()
+        held = self.conns(b, 2)
+        for c in held:
+            self.assertTrue(answered(c, 5))
+        res = incremental_v1(b, [(4, str(b.node_id), [("max.connections.per.ip", SET, "3")])])
+        self.assertEqual([r[0] for r in res], [0], res)
+
+        def limited():
+            c = Conn(b.host, b.port)
+            try:
+                c.sock.settimeout(3)
+                c.send(kwire.api_versions_request(3, 2))
+                c.recv_frame()
+                return False  # a third still fits
+            except (socket.timeout, ConnectionError, OSError):
+                return True
+            finally:
+                c.sock.close()
+        # held (2) + the probe: 3 fit; once the change applies a fourth does not.
+        extra = self.conns(b, 1)[0]
+        self.assertTrue(answered(extra, 5))
+        wait_until(limited, 10, "max.connections.per.ip=3 to apply")
+
     @gregor_only("runs the gregor binary to check a startup error")
     def test_startup_checks(self):
         for conf, msg in ((["max.connections.per.ip=0"], "max.connections.per.ip can be set to zero only"),
