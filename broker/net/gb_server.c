@@ -341,7 +341,8 @@ static bool gb__conn_paused(const gb_conn *c)
 
 static void gb__backlog_add(gb_conn *c)
 {
-    if (c->in_backlog || c->closing)
+    /* Stopping: nothing more is dispatched, and the idle handle is closed. */
+    if (c->in_backlog || c->closing || c->srv->stopping)
         return;
     c->in_backlog = true;
     c->backlog_next = c->srv->backlog;
