@@ -159,6 +159,29 @@ class ConnLimitsTest(unittest.TestCase):
         self.assertTrue(answered(extra, 5))
         wait_until(limited, 10, "max.connections.per.ip=3 to apply")
 
+    def test_max_connections_changes_at_run_time(self):
+        # A cluster-wide dynamic config in Kafka (resource name "").
+        from test_alter_configs import SET, incremental_v1
+        b = self.start()
+        held = self.conns(b, 2)
+        for c in held:
+            self.assertTrue(answered(c, 5))
+        res = incremental_v1(b, [(4, "", [("max.connections", SET, "3")])])
+        self.assertEqual([r[0] for r in res], [0], res)
+        third = self.conns(b, 1)[0]
+        self.assertTrue(answered(third, 5))
+
+        def waits():
+            c = Conn(b.host, b.port)
+            self.addCleanup(c.sock.close)
+            if answered(c, 1.5):
+                c.sock.close()
+                return None
+            return c
+        fourth = wait_until(waits, 15, "max.connections=3 to apply")
+        held[0].sock.close()
+        self.assertTrue(answered(fourth, 10))
+
     @gregor_only("runs the gregor binary to check a startup error")
     def test_startup_checks(self):
         for conf, msg in ((["max.connections.per.ip=0"], "max.connections.per.ip can be set to zero only"),
