@@ -13,6 +13,7 @@
 
 #include "broker/core/gb_cache.h"
 #include "broker/core/gb_cleaner.h"
+#include "broker/core/gb_conn_quotas.h"
 #include "broker/core/gb_fetch_waiters.h"
 #include "broker/core/gb_group_coordinator.h"
 #include "broker/api/gb_dispatch.h"
@@ -111,7 +112,12 @@ int gb_broker_start(gb_broker *b, char *err, size_t errlen)
     b->sigint.data = b->sigterm.data = b;
     uv_signal_start(&b->sigint, gb__on_signal, SIGINT);
     uv_signal_start(&b->sigterm, gb__on_signal, SIGTERM);
-    return gb_server_start(&b->server, b->loop, b->cfg, gb_dispatch_frame, b, err, errlen);
+    if (gb_server_start(&b->server, b->loop, b->cfg, gb_dispatch_frame, b, err, errlen) < 0)
+        return -1;
+    /* Connection creation rates: the listeners ask before serving a connection. */
+    b->conn_quotas = gb_conn_quotas_new(b);
+    gb_server_set_admit(b->server, gb_conn_quotas_admit, b->conn_quotas);
+    return 0;
 }
 
 /* Stop accepting and reading, answer parked fetches and acks=all waits,
@@ -148,6 +154,8 @@ void gb_broker_close(gb_broker *b)
     gb_cache_free(b);
     gb_producer_ids_close(b);
     gb_quotas_close(b);
+    gb_conn_quotas_free(b->conn_quotas);
+    b->conn_quotas = NULL;
     free(b->fetches); /* every parked fetch was answered at the stop */
     b->fetches = NULL;
     gb_server_free(b->server);

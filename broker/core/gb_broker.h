@@ -23,6 +23,7 @@ typedef struct gb_group_coordinator gb_group_coordinator;
 typedef struct gb_producer_ids gb_producer_ids;
 typedef struct gb_txn_coordinator gb_txn_coordinator;
 typedef struct gb_quotas gb_quotas;
+typedef struct gb_conn_quotas gb_conn_quotas;
 typedef struct gb_dynconf gb_dynconf;
 typedef struct gb_cleaner gb_cleaner;
 
@@ -45,6 +46,7 @@ typedef struct gb_broker {
     /* the transaction coordinator: transactional ids, __transaction_state */
     gb_txn_coordinator *txn_coordinator;
     gb_quotas *quotas; /* client quotas and their measured rates: core/gb_quotas */
+    gb_conn_quotas *conn_quotas; /* connection creation rates: core/gb_conn_quotas */
     /* the log cleaner's scheduling: core/gb_cleaner */
     gb_cleaner *cleaner;
     uv_timer_t retention_timer;

@@ -374,3 +374,35 @@ void gb_quotas_unrecord(gb_broker *b, int key, const char *client_id, size_t cli
 {
     gb__quotas_record(b, key, client_id, client_len, -bytes, false);
 }
+
+#include <arpa/inet.h> /* inet_pton, for the lookup below */
+
+/* Two IP addresses as text are the same address (so "::1" and
+ * "0:0:0:0:0:0:0:1" match, as Kafka compares InetAddress objects). */
+static bool gb__ip_same(const char *a, const char *b)
+{
+    unsigned char x[16], y[16];
+    if (inet_pton(AF_INET, a, x) == 1)
+        return inet_pton(AF_INET, b, y) == 1 && memcmp(x, y, 4) == 0;
+    if (inet_pton(AF_INET6, a, x) == 1)
+        return inet_pton(AF_INET6, b, y) == 1 && memcmp(x, y, 16) == 0;
+    return strcmp(a, b) == 0;
+}
+
+int64_t gb_quotas_ip_connection_rate(const gb_broker *b, const char *ip)
+{
+    gb_quotas *q = gb__quotas(b);
+    if (!q || q->with_key[GB_QK_CONNECTION_CREATION_RATE] == 0)
+        return -1;
+    const gb_quota_entry *dflt = NULL;
+    for (size_t i = 0; i < q->count; i++) {
+        const gb_quota_entry *e = q->entries[i];
+        if (!e->has[GS_QUOTA_IP] || !(e->present & (1u << GB_QK_CONNECTION_CREATION_RATE)))
+            continue;
+        if (!e->name[GS_QUOTA_IP])
+            dflt = e;
+        else if (gb__ip_same(e->name[GS_QUOTA_IP], ip))
+            return (int64_t)e->value[GB_QK_CONNECTION_CREATION_RATE];
+    }
+    return dflt ? (int64_t)dflt->value[GB_QK_CONNECTION_CREATION_RATE] : -1;
+}

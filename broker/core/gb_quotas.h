@@ -88,4 +88,9 @@ bool gb_quotas_any(const gb_broker *b, int key);
 /* Take back bytes recorded (a throttled Fetch answers without its data). */
 void gb_quotas_unrecord(gb_broker *b, int key, const char *client_id, size_t client_len, double bytes);
 
+/* KIP-612: the connection_creation_rate quota of the IP address ip (text,
+ * as inet_ntop writes it): the ip entity of that address, else the default
+ * ip entity; -1 when neither sets it. Connections per second. */
+int64_t gb_quotas_ip_connection_rate(const gb_broker *b, const char *ip);
+
 #endif

@@ -48,6 +48,7 @@ struct gb_request {
     void *resp;         /* response struct, initialised */
     void *frame;        /* malloc'd frame bytes the body points into, or NULL */
     size_t size;        /* the request's bytes, less the size prefix (Kafka's sizeInBytes) */
+    size_t queued;      /* bytes counted against queued.max.request.bytes until freed */
     int64_t file_bytes; /* response bytes the handler left in files (gp_records.file) */
     uint8_t *out;       /* size prefix + response header + body, less the file bytes */
     size_t out_len;

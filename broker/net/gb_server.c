@@ -21,6 +21,28 @@
  * served by an idle handle after every other connection had its turn. A
  * connection whose unsent responses exceed GB_CONN_MAX_UNSENT bytes or
  * GB_CONN_MAX_INFLIGHT requests stops being read until its writes drain.
+ *
+ * Limits, with Kafka's keys and meaning (SocketServer's Acceptor and
+ * ConnectionQuotas, Selector):
+ *  - max.connections: at the limit the listening sockets are no longer
+ *    polled (Kafka's acceptor waits for a slot); new connections wait in
+ *    the kernel's backlog until one closes.
+ *  - max.connections.per.ip(.overrides): a connection over its address's
+ *    limit is closed as soon as it is accepted.
+ *  - the admit callback (core/gb_conn_quotas): over the broker-wide
+ *    creation rate accepting pauses; over an IP's rate the connection is
+ *    held unserved and closed after the throttle time.
+ *  - connections.max.idle.ms: a connection with nothing in flight that has
+ *    read and written nothing for that long is closed.
+ *  - queued.max.request.bytes: while the requests read and not yet freed
+ *    hold that many bytes, no connection is read (Kafka's memory pool).
+ * Descriptors running out (accept fails with EMFILE, ENFILE, ENOBUFS or
+ * ENOMEM) pauses accepting too, until a connection closes or a backoff of
+ * 100 ms to 1 s passes; otherwise the level-triggered listening socket
+ * would wake the loop again at once, for ever. The warning is
+ * rate-limited (GB_LOG_RATELIMITED). Connections that end with a network
+ * error (reset, broken pipe) are logged at debug, as Kafka does; only a
+ * client breaking the protocol is a warning.
  */
 #include "broker/net/gb_server.h"
 #include "broker/net/gb_conn.h"
@@ -33,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -51,6 +74,31 @@
 #define GB_MAX_BINDS 4
 #define GB_ACCEPT_BURST 64
 #define GB_STOP_GRACE_MS 500
+#define GB_IP_BUCKETS 1024
+#define GB_ACCEPT_BACKOFF_MIN_MS 100
+#define GB_ACCEPT_BACKOFF_MAX_MS 1000
+#define GB_LOG_EVERY_MS 10000 /* rate-limited warnings: one line per 10 s at most */
+#define GB_IP_TEXT 48         /* INET6_ADDRSTRLEN and a little */
+
+/* Open connections from one IP address (max.connections.per.ip). */
+typedef struct gb_ip_count {
+    struct gb_ip_count *next;
+    int64_t count;
+    char ip[GB_IP_TEXT];
+} gb_ip_count;
+
+/* One address of max.connections.per.ip.overrides. */
+typedef struct gb_ip_limit {
+    char ip[GB_IP_TEXT];
+    int32_t max;
+} gb_ip_limit;
+
+/* A connection held unserved until its close (an IP over its rate). */
+typedef struct gb_delayed_close {
+    struct gb_delayed_close *next;
+    int fd;
+    uint64_t at; /* uv_now ms */
+} gb_delayed_close;
 
 typedef struct gb_listener {
     gb_server *srv;
@@ -75,6 +123,8 @@ struct gb_conn {
     gb_conn *prev, *next;  /* all connections */
     gb_conn *backlog_next; /* on srv->backlog when in_backlog */
     char addr[64];         /* peer ip:port */
+    char ip[GB_IP_TEXT];   /* peer address, the key of srv->ip_counts */
+    uint64_t last_active;  /* uv_now of the last read or write (connections.max.idle.ms) */
     char peer[200];        /* "client 'x' at ip:port" */
     uint8_t *rbuf;         /* GB_CONN_RBUF bytes */
     size_t rpos, rlen;     /* unparsed bytes are rbuf[rpos..rlen) */
@@ -105,6 +155,29 @@ struct gb_server {
     uint32_t max_request;
     bool stopping;
     char described[1024];
+    /* accepting */
+    size_t nconns;                          /* connections not closing (max.connections) */
+    gb_ip_count *ip_counts[GB_IP_BUCKETS];  /* per address (max.connections.per.ip) */
+    char *overrides_text;                   /* max.connections.per.ip.overrides, as parsed */
+    gb_ip_limit *overrides;
+    size_t noverrides;
+    gb_admit_fn admit;
+    void *admit_arg;
+    bool accepting;          /* the listening sockets are polled */
+    bool fd_exhausted;       /* accept ran out of descriptors or memory */
+    uint64_t fd_retry_at;    /* uv_now when to try again anyway */
+    uint64_t fd_backoff_ms;  /* doubles while accept keeps failing */
+    uint64_t throttle_until; /* max.connection.creation.rate: no accept before */
+    uv_timer_t accept_timer; /* ends a pause */
+    gb_delayed_close *delayed;
+    uv_timer_t delayed_timer;
+    uv_timer_t idle_timer; /* connections.max.idle.ms, and a periodic look at the accept pause */
+    int64_t idle_ms;
+    /* queued.max.request.bytes */
+    int64_t queued_max; /* <= 0: no limit */
+    size_t queued;      /* bytes of live requests */
+    bool queued_full;   /* queued reached queued_max: nothing is read */
+    size_t dispatch_len; /* the frame being dispatched, for gb_conn_new_request */
 };
 
 static void gb__conn_close(gb_conn *c, const char *why);
@@ -112,6 +185,9 @@ static void gb__conn_pump(gb_conn *c);
 static void gb__conn_write(gb_conn *c);
 static void gb__on_backlog(uv_idle_t *idle);
 static void gb__on_poll(uv_poll_t *p, int status, int events);
+static void gb__accept_update(gb_server *srv);
+static void gb__on_accept(uv_poll_t *p, int status, int events);
+static void gb__ip_release(gb_server *srv, const char *ip);
 
 /* ---- connection lifetime --------------------------------------------------- */
 
@@ -130,10 +206,14 @@ static void gb__conn_free_if_done(gb_conn *c)
 static void gb__conn_on_close(uv_handle_t *h)
 {
     gb_conn *c = h->data;
+    gb_server *srv = c->srv;
     close(c->fd);
     c->fd = -1;
     c->poll_open = false;
     gb__conn_free_if_done(c);
+    /* A descriptor is free: accept again if that was what stopped it. */
+    srv->fd_exhausted = false;
+    gb__accept_update(srv);
 }
 
 static void gb__conn_on_mute_close(uv_handle_t *h)
@@ -143,13 +223,33 @@ static void gb__conn_on_mute_close(uv_handle_t *h)
     gb__conn_free_if_done(c);
 }
 
+static bool gb__conn_paused(const gb_conn *c);
+static void gb__backlog_add(gb_conn *c);
+
+/* queued.max.request.bytes: the requests in memory fell under the limit;
+ * every connection that was stopped for it reads again (from the loop). */
+static void gb__queued_release(gb_server *srv, size_t bytes)
+{
+    srv->queued -= bytes;
+    if (!srv->queued_full || (int64_t)srv->queued >= srv->queued_max)
+        return;
+    srv->queued_full = false;
+    for (gb_conn *c = srv->conns; c; c = c->next)
+        if (!c->closing && !gb__conn_paused(c))
+            gb__backlog_add(c);
+}
+
 /* Free a request (gb_request.c runs its cleanups) and maybe its connection. */
 static void gb__conn_request_free(gb_request *req)
 {
     gb_conn *c = req->conn;
+    gb_server *srv = c->srv;
+    size_t queued = req->queued;
     gb__request_free(req);
     c->nrequests--;
     gb__conn_free_if_done(c);
+    if (queued)
+        gb__queued_release(srv, queued);
 }
 
 /* Watch for what the connection wants now: data to read, room to write. */
@@ -167,18 +267,22 @@ static void gb__conn_poll_update(gb_conn *c)
         uv_poll_stop(&c->poll);
 }
 
-/* Close a connection: log why (NULL for an orderly end), drop what was not
- * answered yet. Requests whose handler has not answered stay until it does
- * (gb_request_orphaned tells it). */
-static void gb__conn_close(gb_conn *c, const char *why)
+/* Close a connection: log why at level (why NULL: an orderly end, logged
+ * at debug), drop what was not answered yet. Requests whose handler has
+ * not answered stay until it does (gb_request_orphaned tells it). */
+static void gb__conn_close_at(gb_conn *c, int level, const char *why)
 {
     if (c->closing)
         return;
-    if (why)
-        gb_logger_warn("closing connection from %s: %s", c->peer, why);
+    if (why && level <= GB_LOGGER_INFO)
+        gb_logger(level, "closing connection from %s: %s", c->peer, why);
+    else if (why)
+        gb_logger_debug("closing connection from %s: %s", c->peer, why);
     else
         gb_logger_debug("connection from %s closed", c->peer);
     c->closing = true;
+    c->srv->nconns--;
+    gb__ip_release(c->srv, c->ip);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -215,16 +319,31 @@ static void gb__conn_close(gb_conn *c, const char *why)
         uv_close((uv_handle_t *)&srv->stop_timer, NULL);
 }
 
+/* A client broke the protocol, or the broker gave up on it: a warning. */
+static void gb__conn_close(gb_conn *c, const char *why)
+{
+    gb__conn_close_at(c, GB_LOGGER_WARN, why);
+}
+
+/* The network failed under the connection (reset, broken pipe, timeout):
+ * routine for a server, logged at debug as Kafka does. */
+static void gb__conn_drop(gb_conn *c, const char *why)
+{
+    gb__conn_close_at(c, GB_LOGGER_DEBUG, why);
+}
+
 /* ---- writing ------------------------------------------------------------------- */
 
 static bool gb__conn_paused(const gb_conn *c)
 {
-    return c->unsent > GB_CONN_MAX_UNSENT || c->nrequests >= GB_CONN_MAX_INFLIGHT || c->held > 0 || c->muted;
+    return c->unsent > GB_CONN_MAX_UNSENT || c->nrequests >= GB_CONN_MAX_INFLIGHT || c->held > 0 || c->muted ||
+           c->srv->queued_full;
 }
 
 static void gb__backlog_add(gb_conn *c)
 {
-    if (c->in_backlog || c->closing)
+    /* Stopping: nothing more is dispatched, and the idle handle is closed. */
+    if (c->in_backlog || c->closing || c->srv->stopping)
         return;
     c->in_backlog = true;
     c->backlog_next = c->srv->backlog;
@@ -274,6 +393,7 @@ static void gb__conn_write(gb_conn *c)
         if (n > 0) {
             w = writev(c->fd, iov, n);
             if (w > 0) {
+                c->last_active = uv_now(c->srv->loop);
                 size_t left = (size_t)w;
                 for (gb_request *req = c->wq_head; req && left > 0; req = req->next) {
                     size_t cut = gb__request_cut(req);
@@ -293,6 +413,7 @@ static void gb__conn_write(gb_conn *c)
                 return;
             }
             if (w > 0) {
+                c->last_active = uv_now(c->srv->loop);
                 req->splice_sent += w;
                 req->wire_left -= w;
                 if (req->splice_sent == s->len) {
@@ -311,7 +432,7 @@ static void gb__conn_write(gb_conn *c)
             }
             char why[128];
             snprintf(why, sizeof why, "write failed: %s", strerror(errno));
-            gb__conn_close(c, why);
+            gb__conn_drop(c, why);
             return;
         }
         c->unsent -= (size_t)w;
@@ -364,6 +485,13 @@ void gb__conn_flush(gb_conn *c)
 gb_request *gb_conn_new_request(gb_conn *c)
 {
     gb_request *req = gb__request_new(c);
+    gb_server *srv = c->srv;
+    /* queued.max.request.bytes counts the frame once, against its first request. */
+    req->queued = srv->dispatch_len;
+    srv->dispatch_len = 0;
+    srv->queued += req->queued;
+    if (srv->queued_max > 0 && (int64_t)srv->queued >= srv->queued_max)
+        srv->queued_full = true;
     if (c->tail)
         c->tail->next = req;
     else
@@ -468,7 +596,10 @@ static int gb__frame_size(gb_conn *c, const uint8_t *p, size_t *size)
 static void gb__conn_dispatch(gb_conn *c, const uint8_t *data, size_t len, void *frame)
 {
     const char *why = NULL;
-    if (c->srv->on_frame(c->srv->on_frame_arg, c, data, len, frame, &why) < 0)
+    c->srv->dispatch_len = len;
+    int rc = c->srv->on_frame(c->srv->on_frame_arg, c, data, len, frame, &why);
+    c->srv->dispatch_len = 0;
+    if (rc < 0)
         gb__conn_close(c, why);
 }
 
@@ -549,9 +680,10 @@ static void gb__conn_read(gb_conn *c)
             return;
         char why[128];
         snprintf(why, sizeof why, "read failed: %s", strerror(errno));
-        gb__conn_close(c, why);
+        gb__conn_drop(c, why);
         return;
     }
+    c->last_active = uv_now(c->srv->loop);
     if (n == 0) {
         if (c->frame || c->rlen > c->rpos)
             gb__conn_close(c, "connection closed by the client in the middle of a request");
@@ -589,7 +721,7 @@ static void gb__on_poll(uv_poll_t *p, int status, int events)
             snprintf(why, sizeof why, "socket error: %s", strerror(soerr));
         else
             snprintf(why, sizeof why, "socket error: %s", uv_strerror(status));
-        gb__conn_close(c, why);
+        gb__conn_drop(c, why);
         return;
     }
     if ((events & UV_WRITABLE) && c->write_blocked) {
@@ -620,7 +752,7 @@ static void gb__on_backlog(uv_idle_t *idle)
         uv_idle_stop(idle);
 }
 
-/* ---- accepting -------------------------------------------------------------------- */
+/* ---- new connections -------------------------------------------------------------- */
 
 static void gb__format_addr(const struct sockaddr *sa, char *out, size_t len)
 {
@@ -638,7 +770,189 @@ static void gb__format_addr(const struct sockaddr *sa, char *out, size_t len)
     }
 }
 
-static void gb__conn_start(gb_listener *l, int fd, const struct sockaddr *sa)
+/* The peer's address as the key of its counts and quotas: IPv4 in dotted
+ * form also when it arrived on a dual-stack socket (::ffff:a.b.c.d), as
+ * Java's InetAddress presents it to Kafka. */
+static void gb__ip_key(const struct sockaddr *sa, char *out, size_t len)
+{
+    snprintf(out, len, "?");
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a))
+            inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)len);
+        else
+            inet_ntop(AF_INET6, a, out, (socklen_t)len);
+    }
+}
+
+/* An address written by a person (an override's host) in the same form as
+ * gb__ip_key, or false if it is not an IP address. */
+static bool gb__ip_normalize(const char *text, char *out, size_t len)
+{
+    struct sockaddr_storage ss = {0};
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, text, &in->sin_addr) == 1)
+        ss.ss_family = AF_INET;
+    else if (inet_pton(AF_INET6, text, &in6->sin6_addr) == 1)
+        ss.ss_family = AF_INET6;
+    else
+        return false;
+    gb__ip_key((struct sockaddr *)&ss, out, len);
+    return true;
+}
+
+static gb_ip_count **gb__ip_slot(gb_server *srv, const char *ip)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = ip; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    gb_ip_count **pp = &srv->ip_counts[h % GB_IP_BUCKETS];
+    while (*pp && strcmp((*pp)->ip, ip) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static int64_t gb__ip_open(gb_server *srv, const char *ip)
+{
+    gb_ip_count *e = *gb__ip_slot(srv, ip);
+    return e ? e->count : 0;
+}
+
+static void gb__ip_hold(gb_server *srv, const char *ip)
+{
+    gb_ip_count **pp = gb__ip_slot(srv, ip);
+    if (!*pp) {
+        *pp = gu_calloc(1, sizeof **pp);
+        snprintf((*pp)->ip, sizeof (*pp)->ip, "%s", ip);
+    }
+    (*pp)->count++;
+}
+
+static void gb__ip_release(gb_server *srv, const char *ip)
+{
+    gb_ip_count **pp = gb__ip_slot(srv, ip);
+    gb_ip_count *e = *pp;
+    if (!e)
+        return;
+    if (--e->count <= 0) {
+        *pp = e->next;
+        free(e);
+    }
+}
+
+typedef struct gb__overrides_ctx {
+    gb_server *srv;
+    bool resolve; /* host names too (startup only: getaddrinfo blocks) */
+    char *err;
+    size_t errlen;
+} gb__overrides_ctx;
+
+static void gb__override_add(gb_server *srv, const char *ip, int32_t max)
+{
+    srv->overrides = gu_realloc(srv->overrides, (srv->noverrides + 1) * sizeof *srv->overrides);
+    gb_ip_limit *o = &srv->overrides[srv->noverrides++];
+    snprintf(o->ip, sizeof o->ip, "%s", ip);
+    o->max = max;
+}
+
+/* One "host:count" of max.connections.per.ip.overrides. */
+static int gb__override_item(void *ud, const char *item, size_t len)
+{
+    gb__overrides_ctx *ctx = ud;
+    char buf[300], ip[GB_IP_TEXT];
+    snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), item);
+    char *colon = strrchr(buf, ':');
+    char *end = NULL;
+    long n = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == buf || colon[1] == '\0' || *end != '\0' || n < 0 || n > INT32_MAX) {
+        snprintf(ctx->err, ctx->errlen,
+                 "Invalid value %s for configuration max.connections.per.ip.overrides: '%s' is not host:count",
+                 ctx->srv->cfg->max_connections_per_ip_overrides, buf);
+        return -1;
+    }
+    *colon = '\0';
+    char *host = buf;
+    while (*host == ' ')
+        host++;
+    for (char *t = host + strlen(host); t > host && t[-1] == ' ';)
+        *--t = '\0';
+    size_t hl = strlen(host);
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        host++;
+    }
+    if (gb__ip_normalize(host, ip, sizeof ip)) {
+        gb__override_add(ctx->srv, ip, (int32_t)n);
+        return 0;
+    }
+    if (strcasecmp(host, "localhost") == 0) {
+        gb__override_add(ctx->srv, "127.0.0.1", (int32_t)n);
+        gb__override_add(ctx->srv, "::1", (int32_t)n);
+        return 0;
+    }
+    if (!ctx->resolve) {
+        GB_LOG_RATELIMITED(GB_LOGGER_WARN, GB_LOG_EVERY_MS,
+                           "max.connections.per.ip.overrides: host name '%s' ignored (a value set at run time "
+                           "takes IP addresses and localhost; names are resolved at startup only)",
+                           host);
+        return 0;
+    }
+    struct addrinfo hints = {0}, *res;
+    hints.ai_socktype = SOCK_STREAM;
+    int grc = getaddrinfo(host, NULL, &hints, &res);
+    if (grc != 0) {
+        snprintf(ctx->err, ctx->errlen, "max.connections.per.ip.overrides: cannot resolve '%s': %s", host,
+                 gai_strerror(grc));
+        return -1;
+    }
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        gb__ip_key(ai->ai_addr, ip, sizeof ip);
+        gb__override_add(ctx->srv, ip, (int32_t)n);
+    }
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int gb__each_item(const char *list, int (*fn)(void *, const char *, size_t), void *ud);
+
+/* Parse max.connections.per.ip.overrides into srv->overrides. At startup
+ * an error stops the broker (Kafka's validation); a value set at run time
+ * keeps the items that parse, with a warning. */
+static int gb__overrides_load(gb_server *srv, bool resolve, char *err, size_t errlen)
+{
+    const char *text = srv->cfg->max_connections_per_ip_overrides ? srv->cfg->max_connections_per_ip_overrides : "";
+    free(srv->overrides_text);
+    srv->overrides_text = gu_strdup(text);
+    free(srv->overrides);
+    srv->overrides = NULL;
+    srv->noverrides = 0;
+    char e[512];
+    gb__overrides_ctx ctx = {srv, resolve, err ? err : e, err ? errlen : sizeof e};
+    if (gb__each_item(text, gb__override_item, &ctx) < 0) {
+        if (err)
+            return -1;
+        GB_LOG_RATELIMITED(GB_LOGGER_WARN, GB_LOG_EVERY_MS, "%s", e);
+    }
+    return 0;
+}
+
+/* max.connections.per.ip for ip: its override, else the default. Both
+ * keys may change at run time (dynamic broker configs). */
+static int64_t gb__ip_max(gb_server *srv, const char *ip)
+{
+    const char *text = srv->cfg->max_connections_per_ip_overrides ? srv->cfg->max_connections_per_ip_overrides : "";
+    if (!srv->overrides_text || strcmp(srv->overrides_text, text) != 0)
+        gb__overrides_load(srv, false, NULL, 0);
+    for (size_t i = 0; i < srv->noverrides; i++)
+        if (strcmp(srv->overrides[i].ip, ip) == 0)
+            return srv->overrides[i].max;
+    return srv->cfg->max_connections_per_ip;
+}
+
+static void gb__conn_start(gb_listener *l, int fd, const struct sockaddr *sa, const char *ip)
 {
     gb_server *srv = l->srv;
     gb_conn *c = gu_calloc(1, sizeof *c);
@@ -649,9 +963,10 @@ static void gb__conn_start(gb_listener *l, int fd, const struct sockaddr *sa)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     gb__format_addr(sa, c->addr, sizeof c->addr);
+    snprintf(c->ip, sizeof c->ip, "%s", ip);
     snprintf(c->peer, sizeof c->peer, "%s", c->addr);
     if (uv_poll_init_socket(srv->loop, &c->poll, fd) < 0) {
-        gb_logger_warn("cannot watch connection from %s", c->addr);
+        GB_LOG_RATELIMITED(GB_LOGGER_WARN, GB_LOG_EVERY_MS, "cannot watch connection from %s", c->addr);
         close(fd);
         free(c->rbuf);
         free(c);
@@ -659,18 +974,203 @@ static void gb__conn_start(gb_listener *l, int fd, const struct sockaddr *sa)
     }
     c->poll.data = c;
     c->poll_open = true;
+    c->last_active = uv_now(srv->loop);
     c->next = srv->conns;
     if (srv->conns)
         srv->conns->prev = c;
     srv->conns = c;
+    srv->nconns++;
+    gb__ip_hold(srv, c->ip);
     gb_logger_debug("connection from %s on %s", c->addr, l->name);
     gb__conn_update_reading(c);
+}
+
+/* ---- pausing the listeners ------------------------------------------------------ */
+
+static void gb__listeners_poll(gb_server *srv, bool on)
+{
+    if (srv->accepting == on)
+        return;
+    srv->accepting = on;
+    for (int i = 0; i < srv->nlisteners; i++)
+        for (int k = 0; k < srv->listeners[i].nfd; k++) {
+            if (on)
+                uv_poll_start(&srv->listeners[i].poll[k], UV_READABLE, gb__on_accept);
+            else
+                uv_poll_stop(&srv->listeners[i].poll[k]);
+        }
+}
+
+static void gb__on_accept_timer(uv_timer_t *t)
+{
+    gb__accept_update(t->data);
+}
+
+/* May a connection be accepted now? Not while descriptors are exhausted
+ * (until one is freed or the backoff passes), the broker-wide creation
+ * rate is throttled, or max.connections are open. */
+static bool gb__accept_open(gb_server *srv, uint64_t *wake)
+{
+    uint64_t now = uv_now(srv->loop);
+    bool open = !srv->stopping;
+    *wake = 0;
+    if (srv->fd_exhausted) {
+        if (now >= srv->fd_retry_at) {
+            srv->fd_exhausted = false;
+        } else {
+            open = false;
+            *wake = srv->fd_retry_at;
+        }
+    }
+    if (srv->throttle_until > now) {
+        open = false;
+        if (srv->throttle_until > *wake)
+            *wake = srv->throttle_until;
+    }
+    if ((int64_t)srv->nconns >= (int64_t)srv->cfg->max_connections)
+        open = false; /* a close, or the idle timer after a raise, looks again */
+    return open;
+}
+
+/* Poll the listening sockets or not, as gb__accept_open says; arm the
+ * timer that ends a timed pause. */
+static void gb__accept_update(gb_server *srv)
+{
+    if (srv->stopping)
+        return;
+    uint64_t wake;
+    bool open = gb__accept_open(srv, &wake);
+    gb__listeners_poll(srv, open);
+    if (wake) {
+        uint64_t now = uv_now(srv->loop);
+        uv_timer_start(&srv->accept_timer, gb__on_accept_timer, wake > now ? wake - now : 0, 0);
+    }
+}
+
+/* accept failed for want of descriptors or memory: the pending connection
+ * stays queued and the listening socket stays readable, so polling it
+ * would spin. Stop until a connection closes or the backoff passes. */
+static void gb__accept_exhausted(gb_listener *l, int err)
+{
+    gb_server *srv = l->srv;
+    uint64_t b = srv->fd_backoff_ms * 2;
+    srv->fd_backoff_ms = b < GB_ACCEPT_BACKOFF_MIN_MS   ? GB_ACCEPT_BACKOFF_MIN_MS
+                         : b > GB_ACCEPT_BACKOFF_MAX_MS ? GB_ACCEPT_BACKOFF_MAX_MS
+                                                        : b;
+    srv->fd_exhausted = true;
+    srv->fd_retry_at = uv_now(srv->loop) + srv->fd_backoff_ms;
+    GB_LOG_RATELIMITED(GB_LOGGER_WARN, GB_LOG_EVERY_MS,
+                       "accept on %s failed: %s; not accepting until a connection closes or %llu ms pass "
+                       "(%zu connections open)",
+                       l->name, strerror(err), (unsigned long long)srv->fd_backoff_ms, srv->nconns);
+    gb__accept_update(srv);
+}
+
+/* ---- delayed closes (an IP over its connection creation rate) -------------------- */
+
+static void gb__on_delayed_close(uv_timer_t *t)
+{
+    gb_server *srv = t->data;
+    uint64_t now = uv_now(srv->loop), next = 0;
+    bool freed = false;
+    for (gb_delayed_close **pp = &srv->delayed; *pp;) {
+        gb_delayed_close *d = *pp;
+        if (d->at <= now) {
+            close(d->fd);
+            *pp = d->next;
+            free(d);
+            freed = true;
+            continue;
+        }
+        if (!next || d->at < next)
+            next = d->at;
+        pp = &d->next;
+    }
+    if (next)
+        uv_timer_start(&srv->delayed_timer, gb__on_delayed_close, next - now, 0);
+    if (freed) {
+        srv->fd_exhausted = false;
+        gb__accept_update(srv);
+    }
+}
+
+static void gb__delay_close(gb_server *srv, int fd, int32_t ms)
+{
+    gb_delayed_close *d = gu_malloc(sizeof *d);
+    d->fd = fd;
+    d->at = uv_now(srv->loop) + (uint64_t)ms;
+    d->next = srv->delayed;
+    srv->delayed = d;
+    uint64_t due = uv_timer_get_due_in(&srv->delayed_timer);
+    if (!uv_is_active((uv_handle_t *)&srv->delayed_timer) || due > (uint64_t)ms)
+        uv_timer_start(&srv->delayed_timer, gb__on_delayed_close, (uint64_t)ms, 0);
+}
+
+/* ---- idle connections -------------------------------------------------------------- */
+
+/* Every tick: close connections idle for connections.max.idle.ms (Kafka's
+ * Selector closes them the same way, at debug), and look again whether
+ * accepting may resume (max.connections may have been raised). */
+static void gb__on_idle_timer(uv_timer_t *t)
+{
+    gb_server *srv = t->data;
+    uint64_t now = uv_now(srv->loop);
+    if (srv->idle_ms >= 0) {
+        gb_conn *c = srv->conns;
+        while (c) {
+            gb_conn *next = c->next;
+            if (!c->closing && c->nrequests == 0 && now - c->last_active >= (uint64_t)srv->idle_ms) {
+                char why[96];
+                snprintf(why, sizeof why, "idle for %llu ms (connections.max.idle.ms)",
+                         (unsigned long long)(now - c->last_active));
+                gb__conn_drop(c, why);
+            }
+            c = next;
+        }
+    }
+    gb__accept_update(srv);
+}
+
+/* ---- accepting ------------------------------------------------------------------- */
+
+/* A connection accept4 returned: the rates (admit callback), the per-IP
+ * limit, then served. */
+static void gb__accept_one(gb_listener *l, int fd, const struct sockaddr *sa)
+{
+    gb_server *srv = l->srv;
+    char ip[GB_IP_TEXT];
+    gb__ip_key(sa, ip, sizeof ip);
+    if (srv->admit) {
+        int32_t delay = 0;
+        int32_t ms = srv->admit(srv->admit_arg, ip, (int64_t)uv_now(srv->loop), &delay);
+        if (delay > 0) {
+            gb_logger_debug("max.connection.creation.rate reached: accepting nothing for %d ms", (int)delay);
+            srv->throttle_until = uv_now(srv->loop) + (uint64_t)delay;
+        }
+        if (ms > 0) {
+            gb_logger_debug("delaying the close of the connection from %s by %d ms (connection_creation_rate)", ip,
+                            (int)ms);
+            gb__delay_close(srv, fd, ms);
+            return;
+        }
+    }
+    int64_t max = gb__ip_max(srv, ip);
+    if (gb__ip_open(srv, ip) >= max) {
+        GB_LOG_RATELIMITED(GB_LOGGER_INFO, GB_LOG_EVERY_MS,
+                           "rejected connection from %s: the address already has the configured maximum of %lld "
+                           "connections (max.connections.per.ip)",
+                           ip, (long long)max);
+        close(fd);
+        return;
+    }
+    gb__conn_start(l, fd, sa, ip);
 }
 
 static void gb__on_accept(uv_poll_t *p, int status, int events)
 {
     (void)events;
     gb_listener *l = p->data;
+    gb_server *srv = l->srv;
     int lfd = -1;
     for (int i = 0; i < l->nfd; i++)
         if (&l->poll[i] == p)
@@ -678,18 +1178,29 @@ static void gb__on_accept(uv_poll_t *p, int status, int events)
     if (status < 0 || lfd < 0)
         return;
     for (int k = 0; k < GB_ACCEPT_BURST; k++) {
+        uint64_t wake;
+        if (!gb__accept_open(srv, &wake))
+            break;
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
+            int err = errno;
+            if (err == EINTR || err == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                gb_logger_warn("accept on %s failed: %s", l->name, strerror(errno));
-            return;
+            if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+                gb__accept_exhausted(l, err);
+                return;
+            }
+            if (err != EAGAIN && err != EWOULDBLOCK)
+                GB_LOG_RATELIMITED(GB_LOGGER_WARN, GB_LOG_EVERY_MS, "accept on %s failed: %s", l->name,
+                                   strerror(err));
+            break;
         }
-        gb__conn_start(l, fd, (struct sockaddr *)&ss);
+        srv->fd_backoff_ms = 0;
+        gb__accept_one(l, fd, (struct sockaddr *)&ss);
     }
+    gb__accept_update(srv);
 }
 
 /* ---- listeners ---------------------------------------------------------------------- */
@@ -997,7 +1508,32 @@ int gb_server_start(gb_server **out, uv_loop_t *loop, const gc_config *cfg, gb_f
     srv->backlog_idle.data = srv;
     uv_timer_init(srv->loop, &srv->stop_timer);
     srv->stop_timer.data = srv;
+    uv_timer_init(srv->loop, &srv->accept_timer);
+    srv->accept_timer.data = srv;
+    uv_timer_init(srv->loop, &srv->delayed_timer);
+    srv->delayed_timer.data = srv;
+    uv_timer_init(srv->loop, &srv->idle_timer);
+    srv->idle_timer.data = srv;
+    srv->accepting = true; /* gb__bind_one polls each listening socket */
     signal(SIGPIPE, SIG_IGN);
+
+    /* Kafka's checks of the connection keys (KafkaConfig.validateValues). */
+    srv->queued_max = cfg->queued_max_request_bytes;
+    if (srv->queued_max > 0 && srv->queued_max < cfg->socket_request_max_bytes) {
+        snprintf(err, errlen, "queued.max.request.bytes must be larger or equal to socket.request.max.bytes");
+        return -1;
+    }
+    if (gb__overrides_load(srv, true, err, errlen) < 0)
+        return -1;
+    if (cfg->max_connections_per_ip == 0 && srv->noverrides == 0) {
+        snprintf(err, errlen,
+                 "max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides property is set.");
+        return -1;
+    }
+    srv->idle_ms = cfg->connections_max_idle_ms;
+    uint64_t tick = srv->idle_ms < 0 ? 1000 : (uint64_t)srv->idle_ms / 4;
+    tick = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
+    uv_timer_start(&srv->idle_timer, gb__on_idle_timer, tick, tick);
 
     gb__parse_ctx ctx = {srv, err, errlen};
     if (gb__each_item(cfg->listeners, gb__add_listener, &ctx))
@@ -1031,6 +1567,12 @@ int gb_server_start(gb_server **out, uv_loop_t *loop, const gc_config *cfg, gb_f
     return 0;
 }
 
+void gb_server_set_admit(gb_server *srv, gb_admit_fn fn, void *arg)
+{
+    srv->admit = fn;
+    srv->admit_arg = arg;
+}
+
 const char *gb_server_describe(const gb_server *srv)
 {
     return srv->described;
@@ -1057,6 +1599,15 @@ void gb_server_stop(gb_server *srv)
             close(srv->listeners[i].fd[k]);
         }
     uv_close((uv_handle_t *)&srv->backlog_idle, NULL);
+    uv_close((uv_handle_t *)&srv->accept_timer, NULL);
+    uv_close((uv_handle_t *)&srv->delayed_timer, NULL);
+    uv_close((uv_handle_t *)&srv->idle_timer, NULL);
+    while (srv->delayed) {
+        gb_delayed_close *d = srv->delayed;
+        srv->delayed = d->next;
+        close(d->fd);
+        free(d);
+    }
     /* Empty the backlog; closed connections on it are freed here. */
     gb_conn *bl = srv->backlog;
     srv->backlog = NULL;
@@ -1086,5 +1637,15 @@ void gb_server_stop(gb_server *srv)
 
 void gb_server_free(gb_server *srv)
 {
+    if (!srv)
+        return;
+    for (size_t i = 0; i < GB_IP_BUCKETS; i++)
+        while (srv->ip_counts[i]) {
+            gb_ip_count *e = srv->ip_counts[i];
+            srv->ip_counts[i] = e->next;
+            free(e);
+        }
+    free(srv->overrides);
+    free(srv->overrides_text);
     free(srv);
 }
