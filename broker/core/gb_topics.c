@@ -813,6 +813,31 @@ static bool gb__scan_dirs(gb_broker *b, bool store_found)
     return adopted;
 }
 
+/* Each partition maps its active segment's two indexes, and each cached
+ * closed segment up to two more: Linux refuses mappings beyond
+ * vm.max_map_count (65530 by default), and a topic created past it fails
+ * (KAFKA_STORAGE_ERROR). Say so at start-up when the broker is near. */
+static void gb__check_map_count(gb_broker *b)
+{
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    long max = 0;
+    if (!f)
+        return;
+    if (fscanf(f, "%ld", &max) != 1)
+        max = 0;
+    fclose(f);
+    int64_t parts = 0;
+    gb_topics *ts = b->topics;
+    for (size_t i = 0; i < ts->nbuckets; i++)
+        for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
+            parts += t->npartitions;
+    int64_t need = 2 * parts + 2 * (int64_t)b->cfg->gregor_log_open_segments_max;
+    if (max > 0 && need > max * 3 / 4)
+        gb_logger_warn("%" PRId64 " partitions map up to %" PRId64 " index files, near vm.max_map_count (%ld): raise it "
+                       "(sysctl vm.max_map_count) before creating many more partitions",
+                       parts, need, max);
+}
+
 int gb_topics_open(gb_broker *b, char *err, size_t errlen)
 {
     b->topics = gu_calloc(1, sizeof *b->topics);
@@ -859,6 +884,7 @@ int gb_topics_open(gb_broker *b, char *err, size_t errlen)
         gb_logger_warn("cannot write %s/%s", b->data_dir, GB_TOPICS_FILE);
     /* From now on a crash is an unclean stop. */
     gs_clean_shutdown_clear(b->data_dir);
+    gb__check_map_count(b);
     if (b->topics->count > 0)
         gb_logger_info("loaded %zu topic(s) after a%s shutdown", b->topics->count, clean ? " clean" : "n unclean");
     return 0;
