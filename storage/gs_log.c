@@ -125,6 +125,22 @@ static void gs__evict(const gs_segment *keep)
     }
 }
 
+/* open(2) that, out of descriptors, first closes every cached segment no
+ * slice pins and tries once more: a read or a roll does not fail while the
+ * cache holds descriptors it could give back. */
+static int gs__open(const char *path, int flags, mode_t mode)
+{
+    int fd = open(path, flags, mode);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && gs__cache.open > 0) {
+        size_t max = gs__cache.max;
+        gs__cache.max = 0;
+        gs__evict(NULL);
+        gs__cache.max = max;
+        fd = open(path, flags, mode);
+    }
+    return fd;
+}
+
 void gs_log_set_open_files_max(size_t max)
 {
     gs__cache.max = max > 0 ? max : 1;
@@ -184,7 +200,7 @@ static int gs__resident(gs_segment *seg)
         return -ENOENT;
     char path[PATH_MAX];
     gs__seg_path(seg, "log", path, sizeof path);
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = gs__open(path, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     gs__seg_path(seg, "index", path, sizeof path);
@@ -245,7 +261,7 @@ static int gs__index_trim(gs_segment *seg, gs_index *ix, const char *ext)
 {
     char path[PATH_MAX];
     gs__seg_path(seg, ext, path, sizeof path);
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = gs__open(path, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     ix->fd = fd;
@@ -269,7 +285,7 @@ static int gs__segment_open(gs_log *log, int64_t base, bool active, bool create,
     seg->dir = gu_strdup(log->dir);
     seg->active = active;
     gs__path(log, base, "log", path, sizeof path);
-    seg->fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0644);
+    seg->fd = gs__open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0644);
     int rc;
     if (seg->fd < 0) {
         rc = -errno;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -666,6 +667,47 @@ START_TEST(test_pinned_segment_not_evicted)
 }
 END_TEST
 
+/* Out of descriptors (EMFILE), a read of a segment that is not open first
+ * closes the cached ones no slice pins, then opens it. */
+START_TEST(test_out_of_descriptors_gives_back_the_cache)
+{
+    gs_log_set_open_files_max(30);
+    gs_log *log = open_log(true, 0, NULL);
+    (void)fill_segments(log, 40); /* the oldest segments left the cache */
+    ck_assert_uint_eq(gs_log_open_files(), 30);
+    /* Every descriptor number below the limit in use: the next open fails. */
+    int top = -1, fill[4096], nfill = 0;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (atoi(de->d_name) > top)
+            top = atoi(de->d_name);
+    closedir(d);
+    for (int fd; nfill < 4096 && (fd = dup(0)) >= 0;) {
+        if (fd > top) {
+            close(fd);
+            break;
+        }
+        fill[nfill++] = fd;
+    }
+    struct rlimit old, rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    rl = old;
+    rl.rlim_cur = (rlim_t)top + 1;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    ck_assert_int_lt(dup(0), 0); /* really out */
+    char v[64];
+    ck_assert_int_eq(read_at(log, 0, v, sizeof v), 0);
+    ck_assert_msg(strncmp(v, "v0-", 3) == 0, "%s", v);
+    ck_assert_uint_le(gs_log_open_files(), 1); /* the cache gave its descriptors back */
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    for (int i = 0; i < nfill; i++)
+        close(fill[i]);
+    gs_log_close(log);
+    gs_log_set_open_files_max(1024);
+}
+END_TEST
+
 START_TEST(test_delete)
 {
     gs_log *log = open_log(true, 0, NULL);
@@ -697,6 +739,7 @@ int main(void)
     tcase_add_test(tc, test_delete);
     tcase_add_test(tc, test_descriptors_bounded);
     tcase_add_test(tc, test_pinned_segment_not_evicted);
+    tcase_add_test(tc, test_out_of_descriptors_gives_back_the_cache);
     suite_add_tcase(s, tc);
     /* Every test again with a cache of one open segment: every read of a
      * closed segment reopens it. */
