@@ -5,9 +5,11 @@
  * overrides. Configuration precedence: defaults < file < KAFKA_* environment
  * < --override.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -108,6 +110,32 @@ static void gb__meta_sync_done(void *arg)
                         strerror(-gb__meta_sync.rc));
 }
 
+/* Kafka's scripts leave the open-files limit to the operator; a broker
+ * whose soft limit is lower than its hard one can only lose by it (each
+ * partition holds a descriptor, each connection one more). So the soft
+ * limit goes up to the hard one at start-up, and the result is logged. */
+static void gb__raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rlim_t before = rl.rlim_cur, want = rl.rlim_max;
+    if (want == RLIM_INFINITY)
+        want = 1048576; /* Linux's default fs.nr_open: infinity is refused */
+    if (before != RLIM_INFINITY && before < want) {
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            gb_logger_warn("cannot raise the open-files limit (RLIMIT_NOFILE) from %llu to %llu: %s",
+                           (unsigned long long)before, (unsigned long long)want, strerror(errno));
+            return;
+        }
+        gb_logger_info("raised the open-files limit (RLIMIT_NOFILE) from %llu to the hard limit %llu",
+                       (unsigned long long)before, (unsigned long long)want);
+    } else {
+        gb_logger_info("open-files limit (RLIMIT_NOFILE): %llu", (unsigned long long)before);
+    }
+}
+
 int main(int argc, char **argv)
 {
     gb__tune_malloc();
@@ -154,6 +182,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    gb__raise_nofile();
     gb_broker broker = {0};
     broker.loop = uv_default_loop();
     broker.cfg = &cfg;

@@ -41,15 +41,129 @@ static gs_segment *gs__active(const gs_log *log)
     return log->segs[log->nsegs - 1];
 }
 
+/* ---- the cache of open segments ------------------------------------------------ */
+
+/*
+ * Every closed segment whose .log is open is in one process-wide list, most
+ * recently used first; beyond `max` of them the least recently used that no
+ * slice pins give up their descriptors and index mappings
+ * (gs__segment_drop_files). The active segments are not in it: each holds
+ * its .log open for appends. So a broker's descriptors are one per
+ * partition plus at most `max` (plus the pinned ones a fetch, a flush or a
+ * cleaning holds for a moment), and its mappings two per partition plus
+ * two per cached segment, whatever the number of segments. Loop thread
+ * only: other threads use a segment's fd only through a pinned slice.
+ */
+static struct {
+    gs_segment *head, *tail;
+    size_t open; /* segments in the list */
+    size_t max;
+} gs__cache = {NULL, NULL, 0, 1024};
+
+static void gs__lru_unlink(gs_segment *seg)
+{
+    if (seg->lru_prev)
+        seg->lru_prev->lru_next = seg->lru_next;
+    else
+        gs__cache.head = seg->lru_next;
+    if (seg->lru_next)
+        seg->lru_next->lru_prev = seg->lru_prev;
+    else
+        gs__cache.tail = seg->lru_prev;
+    seg->lru_prev = seg->lru_next = NULL;
+    seg->in_lru = false;
+    gs__cache.open--;
+}
+
+static void gs__lru_push(gs_segment *seg)
+{
+    seg->lru_prev = NULL;
+    seg->lru_next = gs__cache.head;
+    if (gs__cache.head)
+        gs__cache.head->lru_prev = seg;
+    else
+        gs__cache.tail = seg;
+    gs__cache.head = seg;
+    seg->in_lru = true;
+    gs__cache.open++;
+}
+
+/* An index's fd is needed only to map the file (and to trim it, which
+ * reopens it): closed once mapped, the mapping stays valid. */
+static void gs__index_drop_fd(gs_index *ix)
+{
+    if (ix->fd >= 0)
+        close(ix->fd);
+    ix->fd = -1;
+}
+
+/* A segment gives up its descriptors and index mappings (leaving the
+ * cache, or freed). Its in-memory state (sizes, offsets, aborted
+ * transactions) stays. */
+static void gs__segment_drop_files(gs_segment *seg)
+{
+    if (seg->in_lru)
+        gs__lru_unlink(seg);
+    gs_index_close(&seg->index);
+    gs_index_close(&seg->timeindex);
+    if (seg->txnindex.fd >= 0) {
+        close(seg->txnindex.fd);
+        seg->txnindex.fd = -1;
+    }
+    if (seg->fd >= 0)
+        close(seg->fd);
+    seg->fd = -1;
+}
+
+/* Shrink the cache to its bound, keeping `keep` (just opened). */
+static void gs__evict(const gs_segment *keep)
+{
+    for (gs_segment *seg = gs__cache.tail, *prev; seg && gs__cache.open > gs__cache.max; seg = prev) {
+        prev = seg->lru_prev;
+        if (seg->pins == 0 && seg != keep)
+            gs__segment_drop_files(seg);
+    }
+}
+
+/* open(2) that, out of descriptors, first closes every cached segment no
+ * slice pins and tries once more: a read or a roll does not fail while the
+ * cache holds descriptors it could give back. */
+static int gs__open(const char *path, int flags, mode_t mode)
+{
+    int fd = open(path, flags, mode);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && gs__cache.open > 0) {
+        size_t max = gs__cache.max;
+        gs__cache.max = 0;
+        gs__evict(NULL);
+        gs__cache.max = max;
+        fd = open(path, flags, mode);
+    }
+    return fd;
+}
+
+void gs_log_set_open_files_max(size_t max)
+{
+    gs__cache.max = max > 0 ? max : 1;
+    gs__evict(NULL);
+}
+
+size_t gs_log_open_files(void)
+{
+    return gs__cache.open;
+}
+
+static void gs__seg_path(const gs_segment *seg, const char *ext, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%020" PRId64 ".%s", seg->dir, seg->base_offset, ext);
+}
+
 static void gs__segment_unref(gs_segment *seg)
 {
     if (--seg->refs > 0)
         return;
-    gs_index_close(&seg->index);
-    gs_index_close(&seg->timeindex);
+    gs__segment_drop_files(seg);
     gs_txnindex_close(&seg->txnindex);
-    if (seg->fd >= 0)
-        close(seg->fd);
+    free(seg->dir);
     free(seg);
 }
 
@@ -63,8 +177,97 @@ static int gs__segment_open_indexes(gs_log *log, gs_segment *seg, bool writable)
     int rc = gs_index_open(&seg->index, path, GS_INDEX_OFFSET, seg->base_offset, ixmax, writable);
     if (rc < 0)
         return rc;
+    gs__index_drop_fd(&seg->index);
     gs__path(log, seg->base_offset, "timeindex", path, sizeof path);
-    return gs_index_open(&seg->timeindex, path, GS_INDEX_TIME, seg->base_offset, ixmax, writable);
+    rc = gs_index_open(&seg->timeindex, path, GS_INDEX_TIME, seg->base_offset, ixmax, writable);
+    gs__index_drop_fd(&seg->timeindex);
+    return rc;
+}
+
+/* Make a segment resident: its .log open and its indexes mapped (reopened
+ * if the cache had dropped them), and most recently used. A deleted
+ * segment that is not resident stays so (-ENOENT). */
+static int gs__resident(gs_segment *seg)
+{
+    if (seg->fd >= 0) {
+        if (seg->in_lru && gs__cache.head != seg) {
+            gs__lru_unlink(seg);
+            gs__lru_push(seg);
+        }
+        return 0;
+    }
+    if (seg->deleted)
+        return -ENOENT;
+    char path[PATH_MAX];
+    gs__seg_path(seg, "log", path, sizeof path);
+    int fd = gs__open(path, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    gs__seg_path(seg, "index", path, sizeof path);
+    int rc = gs_index_open(&seg->index, path, GS_INDEX_OFFSET, seg->base_offset, 0, false);
+    gs__index_drop_fd(&seg->index);
+    if (rc == 0) {
+        gs__seg_path(seg, "timeindex", path, sizeof path);
+        rc = gs_index_open(&seg->timeindex, path, GS_INDEX_TIME, seg->base_offset, 0, false);
+        gs__index_drop_fd(&seg->timeindex);
+    }
+    if (rc < 0) {
+        gs_index_close(&seg->index);
+        gs_index_close(&seg->timeindex);
+        close(fd);
+        return rc;
+    }
+    if (seg->txnindex.n > 0 && seg->txnindex.path)
+        seg->txnindex.fd = open(seg->txnindex.path, O_RDWR | O_CLOEXEC); /* -1: appends reopen it */
+    seg->fd = fd;
+    if (!seg->active) {
+        gs__lru_push(seg);
+        gs__evict(seg);
+    }
+    return 0;
+}
+
+/* Pin a resident segment for a slice: its fd, or a negative errno. */
+static int gs__pin(gs_segment *seg)
+{
+    int rc = gs__resident(seg);
+    if (rc < 0)
+        return rc;
+    seg->refs++;
+    seg->pins++;
+    return seg->fd;
+}
+
+/* A segment becomes the active one (created, or left last by recovery). */
+static void gs__make_active(gs_segment *seg)
+{
+    if (seg->in_lru)
+        gs__lru_unlink(seg);
+    seg->active = true;
+}
+
+/* The active segment is closed by a roll: into the cache. */
+static void gs__make_closed(gs_segment *seg)
+{
+    seg->active = false;
+    if (seg->fd >= 0 && !seg->in_lru) {
+        gs__lru_push(seg);
+        gs__evict(seg);
+    }
+}
+
+/* gs_index_trim with the fd it needs, reopened for the moment. */
+static int gs__index_trim(gs_segment *seg, gs_index *ix, const char *ext)
+{
+    char path[PATH_MAX];
+    gs__seg_path(seg, ext, path, sizeof path);
+    int fd = gs__open(path, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    ix->fd = fd;
+    int rc = gs_index_trim(ix);
+    gs__index_drop_fd(ix);
+    return rc;
 }
 
 /* Open a segment's three files; `active` maps the indexes writable and
@@ -79,8 +282,10 @@ static int gs__segment_open(gs_log *log, int64_t base, bool active, bool create,
     seg->max_timestamp_offset = -1;
     seg->refs = 1;
     seg->index.fd = seg->timeindex.fd = seg->txnindex.fd = -1;
+    seg->dir = gu_strdup(log->dir);
+    seg->active = active;
     gs__path(log, base, "log", path, sizeof path);
-    seg->fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0644);
+    seg->fd = gs__open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0644);
     int rc;
     if (seg->fd < 0) {
         rc = -errno;
@@ -105,6 +310,10 @@ static int gs__segment_open(gs_log *log, int64_t base, bool active, bool create,
         unlink(path); /* a stale file of a segment that was cut away */
     if ((rc = gs_txnindex_open(&seg->txnindex, path)) < 0)
         goto fail;
+    if (!active) {
+        gs__lru_push(seg);
+        gs__evict(seg);
+    }
     *out = seg;
     return 0;
 fail:
@@ -277,6 +486,8 @@ static void gs__segment_remove_files(gs_log *log, gs_segment *seg)
         unlink(path);
     }
     seg->deleted = true;
+    if (seg->pins == 0)
+        gs__segment_drop_files(seg); /* nobody reads it any more */
 }
 
 /* ---- an interrupted cleaning (storage/gs_cleaner.h) ----------------------------------- */
@@ -441,6 +652,10 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
     for (size_t i = 0; i < log->nsegs; i++) {
         gs_segment *seg = log->segs[i];
         bool active = i + 1 == log->nsegs;
+        if ((rc = gs__resident(seg)) < 0) {
+            snprintf(err, errlen, "cannot open segment %020" PRId64 " in %s: %s", seg->base_offset, dir, strerror(-rc));
+            goto fail;
+        }
         bool trusted = clean || (!active && log->segs[i + 1]->base_offset <= recovery_point);
         for (size_t k = 0; k < nswapped; k++)
             if (swapped[k] == seg->base_offset)
@@ -474,7 +689,8 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
             }
             break; /* seg is the active segment now, its indexes writable */
         }
-        if (!active && ((rc = gs_index_trim(&seg->index)) < 0 || (rc = gs_index_trim(&seg->timeindex)) < 0)) {
+        if (!active && ((rc = gs__index_trim(seg, &seg->index, "index")) < 0 ||
+                        (rc = gs__index_trim(seg, &seg->timeindex, "timeindex")) < 0)) {
             snprintf(err, errlen, "cannot write the indexes of segment %020" PRId64 " in %s: %s", seg->base_offset, dir,
                      strerror(-rc));
             goto fail;
@@ -492,6 +708,7 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
     }
     free(swapped);
     swapped = NULL;
+    gs__make_active(gs__active(log));
     log->end_offset = gs__active(log)->next_offset;
     log->start_offset = log->segs[0]->base_offset;
     if (log_start_offset > log->start_offset)
@@ -513,11 +730,12 @@ void gs_log_close(gs_log *log)
     for (size_t i = 0; i < log->nsegs; i++) {
         gs_segment *seg = log->segs[i];
         if (seg->index.writable)
-            (void)gs_index_trim(&seg->index);
+            (void)gs__index_trim(seg, &seg->index, "index");
         if (seg->timeindex.writable) {
             (void)gs_time_index_close(&seg->timeindex, seg->max_timestamp, seg->max_timestamp_offset);
-            (void)gs_index_trim(&seg->timeindex);
+            (void)gs__index_trim(seg, &seg->timeindex, "timeindex");
         }
+        seg->active = false;
         gs__segment_unref(seg);
     }
     free(log->segs);
@@ -548,8 +766,13 @@ int gs_log_delete(gs_log *log)
 int gs_log_detach(gs_log *log, const char *to)
 {
     int rc = rename(log->dir, to) < 0 ? -errno : 0;
-    for (size_t i = 0; i < log->nsegs; i++)
-        log->segs[i]->deleted = true;
+    for (size_t i = 0; i < log->nsegs; i++) {
+        gs_segment *seg = log->segs[i];
+        seg->deleted = true;
+        seg->active = false;
+        if (seg->pins == 0)
+            gs__segment_drop_files(seg);
+    }
     gs__log_free(log);
     return rc;
 }
@@ -606,8 +829,10 @@ size_t gs_log_segment_times(const gs_log *log, gs_segment_time *out, size_t max)
         struct stat st;
         out[i].base_offset = seg->base_offset > log->start_offset ? seg->base_offset : log->start_offset;
         out[i].size = seg->size;
-        out[i].modified_ms =
-            fstat(seg->fd, &st) == 0 ? (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 : 0;
+        char path[PATH_MAX];
+        gs__seg_path(seg, "log", path, sizeof path);
+        int r = seg->fd >= 0 ? fstat(seg->fd, &st) : stat(path, &st);
+        out[i].modified_ms = r == 0 ? (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 : 0;
     }
     return log->nsegs;
 }
@@ -628,12 +853,14 @@ static int gs__roll(gs_log *log)
     /* A full time index (an old file, a tiny segment.index.bytes) goes
      * without the closing entry rather than fail the append. */
     (void)gs_time_index_close(&act->timeindex, act->max_timestamp, act->max_timestamp_offset);
-    if ((rc = gs_index_trim(&act->index)) < 0 || (rc = gs_index_trim(&act->timeindex)) < 0)
+    if ((rc = gs__index_trim(act, &act->index, "index")) < 0 ||
+        (rc = gs__index_trim(act, &act->timeindex, "timeindex")) < 0)
         return rc;
     gs_segment *seg;
     if ((rc = gs__segment_open(log, log->end_offset, true, true, &seg)) < 0)
         return rc;
     gs__segs_push(log, seg);
+    gs__make_closed(act);
     if (log->roll_hook)
         log->roll_hook(log->roll_arg, seg->base_offset);
     return 0;
@@ -787,6 +1014,9 @@ int gs_log_read_bounded(gs_log *log, int64_t offset, int64_t max_offset, int64_t
     if (i == log->nsegs)
         return 0;
     gs_segment *seg = log->segs[i];
+    int rc = gs__resident(seg);
+    if (rc < 0)
+        return rc;
     int64_t ioff;
     uint32_t ipos;
     gs_offset_index_lookup(&seg->index, offset, &ioff, &ipos);
@@ -818,9 +1048,8 @@ int gs_log_read_bounded(gs_log *log, int64_t offset, int64_t max_offset, int64_t
         len = first;
     if (len < 0)
         len = 0;
-    seg->refs++;
+    out->fd = gs__pin(seg); /* resident already: cannot fail */
     out->seg = seg;
-    out->fd = seg->fd;
     out->pos = pos;
     out->len = len;
     return 0;
@@ -828,14 +1057,18 @@ int gs_log_read_bounded(gs_log *log, int64_t offset, int64_t max_offset, int64_t
 
 int gs_log_add_aborted_txn(gs_log *log, const gs_aborted_txn *e)
 {
-    return gs_txnindex_append(&log->segs[gs__find_segment(log, e->last_offset)]->txnindex, e);
+    gs_segment *seg = log->segs[gs__find_segment(log, e->last_offset)];
+    (void)gs__resident(seg); /* else the append opens the file itself */
+    return gs_txnindex_append(&seg->txnindex, e);
 }
 
 int gs_log_truncate_aborted_txns(gs_log *log, int64_t offset)
 {
     int rc = 0;
     for (size_t i = gs__find_segment(log, offset); i < log->nsegs; i++) {
-        int r = gs_txnindex_truncate(&log->segs[i]->txnindex, offset);
+        int r = log->segs[i]->txnindex.n > 0 ? gs__resident(log->segs[i]) : 0;
+        if (r == 0)
+            r = gs_txnindex_truncate(&log->segs[i]->txnindex, offset);
         if (r < 0 && rc == 0)
             rc = r;
     }
@@ -885,15 +1118,22 @@ int gs_log_segment_slice(gs_log *log, int64_t seg_base, int64_t pos, int64_t len
         pos = seg->size;
     if (len > seg->size - pos)
         len = seg->size - pos;
-    seg->refs++;
-    *out = (gs_log_slice){seg, seg->fd, pos, len};
+    int fd = gs__pin(seg);
+    if (fd < 0)
+        return fd;
+    *out = (gs_log_slice){seg, fd, pos, len};
     return 0;
 }
 
 void gs_log_slice_release(gs_log_slice *s)
 {
-    if (s->seg)
-        gs__segment_unref(s->seg);
+    gs_segment *seg = s->seg;
+    if (seg && s->fd >= 0 && --seg->pins == 0 && seg->deleted)
+        gs__segment_drop_files(seg);
+    if (seg) {
+        gs__segment_unref(seg);
+        gs__evict(NULL); /* back to the bound once pins are gone */
+    }
     s->seg = NULL;
     s->fd = -1;
 }
@@ -923,6 +1163,8 @@ bool gs_log_batch_for_timestamp(gs_log *log, int64_t ts, int64_t *batch_offset, 
         gs_segment *seg = log->segs[i];
         if (seg->max_timestamp < ts)
             continue;
+        if (gs__resident(seg) < 0)
+            return false;
         int64_t its, ioff, pos = 0;
         if (gs_time_index_lookup(&seg->timeindex, ts, &its, &ioff)) {
             int64_t o;
@@ -938,9 +1180,8 @@ bool gs_log_batch_for_timestamp(gs_log *log, int64_t ts, int64_t *batch_offset, 
             if (h.max_timestamp >= ts && h.base_offset + h.last_offset_delta >= log->start_offset) {
                 *batch_offset = h.base_offset;
                 *batch_max_timestamp = h.max_timestamp;
-                seg->refs++;
+                batch->fd = gs__pin(seg); /* resident already */
                 batch->seg = seg;
-                batch->fd = seg->fd;
                 batch->pos = pos;
                 batch->len = bytes;
                 return true;
@@ -1068,8 +1309,10 @@ static size_t gs__refs(gs_log *log, int64_t from, size_t end, gs_log_slice *out,
     size_t n = 0;
     for (size_t i = gs__first_from(log, from); i < end && n < max; i++) {
         gs_segment *seg = log->segs[i];
-        seg->refs++;
-        out[n++] = (gs_log_slice){seg, seg->fd, 0, seg->size};
+        int fd = gs__pin(seg);
+        if (fd < 0)
+            seg->refs++; /* unpinned: syncing it fails (EBADF) */
+        out[n++] = (gs_log_slice){seg, fd, 0, seg->size};
     }
     return n;
 }
@@ -1087,10 +1330,26 @@ size_t gs_log_closed_refs(gs_log *log, int64_t from, gs_log_slice *out, size_t m
 
 int gs_log_slice_sync_closed(const gs_log_slice *s)
 {
-    int fds[4] = {s->fd, s->seg->index.fd, s->seg->timeindex.fd, s->seg->txnindex.fd};
-    for (int i = 0; i < 4; i++)
-        if (fds[i] >= 0 && fdatasync(fds[i]) < 0)
+    if (fdatasync(s->fd) < 0)
+        return -errno;
+    /* The index files hold no descriptor: opened for the sync (a file that
+     * is not there, a txnindex never written or a segment deleted
+     * meanwhile, has nothing to sync). */
+    static const char *const exts[] = {"index", "timeindex", "txnindex"};
+    for (int i = 0; i < 3; i++) {
+        char path[PATH_MAX];
+        gs__seg_path(s->seg, exts[i], path, sizeof path);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue;
             return -errno;
+        }
+        int rc = fdatasync(fd) < 0 ? -errno : 0;
+        close(fd);
+        if (rc < 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -1150,12 +1409,21 @@ int gs_log_clean_prepare(gs_log *log, int64_t first_dirty, int64_t end, gs_clean
     if (plan->dirfd < 0)
         return -errno;
     plan->segs = gu_calloc(n, sizeof *plan->segs);
-    plan->nsegs = n;
     for (size_t i = 0; i < n; i++) {
         gs_segment *seg = log->segs[i];
-        seg->refs++;
-        plan->segs[i] = (gs_log_slice){seg, seg->fd, 0, seg->size};
+        int fd = gs__pin(seg);
+        if (fd < 0) {
+            for (size_t k = 0; k < i; k++)
+                gs_log_slice_release(&plan->segs[k]);
+            free(plan->segs);
+            plan->segs = NULL;
+            close(plan->dirfd);
+            plan->dirfd = -1;
+            return fd;
+        }
+        plan->segs[i] = (gs_log_slice){seg, fd, 0, seg->size};
     }
+    plan->nsegs = n;
     plan->first_dirty = first_dirty;
     plan->end = end;
     plan->cleaned_to = first_dirty;
@@ -1208,6 +1476,7 @@ int gs_log_clean_swap(gs_log *log, gs_clean_plan *plan)
         seg->base_offset = o->base_offset;
         seg->refs = 1;
         seg->index.fd = seg->timeindex.fd = -1;
+        seg->dir = gu_strdup(log->dir);
         gs__path(log, seg->base_offset, "log", path, sizeof path);
         seg->fd = open(path, O_RDWR | O_CLOEXEC);
         if (seg->fd < 0 || (r = gs__segment_open_indexes(log, seg, false)) < 0) {
@@ -1227,12 +1496,16 @@ int gs_log_clean_swap(gs_log *log, gs_clean_plan *plan)
         memset(&old->txnindex, 0, sizeof old->txnindex);
         old->txnindex.fd = -1;
         log->segs[idx] = seg;
+        gs__lru_push(seg);
+        gs__evict(seg);
         static const char *const exts[] = {"log", "index", "timeindex"};
         for (int k = 0; k < 3; k++) {
             snprintf(path, sizeof path, "%s/%020" PRId64 ".%s.deleted", log->dir, o->base_offset, exts[k]);
             unlink(path);
         }
         old->deleted = true;
+        if (old->pins == 0)
+            gs__segment_drop_files(old);
         gs__segment_unref(old);
         swapped++;
     }

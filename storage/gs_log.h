@@ -33,9 +33,22 @@ typedef struct gs_log_config {
     int32_t index_interval_bytes; /* index.interval.bytes: bytes between index entries */
 } gs_log_config;
 
-typedef struct gs_segment {
+/* A segment's files cost descriptors and mappings only while it is
+ * resident: the active segment always is (its .log open, its two indexes
+ * mapped, their fds closed once mapped); a closed segment is resident while
+ * it is in the process-wide cache of open segments (gs_log_set_open_files_max),
+ * least recently used first out, or while a slice pins it. Leaving the
+ * cache closes its .log (and .txnindex) and unmaps its indexes; the next
+ * read opens and maps them again. */
+typedef struct gs_segment gs_segment;
+struct gs_segment {
     int64_t base_offset;
-    int fd;
+    int fd;                       /* the .log; -1 while not resident */
+    char *dir;                    /* the partition directory, for reopening and syncing */
+    int pins;                     /* slices holding fd: never closed while > 0 */
+    bool active;                  /* the log's last segment: not in the cache */
+    gs_segment *lru_prev, *lru_next; /* in the cache of open segments */
+    bool in_lru;
     int64_t size;                 /* bytes of batches in the .log */
     int64_t next_offset;          /* offset after its last batch (== base when empty) */
     int64_t max_timestamp;        /* -1 when empty */
@@ -48,7 +61,7 @@ typedef struct gs_segment {
     int refs;           /* the log's own + one per live slice */
     bool deleted;       /* unlinked; freed with the last reference */
     bool needs_rebuild; /* index files were missing */
-} gs_segment;
+};
 
 typedef struct gs_log gs_log;
 
@@ -71,6 +84,14 @@ typedef struct gs_log_recovery {
  * with a message in err. */
 int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_point, int64_t log_start_offset, bool clean,
                 gs_log **out, gs_log_recovery *rec, char *err, size_t errlen);
+
+/* How many closed segments may stay open (one descriptor for the .log,
+ * up to two index mappings each), process-wide; beyond it the least
+ * recently used unpinned ones are closed. At least 1. Loop thread. */
+void gs_log_set_open_files_max(size_t max);
+
+/* Closed segments resident now (open .log files beyond the active ones). */
+size_t gs_log_open_files(void);
 
 /* Close the files, trimming the active segment's indexes (a clean stop). */
 void gs_log_close(gs_log *log);
@@ -114,7 +135,10 @@ size_t gs_log_segment_times(const gs_log *log, gs_segment_time *out, size_t max)
 int gs_log_append(gs_log *log, uint8_t *data, size_t len, int64_t now_ms, bool log_append_time, int32_t leader_epoch,
                   int64_t *base_offset, int64_t *last_offset);
 
-/* A part of a segment file, holding a reference on the segment. */
+/* A part of a segment file, holding a reference on the segment and, when
+ * fd >= 0, a pin that keeps fd open until gs_log_slice_release. (fd is -1
+ * only in a sync reference whose file could not be reopened: syncing it
+ * fails with EBADF.) */
 typedef struct gs_log_slice {
     gs_segment *seg;
     int fd;

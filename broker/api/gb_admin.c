@@ -7,10 +7,15 @@
  *
  * A request that changed topics is answered only when the topic store is
  * durable (gb_topics_persist's callback), so a client that saw success and
- * then a broker restart still finds its topics. Partition directories are
- * created or removed while the handler runs, before the store is written;
- * a crash in between is repaired at startup (gb_topics.h: unlisted
- * directories are adopted).
+ * then a broker restart still finds its topics. CreateTopics and
+ * CreatePartitions are all or nothing: partition directories are created
+ * while the handler runs, before the store is written; a topic (or a
+ * CreatePartitions' set of new partitions) that fails half-way is removed
+ * at once, and if the store cannot be written (disk full) every topic and
+ * partition the request created is removed again and answered
+ * KAFKA_STORAGE_ERROR (gb__created_stored). A crash before the store is
+ * written leaves directories it does not list: set aside at startup, never
+ * adopted (gb_topics.h).
  *
  * Requests are bounded as Kafka's controller bounds one operation: more than
  * GB_ADMIN_MAX_RECORDS metadata records (a topic, each of its config
@@ -78,6 +83,65 @@ static void gb__answer_when_stored(gb_broker *b, gb_request *req, bool changed)
 /* Set an error code and a formatted message (in the request's arena). */
 static void gb__fail(gp_arena *a, int16_t *code, gp_str *msg, int16_t err, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/* What a CreateTopics or CreatePartitions created, undone if the topic
+ * store cannot record it. Topics are found again by id: one may have been
+ * deleted while the store was written. */
+typedef struct gb_created {
+    gp_uuid id;
+    int32_t from;   /* first new partition: 0 for a new topic */
+    int32_t to;     /* the partition count it made */
+    int16_t *error; /* its answer's error code and message */
+    gp_str *message;
+    void *out; /* its answer */
+} gb_created;
+
+typedef struct gb_created_list {
+    gb_broker *b;
+    gb_request *req;
+    gb_created *c;
+    size_t n;
+    void (*reset)(void *out); /* clear what an answer says of a success */
+} gb_created_list;
+
+/* The topic store's write ended: answer, after undoing every creation of
+ * the request if it failed (nothing the client is told failed may come
+ * back after a restart, nor anything half-made stay). */
+static void gb__created_stored(void *arg, int rc)
+{
+    gb_created_list *l = arg;
+    if (rc < 0) {
+        bool undone = false;
+        for (size_t i = 0; i < l->n; i++) {
+            gb_created *c = &l->c[i];
+            gb_topic *t = gb_topic_find_id(l->b, &c->id);
+            if (t && t->npartitions == c->to) {
+                gb_topic_undo_create(l->b, t, c->from);
+                undone = true;
+            }
+            if (l->reset)
+                l->reset(c->out);
+            gb__fail(&l->req->arena, c->error, c->message, GP_E_KAFKA_STORAGE_ERROR,
+                     "Cannot record the change in the topic store: %s", strerror(-rc));
+        }
+        if (undone) /* the file on disk is the new one if only the directory's sync failed */
+            gb_topics_persist(l->b, NULL, NULL);
+    }
+    gb_request_respond(l->req);
+}
+
+/* Answer once what the request created is in the durable topic store
+ * (n > 0), else now. */
+static void gb__answer_created(gb_broker *b, gb_request *req, gb_created_list *l)
+{
+    if (l->n == 0) {
+        gb_request_respond(req);
+        return;
+    }
+    l->b = b;
+    l->req = req;
+    gb_topics_persist_result(b, gb__created_stored, l);
+}
 static void gb__fail(gp_arena *a, int16_t *code, gp_str *msg, int16_t err, const char *fmt, ...)
 {
     char buf[1024];
@@ -491,6 +555,17 @@ static void gb__create_fill(gb_broker *b, gp_arena *a, gb_create_plan *p)
     }
 }
 
+/* A created topic's answer back to what an error answer says: no id,
+ * partitions, replication factor or configs. */
+static void gb__create_reset(void *arg)
+{
+    gp_create_topics_response_topic *out = arg;
+    gp_str name = out->name;
+    gp_create_topics_response_topic_init(out);
+    out->name = name;
+    out->error_message = GP_STR_NULL;
+}
+
 /*
  * CreateTopics v0-7. Two passes: every topic is checked first (duplicates,
  * then gb__create_check), the request's size is checked against Kafka's
@@ -513,6 +588,9 @@ void gb_handle_create_topics(gb_broker *b, gb_request *req)
     gb__find_duplicates(a, names, n, dup, first);
 
     gb_create_plan *plans = gp_arena_calloc(a, (size_t)(n ? n : 1), sizeof *plans);
+    gb_created_list *created = gp_arena_calloc(a, 1, sizeof *created);
+    created->c = gp_arena_calloc(a, (size_t)(n ? n : 1), sizeof *created->c);
+    created->reset = gb__create_reset;
     resp->topics = gp_arena_alloc(a, (size_t)(n ? n : 1) * sizeof *resp->topics);
     resp->topics_count = 0;
     int64_t records = 0;
@@ -531,7 +609,6 @@ void gb_handle_create_topics(gb_broker *b, gb_request *req)
             records += 1 + (int64_t)p->nkv + p->partitions;
     }
 
-    bool created = false;
     if (records > GB_ADMIN_MAX_RECORDS) {
         for (int32_t i = 0; i < resp->topics_count; i++)
             gb__fail(a, &resp->topics[i].error_code, &resp->topics[i].error_message, GP_E_POLICY_VIOLATION,
@@ -552,7 +629,8 @@ void gb_handle_create_topics(gb_broker *b, gb_request *req)
             }
             if (t) {
                 p->out->topic_id = t->id;
-                created = true;
+                created->c[created->n++] = (gb_created){t->id, 0, t->npartitions, &p->out->error_code,
+                                                        &p->out->error_message, p->out};
             } else if (body->validate_only) {
                 /* Kafka's controller draws the id before it looks at
                  * validate_only, and answers with it. */
@@ -565,7 +643,7 @@ void gb_handle_create_topics(gb_broker *b, gb_request *req)
         if (plans[i].resolved)
             gc_topic_config_free(&plans[i].cfg);
 
-    gb__answer_when_stored(b, req, created);
+    gb__answer_created(b, req, created);
 }
 
 /* ---- DeleteTopics ------------------------------------------------------------ */
@@ -726,6 +804,8 @@ void gb_handle_create_partitions(gb_broker *b, gb_request *req)
     gb__find_duplicates(a, names, n, dup, first);
 
     gb_topic **target = gp_arena_calloc(a, cap, sizeof *target);
+    gb_created_list *created = gp_arena_calloc(a, 1, sizeof *created);
+    created->c = gp_arena_calloc(a, cap, sizeof *created->c);
     gp_create_partitions_response_result **outs = gp_arena_calloc(a, cap, sizeof *outs);
     resp->results = gp_arena_alloc(a, cap * sizeof *resp->results);
     resp->results_count = 0;
@@ -782,7 +862,6 @@ void gb_handle_create_partitions(gb_broker *b, gb_request *req)
         records += additional;
     }
 
-    bool changed = false;
     if (records > GB_ADMIN_MAX_RECORDS) {
         for (int32_t i = 0; i < resp->results_count; i++)
             gb__fail(a, &resp->results[i].error_code, &resp->results[i].error_message, GP_E_POLICY_VIOLATION,
@@ -792,15 +871,17 @@ void gb_handle_create_partitions(gb_broker *b, gb_request *req)
             if (!target[i])
                 continue;
             int16_t err;
+            int32_t before = target[i]->npartitions;
             if (gb_topic_add_partitions(b, target[i], body->topics[i].count, body->validate_only, &err, msg,
                                         sizeof msg) < 0)
                 gb__fail(a, &outs[i]->error_code, &outs[i]->error_message, err, "%s", msg);
             else if (!body->validate_only)
-                changed = true;
+                created->c[created->n++] = (gb_created){target[i]->id, before, target[i]->npartitions,
+                                                        &outs[i]->error_code, &outs[i]->error_message, outs[i]};
         }
     }
 
-    gb__answer_when_stored(b, req, changed);
+    gb__answer_created(b, req, created);
 }
 
 /* ---- DescribeConfigs ------------------------------------------------------------ */

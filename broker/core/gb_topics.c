@@ -45,6 +45,7 @@ typedef struct gb_checkpoint_wait {
 
 typedef struct gb_persist_wait {
     void (*done)(void *arg);
+    void (*done_rc)(void *arg, int rc); /* instead of done: told the write's result */
     void *arg;
     struct gb_persist_wait *next;
 } gb_persist_wait;
@@ -404,6 +405,8 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
         if (gs_log_open(dir, &lc, recovery < 0 ? 0 : recovery, start < 0 ? 0 : start, clean || creating, &log, &rec, e,
                         sizeof e) < 0) {
             snprintf(err, errlen, "partition %s-%d: %s", t->name, p, e);
+            if (creating)
+                (void)gs_dir_remove(dir); /* the directory gs_log_open made, and what it put there */
             t->npartitions = p;
             return -1;
         }
@@ -426,14 +429,27 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
         gs_pstate_load pl;
         if (gs_pstate_open(log, clean || creating, gu_wall_ms(), &ps, &pl, e, sizeof e) < 0) {
             snprintf(err, errlen, "partition %s-%d: %s", t->name, p, e);
-            gs_log_close(log);
+            if (creating)
+                (void)gs_log_delete(log);
+            else
+                gs_log_close(log);
             t->npartitions = p;
             return -1;
         }
         gb__log_pstate_load(t, p, &pl);
         char id[23];
-        if (creating || !gs_partition_metadata_read(dir, id) || strcmp(id, t->id_text) != 0)
-            (void)gs_partition_metadata_write(dir, t->id_text);
+        if (creating || !gs_partition_metadata_read(dir, id) || strcmp(id, t->id_text) != 0) {
+            int r = gs_partition_metadata_write(dir, t->id_text);
+            if (r < 0 && creating) {
+                /* Without it the directory's topic is unknown after a restart. */
+                snprintf(err, errlen, "partition %s-%d: cannot write partition.metadata: %s", t->name, p,
+                         strerror(-r));
+                (void)gs_log_delete(log);
+                gs_pstate_free(ps);
+                t->npartitions = p;
+                return -1;
+            }
+        }
         gb_partition *part = gu_calloc(1, sizeof *part);
         part->topic = t;
         part->index = p;
@@ -448,6 +464,24 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
         t->npartitions = p + 1;
     }
     return 0;
+}
+
+/* Close and delete partitions [from, npartitions) of t, just created: their
+ * listeners hear GONE first, as for a deletion. The files go at once: a
+ * new partition has next to nothing in them. */
+static void gb__drop_new_partitions(gb_broker *b, gb_topic *t, int32_t from)
+{
+    for (int32_t p = t->npartitions - 1; p >= from; p--) {
+        gb_partition *part = t->partitions[p];
+        gb_partition_publish(b, part, GB_PARTITION_GONE);
+        int rc = gs_log_delete(part->log);
+        if (rc < 0)
+            gb_logger_warn("partition %s-%d: cannot remove its directory: %s", t->name, p, strerror(-rc));
+        gs_pstate_free(part->pstate);
+        free(part);
+        t->partitions[p] = NULL;
+    }
+    t->npartitions = from < t->npartitions ? from : t->npartitions;
 }
 
 /* ---- the store file ------------------------------------------------------------- */
@@ -508,6 +542,7 @@ static void gb__persist_after(void *arg)
     if (job->rc < 0)
         gb_logger_error("cannot write %s: %s", job->path, strerror(-job->rc));
     gb_persist_wait *done = ts->in_flight;
+    int rc = job->rc;
     ts->in_flight = NULL;
     ts->writing = false;
     free(job->path);
@@ -517,7 +552,10 @@ static void gb__persist_after(void *arg)
         gb__persist_start(b);
     while (done) {
         gb_persist_wait *next = done->next;
-        done->done(done->arg);
+        if (done->done_rc)
+            done->done_rc(done->arg, rc);
+        else
+            done->done(done->arg);
         free(done);
         done = next;
     }
@@ -539,12 +577,13 @@ static void gb__persist_start(gb_broker *b)
     gb_job_queue(b->loop, &job->work, gb__persist_work, gb__persist_after, job);
 }
 
-void gb_topics_persist(gb_broker *b, void (*done)(void *arg), void *arg)
+static void gb__persist_wait(gb_broker *b, void (*done)(void *arg), void (*done_rc)(void *arg, int rc), void *arg)
 {
     gb_topics *ts = b->topics;
-    if (done) {
+    if (done || done_rc) {
         gb_persist_wait *w = gu_malloc(sizeof *w);
         w->done = done;
+        w->done_rc = done_rc;
         w->arg = arg;
         w->next = ts->waiting;
         ts->waiting = w;
@@ -552,6 +591,16 @@ void gb_topics_persist(gb_broker *b, void (*done)(void *arg), void *arg)
     ts->dirty = true;
     if (!ts->writing)
         gb__persist_start(b);
+}
+
+void gb_topics_persist(gb_broker *b, void (*done)(void *arg), void *arg)
+{
+    gb__persist_wait(b, done, NULL, arg);
+}
+
+void gb_topics_persist_result(gb_broker *b, void (*done)(void *arg, int rc), void *arg)
+{
+    gb__persist_wait(b, NULL, done, arg);
 }
 
 static int gb__persist_now(gb_broker *b)
@@ -565,14 +614,21 @@ static int gb__persist_now(gb_broker *b)
     return rc;
 }
 
-/* Parse the store into topics (without opening partitions). */
-static int gb__load_store(gb_broker *b, char *err, size_t errlen)
+/* Parse the store into topics (without opening partitions); *found says
+ * whether there was a store at all. */
+static int gb__load_store(gb_broker *b, bool *found, char *err, size_t errlen)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_TOPICS_FILE);
+    *found = false;
     FILE *f = fopen(path, "r");
-    if (!f)
-        return errno == ENOENT ? 0 : -1;
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    *found = true;
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -672,13 +728,43 @@ static bool gb__finish_deletions(gb_broker *b)
     return changed;
 }
 
-/* Partition directories the store does not know: adopt them. */
-static bool gb__scan_dirs(gb_broker *b)
+/* Set a partition directory aside as Kafka does with a stray log (one its
+ * metadata does not list): renamed to <topic>-<p>.<32 hex>-stray, kept,
+ * never loaded. */
+static void gb__set_aside(gb_broker *b, const char *name)
+{
+    uint8_t u[16];
+    if (gs_uuid_random(u) < 0)
+        abort();
+    char from[PATH_MAX], to[PATH_MAX];
+    snprintf(from, sizeof from, "%s/%s", b->data_dir, name);
+    int l = snprintf(to, sizeof to, "%s/%s.", b->data_dir, name);
+    for (int i = 0; i < 16; i++)
+        l += snprintf(to + l, sizeof to - (size_t)l, "%02x", u[i]);
+    snprintf(to + l, sizeof to - (size_t)l, "-stray");
+    if (rename(from, to) < 0)
+        gb_logger_warn("cannot set aside partition directory %s: %s", name, strerror(errno));
+    else
+        gb_logger_warn("partition directory %s is not in %s (a creation that never completed): set aside as %s, "
+                       "not loaded",
+                       name, GB_TOPICS_FILE, strrchr(to, '/') + 1);
+}
+
+/* Partition directories the store does not list. The store is the
+ * broker's metadata, as Kafka's metadata log is Kafka's: a directory it
+ * does not list was never answered as created (a crash between making the
+ * directory and writing the store), so it is set aside like Kafka's stray
+ * logs, not adopted. Only a data directory without any store (one from
+ * Kafka, or from a Gregor that never stored a topic) has its directories
+ * adopted, with the broker's default configs. */
+static bool gb__scan_dirs(gb_broker *b, bool store_found)
 {
     bool adopted = false;
     DIR *d = opendir(b->data_dir);
     if (!d)
         return false;
+    char **stray = NULL;
+    size_t nstray = 0, cstray = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
         const char *dash = strrchr(de->d_name, '-');
@@ -695,6 +781,14 @@ static bool gb__scan_dirs(gb_broker *b)
             continue;
         int32_t p = atoi(dash + 1);
         gb_topic *t = gb_topic_find(b, de->d_name, len);
+        if (store_found && (!t || p >= t->npartitions)) {
+            if (nstray == cstray) {
+                cstray = cstray ? cstray * 2 : 8;
+                stray = gu_realloc(stray, cstray * sizeof *stray);
+            }
+            stray[nstray++] = gu_strdup(de->d_name);
+            continue;
+        }
         if (!t) {
             t = gb__topic_new(de->d_name, len);
             gb__insert(b->topics, t);
@@ -711,17 +805,49 @@ static bool gb__scan_dirs(gb_broker *b)
         }
     }
     closedir(d);
+    for (size_t i = 0; i < nstray; i++) {
+        gb__set_aside(b, stray[i]);
+        free(stray[i]);
+    }
+    free(stray);
     return adopted;
+}
+
+/* Each partition maps its active segment's two indexes, and each cached
+ * closed segment up to two more: Linux refuses mappings beyond
+ * vm.max_map_count (65530 by default), and a topic created past it fails
+ * (KAFKA_STORAGE_ERROR). Say so at start-up when the broker is near. */
+static void gb__check_map_count(gb_broker *b)
+{
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    long max = 0;
+    if (!f)
+        return;
+    if (fscanf(f, "%ld", &max) != 1)
+        max = 0;
+    fclose(f);
+    int64_t parts = 0;
+    gb_topics *ts = b->topics;
+    for (size_t i = 0; i < ts->nbuckets; i++)
+        for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
+            parts += t->npartitions;
+    int64_t need = 2 * parts + 2 * (int64_t)b->cfg->gregor_log_open_segments_max;
+    if (max > 0 && need > max * 3 / 4)
+        gb_logger_warn("%" PRId64 " partitions map up to %" PRId64 " index files, near vm.max_map_count (%ld): raise it "
+                       "(sysctl vm.max_map_count) before creating many more partitions",
+                       parts, need, max);
 }
 
 int gb_topics_open(gb_broker *b, char *err, size_t errlen)
 {
     b->topics = gu_calloc(1, sizeof *b->topics);
+    gs_log_set_open_files_max((size_t)b->cfg->gregor_log_open_segments_max);
     bool clean = gs_clean_shutdown_marked(b->data_dir);
-    if (gb__load_store(b, err, errlen) < 0)
+    bool store_found;
+    if (gb__load_store(b, &store_found, err, errlen) < 0)
         return -1;
     bool changed = gb__finish_deletions(b);
-    changed = gb__scan_dirs(b) || changed;
+    changed = gb__scan_dirs(b, store_found) || changed;
     gs_checkpoint rp, ls;
     gs_checkpoint_read(b->data_dir, GS_RECOVERY_CHECKPOINT, &rp);
     gs_checkpoint_read(b->data_dir, GS_START_CHECKPOINT, &ls);
@@ -758,6 +884,7 @@ int gb_topics_open(gb_broker *b, char *err, size_t errlen)
         gb_logger_warn("cannot write %s/%s", b->data_dir, GB_TOPICS_FILE);
     /* From now on a crash is an unclean stop. */
     gs_clean_shutdown_clear(b->data_dir);
+    gb__check_map_count(b);
     if (b->topics->count > 0)
         gb_logger_info("loaded %zu topic(s) after a%s shutdown", b->topics->count, clean ? " clean" : "n unclean");
     return 0;
@@ -884,11 +1011,8 @@ int gb_topic_create(gb_broker *b, const char *name, size_t len, int32_t partitio
     gb__new_topic_id(&t->id, t->id_text);
     char err[512];
     if (gb__open_partitions(b, t, 0, partitions, true, NULL, NULL, true, err, sizeof err) < 0) {
-        gb_logger_error("creating topic %s: %s", t->name, err);
-        for (int32_t p = 0; p < t->npartitions; p++) {
-            gs_log_delete(t->partitions[p]->log);
-            gs_pstate_free(t->partitions[p]->pstate);
-        }
+        gb_logger_error("creating topic %s: %s; nothing of it is left", t->name, err);
+        gb__drop_new_partitions(b, t, 0);
         gb__topic_free(t);
         *kafka_error = GP_E_KAFKA_STORAGE_ERROR;
         snprintf(msg, msglen, "%s", err);
@@ -1003,13 +1127,27 @@ int gb_topic_add_partitions(gb_broker *b, gb_topic *t, int32_t total, bool valid
     if (validate_only)
         return 0;
     char err[512];
+    int32_t before = t->npartitions;
     if (gb__open_partitions(b, t, t->npartitions, total, true, NULL, NULL, true, err, sizeof err) < 0) {
+        gb_logger_error("adding partitions to topic %s: %s; none added", t->name, err);
+        gb__drop_new_partitions(b, t, before);
         *kafka_error = GP_E_KAFKA_STORAGE_ERROR;
         snprintf(msg, msglen, "%s", err);
         return -1;
     }
     gb_logger_info("topic %s now has %d partitions", t->name, t->npartitions);
     return 0;
+}
+
+void gb_topic_undo_create(gb_broker *b, gb_topic *t, int32_t from)
+{
+    gb_logger_warn("topic %s: %s undone: the topic store could not be written", t->name,
+                   from == 0 ? "creation" : "new partitions");
+    gb__drop_new_partitions(b, t, from);
+    if (from == 0) {
+        gb__remove(b->topics, t);
+        gb__topic_free(t);
+    }
 }
 
 int gb_topic_set_overrides(gb_broker *b, gb_topic *t, const gc_kv *overrides, size_t n, int16_t *kafka_error, char *msg,

@@ -10,9 +10,18 @@
  *   <log.dirs>/recovery-point-offset-checkpoint, log-start-offset-checkpoint
  *   <log.dirs>/.kafka_cleanshutdown           present after a clean stop
  *
- * A partition directory that the store file does not list (a crash between
- * creating a topic and writing the file, or a data directory from
- * elsewhere) is adopted at startup with the broker's default configs.
+ * The store is the broker's metadata, as Kafka's metadata log is Kafka's:
+ * a topic exists once the store lists it durably, and CreateTopics and
+ * CreatePartitions answer only then (gb_topics_persist_result). A partition
+ * directory that the store does not list (a crash between creating it and
+ * writing the store: never answered as created) is set aside at startup as
+ * Kafka sets aside a stray log, renamed <topic>-<p>.<hex>-stray, and not
+ * loaded. Only a data directory with no store at all (one from Kafka) has
+ * its partition directories adopted, with the broker's default configs.
+ *
+ * Descriptors: each partition holds one (its active segment's .log); its
+ * closed segments hold none outside storage's bounded cache of open
+ * segments (gregor.log.open.segments.max).
  */
 #ifndef GB_TOPICS_H
 #define GB_TOPICS_H
@@ -103,6 +112,11 @@ int gb_topic_delete(gb_broker *b, gb_topic *t);
 int gb_topic_add_partitions(gb_broker *b, gb_topic *t, int32_t total, bool validate_only, int16_t *kafka_error,
                             char *msg, size_t msglen);
 
+/* Undo a creation that the topic store could not record (see
+ * gb_topics_persist_result): partitions [from, npartitions) are closed and
+ * their directories removed; from 0 removes the topic (t is freed). */
+void gb_topic_undo_create(gb_broker *b, gb_topic *t, int32_t from);
+
 /* Replace a topic's config overrides (AlterConfigs) after validation. */
 int gb_topic_set_overrides(gb_broker *b, gb_topic *t, const gc_kv *overrides, size_t n, int16_t *kafka_error, char *msg,
                            size_t msglen);
@@ -116,6 +130,12 @@ void gb_topics_reconfigure(gb_broker *b);
 /* Rewrite the topic store (after a change). The write and its fsync run
  * off the loop thread; done(arg) runs on the loop when it is durable. */
 void gb_topics_persist(gb_broker *b, void (*done)(void *arg), void *arg);
+
+/* gb_topics_persist telling done the result: 0 once the store holds every
+ * change made before this call and is durable, or the write's negative
+ * errno (the file on disk is then the one before: it is replaced by a
+ * rename only once written and synced). */
+void gb_topics_persist_result(gb_broker *b, void (*done)(void *arg, int rc), void *arg);
 
 /* The log configuration a topic's config implies. */
 void gb_topic_log_config(const gb_topic *t, gs_log_config *out);

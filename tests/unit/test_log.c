@@ -7,6 +7,7 @@
  * retention by size and time, log start offset, delete.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -40,6 +42,18 @@ static void teardown(void)
 {
     tu_tmpdir_remove(root);
     gp_arena_reset(&arena, NULL, 0);
+}
+
+static void setup_one_open(void)
+{
+    setup();
+    gs_log_set_open_files_max(1);
+}
+
+static void teardown_one_open(void)
+{
+    gs_log_set_open_files_max(1024);
+    teardown();
 }
 
 /* A batch of n records "v<first+i>" with timestamps ts + i, in a fresh
@@ -531,6 +545,169 @@ START_TEST(test_pagecache)
 }
 END_TEST
 
+/* Descriptors and mappings this process holds on files of the log dir. */
+static int count_fds(void)
+{
+    int n = 0;
+    char link[300], target[512];
+    DIR *d = opendir("/proc/self/fd");
+    ck_assert_ptr_nonnull(d);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        snprintf(link, sizeof link, "/proc/self/fd/%s", de->d_name);
+        ssize_t k = readlink(link, target, sizeof target - 1);
+        if (k <= 0)
+            continue;
+        target[k] = '\0';
+        n += strstr(target, dir) != NULL;
+    }
+    closedir(d);
+    return n;
+}
+
+static int count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, dir) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* A closed segment holds no descriptor and no mapping once it leaves the
+ * cache of open segments; the active one holds its .log only (its indexes
+ * are mapped, their fds closed). Every record stays readable, before and
+ * after a reopen, clean or not. */
+START_TEST(test_descriptors_bounded)
+{
+    gs_log_set_open_files_max(2);
+    gs_log *log = open_log(true, 0, NULL);
+    ck_assert_int_eq(count_fds(), 1); /* the active .log */
+    int next = fill_segments(log, 40);
+    ck_assert_int_le(count_fds(), 1 + 2);
+    ck_assert_int_le(count_maps(), 2 + 2 * 2);
+    ck_assert_uint_le(gs_log_open_files(), 2);
+    char v[64], want[32];
+    for (int o = 0; o < next; o += 3) {
+        int64_t base = read_at(log, o, v, sizeof v);
+        snprintf(want, sizeof want, "v%" PRId64 "-", base);
+        ck_assert_msg(strncmp(v, want, strlen(want)) == 0, "offset %d: %s", o, v);
+        ck_assert_int_le(count_fds(), 1 + 2);
+    }
+    int64_t ts, off;
+    gs_log_slice b;
+    ck_assert(gs_log_batch_for_timestamp(log, 1000 + 7, &off, &ts, &b));
+    ck_assert_int_le(off, 7);
+    gs_log_slice_release(&b);
+    gs_log_close(log);
+    ck_assert_int_eq(count_fds(), 0);
+    ck_assert_int_eq(count_maps(), 0);
+    for (int clean = 1; clean >= 0; clean--) {
+        gs_log_recovery rec;
+        log = open_log(clean, 0, &rec);
+        ck_assert_int_eq(rec.segments, 40);
+        ck_assert_int_eq(gs_log_end_offset(log), next);
+        ck_assert_int_le(count_fds(), 1 + 2);
+        ck_assert_int_le(count_maps(), 2 + 2 * 2);
+        for (int o = 0; o < next; o += 7) {
+            int64_t base = read_at(log, o, v, sizeof v);
+            snprintf(want, sizeof want, "v%" PRId64 "-", base);
+            ck_assert_msg(strncmp(v, want, strlen(want)) == 0, "offset %d: %s", o, v);
+        }
+        gs_log_close(log);
+    }
+    gs_log_set_open_files_max(1024);
+}
+END_TEST
+
+/* A slice pins its segment's descriptor: the cache goes over its bound
+ * rather than close it, and comes back to it once the slice is released.
+ * Flush references of evicted segments reopen them. */
+START_TEST(test_pinned_segment_not_evicted)
+{
+    gs_log_set_open_files_max(1);
+    gs_log *log = open_log(true, 0, NULL);
+    int next = fill_segments(log, 6);
+    gs_log_slice pinned[3];
+    gs_segment_time segs[8];
+    ck_assert_uint_eq(gs_log_segment_times(log, segs, 8), 6);
+    for (int i = 0; i < 3; i++) /* the first three segments */
+        ck_assert_int_eq(gs_log_read(log, segs[i].base_offset, 1 << 20, true, &pinned[i]), 0);
+    ck_assert_uint_eq(gs_log_open_files(), 3);
+    ck_assert_int_le(count_fds(), 1 + 3);
+    char v[64];
+    (void)read_at(log, next - 1, v, sizeof v); /* the active one: no eviction of a pinned fd */
+    for (int i = 0; i < 3; i++) {
+        uint8_t buf[GP_BATCH_HEADER_SIZE];
+        ck_assert_int_eq(pread(pinned[i].fd, buf, sizeof buf, pinned[i].pos), (ssize_t)sizeof buf);
+        gs_log_slice_release(&pinned[i]);
+    }
+    ck_assert_uint_le(gs_log_open_files(), 1);
+    /* sync references of every segment reopen the evicted ones */
+    gs_log_slice refs[16];
+    size_t n = gs_log_sync_refs(log, 0, refs, 16);
+    ck_assert_uint_eq(n, gs_log_segment_count(log));
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_ge(refs[i].fd, 0);
+        if (i + 1 < n)
+            ck_assert_int_eq(gs_log_slice_sync_closed(&refs[i]), 0);
+    }
+    for (size_t i = 0; i < n; i++)
+        gs_log_slice_release(&refs[i]);
+    ck_assert_uint_le(gs_log_open_files(), 1);
+    /* retention deletes segments: a deleted one holds nothing */
+    ck_assert_int_gt(gs_log_retain(log, 0, -1, 1), 0);
+    ck_assert_uint_le(gs_log_open_files(), 1);
+    ck_assert_int_le(count_fds(), 2);
+    gs_log_close(log);
+    gs_log_set_open_files_max(1024);
+}
+END_TEST
+
+/* Out of descriptors (EMFILE), a read of a segment that is not open first
+ * closes the cached ones no slice pins, then opens it. */
+START_TEST(test_out_of_descriptors_gives_back_the_cache)
+{
+    gs_log_set_open_files_max(30);
+    gs_log *log = open_log(true, 0, NULL);
+    (void)fill_segments(log, 40); /* the oldest segments left the cache */
+    ck_assert_uint_eq(gs_log_open_files(), 30);
+    /* Every descriptor number below the limit in use: the next open fails. */
+    int top = -1, fill[4096], nfill = 0;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (atoi(de->d_name) > top)
+            top = atoi(de->d_name);
+    closedir(d);
+    for (int fd; nfill < 4096 && (fd = dup(0)) >= 0;) {
+        if (fd > top) {
+            close(fd);
+            break;
+        }
+        fill[nfill++] = fd;
+    }
+    struct rlimit old, rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    rl = old;
+    rl.rlim_cur = (rlim_t)top + 1;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    ck_assert_int_lt(dup(0), 0); /* really out */
+    char v[64];
+    ck_assert_int_eq(read_at(log, 0, v, sizeof v), 0);
+    ck_assert_msg(strncmp(v, "v0-", 3) == 0, "%s", v);
+    ck_assert_uint_le(gs_log_open_files(), 1); /* the cache gave its descriptors back */
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    for (int i = 0; i < nfill; i++)
+        close(fill[i]);
+    gs_log_close(log);
+    gs_log_set_open_files_max(1024);
+}
+END_TEST
+
 START_TEST(test_delete)
 {
     gs_log *log = open_log(true, 0, NULL);
@@ -560,7 +737,25 @@ int main(void)
     tcase_add_test(tc, test_segment_slices);
     tcase_add_test(tc, test_pagecache);
     tcase_add_test(tc, test_delete);
+    tcase_add_test(tc, test_descriptors_bounded);
+    tcase_add_test(tc, test_pinned_segment_not_evicted);
+    tcase_add_test(tc, test_out_of_descriptors_gives_back_the_cache);
     suite_add_tcase(s, tc);
+    /* Every test again with a cache of one open segment: every read of a
+     * closed segment reopens it. */
+    TCase *tiny = tcase_create("log-one-open-segment");
+    tcase_add_checked_fixture(tiny, setup_one_open, teardown_one_open);
+    tcase_set_timeout(tiny, 120);
+    tcase_add_test(tiny, test_append_read);
+    tcase_add_test(tiny, test_recovery_torn_tail);
+    tcase_add_test(tiny, test_recovery_across_segments);
+    tcase_add_test(tiny, test_corrupt_index_rebuilt);
+    tcase_add_test(tiny, test_closed_refs_and_recovery_point);
+    tcase_add_test(tiny, test_timestamps);
+    tcase_add_test(tiny, test_retention);
+    tcase_add_test(tiny, test_slice_outlives_deleted_segment);
+    tcase_add_test(tiny, test_segment_slices);
+    suite_add_tcase(s, tiny);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
