@@ -750,13 +750,37 @@ static void gb__set_aside(gb_broker *b, const char *name)
                        name, GB_TOPICS_FILE, strrchr(to, '/') + 1);
 }
 
+/* Whether a partition directory holds any record: a .log file that is not
+ * empty. */
+static bool gb__dir_has_records(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *de;
+    while (!found && (de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        struct stat st;
+        if (n > 4 && strcmp(de->d_name + n - 4, ".log") == 0 && fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
+            st.st_size > 0)
+            found = true;
+    }
+    closedir(d);
+    return found;
+}
+
 /* Partition directories the store does not list. The store is the
  * broker's metadata, as Kafka's metadata log is Kafka's: a directory it
  * does not list was never answered as created (a crash between making the
  * directory and writing the store), so it is set aside like Kafka's stray
- * logs, not adopted. Only a data directory without any store (one from
- * Kafka, or from a Gregor that never stored a topic) has its directories
- * adopted, with the broker's default configs. */
+ * logs, not adopted. Except when it holds records: a topic auto-created by
+ * Metadata or Produce is served before its store write completes, so a
+ * crash in that window can leave acknowledged records in a directory the
+ * store does not list; such a directory is adopted, with the broker's
+ * default configs (an auto-created topic's own). A data directory without
+ * any store (one from Kafka, or from a Gregor that never stored a topic)
+ * has all its directories adopted. */
 static bool gb__scan_dirs(gb_broker *b, bool store_found)
 {
     bool adopted = false;
@@ -781,7 +805,7 @@ static bool gb__scan_dirs(gb_broker *b, bool store_found)
             continue;
         int32_t p = atoi(dash + 1);
         gb_topic *t = gb_topic_find(b, de->d_name, len);
-        if (store_found && (!t || p >= t->npartitions)) {
+        if (store_found && (!t || p >= t->npartitions) && !gb__dir_has_records(path)) {
             if (nstray == cstray) {
                 cstray = cstray ? cstray * 2 : 8;
                 stray = gu_realloc(stray, cstray * sizeof *stray);

@@ -284,16 +284,23 @@ class AllOrNothingCreateTest(Tmp):
         tmp = self.tmpdir()
         b = self.broker(tmp)
         with b:
-            self.assertEqual(create_topics(admin_of(b), ["listed"], 1), {"listed": None})
+            self.assertEqual(create_topics(admin_of(b), ["listed", "held"], 1), {"listed": None, "held": None})
+            self.assertEqual(produce(b, [("held", 0, b"acknowledged")]), (0, []))
         # a crash between making a partition directory and writing the store
         shutil.copytree(os.path.join(data_dir(b), "listed-0"), os.path.join(data_dir(b), "ghost-0"))
         shutil.copytree(os.path.join(data_dir(b), "listed-0"), os.path.join(data_dir(b), "listed-1"))
+        # ... of a topic auto-created and produced to before its store write:
+        # its records were acknowledged, so the directory is adopted
+        shutil.copytree(os.path.join(data_dir(b), "held-0"), os.path.join(data_dir(b), "auto-0"))
+        os.unlink(os.path.join(data_dir(b), "auto-0", "partition.metadata"))
         b2 = self.broker(tmp)
         with b2:
             b2.wait_for_log(r"partition directory ghost-0 is not in gregor-topics.properties")
             topics = admin_of(b2).list_topics(timeout=10).topics
             self.assertNotIn("ghost", topics)
             self.assertEqual(len(topics["listed"].partitions), 1)
+            self.assertEqual(len(topics["auto"].partitions), 1)
+            self.assertEqual(consume(b2, [("auto", 0)], 1), {("auto", 0, b"acknowledged")})
             left = sorted(os.listdir(data_dir(b2)))
             self.assertNotIn("ghost-0", left)
             self.assertNotIn("listed-1", left)
