@@ -74,6 +74,37 @@ def batches(broker, topic):
     return out
 
 
+def raw_batches(broker, topic):
+    """Every batch of the partition's first fetch (read_uncommitted, Fetch
+    v4): [(base offset, attributes, base timestamp, max timestamp)]."""
+    with kwire.Conn(broker.host, broker.port) as c:
+        c.send(fetch_request(2, topic, 0, 0, READ_UNCOMMITTED, max_bytes=1 << 20))
+        r = kwire.Reader(c.recv_frame())
+    r.int32()
+    r.int32()  # throttle
+    r.int32()  # one topic
+    r.string(False)
+    r.int32()  # one partition
+    r.int32()
+    assert r.int16() == 0
+    r.int64()
+    r.int64()
+    n = r.int32()
+    for _ in range(max(n, 0)):
+        r.int64()
+        r.int64()
+    records = r.take(r.int32())
+    out, pos = [], 0
+    while pos + 61 <= len(records):
+        base, length = struct.unpack_from(">qi", records, pos)
+        if pos + 12 + length > len(records):
+            break
+        attrs, _delta, base_ts, max_ts = struct.unpack_from(">hiqq", records, pos + 21)
+        out.append((base, attrs, base_ts, max_ts))
+        pos += 12 + length
+    return out
+
+
 def control_batches(broker, topic):
     return [b for b in batches(broker, topic) if b[2]]
 
@@ -155,6 +186,57 @@ class CompactionTxnTest(BrokerTestCase):
         self.assertEqual(len(control_batches(self.broker, topic)), 1)
         got = {k: v for _, k, v in read_all(b, topic, "read_committed") if k.startswith("k")}
         self.assertEqual(got, {"k%d" % i: "v%d" % i for i in range(5)})
+
+
+class CompactionHorizonTest(BrokerTestCase):
+    OVERRIDES = OVERRIDES
+
+    def test_delete_horizon_batch_keeps_record_timestamps(self):
+        """KIP-534: the batch that keeps a tombstone is rewritten with the
+        delete-horizon attribute and baseTimestamp = now +
+        delete.retention.ms; consumers and ListOffsets by timestamp still
+        see every record's own CreateTime."""
+        b = self.broker.bootstrap
+        topic = "cmt-horizon"
+        create_topic(b, topic, delete_retention_ms=86400000)
+        t0 = int(time.time() * 1000) - 60000
+        p = Producer({"bootstrap.servers": b, "acks": "all", "linger.ms": 50})
+        items = [("h1", "a"), ("h2", "b"), ("h1", "c"), ("h3", None), ("h4", "d")]
+        for i, (k, v) in enumerate(items):
+            p.produce(topic, key=k.encode(), value=None if v is None else v.encode(), partition=0,
+                      timestamp=t0 + 1000 * i)
+        self.assertEqual(p.flush(30), 0)
+        roll(b, topic, "r0")
+
+        def horizon():
+            hs = [x for x in raw_batches(self.broker, topic) if x[1] & 0x40]
+            return hs and hs[0]
+        base, attrs, base_ts, max_ts = wait_until(horizon, DEADLINE, "a batch with a delete horizon", interval=0.5)
+        now = int(time.time() * 1000)
+        self.assertGreater(base_ts, now + 86400000 - 60000 - 1)
+        self.assertLessEqual(base_ts, now + 86400000)
+        self.assertEqual(max_ts, t0 + 4000)
+        c = Consumer({"bootstrap.servers": b, "group.id": "cmt-h", "enable.auto.commit": False,
+                      "enable.partition.eof": True})
+        try:
+            c.assign([TopicPartition(topic, 0, 0)])
+            got, end = [], time.monotonic() + 30
+            while time.monotonic() < end:
+                m = c.poll(1.0)
+                if m is None:
+                    continue
+                if m.error():
+                    break
+                got.append((m.offset(), m.key().decode(), m.timestamp()[1]))
+            self.assertEqual([g for g in got if g[1] != "roll"],
+                             [(1, "h2", t0 + 1000), (2, "h1", t0 + 2000), (3, "h3", t0 + 3000),
+                              (4, "h4", t0 + 4000)])
+            # ListOffsets by timestamp: the first record at or after it.
+            for ts, want in ((t0 + 2000, 2), (t0 + 2500, 3), (t0 + 500, 1), (t0 + 4000, 4)):
+                tp, = c.offsets_for_times([TopicPartition(topic, 0, ts)], timeout=30)
+                self.assertEqual(tp.offset, want, ts)
+        finally:
+            c.close()
 
 
 @gregor_only("reads Gregor's segment files with Kafka's DumpLogSegments")
