@@ -1032,6 +1032,61 @@ START_TEST(test_recovery_group_half_swapped)
 }
 END_TEST
 
+START_TEST(test_recovery_group_swap_short_of_last_segment)
+{
+    /* The group's last segment loses all its records (an aborted
+     * transaction whose marker is in the active segment): the cleaned
+     * segment ends before that segment's base, so after a crash right
+     * after the commit that segment is not covered and stays as it was. */
+    gs_log *log = open_log(NULL);
+    static const char *const a1[] = {"a=1"};
+    static const char *const b1[] = {"b=1"};
+    static const char *const t1[] = {"t=aborted"};
+    append(log, a1, 1); /* 0 */
+    roll(log);
+    append(log, b1, 1); /* 1 */
+    roll(log);
+    batch_opts tx = {.producer_id = 9, .base_sequence = 0, .transactional = true};
+    append_opts(log, t1, 1, &tx); /* 2 */
+    roll(log);
+    append_marker(log, 9, GP_CONTROL_ABORT); /* 3, in the active segment */
+    gs_aborted_txn ab = {9, 2, 3, 4};
+    ck_assert_int_eq(gs_log_add_aborted_txn(log, &ab), 0);
+    gs_clean_plan plan;
+    ck_assert_int_eq(gs_log_clean_prepare(log, 0, active_base(log), &plan), 0);
+    plan.delete_retention_ms = 86400000;
+    plan.map_bytes = 1 << 20;
+    plan.load_factor = 0.9;
+    plan.io_buffer = 4096;
+    plan.segment_bytes = 1 << 20;
+    plan.max_index_bytes = 1 << 20;
+    plan.aborted = gu_malloc(sizeof ab);
+    plan.aborted[0] = ab;
+    plan.naborted = 1;
+    gs_clean_run(&plan);
+    ck_assert_int_eq(plan.rc, 0);
+    ck_assert_uint_eq(plan.nout, 1);
+    ck_assert_uint_eq(plan.out[0].count, 3);
+    ck_assert_int_eq(plan.out[0].next_offset, 2);
+    plan.out[0].written = false; /* the crash: the .swap files stay */
+    gs_clean_plan_free(&plan);
+    gs_log_close(log);
+    gs_log_recovery rec;
+    log = open_log(&rec);
+    ck_assert_int_eq(rec.cleanings_completed, 1);
+    ck_assert_uint_eq(gs_log_segment_count(log), 3); /* 0 (cleaned, 0-1), 2 (as it was), 3 */
+    ck_assert(!exists("00000000000000000001.log"));
+    ck_assert(exists("00000000000000000002.log"));
+    contents c;
+    read_all(log, &c);
+    ck_assert_int_eq(c.n, 4); /* a, b, the aborted t (its marker and entry are still there), the marker */
+    ck_assert_str_eq(find(&c, 2)->value, "aborted");
+    gs_aborted_txn got[2];
+    ck_assert_uint_eq(gs_log_aborted_txns(log, 0, INT64_MAX, got, 2), 1);
+    gs_log_close(log);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cleaner");
@@ -1057,6 +1112,7 @@ int main(void)
     tcase_add_test(tc, test_group_bounded_by_segment_bytes);
     tcase_add_test(tc, test_recovery_group_swap_completed);
     tcase_add_test(tc, test_recovery_group_half_swapped);
+    tcase_add_test(tc, test_recovery_group_swap_short_of_last_segment);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
