@@ -598,15 +598,6 @@ static int gs__append_txn_entry(gs__out *w, const gs_aborted_txn *e)
     return 0;
 }
 
-/* The aborted-transaction entry of an ABORT marker at `offset`. */
-static const gs_aborted_txn *gs__aborted_at(const gs_clean_plan *plan, int64_t producer_id, int64_t offset)
-{
-    for (size_t i = 0; i < plan->naborted; i++)
-        if (plan->aborted[i].producer_id == producer_id && plan->aborted[i].last_offset == offset)
-            return &plan->aborted[i];
-    return NULL;
-}
-
 /* A control batch through the filter (Kafka's checkBatchRetention for a
  * marker): it stays while its transaction has batches in this pass, gets
  * a horizon when it has none, goes once the horizon has passed (an empty
@@ -631,16 +622,6 @@ static int gs__clean_control(gs_clean_plan *plan, gs__txns *t, gs__out *w, const
     gs_aborted_txn entry;
     bool keep_entry;
     bool can_discard = gs__txns_on_control(t, h, has_record, &m, &entry, &keep_entry);
-    if (h->base_offset >= plan->cleaned_to) {
-        /* Past this pass: untouched, and so is its entry. */
-        const gs_aborted_txn *e = keep_entry ? &entry : NULL;
-        if (!e && has_record && m.type == GP_CONTROL_ABORT)
-            e = gs__aborted_at(plan, h->producer_id, h->base_offset);
-        if (e)
-            gs__append_txn_entry(w, e);
-        st->records_kept += h->records_count;
-        return gs__out_batch(w, batch, bytes);
-    }
     int64_t horizon = gs__horizon_of(h);
     if (!has_record) {
         /* Emptied by an earlier pass: only a producer's last batch stays. */
@@ -687,10 +668,6 @@ static int gs__clean_batch(gs_clean_plan *plan, const gs__map *m, gs__txns *t, g
     if (gp_batch_is_control(h))
         return gs__clean_control(plan, t, w, batch, bytes, h, a);
     bool aborted = gs__txns_on_batch(t, h);
-    if (h->base_offset >= plan->cleaned_to) {
-        st->records_kept += h->records_count;
-        return gs__out_batch(w, batch, bytes);
-    }
     int64_t horizon = gs__horizon_of(h);
     const uint8_t *recs;
     size_t len;
@@ -708,10 +685,12 @@ static int gs__clean_batch(gs_clean_plan *plan, const gs__map *m, gs__txns *t, g
         nread++;
         int64_t off = h->base_offset + rec.offset_delta;
         bool keep;
-        if (aborted || rec.key.len < 0)
+        if (aborted)
             keep = false;
         else if (off >= plan->cleaned_to)
-            keep = true; /* beyond this pass's map */
+            keep = true; /* beyond this pass's map (Kafka's pastLatestOffset) */
+        else if (rec.key.len < 0)
+            keep = false;
         else {
             uint64_t hk[2];
             gs__key_hash(rec.key.p, (size_t)rec.key.len, hk);

@@ -44,7 +44,9 @@
  *     keep their offsets: the gaps stay); one that lost all is dropped,
  *     unless it is the last batch of a producer the producer state knows,
  *     which stays as an empty batch (its header) so that the producer's
- *     sequence survives. Batches at or past cleaned_to are copied as they are;
+ *     sequence survives. Records at or past cleaned_to (the rest of the
+     last segment cleaned, beyond the map) all stay unless aborted, as
+     Kafka's pastLatestOffset; markers there follow the same rules;
  *  4. <base>.index.cleaned, <base>.timeindex.cleaned and (when there are
  *     entries, or a source had a .txnindex) <base>.txnindex.cleaned are
  *     written from the cleaned log, every file is fsynced, then renamed
