@@ -14,8 +14,9 @@
 
 #include "protocol/gp_batch.h"
 
-static const char *const gs__seg_exts[] = {"log", "index", "timeindex"};
-#define GS__NEXTS 3
+/* A cleaned segment's files; the .log first (gs__commit renames it last). */
+static const char *const gs__seg_exts[] = {"log", "index", "timeindex", "txnindex"};
+#define GS__NEXTS 4
 
 /* ---- the offset map -------------------------------------------------------- */
 
@@ -230,6 +231,125 @@ static bool gs__is_last_of_producer(const gs_clean_plan *plan, const gp_batch_he
            plan->producers[lo].last_offset == h->base_offset + h->last_offset_delta;
 }
 
+/* ---- transactions across a pass (Kafka's CleanedTransactionMetadata) ------------ */
+
+/* An aborted transaction whose range the pass has entered and whose
+ * marker it has not met yet; observed: a batch of it was read. */
+typedef struct gs__open_abort {
+    gs_aborted_txn txn;
+    bool observed;
+} gs__open_abort;
+
+typedef struct gs__txns {
+    const gs_aborted_txn *aborted; /* the plan's, sorted by first offset */
+    size_t naborted, next;         /* next: the first not yet entered */
+    gs__open_abort *open;          /* producer id -> its open aborted transaction */
+    size_t nopen, capopen;
+    int64_t *committed; /* producers with a batch read since their last marker, not aborted */
+    size_t ncommitted, capcommitted;
+} gs__txns;
+
+static int gs__cmp_aborted(const void *x, const void *y)
+{
+    const gs_aborted_txn *a = x, *b = y;
+    return a->first_offset < b->first_offset ? -1 : a->first_offset > b->first_offset;
+}
+
+/* Enter every aborted transaction that begins at or before offset (a
+ * producer has at most one open: the first entered stays). */
+static void gs__txns_enter(gs__txns *t, int64_t offset)
+{
+    for (; t->next < t->naborted && t->aborted[t->next].first_offset <= offset; t->next++) {
+        const gs_aborted_txn *e = &t->aborted[t->next];
+        bool have = false;
+        for (size_t i = 0; i < t->nopen && !have; i++)
+            have = t->open[i].txn.producer_id == e->producer_id;
+        if (have)
+            continue;
+        if (t->nopen == t->capopen) {
+            t->capopen = t->capopen ? t->capopen * 2 : 8;
+            t->open = gu_realloc(t->open, t->capopen * sizeof *t->open);
+        }
+        t->open[t->nopen++] = (gs__open_abort){*e, false};
+    }
+}
+
+static gs__open_abort *gs__txns_open(gs__txns *t, int64_t producer_id)
+{
+    for (size_t i = 0; i < t->nopen; i++)
+        if (t->open[i].txn.producer_id == producer_id)
+            return &t->open[i];
+    return NULL;
+}
+
+/* Remove producer_id from the committed set; whether it was there. */
+static bool gs__txns_take_committed(gs__txns *t, int64_t producer_id)
+{
+    for (size_t i = 0; i < t->ncommitted; i++)
+        if (t->committed[i] == producer_id) {
+            t->committed[i] = t->committed[--t->ncommitted];
+            return true;
+        }
+    return false;
+}
+
+/* A data batch read: true when it is of an aborted transaction (its
+ * records can go). */
+static bool gs__txns_on_batch(gs__txns *t, const gp_batch_header *h)
+{
+    gs__txns_enter(t, h->base_offset + h->last_offset_delta);
+    if (!gp_batch_is_transactional(h))
+        return false;
+    gs__open_abort *o = gs__txns_open(t, h->producer_id);
+    if (o) {
+        o->observed = true;
+        return true;
+    }
+    for (size_t i = 0; i < t->ncommitted; i++)
+        if (t->committed[i] == h->producer_id)
+            return false;
+    if (t->ncommitted == t->capcommitted) {
+        t->capcommitted = t->capcommitted ? t->capcommitted * 2 : 8;
+        t->committed = gu_realloc(t->committed, t->capcommitted * sizeof *t->committed);
+    }
+    t->committed[t->ncommitted++] = h->producer_id;
+    return false;
+}
+
+/* A control batch read (its first record's key in *m, or an empty batch
+ * when has_record is false): true when no batch of its transaction
+ * remains below it, so it may get a delete horizon and go once that has
+ * passed. An ABORT that must stay puts its txnindex entry in *keep. */
+static bool gs__txns_on_control(gs__txns *t, const gp_batch_header *h, bool has_record, const gp_txn_marker *m,
+                                gs_aborted_txn *keep, bool *keep_set)
+{
+    *keep_set = false;
+    gs__txns_enter(t, h->base_offset + h->last_offset_delta);
+    if (!has_record)
+        return true; /* emptied by an earlier pass */
+    if (m->type == GP_CONTROL_ABORT) {
+        gs__open_abort *o = gs__txns_open(t, h->producer_id);
+        if (!o)
+            return true;
+        bool observed = o->observed;
+        if (observed) {
+            *keep = o->txn;
+            *keep_set = true;
+        }
+        *o = t->open[--t->nopen];
+        return !observed;
+    }
+    if (m->type == GP_CONTROL_COMMIT)
+        return !gs__txns_take_committed(t, h->producer_id);
+    return false;
+}
+
+static void gs__txns_free(gs__txns *t)
+{
+    free(t->open);
+    free(t->committed);
+}
+
 /* ---- building the offset map ---------------------------------------------------- */
 
 static int gs__build_map(gs_clean_plan *plan, gs__map *m)
@@ -314,7 +434,8 @@ typedef struct gs__out {
     gs__bytes buf;   /* pending .log bytes */
     gs__bytes index; /* .index entries */
     gs__bytes timeindex;
-    int64_t written; /* bytes of .log (written and pending) */
+    gs__bytes txnindex; /* .txnindex entries: the ABORT markers kept with their records */
+    int64_t written;    /* bytes of .log (written and pending) */
     int64_t since_index;
     gs_clean_output *o;
     int32_t interval;
@@ -395,20 +516,6 @@ static int gs__write_file(int dirfd, const char *name, const gs__bytes *b)
     return rc;
 }
 
-/* The delete horizon, Kafka's (before KIP-534): the last segment wholly
- * below the first dirty offset, its modification time minus
- * delete.retention.ms; 0 when there is none (every tombstone stays). */
-static int64_t gs__delete_horizon(const gs_clean_plan *plan)
-{
-    int64_t horizon = 0;
-    for (size_t i = 0; i + 1 < plan->nsegs && plan->segs[i + 1].seg->base_offset <= plan->first_dirty; i++) {
-        struct stat st;
-        if (fstat(plan->segs[i].fd, &st) == 0)
-            horizon = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 - plan->delete_retention_ms;
-    }
-    return horizon;
-}
-
 /* Kafka's writeEmptyHeader: the batch's header alone, no records. */
 static void gs__empty_batch(const gp_batch_header *h, uint8_t out[GP_BATCH_HEADER_SIZE])
 {
@@ -430,17 +537,138 @@ static void gs__empty_batch(const gp_batch_header *h, uint8_t out[GP_BATCH_HEADE
     gp_batch_update_crc(out, GP_BATCH_HEADER_SIZE);
 }
 
+/* Write kept[0, nkept) as a batch like h (same base offset, last offset
+ * delta, producer fields, codec), with the delete-horizon attribute and
+ * base timestamp `horizon` when horizon >= 0; the records' timestamp
+ * deltas are moved to the new base so that their timestamps stay. */
+static int gs__rebuild(gs_clean_plan *plan, gs__out *w, const gp_batch_header *h, gp_record *kept, int32_t nkept,
+                       int64_t horizon, gp_arena *a)
+{
+    int64_t base_ts = horizon >= 0 ? horizon : h->base_timestamp;
+    if (base_ts != h->base_timestamp)
+        for (int32_t i = 0; i < nkept; i++)
+            kept[i].timestamp_delta = h->base_timestamp + kept[i].timestamp_delta - base_ts;
+    gp_batch_params p = {
+        .base_offset = h->base_offset,
+        .partition_leader_epoch = h->partition_leader_epoch,
+        .base_timestamp = base_ts,
+        .log_append_time = gp_batch_is_log_append_time(h),
+        .log_append_time_ms = h->max_timestamp,
+        .producer_id = h->producer_id,
+        .producer_epoch = h->producer_epoch,
+        .base_sequence = h->base_sequence,
+        .transactional = gp_batch_is_transactional(h),
+        .control = gp_batch_is_control(h),
+        .codec = gp_batch_codec(h),
+        .level = GP_COMPRESS_LEVEL_DEFAULT,
+        .keep_offset_deltas = true,
+        .last_offset_delta = h->last_offset_delta,
+    };
+    gp_bytes out;
+    if (gp_batch_build(a, &p, kept, nkept, &out) != 0)
+        return -EIO;
+    if (horizon >= 0) {
+        /* gp_batch_build knows no horizon: set the attribute bit (the low
+         * byte of the big-endian int16) and sign the batch again. */
+        uint8_t *attr = (uint8_t *)out.p + GP_BATCH_OFF_ATTRIBUTES + 1;
+        *attr |= GP_BATCH_ATTR_DELETE_HORIZON;
+        gp_batch_update_crc((uint8_t *)out.p, (size_t)out.len);
+    }
+    plan->stats.batches_rebuilt++;
+    return gs__out_batch(w, out.p, (size_t)out.len);
+}
+
+static int64_t gs__horizon_of(const gp_batch_header *h)
+{
+    return (h->attributes & GP_BATCH_ATTR_DELETE_HORIZON) ? h->base_timestamp : -1;
+}
+
+/* The horizon a batch gets now: now + delete.retention.ms. */
+static int64_t gs__new_horizon(const gs_clean_plan *plan)
+{
+    int64_t d = plan->delete_retention_ms > 0 ? plan->delete_retention_ms : 0;
+    return plan->now_ms > INT64_MAX - d ? INT64_MAX : plan->now_ms + d;
+}
+
+static int gs__append_txn_entry(gs__out *w, const gs_aborted_txn *e)
+{
+    uint8_t b[GS_TXNINDEX_ENTRY];
+    gs_txnindex_encode(e, b);
+    gs__bytes_add(&w->txnindex, b, sizeof b);
+    return 0;
+}
+
+/* A control batch through the filter (Kafka's checkBatchRetention for a
+ * marker): it stays while its transaction has batches in this pass, gets
+ * a horizon when it has none, goes once the horizon has passed (an empty
+ * header if it is its producer's last batch). */
+static int gs__clean_control(gs_clean_plan *plan, gs__txns *t, gs__out *w, const uint8_t *batch, size_t bytes,
+                             const gp_batch_header *h, gp_arena *a)
+{
+    gs_clean_stats *st = &plan->stats;
+    const uint8_t *recs;
+    size_t len;
+    int rc = gs__batch_records(batch, bytes, h, a, &recs, &len);
+    if (rc < 0)
+        return rc;
+    gp_record_iter it;
+    gp_record rec;
+    gp_txn_marker m = {0};
+    const char *why;
+    gp_record_iter_init(&it, recs, len, h->records_count);
+    bool has_record = h->records_count > 0 && gp_record_next(&it, &rec) == 1;
+    if (has_record && gp_control_record_parse(&rec, &m, &why) != 0)
+        m.type = -1; /* an unknown control type: kept, as Kafka does */
+    gs_aborted_txn entry;
+    bool keep_entry;
+    bool can_discard = gs__txns_on_control(t, h, has_record, &m, &entry, &keep_entry);
+    int64_t horizon = gs__horizon_of(h);
+    if (!has_record) {
+        /* Emptied by an earlier pass: only a producer's last batch stays. */
+        if (gs__is_last_of_producer(plan, h))
+            return gs__out_batch(w, batch, bytes);
+        st->batches_dropped++;
+        return 0;
+    }
+    if (can_discard && horizon >= 0 && horizon <= plan->now_ms) {
+        if (gs__is_last_of_producer(plan, h)) {
+            uint8_t empty[GP_BATCH_HEADER_SIZE];
+            gs__empty_batch(h, empty);
+            st->batches_emptied++;
+            return gs__out_batch(w, empty, sizeof empty);
+        }
+        st->markers_dropped++;
+        st->batches_dropped++;
+        return 0;
+    }
+    if (keep_entry)
+        gs__append_txn_entry(w, &entry);
+    st->records_kept += h->records_count;
+    if (!can_discard || horizon >= 0)
+        return gs__out_batch(w, batch, bytes);
+    /* Eligible and no horizon yet: it gets one (Kafka's
+     * containsMarkerForEmptyTxn). */
+    gp_record *kept = gp_arena_alloc(a, sizeof *kept * (size_t)h->records_count);
+    int32_t n = 0;
+    gp_record_iter_init(&it, recs, len, h->records_count);
+    while (n < h->records_count && gp_record_next(&it, &kept[n]) == 1)
+        n++;
+    if (n != h->records_count)
+        return -EIO;
+    st->horizons_set++;
+    return gs__rebuild(plan, w, h, kept, n, gs__new_horizon(plan), a);
+}
+
 /* One batch through the filter into w. */
-static int gs__clean_batch(gs_clean_plan *plan, const gs__map *m, bool retain_deletes, gs__out *w, const uint8_t *batch,
+static int gs__clean_batch(gs_clean_plan *plan, const gs__map *m, gs__txns *t, gs__out *w, const uint8_t *batch,
                            size_t bytes, const gp_batch_header *h, gp_arena *a)
 {
     gs_clean_stats *st = &plan->stats;
     st->records_read += h->records_count;
-    if (gp_batch_is_control(h) || h->base_offset >= plan->cleaned_to) {
-        st->records_kept += h->records_count;
-        return gs__out_batch(w, batch, bytes);
-    }
-    bool aborted = gs__is_aborted(plan, h);
+    if (gp_batch_is_control(h))
+        return gs__clean_control(plan, t, w, batch, bytes, h, a);
+    bool aborted = gs__txns_on_batch(t, h);
+    int64_t horizon = gs__horizon_of(h);
     const uint8_t *recs;
     size_t len;
     int rc = gs__batch_records(batch, bytes, h, a, &recs, &len);
@@ -448,6 +676,7 @@ static int gs__clean_batch(gs_clean_plan *plan, const gs__map *m, bool retain_de
         return rc;
     gp_record *kept = gp_arena_alloc(a, sizeof *kept * (size_t)(h->records_count > 0 ? h->records_count : 1));
     int32_t nkept = 0, nread = 0;
+    bool tombstone_kept = false;
     gp_record_iter it;
     gp_record rec;
     gp_record_iter_init(&it, recs, len, h->records_count);
@@ -456,27 +685,32 @@ static int gs__clean_batch(gs_clean_plan *plan, const gs__map *m, bool retain_de
         nread++;
         int64_t off = h->base_offset + rec.offset_delta;
         bool keep;
-        if (off >= plan->cleaned_to)
-            keep = true; /* beyond this pass: untouched */
-        else if (aborted || rec.key.len < 0)
+        if (aborted)
+            keep = false;
+        else if (off >= plan->cleaned_to)
+            keep = true; /* beyond this pass's map (Kafka's pastLatestOffset) */
+        else if (rec.key.len < 0)
             keep = false;
         else {
             uint64_t hk[2];
             gs__key_hash(rec.key.p, (size_t)rec.key.len, hk);
-            int64_t latest = gs__map_get(m, hk);
-            keep = off >= latest;
-            if (keep && rec.value.len < 0 && !retain_deletes) {
+            keep = off >= gs__map_get(m, hk);
+            /* KIP-534: a tombstone stays until its batch's horizon. */
+            if (keep && rec.value.len < 0 && horizon >= 0 && plan->now_ms >= horizon) {
                 keep = false;
                 st->tombstones_dropped++;
             }
         }
-        if (keep)
+        if (keep) {
             kept[nkept++] = rec;
+            tombstone_kept |= rec.value.len < 0;
+        }
     }
     if (more < 0 || nread != h->records_count)
         return -EIO;
     st->records_kept += nkept;
-    if (nkept == nread)
+    bool set_horizon = tombstone_kept && horizon < 0;
+    if (nkept == nread && nread > 0 && !set_horizon)
         return gs__out_batch(w, batch, bytes);
     if (nkept == 0) {
         if (!gs__is_last_of_producer(plan, h)) {
@@ -488,66 +722,62 @@ static int gs__clean_batch(gs_clean_plan *plan, const gs__map *m, bool retain_de
         st->batches_emptied++;
         return gs__out_batch(w, empty, sizeof empty);
     }
-    gp_batch_params p = {
-        .base_offset = h->base_offset,
-        .partition_leader_epoch = h->partition_leader_epoch,
-        .base_timestamp = h->base_timestamp,
-        .log_append_time = gp_batch_is_log_append_time(h),
-        .log_append_time_ms = h->max_timestamp,
-        .producer_id = h->producer_id,
-        .producer_epoch = h->producer_epoch,
-        .base_sequence = h->base_sequence,
-        .transactional = gp_batch_is_transactional(h),
-        .codec = gp_batch_codec(h),
-        .level = GP_COMPRESS_LEVEL_DEFAULT,
-        .keep_offset_deltas = true,
-        .last_offset_delta = h->last_offset_delta,
-    };
-    gp_bytes out;
-    if (gp_batch_build(a, &p, kept, nkept, &out) != 0)
-        return -EIO;
-    st->batches_rebuilt++;
-    return gs__out_batch(w, out.p, (size_t)out.len);
+    if (set_horizon) {
+        horizon = gs__new_horizon(plan);
+        st->horizons_set++;
+    }
+    return gs__rebuild(plan, w, h, kept, nkept, horizon, a);
 }
 
-/* Clean segment i into <base>.{log,index,timeindex}.cleaned, fsynced. */
-static int gs__clean_segment(gs_clean_plan *plan, const gs__map *m, size_t i, int64_t horizon)
+static int64_t gs__mtime_ms(const struct stat *st)
 {
-    const gs_log_slice *src = &plan->segs[i];
-    gs_clean_output *o = &plan->out[i];
+    return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+}
+
+/* Clean group o (segments [first, first + count)) into
+ * <base>.{log,index,timeindex[,txnindex]}.cleaned, fsynced. */
+static int gs__clean_group(gs_clean_plan *plan, const gs__map *m, gs__txns *t, gs_clean_output *o)
+{
     char name[64];
     struct stat st;
-    if (fstat(src->fd, &st) < 0)
+    const gs_log_slice *last = &plan->segs[o->first + o->count - 1];
+    if (fstat(last->fd, &st) < 0)
         return -errno;
-    o->modified_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-    bool retain_deletes = o->modified_ms > horizon;
+    o->modified_ms = gs__mtime_ms(&st);
     gs__out w = {.o = o, .interval = plan->index_interval_bytes, .last_ts = INT64_MIN};
     w.flush_at = plan->io_buffer < 65536 ? 65536 : plan->io_buffer;
     gs__name(name, sizeof name, o->base_offset, "log", ".cleaned");
     w.fd = openat(plan->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w.fd < 0)
         return -errno;
-    gs__reader r;
-    gs__reader_init(&r, src, plan->io_buffer);
     gp_arena a;
     gp_arena_init(&a, NULL, 0);
-    const uint8_t *batch;
-    size_t bytes;
-    gp_batch_header h;
-    int rc;
-    while ((rc = gs__reader_next(&r, &batch, &bytes, &h)) > 0) {
-        rc = gs__clean_batch(plan, m, retain_deletes, &w, batch, bytes, &h, &a);
-        gp_arena_reset(&a, NULL, 0);
-        if (rc < 0)
-            break;
+    bool had_txnindex = false;
+    int rc = 0;
+    for (size_t i = o->first; rc == 0 && i < o->first + o->count; i++) {
+        const gs_log_slice *src = &plan->segs[i];
+        gs__name(name, sizeof name, src->seg->base_offset, "txnindex", "");
+        had_txnindex |= faccessat(plan->dirfd, name, F_OK, 0) == 0;
+        gs__reader r;
+        gs__reader_init(&r, src, plan->io_buffer);
+        const uint8_t *batch;
+        size_t bytes;
+        gp_batch_header h;
+        while ((rc = gs__reader_next(&r, &batch, &bytes, &h)) > 0) {
+            rc = gs__clean_batch(plan, m, t, &w, batch, bytes, &h, &a);
+            gp_arena_reset(&a, NULL, 0);
+            if (rc < 0)
+                break;
+        }
+        plan->stats.bytes_read += r.pos;
+        free(r.buf);
     }
-    plan->stats.bytes_read += r.pos;
-    free(r.buf);
+    gp_arena_reset(&a, NULL, 0);
     if (rc == 0 && w.buf.len > 0)
         rc = gs__write_all(w.fd, w.buf.p, w.buf.len);
     if (rc == 0) {
-        /* The copy keeps its source's time: retention and the delete
-         * horizon read it, as Kafka's cleaner keeps lastModified. */
+        /* The copy keeps its last source's time: retention reads it, as
+         * Kafka's cleaner sets lastModified. */
         struct timespec ts[2] = {st.st_atim, st.st_mtim};
         if (futimens(w.fd, ts) < 0 || fdatasync(w.fd) < 0)
             rc = -errno;
@@ -564,10 +794,16 @@ static int gs__clean_segment(gs_clean_plan *plan, const gs__map *m, size_t i, in
         gs__name(name, sizeof name, o->base_offset, "timeindex", ".cleaned");
         rc = gs__write_file(plan->dirfd, name, &w.timeindex);
     }
+    if (rc == 0 && (w.txnindex.len > 0 || had_txnindex)) {
+        /* Written empty too when a source had one: its stale entries go. */
+        gs__name(name, sizeof name, o->base_offset, "txnindex", ".cleaned");
+        rc = gs__write_file(plan->dirfd, name, &w.txnindex);
+    }
     plan->stats.bytes_written += w.written;
     free(w.buf.p);
     free(w.index.p);
     free(w.timeindex.p);
+    free(w.txnindex.p);
     return rc;
 }
 
@@ -587,43 +823,88 @@ static int gs__commit(int dirfd, int64_t base)
     for (int k = GS__NEXTS - 1; k >= 0; k--) {
         gs__name(from, sizeof from, base, gs__seg_exts[k], ".cleaned");
         gs__name(to, sizeof to, base, gs__seg_exts[k], ".swap");
-        if (renameat(dirfd, from, dirfd, to) < 0)
+        if (renameat(dirfd, from, dirfd, to) < 0 && !(errno == ENOENT && k > 0))
             return -errno;
     }
     return 0;
+}
+
+/* Kafka's groupSegmentsBySize over the segments below cleaned_to: each
+ * group's .log sizes add up to at most segment.bytes, its .index and
+ * .timeindex sizes each to at most segment.index.bytes, and its offsets
+ * stay within 2^31 - 1 of the group's base (Kafka estimates a segment's
+ * last offset from the next one's base; a closed segment's next offset is
+ * known here), unless the segment added is empty. Without segment_bytes every segment is a group. */
+void gs_clean_group(gs_clean_plan *plan)
+{
+    free(plan->out);
+    plan->out = gu_calloc(plan->nsegs ? plan->nsegs : 1, sizeof *plan->out);
+    size_t n = 0;
+    while (n < plan->nsegs && plan->segs[n].seg->base_offset < plan->cleaned_to)
+        n++;
+    plan->nout = 0;
+    for (size_t i = 0; i < n;) {
+        gs_clean_output *o = &plan->out[plan->nout++];
+        o->first = i;
+        o->count = 1;
+        o->base_offset = o->next_offset = plan->segs[i].seg->base_offset;
+        o->max_timestamp = o->max_timestamp_offset = -1;
+        int64_t log_bytes = plan->segs[i].len;
+        int64_t ix = (int64_t)plan->segs[i].seg->index.entries * 8;
+        int64_t tix = (int64_t)plan->segs[i].seg->timeindex.entries * 12;
+        for (i++; plan->segment_bytes > 0 && i < n; i++) {
+            const gs_log_slice *s = &plan->segs[i];
+            int64_t sx = (int64_t)s->seg->index.entries * 8, stx = (int64_t)s->seg->timeindex.entries * 12;
+            int64_t last = s->seg->next_offset - 1; /* closed: it does not move */
+            if (log_bytes + s->len > plan->segment_bytes || ix + sx > plan->max_index_bytes ||
+                tix + stx > plan->max_index_bytes || (s->len > 0 && last - o->base_offset > INT32_MAX))
+                break;
+            log_bytes += s->len;
+            ix += sx;
+            tix += stx;
+            o->count++;
+        }
+    }
+    plan->stats.segments_in = (int64_t)n;
+    plan->stats.segments_out = (int64_t)plan->nout;
 }
 
 void gs_clean_run(gs_clean_plan *plan)
 {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    plan->out = gu_calloc(plan->nsegs ? plan->nsegs : 1, sizeof *plan->out);
-    for (size_t i = 0; i < plan->nsegs; i++) {
-        plan->out[i].base_offset = plan->segs[i].seg->base_offset;
-        plan->out[i].next_offset = plan->out[i].base_offset;
-        plan->out[i].max_timestamp = plan->out[i].max_timestamp_offset = -1;
+    if (plan->now_ms == 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        plan->now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     }
+    plan->nout = 0;
     gs__map m;
     gs__map_init(&m, plan->map_bytes, plan->load_factor, plan->end - plan->first_dirty);
     int rc = gs__build_map(plan, &m);
     if (rc < 0)
         snprintf(plan->err, sizeof plan->err, "reading the dirty section: %s", strerror(-rc));
-    int64_t horizon = gs__delete_horizon(plan);
+    else
+        gs_clean_group(plan);
+    gs__txns t = {.aborted = plan->aborted, .naborted = plan->naborted};
+    if (plan->naborted > 1)
+        qsort(plan->aborted, plan->naborted, sizeof *plan->aborted, gs__cmp_aborted);
     size_t done = 0;
-    for (size_t i = 0; rc == 0 && i < plan->nsegs && plan->segs[i].seg->base_offset < plan->cleaned_to; i++) {
-        if ((rc = gs__clean_segment(plan, &m, i, horizon)) < 0) {
-            snprintf(plan->err, sizeof plan->err, "cleaning segment %020" PRId64 ": %s", plan->out[i].base_offset,
+    for (size_t g = 0; rc == 0 && g < plan->nout; g++) {
+        if ((rc = gs__clean_group(plan, &m, &t, &plan->out[g])) < 0) {
+            snprintf(plan->err, sizeof plan->err, "cleaning segment %020" PRId64 ": %s", plan->out[g].base_offset,
                      strerror(-rc));
             break;
         }
-        done = i + 1;
+        done = g + 1;
     }
-    for (size_t i = 0; rc == 0 && i < done; i++) {
-        if ((rc = gs__commit(plan->dirfd, plan->out[i].base_offset)) < 0)
+    gs__txns_free(&t);
+    for (size_t g = 0; rc == 0 && g < done; g++) {
+        if ((rc = gs__commit(plan->dirfd, plan->out[g].base_offset)) < 0)
             snprintf(plan->err, sizeof plan->err, "renaming segment %020" PRId64 " to .swap: %s",
-                     plan->out[i].base_offset, strerror(-rc));
+                     plan->out[g].base_offset, strerror(-rc));
         else
-            plan->out[i].written = true;
+            plan->out[g].written = true;
     }
     if (rc == 0 && done > 0 && fsync(plan->dirfd) < 0) {
         rc = -errno;
@@ -631,10 +912,10 @@ void gs_clean_run(gs_clean_plan *plan)
     }
     if (rc < 0) {
         /* Nothing is swapped: remove what was made. */
-        for (size_t i = 0; i < plan->nsegs; i++) {
-            gs__unlink_suffixed(plan->dirfd, plan->out[i].base_offset, ".cleaned");
-            gs__unlink_suffixed(plan->dirfd, plan->out[i].base_offset, ".swap");
-            plan->out[i].written = false;
+        for (size_t g = 0; g < plan->nout; g++) {
+            gs__unlink_suffixed(plan->dirfd, plan->out[g].base_offset, ".cleaned");
+            gs__unlink_suffixed(plan->dirfd, plan->out[g].base_offset, ".swap");
+            plan->out[g].written = false;
         }
     }
     free(m.slots);
@@ -645,11 +926,11 @@ void gs_clean_run(gs_clean_plan *plan)
 
 void gs_clean_plan_free(gs_clean_plan *plan)
 {
-    for (size_t i = 0; i < plan->nsegs; i++) {
-        if (plan->out && plan->out[i].written)
-            gs__unlink_suffixed(plan->dirfd, plan->out[i].base_offset, ".swap");
+    for (size_t g = 0; plan->out && g < plan->nout; g++)
+        if (plan->out[g].written)
+            gs__unlink_suffixed(plan->dirfd, plan->out[g].base_offset, ".swap");
+    for (size_t i = 0; i < plan->nsegs; i++)
         gs_log_slice_release(&plan->segs[i]);
-    }
     if (plan->dirfd >= 0)
         close(plan->dirfd);
     free(plan->segs);

@@ -14,28 +14,51 @@
  *     Kafka's SkimpyOffsetMap with its MD5); records of aborted
  *     transactions and control batches do not count. When the map is full
  *     the pass stops at the batch that did not fit (cleaned_to);
- *  2. every segment of the plan is copied to <base>.log.cleaned keeping a
- *     record only if no later offset of its key is in the map, it has a
- *     key, it is not of an aborted transaction, and, for a tombstone (null
- *     value), its segment was modified after the delete horizon (the
- *     last clean segment's modification time minus delete.retention.ms).
- *     A batch whose records all stay is copied as it is; one that lost
- *     some is rebuilt with the same base offset, last offset delta,
- *     producer fields, timestamps and codec (records keep their offsets:
- *     the gaps stay); one that lost all is dropped, unless it is the last
- *     batch of a producer the producer state knows, which stays as an
- *     empty batch (its header) so that the producer's sequence survives.
- *     Control batches (transaction markers) are kept;
- *  3. <base>.index.cleaned and <base>.timeindex.cleaned are written from
- *     the cleaned log, every file is fsynced, then renamed to .swap (the
- *     indexes first, the .log last: the .log.swap is the commit point) and
- *     the directory is fsynced.
+ *  2. the segments below cleaned_to are grouped (groupSegmentsBySize):
+ *     consecutive segments whose .log sizes add up to at most
+ *     segment.bytes, whose .index and .timeindex sizes each add up to at
+ *     most segment.index.bytes, and whose offsets span at most
+ *     2^31 - 1 from the group's base, so that small cleaned segments
+ *     become one. Each group is copied to <first base>.log.cleaned;
+ *  3. every batch goes through Kafka's filter, in offset order, with the
+ *     transactions followed across the whole pass (CleanedTransactionMetadata):
+ *     - a data batch of an aborted transaction loses its records;
+ *     - a record stays only if no later offset of its key is in the map,
+ *       it has a key, and, for a tombstone (null value), its batch has no
+ *       delete horizon yet or the horizon is still ahead (KIP-534);
+ *     - a control batch (transaction marker) can go once no batch of its
+ *       transaction was met in this pass (a COMMIT: none since the
+ *       producer's previous marker; an ABORT: none of the aborted
+ *       range): it is then given a delete horizon, and it goes in a
+ *       later pass once the horizon has passed. An ABORT marker that
+ *       stays because its records were met keeps its txnindex entry;
+ *       the others lose theirs;
+ *     - a batch that keeps a tombstone or an eligible marker and has no
+ *       horizon is rewritten with the delete-horizon attribute (bit 6)
+ *       and baseTimestamp = now + delete.retention.ms; its records'
+ *       timestamp deltas are taken from the new base, so that every
+ *       record's timestamp (base + delta) is unchanged;
+ *     A batch whose records all stay and needs no horizon is copied as
+ *     it is; one that lost some is rebuilt with the same base offset,
+ *     last offset delta, producer fields, timestamps and codec (records
+ *     keep their offsets: the gaps stay); one that lost all is dropped,
+ *     unless it is the last batch of a producer the producer state knows,
+ *     which stays as an empty batch (its header) so that the producer's
+ *     sequence survives. Records at or past cleaned_to (the rest of the
+     last segment cleaned, beyond the map) all stay unless aborted, as
+     Kafka's pastLatestOffset; markers there follow the same rules;
+ *  4. <base>.index.cleaned, <base>.timeindex.cleaned and (when there are
+ *     entries, or a source had a .txnindex) <base>.txnindex.cleaned are
+ *     written from the cleaned log, every file is fsynced, then renamed
+ *     to .swap (the .log last: the .log.swap is the commit point) and the
+ *     directory is fsynced.
  *
- * The swap (loop): the old segment's .log, .index and .timeindex are
- * renamed to .deleted, the .swap files to their names, and the .deleted
- * files unlinked (open slices keep reading the old inode). The segment's
- * .txnindex is kept: markers are never removed, so its entries stay true.
- * gs_log_open finishes what a crash interrupted (gs_log.c).
+ * The swap (loop): the group's old segments' files are renamed to
+ * .deleted, the .swap files to their names, the group's segments replaced
+ * by the one cleaned segment, and the .deleted files unlinked (open slices
+ * keep reading the old inodes). gs_log_open finishes what a crash
+ * interrupted (gs_log.c): a committed .log.swap takes its name and the
+ * old segments its offsets cover are removed.
  */
 #ifndef GS_CLEANER_H
 #define GS_CLEANER_H
@@ -53,14 +76,15 @@ typedef struct gs_clean_producer {
     int64_t last_offset;
 } gs_clean_producer;
 
-/* What became of one segment. */
+/* What became of one group of segments (one cleaned segment). */
 typedef struct gs_clean_output {
-    int64_t base_offset;
+    size_t first, count;  /* the plan's segments it replaces: segs[first, first + count) */
+    int64_t base_offset;  /* segs[first]'s */
     int64_t size;          /* bytes of the cleaned .log */
     int64_t next_offset;   /* after its last batch (base when empty) */
     int64_t max_timestamp; /* -1 when empty */
     int64_t max_timestamp_offset;
-    int64_t modified_ms; /* the source's modification time, kept */
+    int64_t modified_ms; /* the last source's modification time, kept */
     bool written;        /* the .swap files exist */
 } gs_clean_output;
 
@@ -69,6 +93,9 @@ typedef struct gs_clean_stats {
     int64_t records_read, records_kept;
     int64_t batches_rebuilt, batches_dropped, batches_emptied;
     int64_t tombstones_dropped;
+    int64_t markers_dropped; /* control batches removed (their horizon passed) */
+    int64_t horizons_set;    /* batches given a delete horizon */
+    int64_t segments_in, segments_out;
     int64_t map_keys;
     int64_t elapsed_us;
 } gs_clean_stats;
@@ -85,6 +112,9 @@ typedef struct gs_clean_plan {
     double load_factor; /* log.cleaner.io.buffer.load.factor */
     size_t io_buffer;   /* log.cleaner.io.buffer.size */
     int32_t index_interval_bytes;
+    int64_t now_ms;        /* wall clock of the pass (0: read it when the run starts) */
+    int64_t segment_bytes; /* group bound: segment.bytes (0: no grouping, one segment a group) */
+    int64_t max_index_bytes; /* group bound: segment.index.bytes */
     gs_clean_producer *producers; /* sorted by producer id; owned by the plan */
     size_t nproducers;
     gs_aborted_txn *aborted; /* aborted transactions overlapping the plan; owned */
@@ -93,7 +123,8 @@ typedef struct gs_clean_plan {
     int rc;               /* 0 or a negative errno */
     char err[160];        /* what failed */
     int64_t cleaned_to;   /* the next cleaning's first dirty offset */
-    gs_clean_output *out; /* one per segment, nsegs */
+    gs_clean_output *out; /* one per group, nout of them, in offset order */
+    size_t nout;
     gs_clean_stats stats;
 } gs_clean_plan;
 
@@ -103,6 +134,11 @@ typedef struct gs_clean_plan {
  * (gs_log_retain) waits until gs_log_clean_swap. 0 or a negative errno
  * (nothing to clean: -ENOENT). */
 int gs_log_clean_prepare(gs_log *log, int64_t first_dirty, int64_t end, gs_clean_plan *plan);
+
+/* Group the plan's segments below plan->cleaned_to (step 2 above) into
+ * plan->out / plan->nout (allocated here). Part of gs_clean_run; public
+ * for its tests. */
+void gs_clean_group(gs_clean_plan *plan);
 
 /* Any thread: clean (see above). Sets plan->rc; on failure the .cleaned
  * files are removed. */

@@ -494,8 +494,8 @@ static void gs__segment_remove_files(gs_log *log, gs_segment *seg)
 
 /* A segment's files, in the order a swap renames them: the .log last, the
  * commit point. */
-static const char *const gs__seg_exts[] = {"index", "timeindex", "log"};
-#define GS__NSEG_EXTS 3
+static const char *const gs__seg_exts[] = {"index", "timeindex", "txnindex", "log"};
+#define GS__NSEG_EXTS 4
 
 static bool gs__has_suffix(const char *s, const char *suffix)
 {
@@ -675,6 +675,17 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
             goto fail;
         }
         rec->indexes_rebuilt++;
+        /* A completed swap of a group (gs_cleaner.h): the old segments
+         * whose offsets it covers go. */
+        for (size_t k = 0; !trusted && k < nswapped; k++)
+            while (swapped[k] == seg->base_offset && i + 2 < log->nsegs &&
+                   log->segs[i + 1]->base_offset < seg->next_offset) {
+                gs_segment *old = log->segs[i + 1];
+                memmove(&log->segs[i + 1], &log->segs[i + 2], (log->nsegs - i - 2) * sizeof *log->segs);
+                log->nsegs--;
+                gs__segment_remove_files(log, old);
+                gs__segment_unref(old);
+            }
         if (cut) {
             /* Everything after a cut is gone: later segments cannot follow a hole. */
             rec->truncated_bytes += cutb;
@@ -1449,20 +1460,27 @@ int gs_log_clean_swap(gs_log *log, gs_clean_plan *plan)
 {
     int swapped = 0, rc = 0;
     log->cleaning = false;
-    for (size_t i = 0; plan->rc == 0 && plan->out && i < plan->nsegs; i++) {
-        gs_clean_output *o = &plan->out[i];
+    for (size_t g = 0; plan->rc == 0 && plan->out && g < plan->nout; g++) {
+        gs_clean_output *o = &plan->out[g];
         if (!o->written)
             continue;
-        size_t idx = gs__find_segment(log, o->base_offset);
-        gs_segment *old = log->segs[idx];
-        if (old != plan->segs[i].seg || idx + 1 == log->nsegs)
+        /* The group's segments, all still in the log, in a row, not the active one. */
+        size_t idx = gs__find_segment(log, o->base_offset), k = 0;
+        while (k < o->count && idx + k + 1 < log->nsegs && log->segs[idx + k] == plan->segs[o->first + k].seg)
+            k++;
+        if (k < o->count)
             continue; /* gone meanwhile: gs_clean_plan_free removes the .swap */
         /* Kafka's replaceSegments: the old files to .deleted, the .swap
          * files into place; a crash anywhere in between leaves the
-         * .log.swap, which gs_log_open completes. */
-        int r = gs__rename_segment(log, o->base_offset, "", ".deleted");
+         * .log.swap, which gs_log_open completes (removing the old
+         * segments its offsets cover). */
+        int r = 0;
+        for (k = 0; k < o->count; k++)
+            if ((r = gs__rename_segment(log, log->segs[idx + k]->base_offset, "", ".deleted")) < 0)
+                break;
         if (r < 0) {
-            (void)gs__rename_segment(log, o->base_offset, ".deleted", "");
+            for (size_t u = 0; u <= k && u < o->count; u++) /* the failed one's first files too */
+                (void)gs__rename_segment(log, log->segs[idx + u]->base_offset, ".deleted", "");
             rc = rc ? rc : r;
             continue;
         }
@@ -1475,38 +1493,41 @@ int gs_log_clean_swap(gs_log *log, gs_clean_plan *plan)
         gs_segment *seg = gu_calloc(1, sizeof *seg);
         seg->base_offset = o->base_offset;
         seg->refs = 1;
-        seg->index.fd = seg->timeindex.fd = -1;
+        seg->index.fd = seg->timeindex.fd = seg->txnindex.fd = -1;
         seg->dir = gu_strdup(log->dir);
         gs__path(log, seg->base_offset, "log", path, sizeof path);
         seg->fd = open(path, O_RDWR | O_CLOEXEC);
         if (seg->fd < 0 || (r = gs__segment_open_indexes(log, seg, false)) < 0) {
-            /* Keep reading the old inode: the files on disk are the
-             * cleaned ones, which hold a subset of its records. */
+            /* Keep reading the old inodes: the files on disk are the
+             * cleaned ones, which hold a subset of their records. */
             rc = rc ? rc : (seg->fd < 0 ? -errno : r);
-            seg->txnindex.fd = -1;
             gs__segment_unref(seg);
             continue;
         }
+        gs__path(log, seg->base_offset, "txnindex", path, sizeof path);
+        (void)gs_txnindex_open(&seg->txnindex, path); /* usable (empty) on failure */
         seg->size = o->size;
         seg->next_offset = o->next_offset;
         seg->max_timestamp = o->max_timestamp;
         seg->max_timestamp_offset = o->max_timestamp_offset;
         seg->created_ms = o->modified_ms;
-        seg->txnindex = old->txnindex; /* markers stay: so do its entries */
-        memset(&old->txnindex, 0, sizeof old->txnindex);
-        old->txnindex.fd = -1;
+        for (k = 0; k < o->count; k++) {
+            gs_segment *old = log->segs[idx + k];
+            for (int e = 0; e < GS__NSEG_EXTS; e++) {
+                snprintf(path, sizeof path, "%s/%020" PRId64 ".%s.deleted", log->dir, old->base_offset,
+                         gs__seg_exts[e]);
+                unlink(path);
+            }
+            old->deleted = true;
+            if (old->pins == 0)
+                gs__segment_drop_files(old);
+            gs__segment_unref(old);
+        }
         log->segs[idx] = seg;
+        memmove(&log->segs[idx + 1], &log->segs[idx + o->count], (log->nsegs - idx - o->count) * sizeof *log->segs);
+        log->nsegs -= o->count - 1;
         gs__lru_push(seg);
         gs__evict(seg);
-        static const char *const exts[] = {"log", "index", "timeindex"};
-        for (int k = 0; k < 3; k++) {
-            snprintf(path, sizeof path, "%s/%020" PRId64 ".%s.deleted", log->dir, o->base_offset, exts[k]);
-            unlink(path);
-        }
-        old->deleted = true;
-        if (old->pins == 0)
-            gs__segment_drop_files(old);
-        gs__segment_unref(old);
         swapped++;
     }
     return swapped > 0 || rc == 0 ? swapped : rc;

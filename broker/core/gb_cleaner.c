@@ -143,11 +143,13 @@ static void gb__clean_done(void *arg)
                                strerror(-n));
             } else {
                 const gs_clean_stats *s = &plan->stats;
-                gb_logger_info("partition %s-%d: cleaned offsets [%" PRId64 ", %" PRId64 ") in %d segment(s): %" PRId64
-                               " of %" PRId64 " records kept, %" PRId64 " -> %" PRId64 " bytes, %" PRId64
-                               " keys, %" PRId64 " tombstones removed, %.1f ms",
-                               t->name, p->index, plan->first_dirty, plan->cleaned_to, n, s->records_kept,
-                               s->records_read, s->bytes_read, s->bytes_written, s->map_keys, s->tombstones_dropped,
+                gb_logger_info("partition %s-%d: cleaned offsets [%" PRId64 ", %" PRId64 "): %" PRId64
+                               " segment(s) into %d, %" PRId64 " of %" PRId64 " records kept, %" PRId64 " -> %" PRId64
+                               " bytes, %" PRId64 " keys, %" PRId64 " tombstones and %" PRId64
+                               " transaction markers removed, %" PRId64 " delete horizons set, %.1f ms",
+                               t->name, p->index, plan->first_dirty, plan->cleaned_to, s->segments_in, n,
+                               s->records_kept, s->records_read, s->bytes_read, s->bytes_written, s->map_keys,
+                               s->tombstones_dropped, s->markers_dropped, s->horizons_set,
                                (double)s->elapsed_us / 1000.0);
                 progress = plan->cleaned_to > p->cleaner.first_dirty;
                 if (plan->cleaned_to > p->cleaner.first_dirty)
@@ -187,6 +189,9 @@ static void gb__clean_start(gb_cleaner *c, gb_partition *p, const gs_log_dirt *d
         return;
     }
     plan->delete_retention_ms = t->cfg.delete_retention_ms;
+    plan->now_ms = gu_wall_ms();
+    plan->segment_bytes = t->cfg.segment_bytes; /* groups of small segments become one */
+    plan->max_index_bytes = t->cfg.segment_index_bytes;
     plan->map_bytes = b->cfg->log_cleaner_dedupe_buffer_size;
     plan->load_factor = b->cfg->log_cleaner_io_buffer_load_factor;
     plan->io_buffer = (size_t)b->cfg->log_cleaner_io_buffer_size;
@@ -201,11 +206,13 @@ static void gb__clean_start(gb_cleaner *c, gb_partition *p, const gs_log_dirt *d
     qsort(plan->producers, n, sizeof *plan->producers, gb__cmp_producer);
     free(ids);
     free(lasts);
-    /* The aborted transactions whose records go. */
+    /* The aborted transactions: those below the end lose their records
+     * and, once emptied, their markers; every entry of the segments
+     * cleaned is needed to rewrite their txnindex. */
     int64_t start = gs_log_start_offset(p->log);
-    size_t na = gs_log_aborted_txns(p->log, start, d->end, NULL, 0);
+    size_t na = gs_log_aborted_txns(p->log, start, INT64_MAX, NULL, 0);
     plan->aborted = gu_malloc((na ? na : 1) * sizeof *plan->aborted);
-    plan->naborted = gs_log_aborted_txns(p->log, start, d->end, plan->aborted, na);
+    plan->naborted = gs_log_aborted_txns(p->log, start, INT64_MAX, plan->aborted, na);
     if (plan->naborted > na)
         plan->naborted = na;
     p->cleaner.cleaning = true;
