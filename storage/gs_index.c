@@ -9,6 +9,10 @@
 
 #include "common/gu_common.h"
 
+/* Blocks are reserved this many bytes at a time (16 KiB: 2048 offset
+ * entries, 8 MiB of log at the default index.interval.bytes). */
+#define GS_INDEX_ALLOC_CHUNK ((size_t)16384)
+
 /* Key and value of entry i: (offset, position) or (timestamp, offset). */
 static void gs__entry(const gs_index *ix, size_t i, int64_t *key, int64_t *value)
 {
@@ -56,6 +60,7 @@ int gs_index_open(gs_index *ix, const char *path, enum gs_index_kind kind, int64
     }
     ix->fd = fd;
     ix->writable = writable;
+    ix->alloc_len = 0; /* not known: the first append reserves its blocks */
     ix->ragged = ragged && !writable; /* a writable one is being rebuilt or extended */
     ix->map_len = cap;
     if (cap > 0) {
@@ -75,6 +80,61 @@ int gs_index_open(gs_index *ix, const char *path, enum gs_index_kind kind, int64
     }
     ix->entries = entries;
     return 0;
+}
+
+/* Give the file real blocks for bytes [0, upto) (rounded up to a chunk,
+ * at most the mapped length), so that a store through the shared mapping
+ * never finds a hole on a full disk: that is a SIGBUS. fallocate keeps what
+ * the file holds and costs nothing where blocks exist already. A filesystem
+ * without fallocate gets the same bytes written back through pwrite, which
+ * allocates as any write does (never zeros: the range may hold entries).
+ * Returns 0 or a negative errno (-ENOSPC, -EDQUOT, -EIO). */
+static int gs__alloc(gs_index *ix, size_t upto)
+{
+    if (upto <= ix->alloc_len)
+        return 0;
+    size_t end = (upto + GS_INDEX_ALLOC_CHUNK - 1) / GS_INDEX_ALLOC_CHUNK * GS_INDEX_ALLOC_CHUNK;
+    if (end > ix->map_len)
+        end = ix->map_len;
+    if (upto > end)
+        return -EFBIG;
+    size_t from = ix->alloc_len;
+    int rc;
+#ifdef __linux__
+    do
+        rc = fallocate(ix->fd, 0, (off_t)from, (off_t)(end - from));
+    while (rc < 0 && errno == EINTR);
+#else
+    if ((rc = posix_fallocate(ix->fd, (off_t)from, (off_t)(end - from))) != 0) {
+        errno = rc;
+        rc = -1;
+    }
+#endif
+    if (rc < 0 && errno != EOPNOTSUPP && errno != ENOSYS)
+        return -errno;
+    if (rc < 0) {
+        uint8_t buf[4096];
+        for (size_t pos = from; pos < end;) {
+            size_t n = end - pos < sizeof buf ? end - pos : sizeof buf;
+            memcpy(buf, ix->map + pos, n); /* a hole reads as zeros */
+            ssize_t w = pwrite(ix->fd, buf, n, (off_t)pos);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return w < 0 ? -errno : -EIO;
+            pos += (size_t)w;
+        }
+    }
+    ix->alloc_len = end;
+    return 0;
+}
+
+int gs_index_reserve(gs_index *ix, size_t more)
+{
+    if (!ix->writable)
+        return 0;
+    size_t upto = (ix->entries + more) * (size_t)ix->kind;
+    return gs__alloc(ix, upto < ix->map_len ? upto : ix->map_len);
 }
 
 void gs_index_close(gs_index *ix)
@@ -131,7 +191,10 @@ int gs_offset_index_append(gs_index *ix, int64_t offset, uint32_t position)
     if (gs_index_last(ix, &k, &v) && (offset <= k || position <= (uint32_t)v))
         return -EINVAL;
     if (!ix->writable || gs_index_full(ix))
-        return -ENOSPC;
+        return -EFBIG;
+    int rc = gs__alloc(ix, (ix->entries + 1) * GS_INDEX_OFFSET);
+    if (rc < 0)
+        return rc;
     uint8_t *p = ix->map + ix->entries * GS_INDEX_OFFSET;
     gu_put_be32(p, (uint32_t)rel);
     gu_put_be32(p + 4, position);
@@ -148,7 +211,11 @@ int gs_time_index_append(gs_index *ix, int64_t timestamp, int64_t offset)
     if (gs_index_last(ix, &k, &v) && (timestamp <= k || offset < v))
         return -EINVAL;
     if (!ix->writable || gs_index_full(ix))
-        return -ENOSPC;
+        return -EFBIG;
+    /* The entry and the slot kept for the closing one (not full: it fits). */
+    int rc = gs__alloc(ix, (ix->entries + 2) * GS_INDEX_TIME);
+    if (rc < 0)
+        return rc;
     uint8_t *p = ix->map + ix->entries * GS_INDEX_TIME;
     gu_put_be64(p, (uint64_t)timestamp);
     gu_put_be32(p + 8, (uint32_t)rel);
@@ -165,7 +232,10 @@ int gs_time_index_close(gs_index *ix, int64_t max_timestamp, int64_t offset)
     if (rel < 0 || rel > INT32_MAX || (gs_index_last(ix, &k, &v) && offset < v))
         return -EINVAL;
     if (!ix->writable || (ix->entries + 1) * GS_INDEX_TIME > ix->map_len)
-        return -ENOSPC;
+        return -EFBIG;
+    int rc = gs__alloc(ix, (ix->entries + 1) * GS_INDEX_TIME);
+    if (rc < 0)
+        return rc;
     uint8_t *p = ix->map + ix->entries * GS_INDEX_TIME;
     gu_put_be64(p, (uint64_t)max_timestamp);
     gu_put_be32(p + 8, (uint32_t)rel);
@@ -244,6 +314,8 @@ int gs_index_trim(gs_index *ix)
     if (ftruncate(ix->fd, (off_t)len) < 0)
         return -errno;
     ix->map_len = len;
+    if (ix->alloc_len > len)
+        ix->alloc_len = len;
     ix->writable = false;
     if (len > 0) {
         void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, ix->fd, 0);
