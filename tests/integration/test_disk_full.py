@@ -143,17 +143,21 @@ class DiskFullTest(unittest.TestCase):
 
     def fill(self, topic, sizes=(512 << 10, 64 << 10, 4 << 10, 256)):
         """Produce to topic until even small batches fail: the disk is full.
-        Every refusal must be KAFKA_STORAGE_ERROR."""
-        refused = 0
+        Every refusal must be KAFKA_STORAGE_ERROR. Returns the offset after
+        the last acknowledged record."""
+        refused, end = 0, 0
         for size in sizes:
             for i in range(100000):
                 r = self.produce(topic, [b"f" * size])
-                if r["error_code"] != NONE:
+                if r["error_code"] == NONE:
+                    end = r["base_offset"] + 1
+                else:
                     self.assertEqual(r["error_code"], KAFKA_STORAGE_ERROR, r)
                     refused += 1
                     break
         self.assertEqual(refused, len(sizes))
         self.assert_alive("while the disk filled")
+        return end
 
     def read_all(self, topic, end):
         """[(offset, value)] of topic partition 0 from 0 to end."""
@@ -209,7 +213,7 @@ class DiskFullTest(unittest.TestCase):
             r = self.produce(A, [v])
             self.assertEqual(r["error_code"], NONE, r)
             acked[r["base_offset"]] = v
-        self.fill(B)
+        b_end = self.fill(B)
 
         # A's next batches: some may still fit in the pages A already has;
         # the rest are refused with KAFKA_STORAGE_ERROR, none kills the broker.
@@ -238,6 +242,12 @@ class DiskFullTest(unittest.TestCase):
         self.start()
         self.assert_alive("after a restart on the full disk")
         self.assert_acked_readable(A, acked)
+        # The refused 512 KiB batches were written in part before ENOSPC:
+        # each was cut off again, so recovery's check of B finds nothing to
+        # cut and B ends after its last acknowledged record.
+        self.assertNotIn("recovery cut", self.broker.log())
+        r = self.client.fetch(B, 0, b_end)
+        self.assertEqual((r["error_code"], r["high_watermark"]), (NONE, b_end), r)
         r = self.produce(A, [b"still-full"])
         if r["error_code"] == NONE:
             acked[r["base_offset"]] = b"still-full"
