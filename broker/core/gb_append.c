@@ -3,6 +3,7 @@
  */
 #include "broker/core/gb_append.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -33,14 +34,16 @@ static void gb__append_failed(gb_partition *p, int rc, int64_t now)
         ap->fails_unlogged++;
         return;
     }
+    const char *why = rc == -ENOSPC || rc == -EDQUOT ? "reads go on, appends work again once space is freed" : NULL;
     if (ap->fails_unlogged > 0)
-        gb_logger_error("partition %s-%d: append failed: %s (%" PRId64 " more failed append(s) since the last "
-                        "message, %" PRId64 " s ago; the partition stays readable, appends are retried)",
+        gb_logger_error("partition %s-%d: append failed: %s (%" PRId64 " more failed since the last message, %" PRId64
+                        " s ago%s%s)",
                         p->topic->name, p->index, strerror(-rc), ap->fails_unlogged,
-                        (now - ap->fail_logged_ms) / 1000);
+                        (now - ap->fail_logged_ms) / 1000, why ? "; " : "", why ? why : "");
+    else if (why)
+        gb_logger_error("partition %s-%d: append failed: %s (%s)", p->topic->name, p->index, strerror(-rc), why);
     else
-        gb_logger_error("partition %s-%d: append failed: %s (the partition stays readable, appends are retried)",
-                        p->topic->name, p->index, strerror(-rc));
+        gb_logger_error("partition %s-%d: append failed: %s", p->topic->name, p->index, strerror(-rc));
     ap->fail_logged_ms = now;
     ap->fail_errno = rc;
     ap->fails_unlogged = 0;
