@@ -5,6 +5,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/vfs.h>
+#endif
 #include <unistd.h>
 
 #include "common/gu_common.h"
@@ -24,6 +27,29 @@ static void gs__entry(const gs_index *ix, size_t i, int64_t *key, int64_t *value
         *key = (int64_t)gu_be64(p);
         *value = ix->base_offset + (int32_t)gu_be32(p + 8);
     }
+}
+
+/* A filesystem that writes every overwrite to a new block (copy on write):
+ * there a block reserved by fallocate does not make a later store through
+ * the map safe from ENOSPC, which the store would take as a SIGBUS. */
+static bool gs__copy_on_write(int fd)
+{
+#ifdef __linux__
+    struct statfs sf;
+    if (fstatfs(fd, &sf) < 0)
+        return true;
+    switch ((unsigned long)sf.f_type) {
+    case 0x9123683eUL: /* btrfs */
+    case 0x2fc12fc1UL: /* zfs */
+    case 0xca451a4eUL: /* bcachefs */
+        return true;
+    default:
+        return false;
+    }
+#else
+    (void)fd;
+    return true;
+#endif
 }
 
 int gs_index_open(gs_index *ix, const char *path, enum gs_index_kind kind, int64_t base_offset, size_t max_bytes,
@@ -61,6 +87,7 @@ int gs_index_open(gs_index *ix, const char *path, enum gs_index_kind kind, int64
     ix->fd = fd;
     ix->writable = writable;
     ix->alloc_len = 0; /* not known: the first append reserves its blocks */
+    ix->store_in_map = writable && !gs__copy_on_write(fd);
     ix->ragged = ragged && !writable; /* a writable one is being rebuilt or extended */
     ix->map_len = cap;
     if (cap > 0) {
@@ -83,10 +110,10 @@ int gs_index_open(gs_index *ix, const char *path, enum gs_index_kind kind, int64
 }
 
 /* Give the file real blocks for bytes [0, upto) (rounded up to a chunk,
- * at most the mapped length), so that a store through the shared mapping
- * never finds a hole on a full disk: that is a SIGBUS. fallocate keeps what
- * the file holds and costs nothing where blocks exist already. A filesystem
- * without fallocate gets the same bytes written back through pwrite, which
+ * at most the mapped length), so that a store through the shared map never
+ * finds a hole on a full disk: that is a SIGBUS. fallocate keeps what the
+ * file holds and costs nothing where blocks exist already. A filesystem
+ * without fallocate gets the same bytes read and written back, which
  * allocates as any write does (never zeros: the range may hold entries).
  * Returns 0 or a negative errno (-ENOSPC, -EDQUOT, -EIO). */
 static int gs__alloc(gs_index *ix, size_t upto)
@@ -116,7 +143,12 @@ static int gs__alloc(gs_index *ix, size_t upto)
         uint8_t buf[4096];
         for (size_t pos = from; pos < end;) {
             size_t n = end - pos < sizeof buf ? end - pos : sizeof buf;
-            memcpy(buf, ix->map + pos, n); /* a hole reads as zeros */
+            ssize_t r = pread(ix->fd, buf, n, (off_t)pos); /* a hole reads as zeros */
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                return r < 0 ? -errno : -EIO;
+            n = (size_t)r;
             ssize_t w = pwrite(ix->fd, buf, n, (off_t)pos);
             if (w < 0 && errno == EINTR)
                 continue;
@@ -126,6 +158,25 @@ static int gs__alloc(gs_index *ix, size_t upto)
         }
     }
     ix->alloc_len = end;
+    return 0;
+}
+
+/* Write an entry at `pos`, its blocks reserved (gs__alloc). A store into
+ * the map costs nothing; on a copy-on-write filesystem, where even a
+ * reserved block may need a new one, pwrite instead (a syscall per entry,
+ * an error instead of a SIGBUS), which the shared map sees at once. */
+static int gs__put(gs_index *ix, size_t pos, const uint8_t *entry, size_t len)
+{
+    if (ix->store_in_map) {
+        memcpy(ix->map + pos, entry, len);
+        return 0;
+    }
+    ssize_t n;
+    do
+        n = pwrite(ix->fd, entry, len, (off_t)pos);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)len)
+        return n < 0 ? -errno : -EIO; /* not counted: bytes past the entries are never read */
     return 0;
 }
 
@@ -195,9 +246,11 @@ int gs_offset_index_append(gs_index *ix, int64_t offset, uint32_t position)
     int rc = gs__alloc(ix, (ix->entries + 1) * GS_INDEX_OFFSET);
     if (rc < 0)
         return rc;
-    uint8_t *p = ix->map + ix->entries * GS_INDEX_OFFSET;
-    gu_put_be32(p, (uint32_t)rel);
-    gu_put_be32(p + 4, position);
+    uint8_t e[GS_INDEX_OFFSET];
+    gu_put_be32(e, (uint32_t)rel);
+    gu_put_be32(e + 4, position);
+    if ((rc = gs__put(ix, ix->entries * GS_INDEX_OFFSET, e, sizeof e)) < 0)
+        return rc;
     ix->entries++;
     return 0;
 }
@@ -216,9 +269,11 @@ int gs_time_index_append(gs_index *ix, int64_t timestamp, int64_t offset)
     int rc = gs__alloc(ix, (ix->entries + 2) * GS_INDEX_TIME);
     if (rc < 0)
         return rc;
-    uint8_t *p = ix->map + ix->entries * GS_INDEX_TIME;
-    gu_put_be64(p, (uint64_t)timestamp);
-    gu_put_be32(p + 8, (uint32_t)rel);
+    uint8_t e[GS_INDEX_TIME];
+    gu_put_be64(e, (uint64_t)timestamp);
+    gu_put_be32(e + 8, (uint32_t)rel);
+    if ((rc = gs__put(ix, ix->entries * GS_INDEX_TIME, e, sizeof e)) < 0)
+        return rc;
     ix->entries++;
     return 0;
 }
@@ -236,9 +291,11 @@ int gs_time_index_close(gs_index *ix, int64_t max_timestamp, int64_t offset)
     int rc = gs__alloc(ix, (ix->entries + 1) * GS_INDEX_TIME);
     if (rc < 0)
         return rc;
-    uint8_t *p = ix->map + ix->entries * GS_INDEX_TIME;
-    gu_put_be64(p, (uint64_t)max_timestamp);
-    gu_put_be32(p + 8, (uint32_t)rel);
+    uint8_t e[GS_INDEX_TIME];
+    gu_put_be64(e, (uint64_t)max_timestamp);
+    gu_put_be32(e + 8, (uint32_t)rel);
+    if ((rc = gs__put(ix, ix->entries * GS_INDEX_TIME, e, sizeof e)) < 0)
+        return rc;
     ix->entries++;
     return 0;
 }
@@ -329,7 +386,7 @@ int gs_index_trim(gs_index *ix)
 
 int gs_index_flush(gs_index *ix)
 {
-    if (ix->map && msync(ix->map, ix->map_len, MS_SYNC) < 0)
+    if (ix->fd >= 0 && fdatasync(ix->fd) < 0)
         return -errno;
     return 0;
 }

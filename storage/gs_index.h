@@ -6,13 +6,13 @@
  *   .timeindex  12-byte entries: timestamp (int64 BE), offset - base (int32 BE)
  *
  * Both files are extended to segment.index.bytes (rounded down to whole
- * entries) and mmapped while their segment is active. The extension is
- * sparse, as Kafka's; disk blocks are reserved (fallocate) a chunk at a time
- * ahead of the entries, so an entry is never stored into a hole: on a full
- * disk that would be a SIGBUS, here it is an error the append returns.
- * gs_index_trim()
- * shrinks the file to its entries when the segment rolls or the broker
- * stops. Entries are strictly increasing in their key (offset, or
+ * entries), sparse as Kafka's, and mmapped while their segment is active.
+ * Their disk blocks are reserved (fallocate) a chunk at a time ahead of the
+ * entries, so that no entry is stored into a hole: on a full disk that is
+ * a SIGBUS, here an error the append returns. (On a copy-on-write
+ * filesystem, where a reserved block is no promise, entries go in with
+ * pwrite.) gs_index_trim() shrinks the file to its entries when the
+ * segment rolls or the broker stops. Entries are strictly increasing in their key (offset, or
  * timestamp for the time index), so lookups are binary searches.
  */
 #ifndef GS_INDEX_H
@@ -33,6 +33,7 @@ typedef struct gs_index {
     int64_t base_offset;
     enum gs_index_kind kind;
     bool writable;
+    bool store_in_map; /* entries are stored into the map, else pwrite (copy-on-write fs) */
     bool ragged; /* the file was not a whole number of entries */
 } gs_index;
 
@@ -99,7 +100,7 @@ void gs_index_truncate_offset(gs_index *ix, int64_t offset);
 /* Shrink the file to its entries (segment rolled or clean stop). */
 int gs_index_trim(gs_index *ix);
 
-/* Make the entries durable (msync). */
+/* Make the entries durable (fdatasync). */
 int gs_index_flush(gs_index *ix);
 
 #endif

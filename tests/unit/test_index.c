@@ -5,9 +5,9 @@
  * entry is stored (a full disk is an error, not a SIGBUS), and the
  * write-back used where the filesystem has no fallocate.
  *
- * The file includes gs_index.c (H2O's way) with fallocate replaced by
- * tu_fallocate, which can fail as a full disk or a filesystem without
- * fallocate does.
+ * The file includes gs_index.c (H2O's way) with fallocate and pwrite
+ * replaced by tu_fallocate and tu_pwrite, which can fail as a full disk or a
+ * filesystem without fallocate does.
  */
 #include <check.h>
 #include <errno.h>
@@ -16,15 +16,27 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <unistd.h>
+#include <unistd.h> /* the real pwrite too */
 
-/* 0: the real fallocate; otherwise fail with this errno. */
-static int tu_fallocate_errno;
+/* 0: the real call; otherwise fail with this errno. */
+static int tu_fallocate_errno, tu_pwrite_errno;
 static int tu_fallocate_calls;
 static int tu_fallocate(int fd, int mode, off_t offset, off_t len);
+static ssize_t tu_pwrite(int fd, const void *buf, size_t len, off_t offset);
 #define fallocate tu_fallocate
+#define pwrite tu_pwrite
 #include "../../storage/gs_index.c"
 #undef fallocate
+#undef pwrite
+
+static ssize_t tu_pwrite(int fd, const void *buf, size_t len, off_t offset)
+{
+    if (tu_pwrite_errno) {
+        errno = tu_pwrite_errno;
+        return -1;
+    }
+    return pwrite(fd, buf, len, offset);
+}
 
 static int tu_fallocate(int fd, int mode, off_t offset, off_t len)
 {
@@ -251,6 +263,31 @@ START_TEST(test_disk_full)
 }
 END_TEST
 
+/* A copy-on-write filesystem: entries go in with pwrite, since a reserved
+ * block does not save an overwrite from ENOSPC there. A failed write is an
+ * error, the entry not counted. */
+START_TEST(test_write_fails)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/00000000000000000000.timeindex", dir);
+    gs_index ix;
+    ck_assert_int_eq(gs_index_open(&ix, path, GS_INDEX_TIME, 0, 1 << 20, true), 0);
+    ix.store_in_map = false; /* as gs__copy_on_write decides on btrfs */
+    ck_assert_int_eq(gs_time_index_append(&ix, 1000, 1), 0);
+    tu_pwrite_errno = ENOSPC;
+    ck_assert_int_eq(gs_index_reserve(&ix, 2), 0);
+    ck_assert_int_eq(gs_time_index_append(&ix, 2000, 2), -ENOSPC);
+    ck_assert_int_eq(gs_time_index_close(&ix, 3000, 3), -ENOSPC);
+    ck_assert_uint_eq(ix.entries, 1);
+    tu_pwrite_errno = 0;
+    ck_assert_int_eq(gs_time_index_append(&ix, 2000, 2), 0);
+    int64_t k, v;
+    ck_assert(gs_index_last(&ix, &k, &v) && k == 2000 && v == 2);
+    ck_assert_uint_eq(ix.map[12 + 7], 2000 & 0xff); /* the map sees what pwrite wrote */
+    gs_index_close(&ix);
+}
+END_TEST
+
 /* A filesystem without fallocate: the range is written back with what it
  * holds, which allocates its blocks and keeps the entries already there (an
  * index reopened writable after a clean stop). */
@@ -297,6 +334,7 @@ int main(void)
     tcase_add_test(tc, test_blocks_reserved);
     tcase_add_test(tc, test_disk_full);
     tcase_add_test(tc, test_no_fallocate);
+    tcase_add_test(tc, test_write_fails);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
