@@ -5,6 +5,7 @@
  * overrides. Configuration precedence: defaults < file < KAFKA_* environment
  * < --override.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,10 @@ static void gb__tune_malloc(void)
 int main(int argc, char **argv)
 {
     gb__tune_malloc();
+    /* A file-size limit (ulimit -f) reached is an error the write returns
+     * (EFBIG: the append fails with KAFKA_STORAGE_ERROR), not a signal that
+     * kills the broker. */
+    signal(SIGXFSZ, SIG_IGN);
     const char *path = NULL;
     /* At most argc overrides, pointing into argv: nothing to free on the
      * early returns below. */

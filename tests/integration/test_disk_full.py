@@ -19,6 +19,9 @@ no log line. Now:
   same partitions take appends again, with no restart;
 - the log says so in a few lines, not one per failed append.
 
+A file-size limit (ulimit -f) reached is the same kind of error
+(test_file_size_limit), not a SIGXFSZ death.
+
 Gregor-only: it mounts a file system for the broker's data directory and
 reads Gregor's log and files. (Kafka marks the log directory offline on
 an append's IOException; with its only log directory gone the broker
@@ -383,6 +386,41 @@ class DiskFullTest(unittest.TestCase):
         log = "\n".join(self.logs)
         self.assertNotIn("Bus error", log)
         self.assertLessEqual(len(self.failure_lines(log, A)), 3, log[-4000:])
+
+    def test_file_size_limit(self):
+        """A file-size limit (RLIMIT_FSIZE, ulimit -f) reached: SIGXFSZ
+        killed the broker (exit -25, no log line); now the write fails with
+        EFBIG and the append with KAFKA_STORAGE_ERROR, and appends work
+        again once the limit is raised."""
+        import resource
+        self.start()
+        acked = {}
+        r = self.produce(A, [b"first"])
+        self.assertEqual(r["error_code"], NONE, r)
+        acked[r["base_offset"]] = b"first"
+        soft, hard = resource.prlimit(self.broker.proc.pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(self.broker.proc.pid, resource.RLIMIT_FSIZE, (1 << 20, hard))  # the soft limit signals
+        refused = 0
+        for i in range(40):
+            v = b"%04d-" % i + b"l" * 100000
+            r = self.produce(A, [v])
+            self.assert_alive("after a produce past the file-size limit")
+            if r["error_code"] == NONE:
+                acked[r["base_offset"]] = v
+            else:
+                self.assertEqual(r["error_code"], KAFKA_STORAGE_ERROR, r)
+                refused += 1
+        self.assertGreater(refused, 20)
+        self.assert_acked_readable(A, acked)
+        self.assertIn("File too large", self.broker.log())
+        resource.prlimit(self.broker.proc.pid, resource.RLIMIT_FSIZE, (soft, hard))
+        r = self.produce(A, [b"after"])
+        self.assertEqual(r["error_code"], NONE, r)
+        acked[r["base_offset"]] = b"after"
+        self.stop()
+        self.start()
+        self.assert_acked_readable(A, acked)
+        self.stop()
 
 
 if __name__ == "__main__":
