@@ -34,7 +34,7 @@ typedef struct gs_index {
     enum gs_index_kind kind;
     bool writable;
     bool store_in_map; /* entries are stored into the map, else pwrite (copy-on-write fs) */
-    bool ragged; /* the file was not a whole number of entries */
+    bool ragged;       /* the file was not a whole number of entries */
 } gs_index;
 
 /* Open or create `path`. An existing file's entries are its length divided

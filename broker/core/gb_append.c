@@ -38,8 +38,8 @@ static void gb__append_failed(gb_partition *p, int rc, int64_t now)
     if (ap->fails_unlogged > 0)
         gb_logger_error("partition %s-%d: append failed: %s (%" PRId64 " more failed since the last message, %" PRId64
                         " s ago%s%s)",
-                        p->topic->name, p->index, strerror(-rc), ap->fails_unlogged,
-                        (now - ap->fail_logged_ms) / 1000, why ? "; " : "", why ? why : "");
+                        p->topic->name, p->index, strerror(-rc), ap->fails_unlogged, (now - ap->fail_logged_ms) / 1000,
+                        why ? "; " : "", why ? why : "");
     else if (why)
         gb_logger_error("partition %s-%d: append failed: %s (%s)", p->topic->name, p->index, strerror(-rc), why);
     else
