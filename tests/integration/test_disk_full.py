@@ -35,7 +35,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import unittest
 
 from broker import Broker, gregor_only, wait_until
