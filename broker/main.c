@@ -6,6 +6,7 @@
  * < --override.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,10 @@ static void gb__raise_nofile(void)
 int main(int argc, char **argv)
 {
     gb__tune_malloc();
+    /* A file-size limit (ulimit -f) reached is an error the write returns
+     * (EFBIG: the append fails with KAFKA_STORAGE_ERROR), not a signal that
+     * kills the broker. */
+    signal(SIGXFSZ, SIG_IGN);
     const char *path = NULL;
     /* At most argc overrides, pointing into argv: nothing to free on the
      * early returns below. */

@@ -5,9 +5,16 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/vfs.h>
+#endif
 #include <unistd.h>
 
 #include "common/gu_common.h"
+
+/* Blocks are reserved this many bytes at a time (16 KiB: 2048 offset
+ * entries, 8 MiB of log at the default index.interval.bytes). */
+#define GS_INDEX_ALLOC_CHUNK ((size_t)16384)
 
 /* Key and value of entry i: (offset, position) or (timestamp, offset). */
 static void gs__entry(const gs_index *ix, size_t i, int64_t *key, int64_t *value)
@@ -20,6 +27,29 @@ static void gs__entry(const gs_index *ix, size_t i, int64_t *key, int64_t *value
         *key = (int64_t)gu_be64(p);
         *value = ix->base_offset + (int32_t)gu_be32(p + 8);
     }
+}
+
+/* A filesystem that writes every overwrite to a new block (copy on write):
+ * there a block reserved by fallocate does not make a later store through
+ * the map safe from ENOSPC, which the store would take as a SIGBUS. */
+static bool gs__copy_on_write(int fd)
+{
+#ifdef __linux__
+    struct statfs sf;
+    if (fstatfs(fd, &sf) < 0)
+        return true;
+    switch ((unsigned long)sf.f_type) {
+    case 0x9123683eUL: /* btrfs */
+    case 0x2fc12fc1UL: /* zfs */
+    case 0xca451a4eUL: /* bcachefs */
+        return true;
+    default:
+        return false;
+    }
+#else
+    (void)fd;
+    return true;
+#endif
 }
 
 int gs_index_open(gs_index *ix, const char *path, enum gs_index_kind kind, int64_t base_offset, size_t max_bytes,
@@ -55,7 +85,10 @@ int gs_index_open(gs_index *ix, const char *path, enum gs_index_kind kind, int64
         }
     }
     ix->fd = fd;
+    ix->path = gu_strdup(path);
     ix->writable = writable;
+    ix->alloc_len = 0; /* not known: the first append reserves its blocks */
+    ix->store_in_map = writable && !gs__copy_on_write(fd);
     ix->ragged = ragged && !writable; /* a writable one is being rebuilt or extended */
     ix->map_len = cap;
     if (cap > 0) {
@@ -64,6 +97,8 @@ int gs_index_open(gs_index *ix, const char *path, enum gs_index_kind kind, int64
             int e = -errno;
             close(fd);
             ix->fd = -1;
+            free(ix->path);
+            ix->path = NULL;
             return e;
         }
         /* Index pages are touched one at a time (an append every
@@ -77,13 +112,131 @@ int gs_index_open(gs_index *ix, const char *path, enum gs_index_kind kind, int64
     return 0;
 }
 
+/* The index's descriptor, or (its owner closed it after mapping, as
+ * storage/gs_log does to bound a partition's descriptors) the file opened
+ * again, which *temp says the caller closes. -1 with errno on failure. */
+static int gs__fd(const gs_index *ix, bool *temp)
+{
+    *temp = ix->fd < 0;
+    if (!*temp)
+        return ix->fd;
+    if (!ix->path) {
+        errno = EBADF;
+        return -1;
+    }
+    return open(ix->path, O_RDWR | O_CLOEXEC);
+}
+
+static int gs__alloc_range(int fd, size_t from, size_t end);
+
+/* Give the file real blocks for bytes [0, upto) (rounded up to a chunk,
+ * at most the mapped length), so that a store through the shared map never
+ * finds a hole on a full disk: that is a SIGBUS. fallocate keeps what the
+ * file holds and costs nothing where blocks exist already. A filesystem
+ * without fallocate gets the same bytes read and written back, which
+ * allocates as any write does (never zeros: the range may hold entries).
+ * Returns 0 or a negative errno (-ENOSPC, -EDQUOT, -EIO). */
+static int gs__alloc(gs_index *ix, size_t upto)
+{
+    if (upto <= ix->alloc_len)
+        return 0;
+    size_t end = (upto + GS_INDEX_ALLOC_CHUNK - 1) / GS_INDEX_ALLOC_CHUNK * GS_INDEX_ALLOC_CHUNK;
+    if (end > ix->map_len)
+        end = ix->map_len;
+    if (upto > end)
+        return -EFBIG;
+    bool temp;
+    int fd = gs__fd(ix, &temp);
+    if (fd < 0)
+        return -errno;
+    int rc = gs__alloc_range(fd, ix->alloc_len, end);
+    if (temp)
+        close(fd);
+    if (rc == 0)
+        ix->alloc_len = end;
+    return rc;
+}
+
+static int gs__alloc_range(int fd, size_t from, size_t end)
+{
+    int rc;
+#ifdef __linux__
+    do
+        rc = fallocate(fd, 0, (off_t)from, (off_t)(end - from));
+    while (rc < 0 && errno == EINTR);
+#else
+    if ((rc = posix_fallocate(fd, (off_t)from, (off_t)(end - from))) != 0) {
+        errno = rc;
+        rc = -1;
+    }
+#endif
+    if (rc < 0 && errno != EOPNOTSUPP && errno != ENOSYS)
+        return -errno;
+    if (rc < 0) {
+        uint8_t buf[4096];
+        for (size_t pos = from; pos < end;) {
+            size_t n = end - pos < sizeof buf ? end - pos : sizeof buf;
+            ssize_t r = pread(fd, buf, n, (off_t)pos); /* a hole reads as zeros */
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                return r < 0 ? -errno : -EIO;
+            n = (size_t)r;
+            ssize_t w = pwrite(fd, buf, n, (off_t)pos);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return w < 0 ? -errno : -EIO;
+            pos += (size_t)w;
+        }
+    }
+    return 0;
+}
+
+/* Write an entry at `pos`, its blocks reserved (gs__alloc). A store into
+ * the map costs nothing; on a copy-on-write filesystem, where even a
+ * reserved block may need a new one, pwrite instead (a syscall per entry,
+ * an error instead of a SIGBUS), which the shared map sees at once. */
+static int gs__put(gs_index *ix, size_t pos, const uint8_t *entry, size_t len)
+{
+    if (ix->store_in_map) {
+        memcpy(ix->map + pos, entry, len);
+        return 0;
+    }
+    bool temp;
+    int fd = gs__fd(ix, &temp);
+    if (fd < 0)
+        return -errno;
+    ssize_t n;
+    do
+        n = pwrite(fd, entry, len, (off_t)pos);
+    while (n < 0 && errno == EINTR);
+    int e = errno;
+    if (temp)
+        close(fd);
+    errno = e;
+    if (n != (ssize_t)len)
+        return n < 0 ? -errno : -EIO; /* not counted: bytes past the entries are never read */
+    return 0;
+}
+
+int gs_index_reserve(gs_index *ix, size_t more)
+{
+    if (!ix->writable)
+        return 0;
+    size_t upto = (ix->entries + more) * (size_t)ix->kind;
+    return gs__alloc(ix, upto < ix->map_len ? upto : ix->map_len);
+}
+
 void gs_index_close(gs_index *ix)
 {
     if (ix->map)
         munmap(ix->map, ix->map_len);
     if (ix->fd >= 0)
         close(ix->fd);
+    free(ix->path);
     ix->map = NULL;
+    ix->path = NULL;
     ix->fd = -1;
 }
 
@@ -131,10 +284,15 @@ int gs_offset_index_append(gs_index *ix, int64_t offset, uint32_t position)
     if (gs_index_last(ix, &k, &v) && (offset <= k || position <= (uint32_t)v))
         return -EINVAL;
     if (!ix->writable || gs_index_full(ix))
-        return -ENOSPC;
-    uint8_t *p = ix->map + ix->entries * GS_INDEX_OFFSET;
-    gu_put_be32(p, (uint32_t)rel);
-    gu_put_be32(p + 4, position);
+        return -EFBIG;
+    int rc = gs__alloc(ix, (ix->entries + 1) * GS_INDEX_OFFSET);
+    if (rc < 0)
+        return rc;
+    uint8_t e[GS_INDEX_OFFSET];
+    gu_put_be32(e, (uint32_t)rel);
+    gu_put_be32(e + 4, position);
+    if ((rc = gs__put(ix, ix->entries * GS_INDEX_OFFSET, e, sizeof e)) < 0)
+        return rc;
     ix->entries++;
     return 0;
 }
@@ -148,10 +306,16 @@ int gs_time_index_append(gs_index *ix, int64_t timestamp, int64_t offset)
     if (gs_index_last(ix, &k, &v) && (timestamp <= k || offset < v))
         return -EINVAL;
     if (!ix->writable || gs_index_full(ix))
-        return -ENOSPC;
-    uint8_t *p = ix->map + ix->entries * GS_INDEX_TIME;
-    gu_put_be64(p, (uint64_t)timestamp);
-    gu_put_be32(p + 8, (uint32_t)rel);
+        return -EFBIG;
+    /* The entry and the slot kept for the closing one (not full: it fits). */
+    int rc = gs__alloc(ix, (ix->entries + 2) * GS_INDEX_TIME);
+    if (rc < 0)
+        return rc;
+    uint8_t e[GS_INDEX_TIME];
+    gu_put_be64(e, (uint64_t)timestamp);
+    gu_put_be32(e + 8, (uint32_t)rel);
+    if ((rc = gs__put(ix, ix->entries * GS_INDEX_TIME, e, sizeof e)) < 0)
+        return rc;
     ix->entries++;
     return 0;
 }
@@ -165,10 +329,15 @@ int gs_time_index_close(gs_index *ix, int64_t max_timestamp, int64_t offset)
     if (rel < 0 || rel > INT32_MAX || (gs_index_last(ix, &k, &v) && offset < v))
         return -EINVAL;
     if (!ix->writable || (ix->entries + 1) * GS_INDEX_TIME > ix->map_len)
-        return -ENOSPC;
-    uint8_t *p = ix->map + ix->entries * GS_INDEX_TIME;
-    gu_put_be64(p, (uint64_t)max_timestamp);
-    gu_put_be32(p + 8, (uint32_t)rel);
+        return -EFBIG;
+    int rc = gs__alloc(ix, (ix->entries + 1) * GS_INDEX_TIME);
+    if (rc < 0)
+        return rc;
+    uint8_t e[GS_INDEX_TIME];
+    gu_put_be64(e, (uint64_t)max_timestamp);
+    gu_put_be32(e + 8, (uint32_t)rel);
+    if ((rc = gs__put(ix, ix->entries * GS_INDEX_TIME, e, sizeof e)) < 0)
+        return rc;
     ix->entries++;
     return 0;
 }
@@ -244,6 +413,8 @@ int gs_index_trim(gs_index *ix)
     if (ftruncate(ix->fd, (off_t)len) < 0)
         return -errno;
     ix->map_len = len;
+    if (ix->alloc_len > len)
+        ix->alloc_len = len;
     ix->writable = false;
     if (len > 0) {
         void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, ix->fd, 0);
@@ -257,7 +428,7 @@ int gs_index_trim(gs_index *ix)
 
 int gs_index_flush(gs_index *ix)
 {
-    if (ix->map && msync(ix->map, ix->map_len, MS_SYNC) < 0)
+    if (ix->fd >= 0 && fdatasync(ix->fd) < 0)
         return -errno;
     return 0;
 }

@@ -92,6 +92,8 @@ static void gs__lru_push(gs_segment *seg)
  * reopens it): closed once mapped, the mapping stays valid. */
 static void gs__index_drop_fd(gs_index *ix)
 {
+    if (ix->writable && !ix->store_in_map)
+        return; /* a copy-on-write filesystem: every entry is a pwrite */
     if (ix->fd >= 0)
         close(ix->fd);
     ix->fd = -1;
@@ -347,8 +349,9 @@ static int gs__read_header(const gs_segment *seg, int64_t pos, gp_batch_header *
 }
 
 /* Note a batch at `pos` (already in the file) in the segment's indexes and
- * bookkeeping. */
-static void gs__segment_account(gs_log *log, gs_segment *seg, const gp_batch_header *h, int64_t pos)
+ * bookkeeping. Returns false when an index entry was due but had no disk
+ * space (the batch is in the log all the same). */
+static bool gs__segment_account(gs_log *log, gs_segment *seg, const gp_batch_header *h, int64_t pos)
 {
     int64_t last = h->base_offset + h->last_offset_delta;
     int64_t bytes = GP_BATCH_LOG_OVERHEAD + (int64_t)h->batch_length;
@@ -356,7 +359,13 @@ static void gs__segment_account(gs_log *log, gs_segment *seg, const gp_batch_hea
         seg->max_timestamp = h->max_timestamp;
         seg->max_timestamp_offset = last;
     }
-    if (seg->bytes_since_index > log->cfg.index_interval_bytes) {
+    /* Both entries or neither: their blocks are reserved first. Without
+     * disk space the batch goes unindexed (the index is sparse anyway) and
+     * the next batch tries again; the two indexes stay in step, so a tail
+     * scan from the last offset entry still finds the max timestamp. */
+    bool indexed = true;
+    if (seg->bytes_since_index > log->cfg.index_interval_bytes &&
+        (indexed = gs_index_reserve(&seg->index, 1) == 0 && gs_index_reserve(&seg->timeindex, 2) == 0)) {
         if (seg->index.writable)
             (void)gs_offset_index_append(&seg->index, last, (uint32_t)pos);
         int64_t lts, loff;
@@ -366,6 +375,7 @@ static void gs__segment_account(gs_log *log, gs_segment *seg, const gp_batch_hea
     }
     seg->bytes_since_index += bytes;
     seg->next_offset = last + 1;
+    return indexed;
 }
 
 /* The batch header at pos: its size in the file if it is a v2 batch that
@@ -381,10 +391,12 @@ static int64_t gs__batch_fits(const gs_segment *seg, int64_t pos, const gp_batch
 
 /* Check every batch of a segment from the start, rebuilding its indexes;
  * cut the file at the first bad byte. Returns the bytes cut (>= 0) or a
- * negative errno. */
-static int64_t gs__segment_recover(gs_log *log, gs_segment *seg, bool *cut)
+ * negative errno; *partial when the disk had no room for some index
+ * entries (the segment works with a sparser index). */
+static int64_t gs__segment_recover(gs_log *log, gs_segment *seg, bool *cut, bool *partial)
 {
     *cut = false;
+    *partial = false;
     gs_index_reset(&seg->index);
     gs_index_reset(&seg->timeindex);
     seg->bytes_since_index = 0;
@@ -409,7 +421,8 @@ static int64_t gs__segment_recover(gs_log *log, gs_segment *seg, bool *cut)
             break;
         if (gp_batch_crc(buf, (size_t)bytes) != h.crc)
             break;
-        gs__segment_account(log, seg, &h, pos);
+        if (!gs__segment_account(log, seg, &h, pos))
+            *partial = true;
         pos += bytes;
     }
     free(buf);
@@ -665,16 +678,18 @@ int gs_log_open(const char *dir, const gs_log_config *cfg, int64_t recovery_poin
                 continue;
             rec->indexes_corrupt++; /* recovered below, as Kafka does */
         }
-        bool cut = false;
+        bool cut = false, partial = false;
         int64_t cutb;
         if ((!seg->index.writable && (rc = gs__segment_open_indexes(log, seg, true)) < 0) ||
-            (cutb = gs__segment_recover(log, seg, &cut)) < 0) {
+            (cutb = gs__segment_recover(log, seg, &cut, &partial)) < 0) {
             rc = rc < 0 ? rc : (int)cutb;
             snprintf(err, errlen, "cannot recover segment %020" PRId64 " in %s: %s", seg->base_offset, dir,
                      strerror(-rc));
             goto fail;
         }
         rec->indexes_rebuilt++;
+        if (partial)
+            rec->indexes_partial++;
         /* A completed swap of a group (gs_cleaner.h): the old segments
          * whose offsets it covers go. */
         for (size_t k = 0; !trusted && k < nswapped; k++)
@@ -868,8 +883,18 @@ static int gs__roll(gs_log *log)
         (rc = gs__index_trim(act, &act->timeindex, "timeindex")) < 0)
         return rc;
     gs_segment *seg;
-    if ((rc = gs__segment_open(log, log->end_offset, true, true, &seg)) < 0)
+    if ((rc = gs__segment_open(log, log->end_offset, true, true, &seg)) < 0) {
+        /* No half-made segment (O_EXCL would refuse the next try): remove
+         * what was created; the old segment stays active, and the next
+         * append tries the roll again (its trimmed indexes are full). */
+        static const char *const exts[] = {"log", "index", "timeindex"};
+        for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
+            char path[PATH_MAX];
+            gs__path(log, log->end_offset, exts[i], path, sizeof path);
+            (void)unlink(path);
+        }
         return rc;
+    }
     gs__segs_push(log, seg);
     gs__make_closed(act);
     if (log->roll_hook)
@@ -938,14 +963,17 @@ int gs_log_append(gs_log *log, uint8_t *data, size_t len, int64_t now_ms, bool l
     size_t done = 0;
     while (done < len) {
         ssize_t n = pwrite(act->fd, data + done, len - done, start + (int64_t)done);
-        if (n < 0) {
-            if (errno == EINTR)
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
                 continue;
-            rc = -errno;
-            if (ftruncate(act->fd, start) < 0) {
-                /* The file now has bytes the log does not account for; the
-                 * next recovery cuts them. */
+            rc = n < 0 ? -errno : -EIO;
+            /* ENOSPC partway: cut the part that was written (nothing of it
+             * is visible: the segment's size has not moved). */
+            while (ftruncate(act->fd, start) < 0 && errno == EINTR) {
             }
+            /* Should the cut fail, the file has bytes the log does not
+             * account for: the next append writes over them, recovery cuts
+             * what is left. */
             return rc;
         }
         done += (size_t)n;
@@ -955,7 +983,7 @@ int gs_log_append(gs_log *log, uint8_t *data, size_t len, int64_t now_ms, bool l
     for (size_t pos = 0; pos < len;) {
         gp_batch_header h;
         gp_batch_header_parse(data + pos, len - pos, &h);
-        gs__segment_account(log, act, &h, start + (int64_t)pos);
+        (void)gs__segment_account(log, act, &h, start + (int64_t)pos);
         pos += GP_BATCH_LOG_OVERHEAD + (size_t)h.batch_length;
     }
     *base_offset = log->end_offset;

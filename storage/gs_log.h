@@ -73,6 +73,7 @@ typedef struct gs_log_recovery {
     int segments_removed;        /* segments after the cut */
     int indexes_rebuilt;
     int indexes_corrupt; /* of segments that were trusted: rebuilt too */
+    int indexes_partial; /* rebuilt without some entries: the disk had no room for them */
     int cleanings_completed; /* segments a cleaning had committed (.swap) put in place */
 } gs_log_recovery;
 

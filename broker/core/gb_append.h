@@ -63,8 +63,9 @@ enum {
     GB_APPEND_DUPLICATE = 1, /* not written: base, last, verdict.timestamp are the first write's */
     GB_APPEND_PRODUCER = -1, /* refused by the producer state: verdict, pstate_error */
     GB_APPEND_PREPARE = -2,  /* prepare failed */
-    GB_APPEND_STORAGE = -3,  /* the log write failed: errno_ (logged); for a marker, also
-                                its .txnindex entry (the marker is in the log then) */
+    GB_APPEND_STORAGE = -3,  /* the log write failed: errno_ (logged, at most one line per
+                                partition per GB_APPEND_FAIL_LOG_INTERVAL_MS: gb_append_part.h);
+                                for a marker, also its .txnindex entry (the marker is in the log then) */
 };
 
 typedef struct gb_append_result {

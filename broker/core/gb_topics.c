@@ -418,6 +418,10 @@ static int gb__open_partitions(gb_broker *b, gb_topic *t, int32_t from, int32_t 
             gb_logger_warn("partition %s-%d: %d segment(s) had indexes that failed the sanity check; rebuilt them from "
                            "the log",
                            t->name, p, rec.indexes_corrupt);
+        if (rec.indexes_partial > 0)
+            gb_logger_warn("partition %s-%d: no disk space for some index entries of %d rebuilt segment(s): they work "
+                           "with sparser indexes (lookups scan further)",
+                           t->name, p, rec.indexes_partial);
         if (rec.truncated_bytes > 0)
             gb_logger_warn("partition %s-%d: recovery cut %" PRId64 " bytes of a torn or corrupt tail (%d segment(s) "
                            "removed); log end offset now %" PRId64,

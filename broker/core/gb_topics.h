@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "broker/core/gb_append_part.h"
 #include "broker/core/gb_broker.h"
 #include "broker/core/gb_cache.h"
 #include "broker/core/gb_cleaner.h"
@@ -54,6 +55,7 @@ typedef struct gb_partition {
     gb_fetch_waiters_part waiters; /* core/gb_fetch_waiters */
     gb_cache_part cache;           /* core/gb_cache */
     gb_cleaner_part cleaner;       /* core/gb_cleaner */
+    gb_append_part append;         /* core/gb_append */
 } gb_partition;
 
 struct gb_topic {
