@@ -31,7 +31,7 @@ typedef struct gb_quota_sensor {
     char *user;   /* "" when the quota is not per user */
     char *client; /* "" when it is not per client id */
     int64_t last_ms;
-    gb_quota_rate rate;
+    gb_quota_bucket bucket;
 } gb_quota_sensor;
 
 typedef struct gb_quota_wait {
@@ -330,8 +330,7 @@ static gb_quota_sensor *gb__sensor(gb_broker *b, int key, const char *user, cons
         found->key = key;
         found->user = gu_strdup(user);
         found->client = gu_strdup(client);
-        gb_quota_rate_init(&found->rate, (int)b->cfg->quota_window_num,
-                           (int64_t)b->cfg->quota_window_size_seconds * 1000);
+        gb_quota_bucket_init(&found->bucket);
         found->next = q->sensors;
         q->sensors = found;
     }
@@ -339,24 +338,81 @@ static gb_quota_sensor *gb__sensor(gb_broker *b, int key, const char *user, cons
     return found;
 }
 
-/* Record bytes (negative: take back) and return the throttle time. */
-static int32_t gb__quotas_record(gb_broker *b, int key, const char *client_id, size_t client_len, double bytes,
-                                 bool check)
+/* The sensor measuring key for the client, and its quota and bucket size;
+ * NULL when no quota of key applies to it. */
+static gb_quota_sensor *gb__quota_sensor(gb_broker *b, int key, const char *client_id, size_t client_len,
+                                         double *quota, double *burst, int64_t *now)
 {
     gb_quotas *q = gb__quotas(b);
     if (!q || q->with_key[key] == 0)
-        return 0;
+        return NULL;
     char client[256];
     snprintf(client, sizeof client, "%.*s", client_id ? (int)(client_len < 255 ? client_len : 255) : 0,
              client_id ? client_id : "");
-    double quota;
     bool tag_user, tag_client;
-    if (!gb__quota_resolve(q, key, GB_QUOTA_ANONYMOUS, client, &quota, &tag_user, &tag_client))
+    if (!gb__quota_resolve(q, key, GB_QUOTA_ANONYMOUS, client, quota, &tag_user, &tag_client))
+        return NULL;
+    *now = (int64_t)uv_now(b->loop);
+    *burst = gb_quota_bucket_burst(*quota, (int)b->cfg->quota_window_num,
+                                   (int64_t)b->cfg->quota_window_size_seconds * 1000);
+    return gb__sensor(b, key, tag_user ? GB_QUOTA_ANONYMOUS : "", tag_client ? client : "", *now);
+}
+
+/* Kafka bounds a request-time throttle to one window (ClientRequestQuotaManager). */
+static int32_t gb__bound(gb_broker *b, int key, int32_t ms)
+{
+    int64_t max = (int64_t)b->cfg->quota_window_size_seconds * 1000;
+    return key == GB_QK_REQUEST_PERCENTAGE && ms > max ? (int32_t)max : ms;
+}
+
+/* Record value (negative: take back) and return the throttle time. */
+static int32_t gb__quotas_record(gb_broker *b, int key, const char *client_id, size_t client_len, double value,
+                                 bool check)
+{
+    double quota, burst;
+    int64_t now;
+    gb_quota_sensor *s = gb__quota_sensor(b, key, client_id, client_len, &quota, &burst, &now);
+    if (!s)
         return 0;
-    int64_t now = (int64_t)uv_now(b->loop);
-    gb_quota_sensor *s = gb__sensor(b, key, tag_user ? GB_QUOTA_ANONYMOUS : "", tag_client ? client : "", now);
-    gb_quota_rate_record(&s->rate, bytes, now);
-    return check ? gb_quota_rate_throttle_ms(&s->rate, quota, now) : 0;
+    gb_quota_bucket_record(&s->bucket, quota, burst, value, now);
+    return check ? gb__bound(b, key, gb_quota_bucket_throttle_ms(&s->bucket, quota, burst, now)) : 0;
+}
+
+int32_t gb_quotas_throttle(gb_broker *b, int key, const char *client_id, size_t client_len)
+{
+    double quota, burst;
+    int64_t now;
+    gb_quota_sensor *s = gb__quota_sensor(b, key, client_id, client_len, &quota, &burst, &now);
+    return s ? gb__bound(b, key, gb_quota_bucket_throttle_ms(&s->bucket, quota, burst, now)) : 0;
+}
+
+bool gb_quotas_mutate(gb_broker *b, const char *client_id, size_t client_len, double partitions, bool strict,
+                      int32_t *throttle_ms)
+{
+    double quota, burst;
+    int64_t now;
+    int key = GB_QK_CONTROLLER_MUTATION_RATE;
+    gb_quota_sensor *s = gb__quota_sensor(b, key, client_id, client_len, &quota, &burst, &now);
+    if (!s)
+        return true;
+    if (strict) {
+        /* Kafka's StrictControllerMutationQuota: refused while the bucket
+         * is below zero; admitted otherwise, even past zero. */
+        int32_t ms = gb_quota_bucket_throttle_ms(&s->bucket, quota, burst, now);
+        if (ms > 0) {
+            if (ms > *throttle_ms)
+                *throttle_ms = ms;
+            return false;
+        }
+        gb_quota_bucket_record(&s->bucket, quota, burst, partitions, now);
+        return true;
+    }
+    /* Permissive (older versions): always admitted, throttled after. */
+    gb_quota_bucket_record(&s->bucket, quota, burst, partitions, now);
+    int32_t ms = gb_quota_bucket_throttle_ms(&s->bucket, quota, burst, now);
+    if (ms > *throttle_ms)
+        *throttle_ms = ms;
+    return true;
 }
 
 bool gb_quotas_any(const gb_broker *b, int key)
@@ -374,3 +430,4 @@ void gb_quotas_unrecord(gb_broker *b, int key, const char *client_id, size_t cli
 {
     gb__quotas_record(b, key, client_id, client_len, -bytes, false);
 }
+

@@ -78,6 +78,12 @@ def main():
                  seconds))
         print("after %.0f s of warm-up: %.0f B/s = %.3f of the quota (%+.1f%%)"
               % (warmup, rate, rate / QUOTA, 100 * (rate / QUOTA - 1)))
+        per = [0.0] * int(seconds + 1)
+        for t, n in acked:
+            i = int(t - start)
+            if 0 <= i < len(per):
+                per[i] += n
+        print("acknowledged per second (MiB): %s" % " ".join("%.1f" % (x / 1048576) for x in per[:int(seconds)]))
         print("throttle times librdkafka reported (max per second, ms): %s" % (throttles[-5:] or "none"))
 
 
