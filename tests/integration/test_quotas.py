@@ -1,7 +1,10 @@
 """Client quotas: DescribeClientQuotas (48) and AlterClientQuotas (49)
 v0-v1 over raw sockets, persistence across a restart, and enforcement of
-producer_byte_rate and consumer_byte_rate (KIP-219: throttle_time_ms in the
-answer, then the connection is not read for that long).
+producer_byte_rate, consumer_byte_rate, request_percentage (KIP-219:
+throttle_time_ms in the answer, then the connection is not read for that
+long) and controller_mutation_rate (KIP-599: THROTTLING_QUOTA_EXCEEDED for
+the topics that do not fit, from CreateTopics v6, CreatePartitions v3 and
+DeleteTopics v5 on; older versions are counted and throttled).
 
 Every expected answer is what a single-node Kafka 4.4 gave to the same
 request (entities and their types compared as sets: Kafka lists them in
@@ -10,15 +13,18 @@ describes poll until the answer settles.
 """
 
 import os
+import struct
 import time
 
 import kwire
 import quotawire as qw
 from broker import Broker, BrokerTestCase, gregor_only, wait_until
+from test_admin import TAGS, carray, cstr
 from test_data import (build_batch, decode_fetch_response, decode_produce_response, fetch_request,
                        produce_request)
 
 INVALID_REQUEST = 42
+THROTTLING_QUOTA_EXCEEDED = 89
 UNSUPPORTED_VERSION = 35
 DEADLINE = 15.0
 EXACT, DEFAULT, SPECIFIED = 0, 1, 2
@@ -245,6 +251,78 @@ def produce_raw(c, cid, topic, value):
     return decode_produce_response(8, c.recv_frame())
 
 
+def admin_raw(c, api, version, flex, body, client_id):
+    """One admin request on c; the Reader after the response header."""
+    hdr = struct.pack(">hhi", api, version, 7) + kwire.string(client_id) + (TAGS if flex else b"")
+    c.send(kwire.frame(hdr + body))
+    r = kwire.Reader(c.recv_frame())
+    assert r.int32() == 7
+    if flex:
+        r.tagged_fields()
+    return r
+
+
+def create_topics(c, client_id, version, topics):
+    """CreateTopics v4 or v7: topics [(name, partitions)]; returns
+    (throttle_time_ms, [(name, error, partitions or None)])."""
+    flex = version >= 5
+    if flex:
+        body = carray(topics, lambda t: cstr(t[0]) + struct.pack(">ih", t[1], 1) + carray([], None)
+                      + carray([], None) + TAGS) + struct.pack(">i?", 10000, False) + TAGS
+    else:
+        body = (struct.pack(">i", len(topics))
+                + b"".join(kwire.string(t[0]) + struct.pack(">ihii", t[1], 1, 0, 0) for t in topics)
+                + struct.pack(">i?", 10000, False))
+    r = admin_raw(c, 19, version, flex, body, client_id)
+    throttle = r.int32()
+
+    def result():
+        name = r.string(flex)
+        if version >= 7:
+            r.uuid()
+        error = r.int16()
+        r.string(flex)
+        parts = None
+        if version >= 5:
+            parts = r.int32()
+            r.int16()
+            r.array(True, lambda: (r.string(True), r.string(True), r.bool(), r.int8(), r.bool(), r.tagged_fields()))
+            r.tagged_fields()
+        return (name, error, parts)
+    return throttle, r.array(flex, result)
+
+
+def delete_topics(c, client_id, names):
+    """DeleteTopics v6 by name: (throttle_time_ms, {name: error})."""
+    body = carray(names, lambda n: cstr(n) + bytes(16) + TAGS) + struct.pack(">i", 10000) + TAGS
+    r = admin_raw(c, 20, 6, True, body, client_id)
+    throttle = r.int32()
+
+    def result():
+        name = r.string(True)
+        r.uuid()
+        error = r.int16()
+        r.string(True)
+        r.tagged_fields()
+        return (name, error)
+    return throttle, dict(r.array(True, result))
+
+
+def create_partitions(c, client_id, topics):
+    """CreatePartitions v3: topics [(name, count)]; (throttle_time_ms, {name: error})."""
+    body = carray(topics, lambda t: cstr(t[0]) + struct.pack(">i", t[1]) + carray(None, None) + TAGS)
+    body += struct.pack(">i?", 10000, False) + TAGS
+    r = admin_raw(c, 37, 3, True, body, client_id)
+    throttle = r.int32()
+
+    def result():
+        t = (r.string(True), r.int16())
+        r.string(True)
+        r.tagged_fields()
+        return t
+    return throttle, dict(r.array(True, result))
+
+
 class QuotaEnforcementTest(BrokerTestCase):
     # Two samples of one second: the rate floor is one window, so a small
     # quota bites after a second's worth of bytes (Kafka's keys).
@@ -311,3 +389,97 @@ class QuotaEnforcementTest(BrokerTestCase):
                     break
         self.assertIsNotNone(throttled, "no Fetch answer carried a throttle time")
         self.assertEqual(throttled["topics"], [])  # Kafka answers a throttled fetch empty
+
+    def test_request_percentage_throttled(self):
+        # 0.01% of one thread: a bucket of 0.02 percent-seconds (0.2 ms of
+        # handler time) that refills at 0.1 ms a second. Kafka throttles
+        # the first request already; Gregor's handlers are quicker.
+        with self.conn() as c:
+            r = qw.alter(c, 1, [([("client-id", "rq")], [("request_percentage", 0.01, False)])], False)
+            self.assertEqual(r["entries"][0]["error_code"], 0)
+        self.wait_quota([("client-id", "rq")], "request_percentage")
+        with self.conn() as c:
+            c.wait_topic("quota-rq")
+            throttled = []
+            for i in range(2000):
+                start = time.monotonic()
+                c.send(kwire.metadata_request(9, i, topics=None, client_id="rq"))
+                r = kwire.decode_metadata_response(9, c.recv_frame())
+                if throttled and len(throttled[-1]) == 1:
+                    throttled[-1].append(time.monotonic() - start)  # the answer after a throttled one
+                if r["throttle_time_ms"] > 0:
+                    throttled.append([r["throttle_time_ms"]])
+                    if len(throttled) == 3:
+                        break
+            self.assertTrue(throttled, "no answer carried a throttle time")
+            for t in throttled:
+                # Kafka bounds a request-time throttle to one window (1 s here).
+                self.assertTrue(0 < t[0] <= 1000, throttled)
+            for t in throttled[:-1]:
+                # Muted: the next answer came no sooner than most of the throttle time.
+                self.assertGreaterEqual(t[1] * 1000, t[0] * 0.5, throttled)
+        # Another client id has no quota.
+        with self.conn() as c:
+            c.send(kwire.metadata_request(9, 1, topics=None, client_id="other"))
+            self.assertEqual(kwire.decode_metadata_response(9, c.recv_frame())["throttle_time_ms"], 0)
+
+    def set_mutation_quota(self, clients, rate):
+        with self.conn() as c:
+            r = qw.alter(c, 1, [([("client-id", n)], [("controller_mutation_rate", rate, False)]) for n in clients],
+                         False)
+            self.assertEqual([e["error_code"] for e in r["entries"]], [0] * len(clients))
+        for n in clients:
+            self.wait_quota([("client-id", n)], "controller_mutation_rate")
+
+    def test_mutation_rate_strict(self):
+        # 1 partition a second: a bucket of 2 (quota.window.num 2 of 1 s).
+        # Strict (CreateTopics v6+, DeleteTopics v5+): a topic is refused
+        # while the bucket is below zero, admitted otherwise, even past zero.
+        self.set_mutation_quota(["cm7"], 1.0)
+        tag = "%x" % int(time.time() * 1000)
+        a, b_, d = "cm-a-" + tag, "cm-b-" + tag, "cm-d-" + tag
+        with self.conn() as c:
+            throttle, res = create_topics(c, "cm7", 7, [(a, 3), (b_, 3), (d, 1)])
+        self.assertEqual(res, [(a, 0, 3), (b_, THROTTLING_QUOTA_EXCEEDED, -1), (d, THROTTLING_QUOTA_EXCEEDED, -1)])
+        # -1 token at 1 a second.
+        self.assertTrue(500 < throttle <= 1000, throttle)
+        with self.conn() as c:
+            throttle, res = delete_topics(c, "cm7", [a])
+        self.assertEqual(res, {a: THROTTLING_QUOTA_EXCEEDED})
+        self.assertTrue(0 < throttle <= 1000, throttle)
+        with self.conn() as c:
+            wait_until(lambda: create_topics(c, "cm7", 7, [(b_, 1)])[1] == [(b_, 0, 1)], DEADLINE,
+                       "the bucket to refill")
+        with self.conn() as c:
+            throttle, res = create_topics(c, "other", 7, [(d, 5)])  # no quota for this client id
+        self.assertEqual((throttle, res), (0, [(d, 0, 5)]))
+
+    def test_mutation_rate_permissive(self):
+        # CreateTopics v4 predates THROTTLING_QUOTA_EXCEEDED: everything is
+        # created and counted, and the answer is throttled: (6 - 2) / 1 s.
+        self.set_mutation_quota(["cm4"], 1.0)
+        tag = "%x" % int(time.time() * 1000)
+        names = ["cm4-%s-%d" % (tag, i) for i in range(2)]
+        with self.conn() as c:
+            throttle, res = create_topics(c, "cm4", 4, [(n, 3) for n in names])
+            self.assertEqual(res, [(n, 0, None) for n in names])
+            self.assertTrue(3000 < throttle <= 4000, throttle)
+            start = time.monotonic()
+            throttle2, res = create_topics(c, "cm4", 4, [("cm4-%s-x" % tag, 1)])
+            # Muted: the same connection is not read for the throttle time.
+            self.assertGreaterEqual(time.monotonic() - start, throttle * 0.5 / 1000)
+        self.assertEqual(res[0][1], 0)
+        self.assertGreater(throttle2, 0)
+
+    def test_mutation_rate_create_partitions(self):
+        # CreatePartitions v3 is strict: +3 fits a full bucket of 2 (it goes
+        # to -1, with no throttle time: Kafka sets one only on a refusal),
+        # then +1 is refused.
+        self.set_mutation_quota(["cp3"], 1.0)
+        topic = "cp-%x" % int(time.time() * 1000)
+        with self.conn() as c:
+            self.assertEqual(create_topics(c, "gregor-it", 7, [(topic, 1)])[1], [(topic, 0, 1)])
+            self.assertEqual(create_partitions(c, "cp3", [(topic, 4)]), (0, {topic: 0}))
+            throttle, res = create_partitions(c, "cp3", [(topic, 5)])
+        self.assertEqual(res, {topic: THROTTLING_QUOTA_EXCEEDED})
+        self.assertTrue(500 < throttle <= 1000, throttle)
