@@ -31,6 +31,7 @@ typedef struct gb_quota_sensor {
     char *user;   /* "" when the quota is not per user */
     char *client; /* "" when it is not per client id */
     int64_t last_ms;
+    double quota, burst; /* at the last use */
     gb_quota_bucket bucket;
 } gb_quota_sensor;
 
@@ -306,17 +307,18 @@ static bool gb__quota_resolve(gb_quotas *q, int key, const char *user, const cha
 }
 
 /* The sensor for key and the tags, created if new. Sensors idle for longer
- * than the whole sample span measure nothing any more: they go. */
+ * than the whole sample span whose bucket has refilled measure nothing a
+ * new one would not: they go. */
 static gb_quota_sensor *gb__sensor(gb_broker *b, int key, const char *user, const char *client, int64_t now)
 {
     gb_quotas *q = gb__quotas(b);
-    int64_t span = (int64_t)b->cfg->quota_window_num * b->cfg->quota_window_size_seconds * 1000;
+    double span = (double)b->cfg->quota_window_num * (double)b->cfg->quota_window_size_seconds * 1000; /* no overflow */
     gb_quota_sensor *found = NULL;
     for (gb_quota_sensor **pp = &q->sensors; *pp;) {
         gb_quota_sensor *s = *pp;
         if (s->key == key && strcmp(s->user, user) == 0 && strcmp(s->client, client) == 0) {
             found = s;
-        } else if (now - s->last_ms > span) {
+        } else if ((double)(now - s->last_ms) > span && gb_quota_bucket_tokens(&s->bucket, s->quota, s->burst, now) >= s->burst) {
             *pp = s->next;
             free(s->user);
             free(s->client);
@@ -353,9 +355,15 @@ static gb_quota_sensor *gb__quota_sensor(gb_broker *b, int key, const char *clie
     if (!gb__quota_resolve(q, key, GB_QUOTA_ANONYMOUS, client, quota, &tag_user, &tag_client))
         return NULL;
     *now = (int64_t)uv_now(b->loop);
-    *burst = gb_quota_bucket_burst(*quota, (int)b->cfg->quota_window_num,
-                                   (int64_t)b->cfg->quota_window_size_seconds * 1000);
-    return gb__sensor(b, key, tag_user ? GB_QUOTA_ANONYMOUS : "", tag_client ? client : "", *now);
+    /* Kafka's controller mutation quota has keys of its own. */
+    bool mutation = key == GB_QK_CONTROLLER_MUTATION_RATE;
+    int num = mutation ? b->cfg->controller_quota_window_num : b->cfg->quota_window_num;
+    int64_t size = mutation ? b->cfg->controller_quota_window_size_seconds : b->cfg->quota_window_size_seconds;
+    *burst = gb_quota_bucket_burst(*quota, num, size * 1000);
+    gb_quota_sensor *s = gb__sensor(b, key, tag_user ? GB_QUOTA_ANONYMOUS : "", tag_client ? client : "", *now);
+    s->quota = *quota;
+    s->burst = *burst;
+    return s;
 }
 
 /* Kafka bounds a request-time throttle to one window (ClientRequestQuotaManager). */

@@ -324,9 +324,10 @@ def create_partitions(c, client_id, topics):
 
 
 class QuotaEnforcementTest(BrokerTestCase):
-    # Two samples of one second: the rate floor is one window, so a small
-    # quota bites after a second's worth of bytes (Kafka's keys).
-    OVERRIDES = {"quota.window.num": "2", "quota.window.size.seconds": "1", "auto.create.topics.enable": "true"}
+    # Two windows of one second: a client's bucket holds two seconds of its
+    # quota, so a small quota bites soon (Kafka's keys).
+    OVERRIDES = {"quota.window.num": "2", "quota.window.size.seconds": "1", "controller.quota.window.num": "2",
+                 "controller.quota.window.size.seconds": "1", "auto.create.topics.enable": "true"}
     QUOTA = 100000.0
 
     def wait_quota(self, entity, key):
@@ -432,7 +433,8 @@ class QuotaEnforcementTest(BrokerTestCase):
             self.wait_quota([("client-id", n)], "controller_mutation_rate")
 
     def test_mutation_rate_strict(self):
-        # 1 partition a second: a bucket of 2 (quota.window.num 2 of 1 s).
+        # 1 partition a second: a bucket of 2 (controller.quota.window.num 2
+        # of 1 s).
         # Strict (CreateTopics v6+, DeleteTopics v5+): a topic is refused
         # while the bucket is below zero, admitted otherwise, even past zero.
         self.set_mutation_quota(["cm7"], 1.0)
