@@ -96,8 +96,7 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
     const gp_fetch_request *body = req->body;
     gp_fetch_response *resp = req->resp;
     int16_t v = req->version;
-    resp->throttle_time_ms = 0;
-    resp->error_code = 0;
+    resp->error_code = 0; /* throttle_time_ms stays: a request_percentage throttle may be set */
     resp->session_id = 0;
     req->file_bytes = 0;
     f->nslices = 0;

@@ -251,6 +251,15 @@ def produce_raw(c, cid, topic, value):
     return decode_produce_response(8, c.recv_frame())
 
 
+def with_client_id(frame, client_id):
+    """A request frame of test_data's (client id "gregor-data") with another client id."""
+    old, new = kwire.string("gregor-data"), kwire.string(client_id)
+    at = 4 + 8  # size, api key, version, correlation id
+    assert frame[at:at + len(old)] == old
+    payload = frame[4:at] + new + frame[at + len(old):]
+    return struct.pack(">i", len(payload)) + payload
+
+
 def admin_raw(c, api, version, flex, body, client_id):
     """One admin request on c; the Reader after the response header."""
     hdr = struct.pack(">hhi", api, version, 7) + kwire.string(client_id) + (TAGS if flex else b"")
@@ -401,24 +410,33 @@ class QuotaEnforcementTest(BrokerTestCase):
         self.wait_quota([("client-id", "rq")], "request_percentage")
         with self.conn() as c:
             c.wait_topic("quota-rq")
-            throttled = []
-            for i in range(2000):
+            produce_raw(c, 1, "quota-rq", b"r" * 1000)
+            throttled = []  # [api, throttle_time_ms, seconds until the next answer]
+            end = time.monotonic() + DEADLINE
+            for i in range(4000):
+                if time.monotonic() > end:
+                    break
                 start = time.monotonic()
-                c.send(kwire.metadata_request(9, i, topics=None, client_id="rq"))
-                r = kwire.decode_metadata_response(9, c.recv_frame())
-                if throttled and len(throttled[-1]) == 1:
-                    throttled[-1].append(time.monotonic() - start)  # the answer after a throttled one
+                if i % 2:
+                    c.send(with_client_id(fetch_request(i, "quota-rq", 0, 0), "rq"))
+                    r = decode_fetch_response(c.recv_frame())
+                else:
+                    c.send(kwire.metadata_request(9, i, topics=None, client_id="rq"))
+                    r = kwire.decode_metadata_response(9, c.recv_frame())
+                if throttled and len(throttled[-1]) == 2:
+                    throttled[-1].append(time.monotonic() - start)
                 if r["throttle_time_ms"] > 0:
-                    throttled.append([r["throttle_time_ms"]])
-                    if len(throttled) == 3:
+                    throttled.append(["fetch" if i % 2 else "metadata", r["throttle_time_ms"]])
+                    if len(throttled) >= 4 and {t[0] for t in throttled} == {"fetch", "metadata"}:
                         break
-            self.assertTrue(throttled, "no answer carried a throttle time")
+            # Both APIs count, and carry the throttle time.
+            self.assertEqual({t[0] for t in throttled}, {"fetch", "metadata"}, throttled)
             for t in throttled:
                 # Kafka bounds a request-time throttle to one window (1 s here).
-                self.assertTrue(0 < t[0] <= 1000, throttled)
+                self.assertTrue(0 < t[1] <= 1000, throttled)
             for t in throttled[:-1]:
                 # Muted: the next answer came no sooner than most of the throttle time.
-                self.assertGreaterEqual(t[1] * 1000, t[0] * 0.5, throttled)
+                self.assertGreaterEqual(t[2] * 1000, t[1] * 0.5, throttled)
         # Another client id has no quota.
         with self.conn() as c:
             c.send(kwire.metadata_request(9, 1, topics=None, client_id="other"))
