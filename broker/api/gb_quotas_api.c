@@ -389,8 +389,9 @@ void gb_handle_alter_client_quotas(gb_broker *b, gb_request *req)
  * top level, but WriteTxnMarkers (exempt, as Kafka's cluster actions). */
 static int32_t *gb__throttle_field(int16_t key, void *resp)
 {
-#define GB__T(api, type) \
-    case GP_API_##api: return &((type *)resp)->throttle_time_ms
+#define GB__T(api, type)                                                                                               \
+    case GP_API_##api:                                                                                                 \
+        return &((type *)resp)->throttle_time_ms
     switch (key) {
         GB__T(PRODUCE, gp_produce_response);
         GB__T(FETCH, gp_fetch_response);

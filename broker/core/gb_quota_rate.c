@@ -3,7 +3,6 @@
  */
 #include "broker/core/gb_quota_rate.h"
 
-
 void gb_quota_bucket_init(gb_quota_bucket *k)
 {
     *k = (gb_quota_bucket){0};

@@ -318,7 +318,8 @@ static gb_quota_sensor *gb__sensor(gb_broker *b, int key, const char *user, cons
         gb_quota_sensor *s = *pp;
         if (s->key == key && strcmp(s->user, user) == 0 && strcmp(s->client, client) == 0) {
             found = s;
-        } else if ((double)(now - s->last_ms) > span && gb_quota_bucket_tokens(&s->bucket, s->quota, s->burst, now) >= s->burst) {
+        } else if ((double)(now - s->last_ms) > span &&
+                   gb_quota_bucket_tokens(&s->bucket, s->quota, s->burst, now) >= s->burst) {
             *pp = s->next;
             free(s->user);
             free(s->client);
@@ -342,8 +343,8 @@ static gb_quota_sensor *gb__sensor(gb_broker *b, int key, const char *user, cons
 
 /* The sensor measuring key for the client, and its quota and bucket size;
  * NULL when no quota of key applies to it. */
-static gb_quota_sensor *gb__quota_sensor(gb_broker *b, int key, const char *client_id, size_t client_len,
-                                         double *quota, double *burst, int64_t *now)
+static gb_quota_sensor *gb__quota_sensor(gb_broker *b, int key, const char *client_id, size_t client_len, double *quota,
+                                         double *burst, int64_t *now)
 {
     gb_quotas *q = gb__quotas(b);
     if (!q || q->with_key[key] == 0)
@@ -423,6 +424,22 @@ bool gb_quotas_mutate(gb_broker *b, const char *client_id, size_t client_len, do
     return true;
 }
 
+int64_t gb_quotas_fetch_cap(gb_broker *b, const char *client_id, size_t client_len)
+{
+    gb_quotas *q = gb__quotas(b);
+    if (!q || q->with_key[GB_QK_CONSUMER_BYTE_RATE] == 0)
+        return INT64_MAX;
+    char client[256];
+    snprintf(client, sizeof client, "%.*s", client_id ? (int)(client_len < 255 ? client_len : 255) : 0,
+             client_id ? client_id : "");
+    double quota;
+    bool tag_user, tag_client;
+    if (!gb__quota_resolve(q, GB_QK_CONSUMER_BYTE_RATE, GB_QUOTA_ANONYMOUS, client, &quota, &tag_user, &tag_client))
+        return INT64_MAX;
+    double cap = quota * (double)(b->cfg->quota_window_num - 1) * (double)b->cfg->quota_window_size_seconds;
+    return cap >= (double)INT32_MAX ? INT32_MAX : (int64_t)cap;
+}
+
 bool gb_quotas_any(const gb_broker *b, int key)
 {
     const gb_quotas *q = b->quotas;
@@ -438,4 +455,3 @@ void gb_quotas_unrecord(gb_broker *b, int key, const char *client_id, size_t cli
 {
     gb__quotas_record(b, key, client_id, client_len, -bytes, false);
 }
-

@@ -96,6 +96,11 @@ int32_t gb_quotas_throttle(gb_broker *b, int key, const char *client_id, size_t 
 bool gb_quotas_mutate(gb_broker *b, const char *client_id, size_t client_len, double partitions, bool strict,
                       int32_t *throttle_ms);
 
+/* The most bytes a Fetch may answer with under the client's
+ * consumer_byte_rate, as Kafka caps it: quota * (quota.window.num - 1) *
+ * quota.window.size.seconds (the first batch still goes out whole);
+ * INT64_MAX without a quota. */
+int64_t gb_quotas_fetch_cap(gb_broker *b, const char *client_id, size_t client_len);
 /* Is any quota of this key set? The hot paths ask first, so that a broker
  * without quotas pays nothing for them. */
 bool gb_quotas_any(const gb_broker *b, int key);

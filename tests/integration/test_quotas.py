@@ -503,3 +503,34 @@ class QuotaEnforcementTest(BrokerTestCase):
             throttle, res = create_partitions(c, "cp3", [(topic, 5)])
         self.assertEqual(res, {topic: THROTTLING_QUOTA_EXCEEDED})
         self.assertTrue(500 < throttle <= 1000, throttle)
+
+    def test_fetch_capped_to_quota_window(self):
+        # Kafka caps a quota'd client's Fetch at the quota's worth of
+        # quota.window.num - 1 windows (50 000 bytes here), so a backlog
+        # larger than the bucket is read piece by piece, never answered
+        # whole and then refused (throttled, empty) again and again.
+        with self.conn() as c:
+            c.wait_topic("quota-cap")
+            for i in range(10):
+                produce_raw(c, i, "quota-cap", b"z" * 20000)
+            r = qw.alter(c, 1, [([("client-id", "fc")], [("consumer_byte_rate", 50000.0, False)])], False)
+            self.assertEqual(r["entries"][0]["error_code"], 0)
+        self.wait_quota([("client-id", "fc")], "consumer_byte_rate")
+        with self.conn() as c:
+            # Kafka throttles the first answer already (its response's own
+            # bytes take it just past the quota): the next one has data.
+            answers = []
+            for i in range(5):
+                c.send(with_client_id(fetch_request(1 + i, "quota-cap", 0, 0), "fc"))
+                r = decode_fetch_response(c.recv_frame())
+                answers.append((r["throttle_time_ms"], [len(p["records"] or b"") for t in r["topics"]
+                                                        for p in t["partitions"]]))
+                if answers[-1][1]:
+                    break
+            # Gregor: two of the 20 kB batches; Kafka: 50 000 bytes, the
+            # last batch cut short.
+            self.assertTrue(answers[-1][1] and 40000 < answers[-1][1][0] <= 50000, answers)
+            # Another client id reads the whole backlog at once.
+            c.send(fetch_request(2, "quota-cap", 0, 0))
+            r = decode_fetch_response(c.recv_frame())
+            self.assertGreater(len(r["topics"][0]["partitions"][0]["records"]), 200000)

@@ -102,8 +102,8 @@ static void gb__steady(double size)
         for (int s = from; s < from + 10; s++)
             bytes += sent[s];
         double ratio = bytes / 10 / quota, slack = 0.01 + size / 10 / quota; /* one request either way */
-        ck_assert_msg(ratio > 1 - slack && ratio < 1 + slack, "size %.0f, %d-%d s: %.3f of the quota", size, from, from + 10,
-                      ratio);
+        ck_assert_msg(ratio > 1 - slack && ratio < 1 + slack, "size %.0f, %d-%d s: %.3f of the quota", size, from,
+                      from + 10, ratio);
     }
 }
 
