@@ -242,7 +242,7 @@ class QuotasRestartTest(BrokerTestCase):
                 self.assertEqual(norm(qw.describe(c, 1, [], False)["entries"]), before)
         finally:
             b.stop()
-        self.broker = Broker(data_dir=data_dir)  # tearDownClass stops this one
+        type(self).broker = Broker(data_dir=data_dir)  # tearDownClass stops this one (the class attribute)
         self.broker.start()
 
 
