@@ -33,6 +33,7 @@
 #include "broker/net/gb_request.h"
 #include "broker/base/gb_logger.h"
 #include "broker/core/gb_dynconf.h"
+#include "broker/core/gb_quotas.h"
 #include "broker/core/gb_topics.h"
 #include "config/gc_group.h"
 #include "config/gc_topic.h"
@@ -78,6 +79,16 @@ static void gb__answer_when_stored(gb_broker *b, gb_request *req, bool changed)
         gb_topics_persist(b, gb__respond_cb, req);
     else
         gb_request_respond(req);
+}
+
+/* controller_mutation_rate (KIP-599): may the request create or delete
+ * this many partitions? Refused (false) only from strict_since on; older
+ * versions are counted and throttled instead. */
+static bool gb__mutation_ok(gb_broker *b, gb_request *req, int32_t partitions, int16_t strict_since,
+                            int32_t *throttle_ms)
+{
+    return gb_quotas_mutate(b, req->hdr.client_id.p, req->hdr.client_id.len > 0 ? (size_t)req->hdr.client_id.len : 0,
+                            partitions, req->version >= strict_since, throttle_ms);
 }
 
 /* Set an error code and a formatted message (in the request's arena). */
@@ -594,6 +605,7 @@ void gb_handle_create_topics(gb_broker *b, gb_request *req)
     resp->topics = gp_arena_alloc(a, (size_t)(n ? n : 1) * sizeof *resp->topics);
     resp->topics_count = 0;
     int64_t records = 0;
+    int32_t throttle = 0;
     for (int32_t i = 0; i < n; i++) {
         const gp_create_topics_request_topic *in = &body->topics[i];
         gb_create_plan *p = &plans[i];
@@ -605,7 +617,9 @@ void gb_handle_create_topics(gb_broker *b, gb_request *req)
         p->out->error_message = GP_STR_NULL;
         if (dup[i])
             gb__fail(a, &p->out->error_code, &p->out->error_message, GP_E_INVALID_REQUEST, "Duplicate topic name.");
-        else if (gb__create_check(b, a, in, p) == 0)
+        else if (gb__create_check(b, a, in, p) == 0 && !gb__mutation_ok(b, req, p->partitions, 6, &throttle))
+            p->out->error_code = GP_E_THROTTLING_QUOTA_EXCEEDED; /* no message, as Kafka */
+        else if (p->out->error_code == GP_E_NONE)
             records += 1 + (int64_t)p->nkv + p->partitions;
     }
 
@@ -643,6 +657,7 @@ void gb_handle_create_topics(gb_broker *b, gb_request *req)
         if (plans[i].resolved)
             gc_topic_config_free(&plans[i].cfg);
 
+    gb_response_throttle(req, throttle);
     gb__answer_created(b, req, created);
 }
 
@@ -750,6 +765,7 @@ void gb_handle_delete_topics(gb_broker *b, gb_request *req)
         keys[i] = target[i] ? (gp_str){(const char *)target[i]->id.b, 16} : GP_STR_NULL;
     gb__find_duplicates(a, keys, n, ndup, nfirst);
     bool deleted = false, dropped = false;
+    int32_t throttle = 0;
     for (int32_t i = 0; i < n; i++) {
         if (!target[i])
             continue;
@@ -761,6 +777,11 @@ void gb_handle_delete_topics(gb_broker *b, gb_request *req)
                 outs[i]->error_code = -32768; /* marks the entry to drop */
                 dropped = true;
             }
+            continue;
+        }
+        if (!gb__mutation_ok(b, req, target[i]->npartitions, 5, &throttle)) {
+            outs[i]->error_code = GP_E_THROTTLING_QUOTA_EXCEEDED; /* no message, as Kafka */
+            target[i] = NULL;
             continue;
         }
         if (gb_topic_delete(b, target[i]) < 0)
@@ -778,6 +799,7 @@ void gb_handle_delete_topics(gb_broker *b, gb_request *req)
         resp->responses_count = kept;
     }
 
+    gb_response_throttle(req, throttle);
     gb__answer_when_stored(b, req, deleted);
 }
 
@@ -810,6 +832,7 @@ void gb_handle_create_partitions(gb_broker *b, gb_request *req)
     resp->results = gp_arena_alloc(a, cap * sizeof *resp->results);
     resp->results_count = 0;
     int64_t records = 0;
+    int32_t throttle = 0;
     char msg[1024];
     for (int32_t i = 0; i < n; i++) {
         const gp_create_partitions_request_topic *in = &body->topics[i];
@@ -858,6 +881,10 @@ void gb_handle_create_partitions(gb_broker *b, gb_request *req)
                 continue;
             }
         }
+        if (!gb__mutation_ok(b, req, additional, 3, &throttle)) {
+            out->error_code = GP_E_THROTTLING_QUOTA_EXCEEDED; /* no message, as Kafka */
+            continue;
+        }
         target[i] = t;
         records += additional;
     }
@@ -881,6 +908,7 @@ void gb_handle_create_partitions(gb_broker *b, gb_request *req)
         }
     }
 
+    gb_response_throttle(req, throttle);
     gb__answer_created(b, req, created);
 }
 

@@ -162,7 +162,7 @@ int gb_dispatch_frame(void *broker, gb_conn *conn, const uint8_t *data, size_t l
         snprintf(reason, sizeof reason, "malformed %s v%d request: %s", api->name, version, gp_strerror(r.err));
         goto fail;
     }
-    h->fn(b, req);
+    gb_request_quota_call(b, h->fn, req); /* h->fn(b, req), under request_percentage */
     return 0;
 
 fail:

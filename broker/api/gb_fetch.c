@@ -96,8 +96,7 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
     const gp_fetch_request *body = req->body;
     gp_fetch_response *resp = req->resp;
     int16_t v = req->version;
-    resp->throttle_time_ms = 0;
-    resp->error_code = 0;
+    resp->error_code = 0; /* throttle_time_ms stays: a request_percentage throttle may be set */
     resp->session_id = 0;
     req->file_bytes = 0;
     f->nslices = 0;
@@ -115,6 +114,10 @@ static int64_t gb__fill(gb_fetch *f, bool *answer_now)
     f->ops = gp_arena_alloc(&req->arena, (nparts ? nparts : 1) * sizeof *f->ops);
     f->from = gp_arena_alloc(&req->arena, (nparts ? nparts : 1) * sizeof *f->from);
     int64_t left = v >= 3 ? body->max_bytes : INT32_MAX, bytes = 0;
+    int64_t cap =
+        gb_quotas_fetch_cap(b, req->hdr.client_id.p, (size_t)(req->hdr.client_id.len > 0 ? req->hdr.client_id.len : 0));
+    if (left > cap)
+        left = cap; /* consumer_byte_rate: at most a quota window's worth, as Kafka */
     bool first_data = true;
     resp->responses_count = body->topics_count;
     resp->responses = gp_arena_calloc(&req->arena, (size_t)(body->topics_count > 0 ? body->topics_count : 1),
@@ -262,7 +265,12 @@ static void gb__look(gb_fetch_waiter *w, void *arg)
     bool now = false;
     int64_t bytes = gb__fill(f, &now);
     const gp_fetch_request *body = f->req->body;
-    if (now || bytes >= body->min_bytes || body->max_wait_ms <= 0 || gb_fetch_waiter_expired(w) ||
+    const gp_str *client = &f->req->hdr.client_id;
+    int64_t min_bytes = body->min_bytes,
+            cap = gb_quotas_fetch_cap(f->b, client->p, (size_t)(client->len > 0 ? client->len : 0));
+    if (min_bytes > cap)
+        min_bytes = cap; /* as Kafka: min_bytes no more than the quota lets a fetch have */
+    if (now || bytes >= min_bytes || body->max_wait_ms <= 0 || gb_fetch_waiter_expired(w) ||
         gb_request_orphaned(f->req) || gb_fetch_waiters_stopping(f->b)) {
         gb_fetch_waiter_done(w);
         gb__answer(f);

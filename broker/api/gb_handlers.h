@@ -21,6 +21,11 @@ void gb_handle_describe_topic_partitions(gb_broker *b, gb_request *req);
 void gb_handle_describe_log_dirs(gb_broker *b, gb_request *req);
 void gb_handle_describe_client_quotas(gb_broker *b, gb_request *req);
 void gb_handle_alter_client_quotas(gb_broker *b, gb_request *req);
+/* Call a handler under the client's request_percentage quota (KIP-124). */
+void gb_request_quota_call(gb_broker *b, void (*fn)(gb_broker *b, gb_request *req), gb_request *req);
+/* Raise the response's throttle_time_ms to ms and mute the connection for
+ * that long (a client over a quota); nothing for ms <= 0. */
+void gb_response_throttle(gb_request *req, int32_t ms);
 void gb_handle_produce(gb_broker *b, gb_request *req);
 void gb_handle_fetch(gb_broker *b, gb_request *req);
 void gb_handle_create_topics(gb_broker *b, gb_request *req);

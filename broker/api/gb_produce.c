@@ -413,10 +413,9 @@ static void gb__produce_all(gb_broker *b, gb_produce *pp)
         }
     }
     /* producer_byte_rate: the whole request counts, as Kafka counts it. */
-    resp->throttle_time_ms = gb_quotas_record(b, GB_QK_PRODUCER_BYTE_RATE, req->hdr.client_id.p,
-                                              req->hdr.client_id.len > 0 ? (size_t)req->hdr.client_id.len : 0,
-                                              (double)req->size);
-    gb_request_throttle(req, resp->throttle_time_ms);
+    gb_response_throttle(req, gb_quotas_record(b, GB_QK_PRODUCER_BYTE_RATE, req->hdr.client_id.p,
+                                               req->hdr.client_id.len > 0 ? (size_t)req->hdr.client_id.len : 0,
+                                               (double)req->size));
     if (body->acks == 0 && !pp->bad_acks) {
         gb_request_respond_none(req); /* Kafka never answers acks=0 */
         return;

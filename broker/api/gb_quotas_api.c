@@ -382,3 +382,103 @@ void gb_handle_alter_client_quotas(gb_broker *b, gb_request *req)
     else
         gb_request_respond(req);
 }
+
+/* ---- request_percentage ------------------------------------------------------- */
+
+/* The response's throttle_time_ms: every API Gregor serves has one at the
+ * top level, but WriteTxnMarkers (exempt, as Kafka's cluster actions). */
+static int32_t *gb__throttle_field(int16_t key, void *resp)
+{
+#define GB__T(api, type)                                                                                               \
+    case GP_API_##api:                                                                                                 \
+        return &((type *)resp)->throttle_time_ms
+    switch (key) {
+        GB__T(PRODUCE, gp_produce_response);
+        GB__T(FETCH, gp_fetch_response);
+        GB__T(LIST_OFFSETS, gp_list_offsets_response);
+        GB__T(METADATA, gp_metadata_response);
+        GB__T(OFFSET_COMMIT, gp_offset_commit_response);
+        GB__T(OFFSET_FETCH, gp_offset_fetch_response);
+        GB__T(FIND_COORDINATOR, gp_find_coordinator_response);
+        GB__T(JOIN_GROUP, gp_join_group_response);
+        GB__T(HEARTBEAT, gp_heartbeat_response);
+        GB__T(LEAVE_GROUP, gp_leave_group_response);
+        GB__T(SYNC_GROUP, gp_sync_group_response);
+        GB__T(DESCRIBE_GROUPS, gp_describe_groups_response);
+        GB__T(LIST_GROUPS, gp_list_groups_response);
+        GB__T(API_VERSIONS, gp_api_versions_response);
+        GB__T(CREATE_TOPICS, gp_create_topics_response);
+        GB__T(DELETE_TOPICS, gp_delete_topics_response);
+        GB__T(DELETE_RECORDS, gp_delete_records_response);
+        GB__T(INIT_PRODUCER_ID, gp_init_producer_id_response);
+        GB__T(OFFSET_FOR_LEADER_EPOCH, gp_offset_for_leader_epoch_response);
+        GB__T(ADD_PARTITIONS_TO_TXN, gp_add_partitions_to_txn_response);
+        GB__T(ADD_OFFSETS_TO_TXN, gp_add_offsets_to_txn_response);
+        GB__T(END_TXN, gp_end_txn_response);
+        GB__T(TXN_OFFSET_COMMIT, gp_txn_offset_commit_response);
+        GB__T(DESCRIBE_CONFIGS, gp_describe_configs_response);
+        GB__T(ALTER_CONFIGS, gp_alter_configs_response);
+        GB__T(DESCRIBE_LOG_DIRS, gp_describe_log_dirs_response);
+        GB__T(CREATE_PARTITIONS, gp_create_partitions_response);
+        GB__T(DELETE_GROUPS, gp_delete_groups_response);
+        GB__T(ELECT_LEADERS, gp_elect_leaders_response);
+        GB__T(INCREMENTAL_ALTER_CONFIGS, gp_incremental_alter_configs_response);
+        GB__T(ALTER_PARTITION_REASSIGNMENTS, gp_alter_partition_reassignments_response);
+        GB__T(LIST_PARTITION_REASSIGNMENTS, gp_list_partition_reassignments_response);
+        GB__T(OFFSET_DELETE, gp_offset_delete_response);
+        GB__T(DESCRIBE_CLIENT_QUOTAS, gp_describe_client_quotas_response);
+        GB__T(ALTER_CLIENT_QUOTAS, gp_alter_client_quotas_response);
+        GB__T(DESCRIBE_CLUSTER, gp_describe_cluster_response);
+        GB__T(DESCRIBE_PRODUCERS, gp_describe_producers_response);
+        GB__T(DESCRIBE_TRANSACTIONS, gp_describe_transactions_response);
+        GB__T(LIST_TRANSACTIONS, gp_list_transactions_response);
+        GB__T(CONSUMER_GROUP_HEARTBEAT, gp_consumer_group_heartbeat_response);
+        GB__T(CONSUMER_GROUP_DESCRIBE, gp_consumer_group_describe_response);
+        GB__T(DESCRIBE_TOPIC_PARTITIONS, gp_describe_topic_partitions_response);
+    default:
+        return NULL;
+    }
+#undef GB__T
+}
+
+void gb_response_throttle(gb_request *req, int32_t ms)
+{
+    if (ms <= 0)
+        return;
+    int32_t *field = gb__throttle_field(req->hdr.api_key, req->resp);
+    if (field && *field < ms)
+        *field = ms;
+    gb_request_throttle(req, ms);
+}
+
+/*
+ * request_percentage (KIP-124): the time the loop thread spends in a
+ * client's handlers, in percent of one thread (1 s of handler time is
+ * 100), against the client's quota, measured as the other quotas are.
+ * Kafka records a request's handler time when it answers and puts the
+ * throttle in that answer; Gregor learns the time once the handler has
+ * returned, when its answer may be written already, so the time counts
+ * then and a client over its quota hears of it in the answer to its next
+ * request (throttle_time_ms, and the connection muted for that long).
+ * Work a handler leaves to completion callbacks (appends, the topic
+ * store's write) is not counted. Kafka's exempt requests are its cluster
+ * actions; of those Gregor serves WriteTxnMarkers, which is not counted.
+ */
+void gb_request_quota_call(gb_broker *b, void (*fn)(gb_broker *, gb_request *), gb_request *req)
+{
+    if (req->hdr.api_key == GP_API_WRITE_TXN_MARKERS || !gb_quotas_any(b, GB_QK_REQUEST_PERCENTAGE)) {
+        fn(b, req);
+        return;
+    }
+    /* The handler may free the request: the client id is copied first. */
+    char client[256];
+    size_t len = req->hdr.client_id.p && req->hdr.client_id.len > 0 ? (size_t)req->hdr.client_id.len : 0;
+    if (len > sizeof client)
+        len = sizeof client;
+    memcpy(client, req->hdr.client_id.p ? req->hdr.client_id.p : "", len);
+    gb_response_throttle(req, gb_quotas_throttle(b, GB_QK_REQUEST_PERCENTAGE, client, len));
+    uint64_t start = uv_hrtime();
+    fn(b, req);
+    double percent = (double)(uv_hrtime() - start) * (100.0 / 1e9);
+    gb_quotas_record(b, GB_QK_REQUEST_PERCENTAGE, client, len, percent);
+}

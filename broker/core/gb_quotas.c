@@ -31,7 +31,8 @@ typedef struct gb_quota_sensor {
     char *user;   /* "" when the quota is not per user */
     char *client; /* "" when it is not per client id */
     int64_t last_ms;
-    gb_quota_rate rate;
+    double quota, burst; /* at the last use */
+    gb_quota_bucket bucket;
 } gb_quota_sensor;
 
 typedef struct gb_quota_wait {
@@ -306,17 +307,19 @@ static bool gb__quota_resolve(gb_quotas *q, int key, const char *user, const cha
 }
 
 /* The sensor for key and the tags, created if new. Sensors idle for longer
- * than the whole sample span measure nothing any more: they go. */
+ * than the whole sample span whose bucket has refilled measure nothing a
+ * new one would not: they go. */
 static gb_quota_sensor *gb__sensor(gb_broker *b, int key, const char *user, const char *client, int64_t now)
 {
     gb_quotas *q = gb__quotas(b);
-    int64_t span = (int64_t)b->cfg->quota_window_num * b->cfg->quota_window_size_seconds * 1000;
+    double span = (double)b->cfg->quota_window_num * (double)b->cfg->quota_window_size_seconds * 1000; /* no overflow */
     gb_quota_sensor *found = NULL;
     for (gb_quota_sensor **pp = &q->sensors; *pp;) {
         gb_quota_sensor *s = *pp;
         if (s->key == key && strcmp(s->user, user) == 0 && strcmp(s->client, client) == 0) {
             found = s;
-        } else if (now - s->last_ms > span) {
+        } else if ((double)(now - s->last_ms) > span &&
+                   gb_quota_bucket_tokens(&s->bucket, s->quota, s->burst, now) >= s->burst) {
             *pp = s->next;
             free(s->user);
             free(s->client);
@@ -330,8 +333,7 @@ static gb_quota_sensor *gb__sensor(gb_broker *b, int key, const char *user, cons
         found->key = key;
         found->user = gu_strdup(user);
         found->client = gu_strdup(client);
-        gb_quota_rate_init(&found->rate, (int)b->cfg->quota_window_num,
-                           (int64_t)b->cfg->quota_window_size_seconds * 1000);
+        gb_quota_bucket_init(&found->bucket);
         found->next = q->sensors;
         q->sensors = found;
     }
@@ -339,24 +341,103 @@ static gb_quota_sensor *gb__sensor(gb_broker *b, int key, const char *user, cons
     return found;
 }
 
-/* Record bytes (negative: take back) and return the throttle time. */
-static int32_t gb__quotas_record(gb_broker *b, int key, const char *client_id, size_t client_len, double bytes,
-                                 bool check)
+/* The sensor measuring key for the client, and its quota and bucket size;
+ * NULL when no quota of key applies to it. */
+static gb_quota_sensor *gb__quota_sensor(gb_broker *b, int key, const char *client_id, size_t client_len, double *quota,
+                                         double *burst, int64_t *now)
 {
     gb_quotas *q = gb__quotas(b);
     if (!q || q->with_key[key] == 0)
+        return NULL;
+    char client[256];
+    snprintf(client, sizeof client, "%.*s", client_id ? (int)(client_len < 255 ? client_len : 255) : 0,
+             client_id ? client_id : "");
+    bool tag_user, tag_client;
+    if (!gb__quota_resolve(q, key, GB_QUOTA_ANONYMOUS, client, quota, &tag_user, &tag_client))
+        return NULL;
+    *now = (int64_t)uv_now(b->loop);
+    /* Kafka's controller mutation quota has keys of its own. */
+    bool mutation = key == GB_QK_CONTROLLER_MUTATION_RATE;
+    int num = mutation ? b->cfg->controller_quota_window_num : b->cfg->quota_window_num;
+    int64_t size = mutation ? b->cfg->controller_quota_window_size_seconds : b->cfg->quota_window_size_seconds;
+    *burst = gb_quota_bucket_burst(*quota, num, size * 1000);
+    gb_quota_sensor *s = gb__sensor(b, key, tag_user ? GB_QUOTA_ANONYMOUS : "", tag_client ? client : "", *now);
+    s->quota = *quota;
+    s->burst = *burst;
+    return s;
+}
+
+/* Kafka bounds a request-time throttle to one window (ClientRequestQuotaManager). */
+static int32_t gb__bound(gb_broker *b, int key, int32_t ms)
+{
+    int64_t max = (int64_t)b->cfg->quota_window_size_seconds * 1000;
+    return key == GB_QK_REQUEST_PERCENTAGE && ms > max ? (int32_t)max : ms;
+}
+
+/* Record value (negative: take back) and return the throttle time. */
+static int32_t gb__quotas_record(gb_broker *b, int key, const char *client_id, size_t client_len, double value,
+                                 bool check)
+{
+    double quota, burst;
+    int64_t now;
+    gb_quota_sensor *s = gb__quota_sensor(b, key, client_id, client_len, &quota, &burst, &now);
+    if (!s)
         return 0;
+    gb_quota_bucket_record(&s->bucket, quota, burst, value, now);
+    return check ? gb__bound(b, key, gb_quota_bucket_throttle_ms(&s->bucket, quota, burst, now)) : 0;
+}
+
+int32_t gb_quotas_throttle(gb_broker *b, int key, const char *client_id, size_t client_len)
+{
+    double quota, burst;
+    int64_t now;
+    gb_quota_sensor *s = gb__quota_sensor(b, key, client_id, client_len, &quota, &burst, &now);
+    return s ? gb__bound(b, key, gb_quota_bucket_throttle_ms(&s->bucket, quota, burst, now)) : 0;
+}
+
+bool gb_quotas_mutate(gb_broker *b, const char *client_id, size_t client_len, double partitions, bool strict,
+                      int32_t *throttle_ms)
+{
+    double quota, burst;
+    int64_t now;
+    int key = GB_QK_CONTROLLER_MUTATION_RATE;
+    gb_quota_sensor *s = gb__quota_sensor(b, key, client_id, client_len, &quota, &burst, &now);
+    if (!s)
+        return true;
+    if (strict) {
+        /* Kafka's StrictControllerMutationQuota: refused while the bucket
+         * is below zero; admitted otherwise, even past zero. */
+        int32_t ms = gb_quota_bucket_throttle_ms(&s->bucket, quota, burst, now);
+        if (ms > 0) {
+            if (ms > *throttle_ms)
+                *throttle_ms = ms;
+            return false;
+        }
+        gb_quota_bucket_record(&s->bucket, quota, burst, partitions, now);
+        return true;
+    }
+    /* Permissive (older versions): always admitted, throttled after. */
+    gb_quota_bucket_record(&s->bucket, quota, burst, partitions, now);
+    int32_t ms = gb_quota_bucket_throttle_ms(&s->bucket, quota, burst, now);
+    if (ms > *throttle_ms)
+        *throttle_ms = ms;
+    return true;
+}
+
+int64_t gb_quotas_fetch_cap(gb_broker *b, const char *client_id, size_t client_len)
+{
+    gb_quotas *q = gb__quotas(b);
+    if (!q || q->with_key[GB_QK_CONSUMER_BYTE_RATE] == 0)
+        return INT64_MAX;
     char client[256];
     snprintf(client, sizeof client, "%.*s", client_id ? (int)(client_len < 255 ? client_len : 255) : 0,
              client_id ? client_id : "");
     double quota;
     bool tag_user, tag_client;
-    if (!gb__quota_resolve(q, key, GB_QUOTA_ANONYMOUS, client, &quota, &tag_user, &tag_client))
-        return 0;
-    int64_t now = (int64_t)uv_now(b->loop);
-    gb_quota_sensor *s = gb__sensor(b, key, tag_user ? GB_QUOTA_ANONYMOUS : "", tag_client ? client : "", now);
-    gb_quota_rate_record(&s->rate, bytes, now);
-    return check ? gb_quota_rate_throttle_ms(&s->rate, quota, now) : 0;
+    if (!gb__quota_resolve(q, GB_QK_CONSUMER_BYTE_RATE, GB_QUOTA_ANONYMOUS, client, &quota, &tag_user, &tag_client))
+        return INT64_MAX;
+    double cap = quota * (double)(b->cfg->quota_window_num - 1) * (double)b->cfg->quota_window_size_seconds;
+    return cap >= (double)INT32_MAX ? INT32_MAX : (int64_t)cap;
 }
 
 bool gb_quotas_any(const gb_broker *b, int key)

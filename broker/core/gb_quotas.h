@@ -77,11 +77,30 @@ void gb_quotas_apply(gb_broker *b, const bool has[GS_QUOTA_NTYPES], const char *
  * applied before this call is on disk, or failed to be (logged). */
 void gb_quotas_persist(gb_broker *b, void (*done)(void *arg), void *arg);
 
-/* Record bytes against the byte-rate key (GB_QK_PRODUCER_BYTE_RATE or
- * GB_QK_CONSUMER_BYTE_RATE) for the client (client_id NULL-able, not
+/* Record a value against key (bytes for GB_QK_PRODUCER_BYTE_RATE and
+ * GB_QK_CONSUMER_BYTE_RATE, percent-seconds of handler time for
+ * GB_QK_REQUEST_PERCENTAGE) for the client (client_id NULL-able, not
  * NUL-terminated) and return the throttle time in ms: 0 when no quota
- * applies or the rate is within it. */
+ * applies or the client is within it. A request-time throttle is at most
+ * one window (quota.window.size.seconds), as Kafka bounds it. */
 int32_t gb_quotas_record(gb_broker *b, int key, const char *client_id, size_t client_len, double bytes);
+/* The throttle time the client is in for key now, recording nothing. */
+int32_t gb_quotas_throttle(gb_broker *b, int key, const char *client_id, size_t client_len);
+/* controller_mutation_rate (KIP-599): may the client create or delete
+ * `partitions` partitions now? strict (CreateTopics v6+, CreatePartitions
+ * v3+, DeleteTopics v5+): refused, false, while the client's bucket is
+ * below zero; else they count, even past zero. Not strict: always true,
+ * they count. *throttle_ms is raised to the throttle time of a refusal or
+ * of a non-strict count that leaves the bucket below zero, as Kafka sets
+ * it. */
+bool gb_quotas_mutate(gb_broker *b, const char *client_id, size_t client_len, double partitions, bool strict,
+                      int32_t *throttle_ms);
+
+/* The most bytes a Fetch may answer with under the client's
+ * consumer_byte_rate, as Kafka caps it: quota * (quota.window.num - 1) *
+ * quota.window.size.seconds (the first batch still goes out whole);
+ * INT64_MAX without a quota. */
+int64_t gb_quotas_fetch_cap(gb_broker *b, const char *client_id, size_t client_len);
 /* Is any quota of this key set? The hot paths ask first, so that a broker
  * without quotas pays nothing for them. */
 bool gb_quotas_any(const gb_broker *b, int key);

@@ -7,11 +7,15 @@ it prints figures.
 
 (GREGOR_TEST_TARGET=kafka runs it against Kafka 4.4.) The quota is set on
 the default client id with AlterClientQuotas; the producer sends 10 KiB
-values as fast as it can for `seconds` (default 40). Kafka's rate counts
-at least quota.window.num - 1 windows (10 s by default), so the first
-10 MiB pass at once: the figure is the acknowledged bytes per second
-after `warmup` seconds (default 15), and the throttle times librdkafka
-saw. The issue asks for the achieved rate within 10% of the quota.
+values as fast as it can for `seconds` (default 40). Both brokers let a
+first burst through (Gregor's bucket holds quota.window.num windows, 11 s
+of quota; Kafka's Rate counts at least quota.window.num - 1 windows): the
+figure is the acknowledged value bytes per second after `warmup` seconds
+(default 15), with the bytes acknowledged in each second and the throttle
+times librdkafka saw. The issue asks for the achieved rate within 10% of
+the quota. Kafka's rate lets ~10 MiB through again each time its oldest
+sample expires, so its figure depends on where those bursts fall in the
+measured span: run for a minute or more (`quota.py 60 15`).
 """
 
 import os
@@ -78,6 +82,12 @@ def main():
                  seconds))
         print("after %.0f s of warm-up: %.0f B/s = %.3f of the quota (%+.1f%%)"
               % (warmup, rate, rate / QUOTA, 100 * (rate / QUOTA - 1)))
+        per = [0.0] * int(seconds + 1)
+        for t, n in acked:
+            i = int(t - start)
+            if 0 <= i < len(per):
+                per[i] += n
+        print("acknowledged per second (MiB): %s" % " ".join("%.1f" % (x / 1048576) for x in per[:int(seconds)]))
         print("throttle times librdkafka reported (max per second, ms): %s" % (throttles[-5:] or "none"))
 
 

@@ -1,7 +1,10 @@
 """Client quotas: DescribeClientQuotas (48) and AlterClientQuotas (49)
 v0-v1 over raw sockets, persistence across a restart, and enforcement of
-producer_byte_rate and consumer_byte_rate (KIP-219: throttle_time_ms in the
-answer, then the connection is not read for that long).
+producer_byte_rate, consumer_byte_rate, request_percentage (KIP-219:
+throttle_time_ms in the answer, then the connection is not read for that
+long) and controller_mutation_rate (KIP-599: THROTTLING_QUOTA_EXCEEDED for
+the topics that do not fit, from CreateTopics v6, CreatePartitions v3 and
+DeleteTopics v5 on; older versions are counted and throttled).
 
 Every expected answer is what a single-node Kafka 4.4 gave to the same
 request (entities and their types compared as sets: Kafka lists them in
@@ -10,15 +13,18 @@ describes poll until the answer settles.
 """
 
 import os
+import struct
 import time
 
 import kwire
 import quotawire as qw
 from broker import Broker, BrokerTestCase, gregor_only, wait_until
+from test_admin import TAGS, carray, cstr
 from test_data import (build_batch, decode_fetch_response, decode_produce_response, fetch_request,
                        produce_request)
 
 INVALID_REQUEST = 42
+THROTTLING_QUOTA_EXCEEDED = 89
 UNSUPPORTED_VERSION = 35
 DEADLINE = 15.0
 EXACT, DEFAULT, SPECIFIED = 0, 1, 2
@@ -236,7 +242,7 @@ class QuotasRestartTest(BrokerTestCase):
                 self.assertEqual(norm(qw.describe(c, 1, [], False)["entries"]), before)
         finally:
             b.stop()
-        self.broker = Broker(data_dir=data_dir)  # tearDownClass stops this one
+        type(self).broker = Broker(data_dir=data_dir)  # tearDownClass stops this one (the class attribute)
         self.broker.start()
 
 
@@ -245,10 +251,92 @@ def produce_raw(c, cid, topic, value):
     return decode_produce_response(8, c.recv_frame())
 
 
+def with_client_id(frame, client_id):
+    """A request frame of test_data's (client id "gregor-data") with another client id."""
+    old, new = kwire.string("gregor-data"), kwire.string(client_id)
+    at = 4 + 8  # size, api key, version, correlation id
+    assert frame[at:at + len(old)] == old
+    payload = frame[4:at] + new + frame[at + len(old):]
+    return struct.pack(">i", len(payload)) + payload
+
+
+def admin_raw(c, api, version, flex, body, client_id):
+    """One admin request on c; the Reader after the response header."""
+    hdr = struct.pack(">hhi", api, version, 7) + kwire.string(client_id) + (TAGS if flex else b"")
+    c.send(kwire.frame(hdr + body))
+    r = kwire.Reader(c.recv_frame())
+    assert r.int32() == 7
+    if flex:
+        r.tagged_fields()
+    return r
+
+
+def create_topics(c, client_id, version, topics):
+    """CreateTopics v4 or v7: topics [(name, partitions)]; returns
+    (throttle_time_ms, [(name, error, partitions or None)])."""
+    flex = version >= 5
+    if flex:
+        body = carray(topics, lambda t: cstr(t[0]) + struct.pack(">ih", t[1], 1) + carray([], None)
+                      + carray([], None) + TAGS) + struct.pack(">i?", 10000, False) + TAGS
+    else:
+        body = (struct.pack(">i", len(topics))
+                + b"".join(kwire.string(t[0]) + struct.pack(">ihii", t[1], 1, 0, 0) for t in topics)
+                + struct.pack(">i?", 10000, False))
+    r = admin_raw(c, 19, version, flex, body, client_id)
+    throttle = r.int32()
+
+    def result():
+        name = r.string(flex)
+        if version >= 7:
+            r.uuid()
+        error = r.int16()
+        r.string(flex)
+        parts = None
+        if version >= 5:
+            parts = r.int32()
+            r.int16()
+            r.array(True, lambda: (r.string(True), r.string(True), r.bool(), r.int8(), r.bool(), r.tagged_fields()))
+            r.tagged_fields()
+        return (name, error, parts)
+    return throttle, r.array(flex, result)
+
+
+def delete_topics(c, client_id, names):
+    """DeleteTopics v6 by name: (throttle_time_ms, {name: error})."""
+    body = carray(names, lambda n: cstr(n) + bytes(16) + TAGS) + struct.pack(">i", 10000) + TAGS
+    r = admin_raw(c, 20, 6, True, body, client_id)
+    throttle = r.int32()
+
+    def result():
+        name = r.string(True)
+        r.uuid()
+        error = r.int16()
+        r.string(True)
+        r.tagged_fields()
+        return (name, error)
+    return throttle, dict(r.array(True, result))
+
+
+def create_partitions(c, client_id, topics):
+    """CreatePartitions v3: topics [(name, count)]; (throttle_time_ms, {name: error})."""
+    body = carray(topics, lambda t: cstr(t[0]) + struct.pack(">i", t[1]) + carray(None, None) + TAGS)
+    body += struct.pack(">i?", 10000, False) + TAGS
+    r = admin_raw(c, 37, 3, True, body, client_id)
+    throttle = r.int32()
+
+    def result():
+        t = (r.string(True), r.int16())
+        r.string(True)
+        r.tagged_fields()
+        return t
+    return throttle, dict(r.array(True, result))
+
+
 class QuotaEnforcementTest(BrokerTestCase):
-    # Two samples of one second: the rate floor is one window, so a small
-    # quota bites after a second's worth of bytes (Kafka's keys).
-    OVERRIDES = {"quota.window.num": "2", "quota.window.size.seconds": "1", "auto.create.topics.enable": "true"}
+    # Two windows of one second: a client's bucket holds two seconds of its
+    # quota, so a small quota bites soon (Kafka's keys).
+    OVERRIDES = {"quota.window.num": "2", "quota.window.size.seconds": "1", "controller.quota.window.num": "2",
+                 "controller.quota.window.size.seconds": "1", "auto.create.topics.enable": "true"}
     QUOTA = 100000.0
 
     def wait_quota(self, entity, key):
@@ -311,3 +399,138 @@ class QuotaEnforcementTest(BrokerTestCase):
                     break
         self.assertIsNotNone(throttled, "no Fetch answer carried a throttle time")
         self.assertEqual(throttled["topics"], [])  # Kafka answers a throttled fetch empty
+
+    def test_request_percentage_throttled(self):
+        # 0.01% of one thread: a bucket of 0.02 percent-seconds (0.2 ms of
+        # handler time) that refills at 0.1 ms a second. Kafka throttles
+        # the first request already; Gregor's handlers are quicker.
+        with self.conn() as c:
+            r = qw.alter(c, 1, [([("client-id", "rq")], [("request_percentage", 0.01, False)])], False)
+            self.assertEqual(r["entries"][0]["error_code"], 0)
+        self.wait_quota([("client-id", "rq")], "request_percentage")
+        with self.conn() as c:
+            c.wait_topic("quota-rq")
+            produce_raw(c, 1, "quota-rq", b"r" * 1000)
+            throttled = []  # [api, throttle_time_ms, seconds until the next answer]
+            end = time.monotonic() + DEADLINE
+            for i in range(4000):
+                if time.monotonic() > end:
+                    break
+                start = time.monotonic()
+                if i % 2:
+                    c.send(with_client_id(fetch_request(i, "quota-rq", 0, 0), "rq"))
+                    r = decode_fetch_response(c.recv_frame())
+                else:
+                    c.send(kwire.metadata_request(9, i, topics=None, client_id="rq"))
+                    r = kwire.decode_metadata_response(9, c.recv_frame())
+                if throttled and len(throttled[-1]) == 2:
+                    throttled[-1].append(time.monotonic() - start)
+                if r["throttle_time_ms"] > 0:
+                    throttled.append(["fetch" if i % 2 else "metadata", r["throttle_time_ms"]])
+                    if len(throttled) >= 4 and {t[0] for t in throttled} == {"fetch", "metadata"}:
+                        break
+            # Both APIs count, and carry the throttle time.
+            self.assertEqual({t[0] for t in throttled}, {"fetch", "metadata"}, throttled)
+            for t in throttled:
+                # Kafka bounds a request-time throttle to one window (1 s here).
+                self.assertTrue(0 < t[1] <= 1000, throttled)
+            for t in throttled[:-1]:
+                # Muted: the next answer came no sooner than most of the throttle time.
+                self.assertGreaterEqual(t[2] * 1000, t[1] * 0.5, throttled)
+        # Another client id has no quota.
+        with self.conn() as c:
+            c.send(kwire.metadata_request(9, 1, topics=None, client_id="other"))
+            self.assertEqual(kwire.decode_metadata_response(9, c.recv_frame())["throttle_time_ms"], 0)
+
+    def set_mutation_quota(self, clients, rate):
+        with self.conn() as c:
+            r = qw.alter(c, 1, [([("client-id", n)], [("controller_mutation_rate", rate, False)]) for n in clients],
+                         False)
+            self.assertEqual([e["error_code"] for e in r["entries"]], [0] * len(clients))
+        for n in clients:
+            self.wait_quota([("client-id", n)], "controller_mutation_rate")
+
+    def test_mutation_rate_strict(self):
+        # 1 partition a second: a bucket of 2 (controller.quota.window.num 2
+        # of 1 s).
+        # Strict (CreateTopics v6+, DeleteTopics v5+): a topic is refused
+        # while the bucket is below zero, admitted otherwise, even past zero.
+        self.set_mutation_quota(["cm7"], 1.0)
+        tag = "%x" % int(time.time() * 1000)
+        a, b_, d = "cm-a-" + tag, "cm-b-" + tag, "cm-d-" + tag
+        with self.conn() as c:
+            throttle, res = create_topics(c, "cm7", 7, [(a, 3), (b_, 3), (d, 1)])
+        self.assertEqual(res, [(a, 0, 3), (b_, THROTTLING_QUOTA_EXCEEDED, -1), (d, THROTTLING_QUOTA_EXCEEDED, -1)])
+        # -1 token at 1 a second.
+        self.assertTrue(500 < throttle <= 1000, throttle)
+        with self.conn() as c:
+            throttle, res = delete_topics(c, "cm7", [a])
+        self.assertEqual(res, {a: THROTTLING_QUOTA_EXCEEDED})
+        self.assertTrue(0 < throttle <= 1000, throttle)
+        with self.conn() as c:
+            wait_until(lambda: create_topics(c, "cm7", 7, [(b_, 1)])[1] == [(b_, 0, 1)], DEADLINE,
+                       "the bucket to refill")
+        with self.conn() as c:
+            throttle, res = create_topics(c, "other", 7, [(d, 5)])  # no quota for this client id
+        self.assertEqual((throttle, res), (0, [(d, 0, 5)]))
+
+    def test_mutation_rate_permissive(self):
+        # CreateTopics v4 predates THROTTLING_QUOTA_EXCEEDED: everything is
+        # created and counted, and the answer is throttled: (6 - 2) / 1 s.
+        self.set_mutation_quota(["cm4"], 1.0)
+        tag = "%x" % int(time.time() * 1000)
+        names = ["cm4-%s-%d" % (tag, i) for i in range(2)]
+        with self.conn() as c:
+            throttle, res = create_topics(c, "cm4", 4, [(n, 3) for n in names])
+            self.assertEqual(res, [(n, 0, None) for n in names])
+            self.assertTrue(3000 < throttle <= 4000, throttle)
+            start = time.monotonic()
+            throttle2, res = create_topics(c, "cm4", 4, [("cm4-%s-x" % tag, 1)])
+            # Muted: the same connection is not read for the throttle time.
+            self.assertGreaterEqual(time.monotonic() - start, throttle * 0.5 / 1000)
+        self.assertEqual(res[0][1], 0)
+        self.assertGreater(throttle2, 0)
+
+    def test_mutation_rate_create_partitions(self):
+        # CreatePartitions v3 is strict: +3 fits a full bucket of 2 (it goes
+        # to -1, with no throttle time: Kafka sets one only on a refusal),
+        # then +1 is refused.
+        self.set_mutation_quota(["cp3"], 1.0)
+        topic = "cp-%x" % int(time.time() * 1000)
+        with self.conn() as c:
+            self.assertEqual(create_topics(c, "gregor-it", 7, [(topic, 1)])[1], [(topic, 0, 1)])
+            self.assertEqual(create_partitions(c, "cp3", [(topic, 4)]), (0, {topic: 0}))
+            throttle, res = create_partitions(c, "cp3", [(topic, 5)])
+        self.assertEqual(res, {topic: THROTTLING_QUOTA_EXCEEDED})
+        self.assertTrue(500 < throttle <= 1000, throttle)
+
+    def test_fetch_capped_to_quota_window(self):
+        # Kafka caps a quota'd client's Fetch at the quota's worth of
+        # quota.window.num - 1 windows (50 000 bytes here), so a backlog
+        # larger than the bucket is read piece by piece, never answered
+        # whole and then refused (throttled, empty) again and again.
+        with self.conn() as c:
+            c.wait_topic("quota-cap")
+            for i in range(10):
+                produce_raw(c, i, "quota-cap", b"z" * 20000)
+            r = qw.alter(c, 1, [([("client-id", "fc")], [("consumer_byte_rate", 50000.0, False)])], False)
+            self.assertEqual(r["entries"][0]["error_code"], 0)
+        self.wait_quota([("client-id", "fc")], "consumer_byte_rate")
+        with self.conn() as c:
+            # Kafka throttles the first answer already (its response's own
+            # bytes take it just past the quota): the next one has data.
+            answers = []
+            for i in range(5):
+                c.send(with_client_id(fetch_request(1 + i, "quota-cap", 0, 0), "fc"))
+                r = decode_fetch_response(c.recv_frame())
+                answers.append((r["throttle_time_ms"], [len(p["records"] or b"") for t in r["topics"]
+                                                        for p in t["partitions"]]))
+                if answers[-1][1]:
+                    break
+            # Gregor: two of the 20 kB batches; Kafka: 50 000 bytes, the
+            # last batch cut short.
+            self.assertTrue(answers[-1][1] and 40000 < answers[-1][1][0] <= 50000, answers)
+            # Another client id reads the whole backlog at once.
+            c.send(fetch_request(2, "quota-cap", 0, 0))
+            r = decode_fetch_response(c.recv_frame())
+            self.assertGreater(len(r["topics"][0]["partitions"][0]["records"]), 200000)
