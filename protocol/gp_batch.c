@@ -452,9 +452,11 @@ static int gp__validate_batch(gp__val *v, int32_t k, const uint8_t *bp, gp_batch
     if (codec != GP_CODEC_NONE) {
         size_t cap = lim->max_uncompressed ? lim->max_uncompressed : GP_BATCH_DEFAULT_MAX_UNCOMPRESSED;
         int rc = gp_decompress(codec, s->records, s->records_len, v->scratch, cap, &s->records, &s->records_len);
-        if (rc == GP_COMPRESS_ERR_TOO_LARGE)
+        if (rc == GP_COMPRESS_ERR_TOO_LARGE) {
+            v->out->over_uncompressed = true;
             return gp__fail(v, GP_E_MESSAGE_TOO_LARGE, k, -1, "batch %d: %s records exceed %zu bytes uncompressed", k,
                             gp_codec_name(codec), cap);
+        }
         if (rc)
             return gp__fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: %s: %s", k, gp_codec_name(codec),
                             gp_compress_strerror(rc));

@@ -239,6 +239,9 @@ typedef struct gp_batch_info {
     bool all_keys;        /* every record has a non-null key (compacted topics need it) */
     int32_t error_batch;  /* after GP_BATCH_ERR_INVALID: which batch (-1: the blob) */
     int32_t error_record; /* and which record in it (-1: the batch), for Produce's record_errors */
+    bool over_uncompressed; /* refused (MESSAGE_TOO_LARGE) because a batch's records expand beyond
+                               lim->max_uncompressed: a caller that validated with a small cap first
+                               may try again with a larger one */
     gp_batch_summary first;
     gp_batch_summary *rest; /* num_batches - 1 more, in the arena */
 } gp_batch_info;
@@ -269,6 +272,12 @@ static inline const gp_batch_summary *gp_batch_info_at(const gp_batch_info *info
  * a compressed batch is decompressed once into scratch, and its records stay
  * there (summary->records) until the arena is reset. More than one batch
  * takes one small array from scratch.
+ *
+ * Decompression stops as soon as its output passes lim->max_uncompressed,
+ * so a batch's cost is bounded by the cap, not by what its stream claims
+ * (a decompression bomb): out->over_uncompressed then tells that refusal
+ * apart from the others. A caller on an event loop can validate with a
+ * small cap first and move only the batches that pass it to a thread.
  */
 int gp_batches_validate(const uint8_t *p, size_t len, const gp_batch_limits *lim, gp_arena *scratch, gp_batch_info *out,
                         int16_t *kafka_error, const char **msg);
