@@ -692,12 +692,21 @@ START_TEST(test_decompression_bomb)
         ck_assert_int_eq(gp_batches_validate(b.p, (size_t)b.len, &lim, &scratch, &info, &err, &msg),
                          GP_BATCH_ERR_INVALID);
         ck_assert_int_eq(err, GP_E_MESSAGE_TOO_LARGE);
+        ck_assert(info.over_uncompressed); /* a caller may try again with a larger cap */
         ck_assert_msg(scratch.allocated <= 3 * cap, "%s: %zu bytes of scratch for a %zu cap", gp_codec_name(codec),
                       scratch.allocated, cap);
         /* With room enough it passes. */
         lim.max_uncompressed = n + 100;
         ck_assert_int_eq(gp_batches_validate(b.p, (size_t)b.len, &lim, &scratch, &info, &err, &msg), 0);
+        ck_assert(!info.over_uncompressed);
         ck_assert_uint_eq(info.first.records_len, n + 14);
+        /* Too large before decompression (max.message.bytes): not a
+         * refusal a larger cap would change. */
+        lim.max_batch_bytes = (size_t)b.len - 1;
+        ck_assert_int_eq(gp_batches_validate(b.p, (size_t)b.len, &lim, &scratch, &info, &err, &msg),
+                         GP_BATCH_ERR_INVALID);
+        ck_assert_int_eq(err, GP_E_MESSAGE_TOO_LARGE);
+        ck_assert(!info.over_uncompressed);
         gp_arena_reset(&scratch, NULL, 0);
     }
 }
