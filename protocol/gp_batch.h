@@ -197,6 +197,9 @@ int gp_control_record_parse(const gp_record *rec, gp_txn_marker *m, const char *
 typedef struct gp_batch_limits {
     size_t max_uncompressed; /* bytes of records one compressed batch may expand to (0: 64 MiB) */
     size_t max_batch_bytes;  /* Kafka's max.message.bytes, per batch incl. its 12-byte prefix (0: none) */
+    size_t max_record_bytes; /* Kafka's max.decompressed.message.bytes: the largest record (its length
+                                varint's value) of a compressed batch (0: none); uncompressed batches are
+                                bounded by max_batch_bytes alone, as in Kafka */
     int32_t max_batches;     /* 0: any number; Kafka allows exactly 1 per partition in a Produce v3+ */
     bool from_client;        /* a producer's batches (Kafka's AppendOrigin.CLIENT): refuse an empty
                                 blob, batches without records, control batches, and an idempotent
@@ -276,7 +279,10 @@ static inline const gp_batch_summary *gp_batch_info_at(const gp_batch_info *info
  * Decompression stops as soon as its output passes lim->max_uncompressed,
  * so a batch's cost is bounded by the cap, not by what its stream claims
  * (a decompression bomb): out->over_uncompressed then tells that refusal
- * apart from the others. A caller on an event loop can validate with a
+ * apart from the others. With lim->max_record_bytes it stops sooner: past
+ * records count x (max_record_bytes + 5) bytes some record must be larger
+ * than allowed (or the count lies), INVALID_RECORD either way, as Kafka
+ * answers a record over max.decompressed.message.bytes. A caller on an event loop can validate with a
  * small cap first and move only the batches that pass it to a thread.
  */
 int gp_batches_validate(const uint8_t *p, size_t len, const gp_batch_limits *lim, gp_arena *scratch, gp_batch_info *out,

@@ -363,6 +363,7 @@ static void gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
     gp_batch_limits lim = {
         .max_uncompressed = GB_PRODUCE_LOOP_UNCOMPRESSED,
         .max_batch_bytes = (size_t)(cfg->max_message_bytes > 0 ? cfg->max_message_bytes : 0),
+        .max_record_bytes = (size_t)(cfg->max_decompressed_message_bytes > 0 ? cfg->max_decompressed_message_bytes : 0),
         .max_batches = 1,
         .from_client = true,
     };

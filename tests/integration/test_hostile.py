@@ -40,6 +40,7 @@ UNKNOWN_TOPIC_OR_PARTITION = 3
 TOPIC_ALREADY_EXISTS = 36
 INVALID_PARTITIONS = 37
 INVALID_REQUEST = 42
+INVALID_RECORD = 87
 
 CODEC_ZSTD = 4
 GIB = 1 << 30
@@ -247,6 +248,55 @@ class BombTest(BrokerTestCase):
             stop.set()
             th.join()
         self.assertLess(loaded, 3 * base + 1.0, "kcat %.2f s with bombs, %.2f s without" % (loaded, base))
+
+
+class RecordBoundTest(BrokerTestCase):
+    """Kafka 4.4's max.decompressed.message.bytes (topic; the broker key of
+    the same name is its default, 2147483639): a compressed batch's record
+    whose length (the record's length varint) exceeds it is INVALID_RECORD,
+    without a message; uncompressed batches are bounded by
+    max.message.bytes alone. Gregor stops decompressing there."""
+
+    LIMIT = 1 << 20
+
+    @classmethod
+    def after_start(cls):
+        from confluent_kafka.admin import NewTopic
+        a = admin(cls.broker)
+        config = {"max.decompressed.message.bytes": str(cls.LIMIT), "max.message.bytes": str(8 << 20)}
+        a.create_topics([NewTopic("bounded", 1, 1, config=config)])["bounded"].result(30)
+
+    def test_bomb_refused_promptly(self):
+        with RawClient(self.broker.host, self.broker.port, timeout=30) as c:
+            for _ in range(3):
+                t = time.monotonic()
+                r = c.produce("bounded", 0, bomb(), version=8)
+                self.assertLess(time.monotonic() - t, 5.0)
+                self.assertEqual((r["error_code"], r["base_offset"], r["record_errors"]),
+                                 (INVALID_RECORD, -1, []))
+
+    def test_bound_is_the_record_length(self):
+        # A record of value v (no key, no headers) has a length of v + 8
+        # here: attributes, two deltas, the key's -1, a 3-byte value length,
+        # the header count.
+        with RawClient(self.broker.host, self.broker.port, timeout=30) as c:
+            for value, want in ((self.LIMIT - 8, NONE), (self.LIMIT - 7, INVALID_RECORD)):
+                with self.subTest(value=value):
+                    r = c.produce("bounded", 0, zstd_batch(value), version=8)
+                    self.assertEqual(r["error_code"], want)
+            r = c.produce("bounded", 0, build_batch([bytes(2 << 20)]), version=8)
+            self.assertEqual(r["error_code"], NONE)
+
+    def test_default(self):
+        from confluent_kafka.admin import ConfigResource
+        a = admin(self.broker)
+        for kind, name in (("topic", "bounded"), ("broker", "1")):
+            r = ConfigResource(kind, name)
+            entries = a.describe_configs([r])[r].result(30)
+            self.assertIn("max.decompressed.message.bytes", entries)
+        r = ConfigResource("broker", "1")
+        e = a.describe_configs([r])[r].result(30)["max.decompressed.message.bytes"]
+        self.assertEqual((e.value, e.is_read_only), ("2147483639", False))
 
 
 # ---- internal topics ---------------------------------------------------------------
