@@ -535,6 +535,10 @@ static void gb__produce_all(gb_broker *b, gb_produce *pp)
         for (int32_t j = pp->pj; j < tr->partition_responses_count; j++) {
             const gp_produce_request_partition_data *in = &td->partition_data[j];
             gp_produce_response_partition_response *pr = &tr->partition_responses[j];
+            /* a threadpool validation is for this partition alone, even
+             * when the partition went meanwhile */
+            bool checked = pp->checked;
+            pp->checked = false;
             if (pp->txn_refused) {
                 pr->error_code = GP_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
                 continue;
@@ -558,6 +562,7 @@ static void gb__produce_all(gb_broker *b, gb_produce *pp)
             }
             pp->ti = i;
             pp->pj = j;
+            pp->checked = checked;
             gb__produce_partition(b, req, t, p, in->records, pr, pp->now, pp, pp->durable);
             if (pp->on_pool)
                 return; /* gb__check_done carries on from this partition */
