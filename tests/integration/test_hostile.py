@@ -341,11 +341,22 @@ def outcome(future):
         return (err.code(), err.str())
 
 
-def commit(broker, group, topic, partition, offset):
-    from confluent_kafka import Consumer, TopicPartition
+def commit(broker, group, topic, partition, offset, deadline=30.0):
+    """Retrying while the coordinator loads (Kafka answers
+    COORDINATOR_LOAD_IN_PROGRESS to the first commit after it creates
+    __consumer_offsets)."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
     c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False})
+    end = time.monotonic() + deadline
     try:
-        c.commit(offsets=[TopicPartition(topic, partition, offset)], asynchronous=False)
+        while True:
+            try:
+                c.commit(offsets=[TopicPartition(topic, partition, offset)], asynchronous=False)
+                return
+            except KafkaException as e:
+                if not e.args[0].retriable() or time.monotonic() > end:
+                    raise
+                time.sleep(0.2)
     finally:
         c.close()
 
