@@ -343,8 +343,8 @@ def outcome(future):
 
 def commit(broker, group, topic, partition, offset, deadline=30.0):
     """Retrying while the coordinator loads (Kafka answers
-    COORDINATOR_LOAD_IN_PROGRESS to the first commit after it creates
-    __consumer_offsets)."""
+    COORDINATOR_LOAD_IN_PROGRESS or NOT_COORDINATOR to the first commits
+    after it creates __consumer_offsets)."""
     from confluent_kafka import Consumer, KafkaException, TopicPartition
     c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False})
     end = time.monotonic() + deadline
@@ -354,7 +354,8 @@ def commit(broker, group, topic, partition, offset, deadline=30.0):
                 c.commit(offsets=[TopicPartition(topic, partition, offset)], asynchronous=False)
                 return
             except KafkaException as e:
-                if not e.args[0].retriable() or time.monotonic() > end:
+                # 14, 15, 16: the coordinator loads, is not there yet, moved
+                if e.args[0].code() not in (14, 15, 16) and not e.args[0].retriable() or time.monotonic() > end:
                     raise
                 time.sleep(0.2)
     finally:
