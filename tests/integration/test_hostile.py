@@ -30,7 +30,7 @@ import time
 import unittest
 
 import kwire
-from broker import Broker, BrokerTestCase, gregor_only, on_kafka
+from broker import Broker, BrokerTestCase, gregor_only, old_versions, on_kafka
 from test_data import (RawClient, build_batch, decode_produce_response, kcat, parse_records)
 
 NONE = 0
@@ -180,6 +180,21 @@ class BombTest(BrokerTestCase):
         p1, p2 = first["topics"][0]["partitions"][0], second["topics"][0]["partitions"][0]
         self.assertEqual((p1["error_code"], p1["base_offset"]), (NONE, hw[1] + 1))
         self.assertEqual((p2["error_code"], p2["base_offset"]), (NONE, hw[1] + 2))
+
+    @old_versions("Produce v2")
+    def test_expanding_message_set(self):
+        # A v1 message set (Produce v2), gzip, whose one message expands to
+        # 2 MiB: up-converted and validated on the threadpool, accepted.
+        from test_data import produce_request
+        value = bytes(2 << 20)
+        with self.raw() as c:
+            c.wait_topic("expand")
+            c.send(produce_request(2, 601, "expand", 2, build_batch([value], magic=1, compression=1)))
+            resp = decode_produce_response(2, c.recv_frame())
+            (p,) = resp["topics"][0]["partitions"]
+            self.assertEqual(p["error_code"], NONE)
+            got = c.fetch("expand", 2, p["base_offset"], partition_max_bytes=4 << 20)
+        self.assertEqual(parse_records(got["records"])[0][2], value)
 
     def round_trip(self, c, i):
         t = time.monotonic()
