@@ -363,7 +363,8 @@ static void gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
     gp_batch_limits lim = {
         .max_uncompressed = GB_PRODUCE_LOOP_UNCOMPRESSED,
         .max_batch_bytes = (size_t)(cfg->max_message_bytes > 0 ? cfg->max_message_bytes : 0),
-        .max_record_bytes = (size_t)(cfg->max_decompressed_message_bytes > 0 ? cfg->max_decompressed_message_bytes : 0),
+        .max_record_bytes =
+            (size_t)(cfg->max_decompressed_message_bytes > 0 ? cfg->max_decompressed_message_bytes : 0),
         .max_batches = 1,
         .from_client = true,
     };
@@ -382,8 +383,7 @@ static void gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
     }
     if (rc == 1)
         return;
-    const gp_batch_info *infop = &c->info;
-    gp_batch_info info = *infop;
+    gp_batch_info info = c->info;
     int16_t kerr = c->kerr;
     const char *msg = c->msg;
     records = c->records;

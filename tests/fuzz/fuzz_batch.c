@@ -227,7 +227,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             gp_record rec;
             gp_record_iter_init(&it, s->records, s->records_len, s->h.records_count);
             while (gp_record_next(&it, &rec) == 1) {
-                size_t n = (size_t)(rec.key.len > 0 ? rec.key.len : 0) + (size_t)(rec.value.len > 0 ? rec.value.len : 0) +
+                size_t n = (size_t)(rec.key.len > 0 ? rec.key.len : 0) +
+                           (size_t)(rec.value.len > 0 ? rec.value.len : 0) +
                            (size_t)(rec.headers.len > 0 ? rec.headers.len : 0);
                 if (n > FZ_MAX_RECORD)
                     fz_fail("batch %d holds a record of %zu bytes past the bound %d", k, n, FZ_MAX_RECORD);
