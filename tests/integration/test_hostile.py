@@ -458,6 +458,29 @@ class InternalTopicsTest(BrokerTestCase):
         self.assertEqual(resp["topics"], [("__consumer_offsets", [(0, -1, INVALID_TOPIC_EXCEPTION)])])
 
 
+class InternalTopicMetadataTest(BrokerTestCase):
+    def test_metadata_auto_creation(self):
+        """A Metadata request that may auto-create names a missing internal
+        topic: Kafka 4.4 answers UNKNOWN_TOPIC_OR_PARTITION and creates it
+        as its coordinator would (offsets.topic.num.partitions and
+        transaction.state.log.num.partitions, 50), not with
+        num.partitions."""
+        names = ["__consumer_offsets", "__transaction_state"]
+        with kwire.Conn(self.broker.host, self.broker.port) as c:
+            md = c.metadata(4, topics=names, allow_auto_topic_creation=True)
+            self.assertEqual(sorted((t["name"], t["error_code"], len(t["partitions"]), t["is_internal"])
+                                    for t in md["topics"]),
+                             [(n, UNKNOWN_TOPIC_OR_PARTITION, 0, True) for n in names])
+            deadline = time.monotonic() + 30
+            while True:
+                md = c.metadata(4, topics=names, allow_auto_topic_creation=False)
+                got = sorted((t["name"], t["error_code"], len(t["partitions"])) for t in md["topics"])
+                if got == [(n, NONE, 50) for n in names] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+        self.assertEqual(got, [(n, NONE, 50) for n in names])
+
+
 class InternalTopicDeleteTest(BrokerTestCase):
     """Kafka lets a client delete __consumer_offsets (its offsets go with
     it); the coordinator creates it again when next needed."""
