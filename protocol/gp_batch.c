@@ -361,6 +361,7 @@ static int gp__walk_records(gp__val *v, int32_t k, gp_batch_summary *s)
     gp_reader_init(&r, s->records, s->records_len);
     int32_t count = s->h.records_count;
     bool control = gp_batch_is_control(&s->h);
+    size_t max_record = gp_batch_codec(&s->h) != GP_CODEC_NONE ? v->lim->max_record_bytes : 0;
     int64_t min_ts = INT64_MAX, max_ts = INT64_MIN;
     int32_t max_delta = -1;
     bool all_keys = true;
@@ -369,9 +370,15 @@ static int gp__walk_records(gp__val *v, int32_t k, gp_batch_summary *s)
             return gp__fail(v, GP_E_INVALID_RECORD, k, i,
                             "batch %d declares %d records but holds %d (premature end of batch)", k, count, i);
         gp_record rec;
+        gp_reader peek = r;
+        int32_t body = gp_read_varint(&peek);
         const char *why = gp__read_record(&r, &rec);
         if (why)
             return gp__fail(v, GP_E_INVALID_RECORD, k, i, "batch %d record %d: %s", k, i, why);
+        if (max_record && (size_t)body > max_record)
+            return gp__fail(v, GP_E_INVALID_RECORD, k, -1,
+                            "batch %d record %d: %d bytes decompressed exceed max.decompressed.message.bytes %zu", k,
+                            i, body, max_record);
         if (rec.offset_delta != i)
             return gp__fail(v, GP_E_INVALID_RECORD, k, i, "batch %d record %d: offset delta %d, expected %d", k, i,
                             rec.offset_delta, i);
@@ -451,10 +458,24 @@ static int gp__validate_batch(gp__val *v, int32_t k, const uint8_t *bp, gp_batch
     s->records_len = s->size - GP_BATCH_HEADER_SIZE;
     if (codec != GP_CODEC_NONE) {
         size_t cap = lim->max_uncompressed ? lim->max_uncompressed : GP_BATCH_DEFAULT_MAX_UNCOMPRESSED;
+        /* Every record within max_record_bytes (and its length varint, at
+         * most 5 bytes): the records cannot take more. */
+        bool by_record = false;
+        if (lim->max_record_bytes && h->records_count > 0 &&
+            (uint64_t)h->records_count * ((uint64_t)lim->max_record_bytes + 5) < (uint64_t)cap) {
+            cap = (size_t)((uint64_t)h->records_count * ((uint64_t)lim->max_record_bytes + 5));
+            by_record = true;
+        }
         int rc = gp_decompress(codec, s->records, s->records_len, v->scratch, cap, &s->records, &s->records_len);
-        if (rc == GP_COMPRESS_ERR_TOO_LARGE)
+        if (rc == GP_COMPRESS_ERR_TOO_LARGE && by_record)
+            return gp__fail(v, GP_E_INVALID_RECORD, k, -1,
+                            "batch %d: %s records of %d exceed max.decompressed.message.bytes %zu each", k,
+                            gp_codec_name(codec), h->records_count, lim->max_record_bytes);
+        if (rc == GP_COMPRESS_ERR_TOO_LARGE) {
+            v->out->over_uncompressed = true;
             return gp__fail(v, GP_E_MESSAGE_TOO_LARGE, k, -1, "batch %d: %s records exceed %zu bytes uncompressed", k,
                             gp_codec_name(codec), cap);
+        }
         if (rc)
             return gp__fail(v, GP_E_INVALID_RECORD, k, -1, "batch %d: %s: %s", k, gp_codec_name(codec),
                             gp_compress_strerror(rc));

@@ -197,6 +197,9 @@ int gp_control_record_parse(const gp_record *rec, gp_txn_marker *m, const char *
 typedef struct gp_batch_limits {
     size_t max_uncompressed; /* bytes of records one compressed batch may expand to (0: 64 MiB) */
     size_t max_batch_bytes;  /* Kafka's max.message.bytes, per batch incl. its 12-byte prefix (0: none) */
+    size_t max_record_bytes; /* Kafka's max.decompressed.message.bytes: the largest record (its length
+                                varint's value) of a compressed batch (0: none); uncompressed batches are
+                                bounded by max_batch_bytes alone, as in Kafka */
     int32_t max_batches;     /* 0: any number; Kafka allows exactly 1 per partition in a Produce v3+ */
     bool from_client;        /* a producer's batches (Kafka's AppendOrigin.CLIENT): refuse an empty
                                 blob, batches without records, control batches, and an idempotent
@@ -239,6 +242,9 @@ typedef struct gp_batch_info {
     bool all_keys;        /* every record has a non-null key (compacted topics need it) */
     int32_t error_batch;  /* after GP_BATCH_ERR_INVALID: which batch (-1: the blob) */
     int32_t error_record; /* and which record in it (-1: the batch), for Produce's record_errors */
+    bool over_uncompressed; /* refused (MESSAGE_TOO_LARGE) because a batch's records expand beyond
+                               lim->max_uncompressed: a caller that validated with a small cap first
+                               may try again with a larger one */
     gp_batch_summary first;
     gp_batch_summary *rest; /* num_batches - 1 more, in the arena */
 } gp_batch_info;
@@ -269,6 +275,15 @@ static inline const gp_batch_summary *gp_batch_info_at(const gp_batch_info *info
  * a compressed batch is decompressed once into scratch, and its records stay
  * there (summary->records) until the arena is reset. More than one batch
  * takes one small array from scratch.
+ *
+ * Decompression stops as soon as its output passes lim->max_uncompressed,
+ * so a batch's cost is bounded by the cap, not by what its stream claims
+ * (a decompression bomb): out->over_uncompressed then tells that refusal
+ * apart from the others. With lim->max_record_bytes it stops sooner: past
+ * records count x (max_record_bytes + 5) bytes some record must be larger
+ * than allowed (or the count lies), INVALID_RECORD either way, as Kafka
+ * answers a record over max.decompressed.message.bytes. A caller on an event loop can validate with a
+ * small cap first and move only the batches that pass it to a thread.
  */
 int gp_batches_validate(const uint8_t *p, size_t len, const gp_batch_limits *lim, gp_arena *scratch, gp_batch_info *out,
                         int16_t *kafka_error, const char **msg);

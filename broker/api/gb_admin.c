@@ -445,6 +445,16 @@ static int gb__create_check(gb_broker *b, gp_arena *a, const gp_create_topics_re
                  (int)len, in->name.p);
         return -1;
     }
+    if (gb_topic_name_is_internal(in->name.p, len)) {
+        /* Kafka 4.4 creates it as asked (1 partition, say), and its group
+         * or transaction coordinator, which hashes over the configured
+         * count, then finds no coordinator for most ids until a restart.
+         * Gregor's coordinators create these topics when first needed. */
+        gb__fail(a, &out->error_code, &out->error_message, GP_E_INVALID_REQUEST,
+                 "Creation of internal topic %.*s is prohibited: the broker creates it when it is first needed.",
+                 (int)len, in->name.p);
+        return -1;
+    }
 
     int32_t nc = in->configs_count > 0 ? in->configs_count : 0;
     p->kv = gp_arena_alloc(a, (size_t)(nc ? nc : 1) * sizeof *p->kv);
@@ -861,6 +871,15 @@ void gb_handle_create_partitions(gb_broker *b, gb_request *req)
             gb__fail(a, &out->error_code, &out->error_message, GP_E_INVALID_PARTITIONS,
                      "The topic %s currently has %" PRId32 " partition(s); %" PRId32 " would not be an increase.",
                      t->name, t->npartitions, in->count);
+            continue;
+        }
+        if (t->internal) {
+            /* Kafka 4.4 adds them; at the next start its coordinator hashes
+             * group and transactional ids over the new count, and finds
+             * none of what it wrote before in the partition it now looks. */
+            gb__fail(a, &out->error_code, &out->error_message, GP_E_INVALID_REQUEST,
+                     "Cannot add partitions to internal topic %s: the ids it holds would move to other partitions.",
+                     t->name);
             continue;
         }
         int32_t additional = in->count - t->npartitions;

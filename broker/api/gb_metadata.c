@@ -40,7 +40,10 @@
 
 #include "broker/api/gb_handlers.h"
 #include "broker/net/gb_request.h"
+#include "broker/core/gb_group_coordinator.h"
+#include "broker/core/gb_group_records.h"
 #include "broker/core/gb_topics.h"
+#include "broker/core/gb_txn_coordinator.h"
 #include "protocol/gp_errors.h"
 #include "storage/gs_names.h"
 
@@ -225,6 +228,17 @@ void gb_handle_metadata(gb_broker *b, gb_request *req)
             continue;
         }
         gb_topic *t = gb_topic_find(b, in->name.p, (size_t)in->name.len);
+        if (!t && auto_create && out->is_internal) {
+            /* As Kafka 4.4's AutoTopicCreationManager: created as its
+             * coordinator creates it (offsets.topic.num.partitions, ...,
+             * not num.partitions), and unknown in this answer. */
+            if (gp_str_eq_c(in->name, GB_OFFSETS_TOPIC))
+                (void)gb_group_coordinator_offsets_topic(b, true);
+            else if (gp_str_eq_c(in->name, GB_TXN_TOPIC))
+                (void)gb_txn_coordinator_topic(b, true);
+            out->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
         if (!t && auto_create)
             t = gb_topic_auto_create(b, in->name.p, (size_t)in->name.len);
         if (!t) {

@@ -44,12 +44,50 @@
 #include "broker/core/gb_quotas.h"
 #include "broker/core/gb_txn_coordinator.h"
 #include "broker/core/gb_txn_state.h"
+#include "broker/base/gb_job.h"
 #include "broker/base/gb_logger.h"
 #include "protocol/gp_batch.h"
 #include "protocol/gp_errors.h"
 #include "protocol/gp_legacy.h"
 
-typedef struct gb_produce {
+/*
+ * Decompression bombs. A compressed batch is first validated on the loop
+ * with its records allowed to expand to GB_PRODUCE_LOOP_UNCOMPRESSED bytes:
+ * every batch a client builds with default settings fits (the Java
+ * producer's batch.size is 16 KiB, librdkafka's message set at most 1 MB),
+ * and decompressing that much costs well under a millisecond. A batch that
+ * expands further is validated again on the threadpool, up to
+ * GP_BATCH_DEFAULT_MAX_UNCOMPRESSED (64 MiB, about 50 ms of zstd), while
+ * the request is held (the connection's next requests wait, as for the
+ * implicit add of transaction version 2): one client's bombs then cost a
+ * pool thread, not every other client's turn on the loop.
+ */
+#define GB_PRODUCE_LOOP_UNCOMPRESSED ((size_t)1 << 20)
+
+/* A partition's records validated on the threadpool. */
+typedef struct gb_produce_checked {
+    gp_records records; /* the batch (an old message set up-converted) */
+    gp_batch_info info;
+    int rc;
+    int16_t kerr;
+    const char *msg;
+} gb_produce_checked;
+
+typedef struct gb_produce gb_produce;
+
+/* The threadpool's validation of one partition; its arena (the
+ * decompressed records, messages) lives as long as the request. */
+typedef struct gb_produce_job {
+    gb_job job;
+    gb_produce *pp;
+    gp_records in;
+    gp_batch_limits lim;
+    int16_t version;
+    gb_produce_checked out;
+    gp_arena arena;
+} gb_produce_job;
+
+struct gb_produce {
     gb_broker *b;
     gb_request *req;
     int waiting;      /* flushes not done yet, + 1 while the handler runs */
@@ -57,7 +95,11 @@ typedef struct gb_produce {
     int64_t now;
     bool durable, bad_acks, txn_refused;
     int16_t added; /* v12+: the implicit add's answer; -1 when there was none */
-} gb_produce;
+    int32_t ti, pj; /* the partition gb__produce_all is at (it stops there for a pool job) */
+    gb_produce_job *job; /* the current or last pool validation; NULL before the first */
+    bool checked;        /* job->out is the validation of partition (ti, pj) */
+    bool on_pool;        /* partition (ti, pj) is being validated on the threadpool */
+};
 
 /* One partition of an acks=all request waiting for the flusher. */
 typedef struct gb_produce_wait {
@@ -214,6 +256,99 @@ static void gb__txn_refused(gb_request *req, gp_produce_response_partition_respo
     }
 }
 
+/* An old message set's (v0-v2) up-conversion, then the batch's
+ * validation, in arena a: on the loop or on the threadpool. Returns 1 when
+ * there is nothing to append (an old set without a whole message). */
+static int gb__check(int16_t version, gp_records in, const gp_batch_limits *lim, gp_arena *a, gb_produce_checked *c)
+{
+    c->records = in;
+    c->kerr = 0;
+    c->msg = NULL;
+    memset(&c->info, 0, sizeof c->info);
+    if (version < 3 && in.len > GP_BATCH_OFF_MAGIC && in.p[GP_BATCH_OFF_MAGIC] < GP_BATCH_MAGIC) {
+        /* An old message set: one record batch from it, then as any other. */
+        gp_bytes batch;
+        c->rc = gp_legacy_upconvert(in.p, (size_t)in.len, lim, a, &batch, &c->kerr, &c->msg);
+        if (c->rc < 0) {
+            /* gp_legacy names no cause: a refusal for size after
+             * decompression is worth a second try with the larger cap */
+            c->info.over_uncompressed = c->kerr == GP_E_MESSAGE_TOO_LARGE;
+            return c->rc;
+        }
+        if (batch.len == 0)
+            return c->rc = 1; /* no whole message in it: as for an empty set */
+        c->records = (gp_records){batch.p, batch.len, NULL};
+    }
+    c->rc = gp_batches_validate(c->records.p, (size_t)c->records.len, lim, a, &c->info, &c->kerr, &c->msg);
+    return c->rc;
+}
+
+static void gb__check_run(void *arg)
+{
+    gb_produce_job *j = arg;
+    (void)gb__check(j->version, j->in, &j->lim, &j->arena, &j->out);
+    /* the codec contexts of a pool thread are not kept: the next job may
+     * run on another thread, and a bomb's zstd window is large */
+    gp_compress_thread_free();
+}
+
+static void gb__produce_all(gb_broker *b, gb_produce *pp);
+
+static void gb__check_done(void *arg)
+{
+    gb_produce_job *j = arg;
+    gb_produce *pp = j->pp;
+    gb_request *req = pp->req;
+    const gp_produce_request *body = req->body;
+    /* Topics may have gone meanwhile: look up those still to append to
+     * again (never creating one: any auto-creation happened before). */
+    for (int32_t i = pp->ti; i < body->topic_data_count; i++) {
+        const gp_produce_request_topic_data *td = &body->topic_data[i];
+        if (!pp->topics[i])
+            continue;
+        pp->topics[i] = req->version >= 13 ? gb_topic_find_id(pp->b, &td->topic_id)
+                                           : gb_topic_find(pp->b, td->name.p, (size_t)td->name.len);
+    }
+    pp->on_pool = false;
+    pp->checked = true;
+    /* First: the answer may free the request. */
+    gb_request_resume(req);
+    gb__produce_all(pp->b, pp);
+}
+
+static void gb__job_free(void *arg)
+{
+    gb_produce_job *j = arg;
+    gp_arena_reset(&j->arena, NULL, 0);
+    free(j);
+}
+
+/* Validate partition (pp->ti, pp->pj) on the threadpool, holding the
+ * request's connection meanwhile; gb__produce_all carries on from it. */
+static void gb__check_on_pool(gb_produce *pp, gp_records in, const gp_batch_limits *lim)
+{
+    gb_request *req = pp->req;
+    gb_produce_job *j = pp->job;
+    if (!j) {
+        j = gu_calloc(1, sizeof *j);
+        j->pp = pp;
+        gp_arena_init(&j->arena, NULL, 0);
+        gb_request_defer(req, gb__job_free, j);
+        pp->job = j;
+    }
+    /* a job's records stay in its arena until the request is freed: a
+     * request with several such partitions keeps each one's */
+    j->in = in;
+    j->lim = *lim;
+    j->lim.max_uncompressed = GP_BATCH_DEFAULT_MAX_UNCOMPRESSED;
+    j->version = req->version;
+    pp->on_pool = true;
+    gb_request_hold(req);
+    gb_job_queue(pp->b->loop, &j->job, gb__check_run, gb__check_done, j);
+}
+
+/* Fill pr, or (pp->on_pool) leave the partition to the threadpool's
+ * validation, after which gb__check_done carries on. */
 static void gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb_partition *p, gp_records records,
                                   gp_produce_response_partition_response *pr, int64_t now, gb_produce *pp, bool durable)
 {
@@ -226,29 +361,32 @@ static void gb__produce_partition(gb_broker *b, gb_request *req, gb_topic *t, gb
         return;
     }
     gp_batch_limits lim = {
-        .max_uncompressed = 0,
+        .max_uncompressed = GB_PRODUCE_LOOP_UNCOMPRESSED,
         .max_batch_bytes = (size_t)(cfg->max_message_bytes > 0 ? cfg->max_message_bytes : 0),
+        .max_record_bytes =
+            (size_t)(cfg->max_decompressed_message_bytes > 0 ? cfg->max_decompressed_message_bytes : 0),
         .max_batches = 1,
         .from_client = true,
     };
-    gp_batch_info info;
-    int16_t kerr = 0;
-    const char *msg = NULL;
+    gb_produce_checked local, *c = &local;
     int rc;
-    if (req->version < 3 && records.len > GP_BATCH_OFF_MAGIC && records.p[GP_BATCH_OFF_MAGIC] < GP_BATCH_MAGIC) {
-        /* An old message set: one record batch from it, then as any other. */
-        gp_bytes batch;
-        rc = gp_legacy_upconvert(records.p, (size_t)records.len, &lim, &req->arena, &batch, &kerr, &msg);
-        if (rc < 0) {
-            pr->error_code = kerr ? kerr : GP_E_CORRUPT_MESSAGE;
-            pr->error_message = gp_str_c(msg);
+    if (pp->checked) {
+        c = &pp->job->out; /* done on the threadpool */
+        pp->checked = false;
+        rc = c->rc;
+    } else {
+        rc = gb__check(req->version, records, &lim, &req->arena, c);
+        if (rc < 0 && c->info.over_uncompressed) {
+            gb__check_on_pool(pp, records, &lim);
             return;
         }
-        if (batch.len == 0)
-            return; /* no whole message in it: as for an empty set */
-        records = (gp_records){batch.p, batch.len, NULL};
     }
-    rc = gp_batches_validate(records.p, (size_t)records.len, &lim, &req->arena, &info, &kerr, &msg);
+    if (rc == 1)
+        return;
+    gp_batch_info info = c->info;
+    int16_t kerr = c->kerr;
+    const char *msg = c->msg;
+    records = c->records;
     if (rc < 0) {
         pr->error_code = kerr ? kerr : GP_E_CORRUPT_MESSAGE;
         if (rc == GP_BATCH_OLD_MAGIC)
@@ -389,13 +527,18 @@ static void gb__produce_all(gb_broker *b, gb_produce *pp)
     gb_request *req = pp->req;
     const gp_produce_request *body = req->body;
     gp_produce_response *resp = req->resp;
-    for (int32_t i = 0; i < resp->responses_count; i++) {
+    /* From where a threadpool validation stopped it, if one did. */
+    for (int32_t i = pp->ti; i < resp->responses_count; i++, pp->pj = 0) {
         const gp_produce_request_topic_data *td = &body->topic_data[i];
         gp_produce_response_topic_response *tr = &resp->responses[i];
         gb_topic *t = pp->topics[i];
-        for (int32_t j = 0; j < tr->partition_responses_count; j++) {
+        for (int32_t j = pp->pj; j < tr->partition_responses_count; j++) {
             const gp_produce_request_partition_data *in = &td->partition_data[j];
             gp_produce_response_partition_response *pr = &tr->partition_responses[j];
+            /* a threadpool validation is for this partition alone, even
+             * when the partition went meanwhile */
+            bool checked = pp->checked;
+            pp->checked = false;
             if (pp->txn_refused) {
                 pr->error_code = GP_E_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
                 continue;
@@ -409,7 +552,20 @@ static void gb__produce_all(gb_broker *b, gb_produce *pp)
                 pr->error_code = !t && req->version >= 13 ? GP_E_UNKNOWN_TOPIC_ID : GP_E_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
+            if (t->internal) {
+                /* As Kafka's ReplicaManager: clients never append to
+                 * __consumer_offsets or __transaction_state (a forged
+                 * commit would be replayed at the next start); the
+                 * coordinators write there through the append path. */
+                pr->error_code = GP_E_INVALID_TOPIC_EXCEPTION;
+                continue;
+            }
+            pp->ti = i;
+            pp->pj = j;
+            pp->checked = checked;
             gb__produce_partition(b, req, t, p, in->records, pr, pp->now, pp, pp->durable);
+            if (pp->on_pool)
+                return; /* gb__check_done carries on from this partition */
         }
     }
     /* producer_byte_rate: the whole request counts, as Kafka counts it. */
@@ -520,7 +676,8 @@ void gb_handle_produce(gb_broker *b, gb_request *req)
             pp->topics[i] = gb_topic_find_id(b, &td->topic_id);
         } else {
             pp->topics[i] = gb_topic_find(b, td->name.p, (size_t)td->name.len);
-            if (!pp->topics[i] && td->name.len > 0)
+            /* never an internal topic: its coordinator creates it */
+            if (!pp->topics[i] && td->name.len > 0 && !gb_topic_name_is_internal(td->name.p, (size_t)td->name.len))
                 pp->topics[i] = gb_topic_auto_create(b, td->name.p, (size_t)td->name.len);
         }
     }

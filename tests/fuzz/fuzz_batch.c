@@ -8,6 +8,8 @@
  *          checksum (it cannot compute CRC-32C itself)
  *   bit 1  validate as from a client (Kafka's AppendOrigin.CLIENT)
  *   bit 2  allow at most one batch
+ *   bit 3  records of compressed batches at most FZ_MAX_RECORD bytes
+ *          (max.decompressed.message.bytes)
  * The blob is copied into a buffer of exactly its size, so ASan sees any
  * read past its end.
  *
@@ -31,6 +33,7 @@
 #include "protocol/gp_errors.h"
 
 #define FZ_MAX_UNCOMPRESSED (64 * 1024)
+#define FZ_MAX_RECORD 1000
 
 /* (fuzz_common.h's helpers, without its generated-codec dependency) */
 static void fz_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -188,6 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .max_uncompressed = FZ_MAX_UNCOMPRESSED,
         .from_client = (opts & 2) != 0,
         .max_batches = (opts & 4) ? 1 : 0,
+        .max_record_bytes = (opts & 8) ? FZ_MAX_RECORD : 0,
     };
     gp_arena a;
     gp_arena_init(&a, NULL, 0);
@@ -209,6 +213,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_fail("validate returned %d", rc);
     } else if (err != GP_E_NONE || msg) {
         fz_fail("success with an error set");
+    }
+    if (info.over_uncompressed && (rc != GP_BATCH_ERR_INVALID || err != GP_E_MESSAGE_TOO_LARGE))
+        fz_fail("over_uncompressed with result %d, error %d", rc, err);
+    if (rc == 0 && lim.max_record_bytes) {
+        /* every record of a compressed batch within the bound: its key,
+         * value and headers at least */
+        for (int32_t k = 0; k < info.num_batches; k++) {
+            const gp_batch_summary *s = gp_batch_info_at(&info, k);
+            if (gp_batch_codec(&s->h) == GP_CODEC_NONE)
+                continue;
+            gp_record_iter it;
+            gp_record rec;
+            gp_record_iter_init(&it, s->records, s->records_len, s->h.records_count);
+            while (gp_record_next(&it, &rec) == 1) {
+                size_t n = (size_t)(rec.key.len > 0 ? rec.key.len : 0) +
+                           (size_t)(rec.value.len > 0 ? rec.value.len : 0) +
+                           (size_t)(rec.headers.len > 0 ? rec.headers.len : 0);
+                if (n > FZ_MAX_RECORD)
+                    fz_fail("batch %d holds a record of %zu bytes past the bound %d", k, n, FZ_MAX_RECORD);
+            }
+        }
     }
     /* Each batch may hold a decompressed copy (at most about twice the cap,
      * while the buffer grows) and the summaries are small. */

@@ -692,12 +692,83 @@ START_TEST(test_decompression_bomb)
         ck_assert_int_eq(gp_batches_validate(b.p, (size_t)b.len, &lim, &scratch, &info, &err, &msg),
                          GP_BATCH_ERR_INVALID);
         ck_assert_int_eq(err, GP_E_MESSAGE_TOO_LARGE);
+        ck_assert(info.over_uncompressed); /* a caller may try again with a larger cap */
         ck_assert_msg(scratch.allocated <= 3 * cap, "%s: %zu bytes of scratch for a %zu cap", gp_codec_name(codec),
                       scratch.allocated, cap);
         /* With room enough it passes. */
         lim.max_uncompressed = n + 100;
         ck_assert_int_eq(gp_batches_validate(b.p, (size_t)b.len, &lim, &scratch, &info, &err, &msg), 0);
+        ck_assert(!info.over_uncompressed);
         ck_assert_uint_eq(info.first.records_len, n + 14);
+        /* Too large before decompression (max.message.bytes): not a
+         * refusal a larger cap would change. */
+        lim.max_batch_bytes = (size_t)b.len - 1;
+        ck_assert_int_eq(gp_batches_validate(b.p, (size_t)b.len, &lim, &scratch, &info, &err, &msg),
+                         GP_BATCH_ERR_INVALID);
+        ck_assert_int_eq(err, GP_E_MESSAGE_TOO_LARGE);
+        ck_assert(!info.over_uncompressed);
+        gp_arena_reset(&scratch, NULL, 0);
+    }
+}
+END_TEST
+
+/* Kafka 4.4's max.decompressed.message.bytes: a compressed batch's records
+ * each within the bound; decompression stops at count x (bound + 5). */
+START_TEST(test_max_record_bytes)
+{
+    const size_t big = 16u << 20;
+    uint8_t *zeros = gp_arena_alloc(&arena, big);
+    memset(zeros, 0, big);
+    for (int codec = GP_CODEC_NONE; codec <= GP_CODEC_ZSTD; codec++) {
+        gp_batch_params p = {.producer_id = -1, .base_sequence = -1, .codec = codec, .level = 1};
+        gp_arena scratch;
+        gp_arena_init(&scratch, NULL, 0);
+        gp_batch_limits lim = client_limits;
+        lim.max_uncompressed = 64u << 20;
+        lim.max_record_bytes = 1u << 20;
+        gp_batch_info info;
+        int16_t err;
+        const char *msg;
+
+        /* One 16 MiB record: refused once 1 MiB + 5 bytes are out. */
+        gp_record one = {.key = {NULL, -1}, .value = {zeros, (int32_t)big}};
+        gp_bytes b;
+        ck_assert_int_eq(gp_batch_build(&arena, &p, &one, 1, &b), 0);
+        int rc = gp_batches_validate(b.p, (size_t)b.len, &lim, &scratch, &info, &err, &msg);
+        if (codec == GP_CODEC_NONE) {
+            ck_assert_int_eq(rc, 0); /* uncompressed: max.message.bytes alone, as in Kafka */
+        } else {
+            ck_assert_int_eq(rc, GP_BATCH_ERR_INVALID);
+            ck_assert_int_eq(err, GP_E_INVALID_RECORD);
+            ck_assert(!info.over_uncompressed);
+            ck_assert_msg(strstr(msg, "max.decompressed.message.bytes") != NULL, "%s", msg);
+            ck_assert_msg(scratch.allocated <= 3 * (lim.max_record_bytes + 5), "%s: %zu bytes of scratch",
+                          gp_codec_name(codec), scratch.allocated);
+        }
+        gp_arena_reset(&scratch, NULL, 0);
+
+        /* Three records within the cap together, the first over the bound:
+         * found by the walk. The bound is the record's length varint. */
+        gp_record three[3] = {
+            {.key = {NULL, -1}, .value = {zeros, 500000}},
+            {.key = {NULL, -1}, .value = {zeros, 10}},
+            {.key = {NULL, -1}, .value = {zeros, 10}},
+        };
+        ck_assert_int_eq(gp_batch_build(&arena, &p, three, 3, &b), 0);
+        /* record 0's body: attributes, timestamp and offset deltas, key -1,
+         * value length (3 bytes), value, header count */
+        const size_t body0 = 1 + 1 + 1 + 1 + 3 + 500000 + 1;
+        lim.max_record_bytes = body0 - 1;
+        rc = gp_batches_validate(b.p, (size_t)b.len, &lim, &scratch, &info, &err, &msg);
+        if (codec == GP_CODEC_NONE) {
+            ck_assert_int_eq(rc, 0);
+        } else {
+            ck_assert_int_eq(rc, GP_BATCH_ERR_INVALID);
+            ck_assert_int_eq(err, GP_E_INVALID_RECORD);
+            ck_assert_msg(strstr(msg, "record 0: 500008 bytes") != NULL, "%s", msg);
+        }
+        lim.max_record_bytes = body0;
+        ck_assert_int_eq(gp_batches_validate(b.p, (size_t)b.len, &lim, &scratch, &info, &err, &msg), 0);
         gp_arena_reset(&scratch, NULL, 0);
     }
 }
@@ -1424,6 +1495,7 @@ int main(void)
     tcase_add_test(tc, test_codec_other_framings);
     tcase_add_test(tc, test_codec_lying_sizes);
     tcase_add_test(tc, test_decompression_bomb);
+    tcase_add_test(tc, test_max_record_bytes);
     tcase_add_test(tc, test_build_each_codec);
     tcase_add_test(tc, test_recompress);
     tcase_add_test(tc, test_build_refuses);

@@ -78,6 +78,7 @@ static const struct {
     {"local.retention.bytes", "long"},
     {"local.retention.ms", "long"},
     {"max.compaction.lag.ms", "long"},
+    {"max.decompressed.message.bytes", "int"},
     {"max.message.bytes", "int"},
     {"message.downconversion.enable", "boolean"},
     {"message.timestamp.after.max.ms", "long"},
