@@ -1,9 +1,10 @@
 /*
- * Connection creation rates (see gb_conn_quotas.h): one measured rate for
- * the broker and one per IP address that has a connection_creation_rate
- * quota. An IP's rate is dropped once every sample of it has expired
- * (it would measure 0 anyway), so the list holds only the addresses that
- * connected within the last quota.window.num windows.
+ * Connection creation rates (see gb_conn_quotas.h): one token bucket
+ * (core/gb_quota_rate.h, the measure of every client quota) for the broker
+ * and one per IP address that has a connection_creation_rate quota. An
+ * IP's bucket is dropped once it has had quota.window.num windows without
+ * a connection (it is full again by then), so the list holds only the
+ * addresses that connected within that span.
  */
 #include "broker/core/gb_conn_quotas.h"
 
@@ -20,25 +21,26 @@ typedef struct gb_ip_rate {
     struct gb_ip_rate *next;
     char ip[64];
     int64_t last_ms; /* the last connection recorded */
-    gb_quota_rate rate;
+    gb_quota_bucket rate;
 } gb_ip_rate;
 
 struct gb_conn_quotas {
     gb_broker *b;
-    gb_quota_rate broker_rate; /* every accepted connection */
+    gb_quota_bucket broker_rate; /* every accepted connection */
     gb_ip_rate *ips;
 };
 
-static void gb__rate_init(gb_conn_quotas *q, gb_quota_rate *r)
+static double gb__burst(gb_conn_quotas *q, int64_t quota)
 {
-    gb_quota_rate_init(r, (int)q->b->cfg->quota_window_num, (int64_t)q->b->cfg->quota_window_size_seconds * 1000);
+    return gb_quota_bucket_burst((double)quota, (int)q->b->cfg->quota_window_num,
+                                 (int64_t)q->b->cfg->quota_window_size_seconds * 1000);
 }
 
 gb_conn_quotas *gb_conn_quotas_new(gb_broker *b)
 {
     gb_conn_quotas *q = gu_calloc(1, sizeof *q);
     q->b = b;
-    gb__rate_init(q, &q->broker_rate);
+    gb_quota_bucket_init(&q->broker_rate);
     return q;
 }
 
@@ -54,20 +56,22 @@ void gb_conn_quotas_free(gb_conn_quotas *q)
     free(q);
 }
 
-/* Record one connection and return the throttle time if the rate is now
- * over quota, bounded by one window as Kafka bounds it
+/* Take one connection from a bucket and return the throttle time if it is
+ * now below zero, bounded by one window as Kafka bounds it
  * (QuotaUtils.boundedThrottleTime). A quota of 0 allows nothing: the
  * throttle is the whole window. */
-static int32_t gb__record(gb_conn_quotas *q, gb_quota_rate *r, int64_t quota, int64_t now_ms)
+static int32_t gb__record(gb_conn_quotas *q, gb_quota_bucket *r, int64_t quota, int64_t now_ms)
 {
     int32_t max = q->b->cfg->quota_window_size_seconds * 1000;
-    gb_quota_rate_record(r, 1.0, now_ms);
-    int32_t ms = quota > 0 ? gb_quota_rate_throttle_ms(r, (double)quota, now_ms)
-                           : (gb_quota_rate_measure(r, now_ms) > 0 ? max : 0);
+    if (quota <= 0)
+        return max;
+    double burst = gb__burst(q, quota);
+    gb_quota_bucket_record(r, (double)quota, burst, 1.0, now_ms);
+    int32_t ms = gb_quota_bucket_throttle_ms(r, (double)quota, burst, now_ms);
     return ms > max ? max : ms;
 }
 
-/* The measured rate of ip, created if needed; expired ones are dropped on the way. */
+/* The bucket of ip, created if needed; idle ones are dropped on the way. */
 static gb_ip_rate *gb__ip_rate(gb_conn_quotas *q, const char *ip, int64_t now_ms)
 {
     int64_t span = (int64_t)q->b->cfg->quota_window_num * q->b->cfg->quota_window_size_seconds * 1000;
@@ -86,7 +90,7 @@ static gb_ip_rate *gb__ip_rate(gb_conn_quotas *q, const char *ip, int64_t now_ms
     if (!found) {
         found = gu_calloc(1, sizeof *found);
         snprintf(found->ip, sizeof found->ip, "%s", ip);
-        gb__rate_init(q, &found->rate);
+        gb_quota_bucket_init(&found->rate);
         found->next = q->ips;
         q->ips = found;
     }
@@ -106,8 +110,10 @@ int32_t gb_conn_quotas_admit(void *arg, const char *ip, int64_t now_ms, int32_t 
     gb_ip_rate *r = gb__ip_rate(q, ip, now_ms);
     int32_t ms = gb__record(q, &r->rate, quota, now_ms);
     if (ms > 0) {
-        gb_quota_rate_record(&r->rate, -1.0, now_ms);
-        gb_quota_rate_record(&q->broker_rate, -1.0, now_ms);
+        int64_t bq = q->b->cfg->max_connection_creation_rate;
+        gb_quota_bucket_record(&r->rate, (double)quota, gb__burst(q, quota), -1.0, now_ms);
+        if (bq > 0)
+            gb_quota_bucket_record(&q->broker_rate, (double)bq, gb__burst(q, bq), -1.0, now_ms);
         gb_logger_debug("connection from %s over its connection_creation_rate quota (%lld/s): closing it in %d ms",
                         ip, (long long)quota, (int)ms);
     }

@@ -3,8 +3,9 @@
  * (KIP-402 for the broker-wide rate, KIP-612 for the rate of one IP
  * address): the broker-wide max.connection.creation.rate and the
  * connection_creation_rate client quota of ip entities (core/gb_quotas).
- * Both are rates over quota.window.num windows of quota.window.size.seconds
- * (core/gb_quota_rate), and a violation costs at most one window:
+ * Both are measured as every client quota is, with a token bucket of
+ * quota.window.num windows of quota.window.size.seconds (core/gb_quota_rate:
+ * Kafka uses a sampled rate here), and a violation costs at most one window:
  *
  *  - over the broker-wide rate, the acceptor waits the throttle time
  *    before it accepts more (Kafka blocks its acceptor thread; Gregor stops
