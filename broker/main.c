@@ -24,6 +24,7 @@
 #include "broker/base/gb_job.h"
 #include "broker/base/gb_logger.h"
 #include "broker/net/gb_server.h"
+#include "protocol/gp_compress.h"
 #include "protocol/gp_messages.h"
 
 #ifndef GREGOR_VERSION
@@ -137,6 +138,25 @@ static void gb__raise_nofile(void)
     }
 }
 
+/* libsnappy is loaded off the loop thread once the listeners are up
+ * (protocol/gp_compress.c loads it at first use otherwise). */
+static gb_job gb__snappy_job;
+static bool gb__snappy_ok;
+
+static void gb__snappy_run(void *arg)
+{
+    (void)arg;
+    gb__snappy_ok = gp_snappy_load();
+}
+
+static void gb__snappy_done(void *arg)
+{
+    (void)arg;
+    if (!gb__snappy_ok)
+        gb_logger_error("cannot load libsnappy (%s): snappy-compressed batches will be refused",
+                        gp_snappy_error());
+}
+
 int main(int argc, char **argv)
 {
     gb__tune_malloc();
@@ -207,6 +227,7 @@ int main(int argc, char **argv)
                        broker.meta.cluster_id);
     if (broker.meta.unsynced)
         gb_job_queue(broker.loop, &gb__meta_sync.job, gb__meta_sync_run, gb__meta_sync_done, &broker);
+    gb_job_queue(broker.loop, &gb__snappy_job, gb__snappy_run, gb__snappy_done, NULL);
     gb_logger_info("Gregor %s started in %.1f ms: node %d, cluster %s, listeners %s, data dir %s", GREGOR_VERSION,
                    (double)(uv_hrtime() - t0) / 1e6, broker.meta.node_id, broker.meta.cluster_id,
                    gb_server_describe(broker.server), broker.data_dir);

@@ -4,8 +4,11 @@
  */
 #include "protocol/gp_compress.h"
 
+#include <dlfcn.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -322,17 +325,67 @@ static int gp__gzip(int level, const uint8_t *src, size_t len, uint8_t *dst, siz
 
 /* ---- snappy -------------------------------------------------------------- */
 
+/*
+ * libsnappy is loaded when first needed (or by gp_snappy_load at start-up,
+ * off the loop thread), not linked: it is C++, and linking it brings
+ * libstdc++, libm and libgcc_s into every start, most of the dynamic
+ * loader's work before the broker listens, for a codec few clients use.
+ */
+#ifndef GP_SNAPPY_SONAME
+#define GP_SNAPPY_SONAME "libsnappy.so.1"
+#endif
+
+static struct {
+    snappy_status (*compress)(const char *, size_t, char *, size_t *);
+    snappy_status (*uncompress)(const char *, size_t, char *, size_t *);
+    snappy_status (*uncompressed_length)(const char *, size_t, size_t *);
+    size_t (*max_compressed_length)(size_t);
+    bool ok;
+    char error[256];
+} gp__snappy_lib;
+static pthread_once_t gp__snappy_once = PTHREAD_ONCE_INIT;
+
+static void gp__snappy_load_once(void)
+{
+    void *h = dlopen(GP_SNAPPY_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        snprintf(gp__snappy_lib.error, sizeof gp__snappy_lib.error, "%s", e ? e : GP_SNAPPY_SONAME);
+        return;
+    }
+    *(void **)&gp__snappy_lib.compress = dlsym(h, "snappy_compress");
+    *(void **)&gp__snappy_lib.uncompress = dlsym(h, "snappy_uncompress");
+    *(void **)&gp__snappy_lib.uncompressed_length = dlsym(h, "snappy_uncompressed_length");
+    *(void **)&gp__snappy_lib.max_compressed_length = dlsym(h, "snappy_max_compressed_length");
+    gp__snappy_lib.ok = gp__snappy_lib.compress && gp__snappy_lib.uncompress &&
+                        gp__snappy_lib.uncompressed_length && gp__snappy_lib.max_compressed_length;
+    if (!gp__snappy_lib.ok)
+        snprintf(gp__snappy_lib.error, sizeof gp__snappy_lib.error, "%s lacks snappy's C functions",
+                 GP_SNAPPY_SONAME);
+}
+
+bool gp_snappy_load(void)
+{
+    pthread_once(&gp__snappy_once, gp__snappy_load_once);
+    return gp__snappy_lib.ok;
+}
+
+const char *gp_snappy_error(void)
+{
+    return gp__snappy_lib.error;
+}
+
 /* One raw snappy block of n bytes, its output size told by its header. */
 static int gp__unsnappy_block(const uint8_t *src, size_t n, gp__out *o)
 {
     size_t u;
-    if (snappy_uncompressed_length((const char *)src, n, &u) != SNAPPY_OK || gp__beyond(u, n, GX_MAX_RATIO_SNAPPY))
+    if (gp__snappy_lib.uncompressed_length((const char *)src, n, &u) != SNAPPY_OK || gp__beyond(u, n, GX_MAX_RATIO_SNAPPY))
         return GP_COMPRESS_ERR_CORRUPT;
     uint8_t *dst = gp__out_reserve(o, u);
     if (!dst)
         return GP_COMPRESS_ERR_TOO_LARGE;
     size_t got = u;
-    if (snappy_uncompress((const char *)src, n, (char *)dst, &got) != SNAPPY_OK || got != u)
+    if (gp__snappy_lib.uncompress((const char *)src, n, (char *)dst, &got) != SNAPPY_OK || got != u)
         return GP_COMPRESS_ERR_CORRUPT;
     o->len += u;
     return 0;
@@ -373,7 +426,7 @@ static int gp__xerial_walk(const uint8_t *src, size_t len, gp__out *o, size_t ca
                 return rc;
         } else {
             size_t u;
-            if (snappy_uncompressed_length((const char *)src + pos, n, &u) != SNAPPY_OK ||
+            if (gp__snappy_lib.uncompressed_length((const char *)src + pos, n, &u) != SNAPPY_OK ||
                 gp__beyond(u, n, GX_MAX_RATIO_SNAPPY))
                 return GP_COMPRESS_ERR_CORRUPT;
             if (u > cap - *total)
@@ -387,9 +440,11 @@ static int gp__xerial_walk(const uint8_t *src, size_t len, gp__out *o, size_t ca
 
 static int gp__unsnappy(const uint8_t *src, size_t len, gp__out *o)
 {
+    if (!gp_snappy_load())
+        return GP_COMPRESS_ERR_LIBRARY;
     if (!(len >= GX_XERIAL_HEADER_SIZE && gp__is_xerial(src, len))) {
         size_t u;
-        if (snappy_uncompressed_length((const char *)src, len, &u) != SNAPPY_OK ||
+        if (gp__snappy_lib.uncompressed_length((const char *)src, len, &u) != SNAPPY_OK ||
             gp__beyond(u, len, GX_MAX_RATIO_SNAPPY))
             return GP_COMPRESS_ERR_CORRUPT;
         if (u > o->cap)
@@ -407,15 +462,19 @@ static int gp__unsnappy(const uint8_t *src, size_t len, gp__out *o)
 
 static size_t gp__snappy_bound(size_t len)
 {
+    if (!gp_snappy_load())
+        return 0;
     size_t blocks = len / GX_XERIAL_BLOCK, last = len % GX_XERIAL_BLOCK;
-    size_t n = GX_XERIAL_HEADER_SIZE + blocks * (4 + snappy_max_compressed_length(GX_XERIAL_BLOCK));
+    size_t n = GX_XERIAL_HEADER_SIZE + blocks * (4 + gp__snappy_lib.max_compressed_length(GX_XERIAL_BLOCK));
     if (last)
-        n += 4 + snappy_max_compressed_length(last);
+        n += 4 + gp__snappy_lib.max_compressed_length(last);
     return n;
 }
 
 static int gp__snappy(const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len)
 {
+    if (!gp_snappy_load())
+        return GP_COMPRESS_ERR_LIBRARY;
     if (cap < GX_XERIAL_HEADER_SIZE)
         return GP_COMPRESS_ERR_LIBRARY;
     memcpy(dst, gp__xerial_magic, sizeof gp__xerial_magic);
@@ -424,10 +483,10 @@ static int gp__snappy(const uint8_t *src, size_t len, uint8_t *dst, size_t cap, 
     size_t pos = GX_XERIAL_HEADER_SIZE;
     for (size_t off = 0; off < len; off += GX_XERIAL_BLOCK) {
         size_t n = len - off < GX_XERIAL_BLOCK ? len - off : GX_XERIAL_BLOCK;
-        size_t room = snappy_max_compressed_length(n);
+        size_t room = gp__snappy_lib.max_compressed_length(n);
         if (cap - pos < 4 || cap - pos - 4 < room)
             return GP_COMPRESS_ERR_LIBRARY;
-        if (snappy_compress((const char *)src + off, n, (char *)dst + pos + 4, &room) != SNAPPY_OK)
+        if (gp__snappy_lib.compress((const char *)src + off, n, (char *)dst + pos + 4, &room) != SNAPPY_OK)
             return GP_COMPRESS_ERR_LIBRARY;
         gu_put_be32(dst + pos, (uint32_t)room);
         pos += 4 + room;

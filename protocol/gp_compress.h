@@ -30,6 +30,7 @@
 #ifndef GP_COMPRESS_H
 #define GP_COMPRESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,7 +52,7 @@ enum {
     GP_COMPRESS_ERR_CODEC = -20,     /* not one of the four codecs */
     GP_COMPRESS_ERR_CORRUPT = -21,   /* input is not a valid stream of the codec */
     GP_COMPRESS_ERR_TOO_LARGE = -22, /* output would exceed the cap */
-    GP_COMPRESS_ERR_LIBRARY = -23,   /* the codec library failed (compression only) */
+    GP_COMPRESS_ERR_LIBRARY = -23,   /* the codec library failed (compression), or is missing (snappy) */
 };
 
 const char *gp_compress_strerror(int err);
@@ -79,6 +80,13 @@ int gp_decompress(int codec, const uint8_t *src, size_t len, gp_arena *a, size_t
 
 /* The same into a caller's buffer of cap bytes. */
 int gp_decompress_into(int codec, const uint8_t *src, size_t len, uint8_t *dst, size_t cap, size_t *out_len);
+
+/* Load libsnappy now (it is loaded at first use otherwise): a blocking
+ * call, for a worker thread at start-up. false if it cannot be loaded;
+ * gp_snappy_error says why, and snappy batches then fail with
+ * GP_COMPRESS_ERR_LIBRARY. */
+bool gp_snappy_load(void);
+const char *gp_snappy_error(void);
 
 /* The most bytes gp_compress can produce for len input bytes; 0 for an
  * unknown codec. */
