@@ -30,6 +30,7 @@ struct gb_topics {
     size_t count;
     /* topic store writes: one in flight, the next one coalesced */
     bool writing, dirty;
+    bool store_failed; /* the last write failed: retried with each checkpoint and at close */
     struct gb_persist_wait *waiting, *in_flight;
     bool checkpointing[2]; /* [recovery]: a checkpoint job of that kind runs */
     /* callers of gb_topics_checkpoint_start_offsets waiting for a job that
@@ -290,9 +291,15 @@ static void gb__checkpoint_collect(gb_checkpoint_job *job, gb_partition *p)
     p->recovery_point = upto;
 }
 
+static void gb__persist_wait(gb_broker *b, void (*done)(void *arg), void (*done_rc)(void *arg, int rc), void *arg);
+
 void gb_topics_checkpoint(gb_broker *b, bool recovery)
 {
     gb_topics *ts = b->topics;
+    /* A topic store that could not be written (a full disk) still holds
+     * what the broker answered (a deletion, say): try again. */
+    if (ts->store_failed && !ts->writing)
+        gb__persist_wait(b, NULL, NULL, NULL);
     if (ts->checkpointing[recovery])
         return;
     gb_checkpoint_job *job = gu_calloc(1, sizeof *job);
@@ -543,8 +550,12 @@ static void gb__persist_after(void *arg)
     gb_persist_job *job = arg;
     gb_broker *b = job->b;
     gb_topics *ts = b->topics;
-    if (job->rc < 0)
-        gb_logger_error("cannot write %s: %s", job->path, strerror(-job->rc));
+    if (job->rc < 0 && !ts->store_failed)
+        gb_logger_error("cannot write %s: %s (retried every checkpoint interval until it can be)", job->path,
+                        strerror(-job->rc));
+    else if (job->rc == 0 && ts->store_failed)
+        gb_logger_info("wrote %s again", job->path);
+    ts->store_failed = job->rc < 0;
     gb_persist_wait *done = ts->in_flight;
     int rc = job->rc;
     ts->in_flight = NULL;
@@ -923,6 +934,8 @@ void gb_topics_close(gb_broker *b)
     gb_topics *ts = b->topics;
     if (!ts)
         return;
+    if ((ts->store_failed || ts->dirty) && gb__persist_now(b) < 0)
+        gb_logger_error("cannot write %s/%s at shutdown", b->data_dir, GB_TOPICS_FILE);
     bool ok = true;
     for (size_t i = 0; i < ts->nbuckets; i++)
         for (gb_topic *t = ts->buckets[i]; t; t = t->hash_next)
@@ -1070,6 +1083,7 @@ gb_topic *gb_topic_auto_create(gb_broker *b, const char *name, size_t len)
 typedef struct gb_removal {
     gb_job work;
     uv_loop_t *loop;
+    gb_broker *b;
     size_t n;
     char **dirs;
     int *rc;
@@ -1092,6 +1106,10 @@ static void gb__removal_after(void *arg)
     }
     free(r->dirs);
     free(r->rc);
+    /* A store write that failed for want of space may work now that
+     * these files are gone. */
+    if (r->b->topics && r->b->topics->store_failed && !r->b->topics->writing)
+        gb__persist_wait(r->b, NULL, NULL, NULL);
     free(r);
 }
 
@@ -1112,6 +1130,7 @@ int gb_topic_delete(gb_broker *b, gb_topic *t)
     r->dirs = gu_calloc(np, sizeof *r->dirs);
     r->rc = gu_calloc(np, sizeof *r->rc);
     r->loop = b->loop;
+    r->b = b;
     int rc = 0;
     for (int32_t p = 0; p < t->npartitions; p++) {
         uint8_t u[16];

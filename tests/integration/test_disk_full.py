@@ -258,6 +258,15 @@ class DiskFullTest(unittest.TestCase):
 
         # Space freed: the same partition takes appends again, no restart.
         self.delete_topic_b()
+        # The deletion came while the topic store could not be written:
+        # it is written again once B's files are gone, so that B does not
+        # come back after a restart (even a kill -9).
+        store = os.path.join(self.data, "gregor-topics.properties")
+
+        def store_without_b():
+            with open(store) as f:
+                return (B + "/") not in f.read()
+        wait_until(store_without_b, DEADLINE, "the topic store to be written without %s" % B)
         r = self.produce_until_ok(A, b"after-free")
         acked[r["base_offset"]] = b"after-free"
         for i in range(20):
@@ -268,10 +277,11 @@ class DiskFullTest(unittest.TestCase):
         self.broker.wait_for_log(r"INFO +partition %s-0: appends work again, after \d+ failed append" % A)
         self.assert_acked_readable(A, acked)
 
-        # A clean restart: every acknowledged record comes back.
+        # A clean restart: every acknowledged record comes back; B does not.
         self.stop()
         self.start()
         self.assert_acked_readable(A, acked)
+        self.assertTrue(store_without_b())
         self.stop()
         for log in self.logs:
             self.assertNotIn("Bus error", log)
