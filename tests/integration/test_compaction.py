@@ -67,11 +67,11 @@ def produce(bootstrap, topic, records):
     return offsets
 
 
-def read_all(bootstrap, topic):
+def read_all(bootstrap, topic, isolation="read_uncommitted"):
     """Every record from the log start: [(offset, key, value)]."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "cmp-%d" % random.randrange(1 << 30),
                   "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                  "enable.partition.eof": True})
+                  "enable.partition.eof": True, "isolation.level": isolation})
     c.assign([TopicPartition(topic, 0, -2)])
     out = []
     end = time.monotonic() + 30

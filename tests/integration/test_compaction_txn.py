@@ -18,7 +18,6 @@ record so that the cleaner has dirty data to clean again.
 """
 
 import os
-import random
 import re
 import struct
 import time
@@ -27,33 +26,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 import kwire
 from broker import BrokerTestCase, gregor_only, wait_until
-from test_compaction import DEADLINE, OVERRIDES, create_topic, dump, produce, roll, topic_logs
-from test_txn_markers import READ_COMMITTED, READ_UNCOMMITTED, decode_fetch_response, fetch_request
+from test_compaction import DEADLINE, OVERRIDES, create_topic, dump, produce, read_all, roll, topic_logs
+from test_txn_markers import READ_UNCOMMITTED, decode_fetch_response, fetch_request
 
 DELETE_RETENTION_MS = 2000
-
-
-def read_all(bootstrap, topic, isolation):
-    """Every record from the log start: [(offset, key, value)]."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "cmt-%d" % random.randrange(1 << 30),
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                  "enable.partition.eof": True, "isolation.level": isolation})
-    c.assign([TopicPartition(topic, 0, -2)])
-    out = []
-    end = time.monotonic() + 30
-    try:
-        while time.monotonic() < end:
-            m = c.poll(1.0)
-            if m is None:
-                continue
-            if m.error():
-                if m.error().code() == -191:  # _PARTITION_EOF
-                    break
-                raise AssertionError(m.error())
-            out.append((m.offset(), m.key().decode(), None if m.value() is None else m.value().decode()))
-    finally:
-        c.close()
-    return out
 
 
 def batches(broker, topic):

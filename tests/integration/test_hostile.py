@@ -49,13 +49,7 @@ GIB = 1 << 30
 # ---- batches built by hand -------------------------------------------------------
 
 def zigzag(n):
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
+    return kwire.uvarint((n << 1) ^ (n >> 63))
 
 
 def zstd_batch(value_size, base_sequence=-1):
