@@ -219,7 +219,7 @@ static int gs__resident(gs_segment *seg)
         close(fd);
         return rc;
     }
-    if (seg->txnindex.n > 0 && seg->txnindex.path)
+    if (seg->txnindex.n > 0 && seg->txnindex.path && seg->txnindex.fd < 0)
         seg->txnindex.fd = open(seg->txnindex.path, O_RDWR | O_CLOEXEC); /* -1: appends reopen it */
     seg->fd = fd;
     if (!seg->active) {
@@ -262,12 +262,15 @@ static void gs__make_closed(gs_segment *seg)
 static int gs__index_trim(gs_segment *seg, gs_index *ix, const char *ext)
 {
     char path[PATH_MAX];
-    gs__seg_path(seg, ext, path, sizeof path);
-    int fd = gs__open(path, O_RDWR | O_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    ix->fd = fd;
-    int rc = gs_index_trim(ix);
+    int rc;
+    if (ix->fd < 0) { /* closed once mapped (a copy-on-write filesystem keeps it) */
+        gs__seg_path(seg, ext, path, sizeof path);
+        int fd = gs__open(path, O_RDWR | O_CLOEXEC, 0);
+        if (fd < 0)
+            return -errno;
+        ix->fd = fd;
+    }
+    rc = gs_index_trim(ix);
     gs__index_drop_fd(ix);
     return rc;
 }
@@ -1471,6 +1474,16 @@ int gs_log_clean_prepare(gs_log *log, int64_t first_dirty, int64_t end, gs_clean
     return 0;
 }
 
+/* Test-only fault points (GREGOR_TEST_FAULT, read when a cleaning is
+ * swapped in, which is rare): "swap-rename" fails the rename of the
+ * .log.swap into place (ENOSPC), "swap-open" the opening of the segment
+ * swapped in (EMFILE). tests/unit/test_cleaner.c drives them. */
+static bool gs__fault(const char *name)
+{
+    const char *f = getenv("GREGOR_TEST_FAULT");
+    return f && strcmp(f, name) == 0;
+}
+
 /* Rename base's segment files from one suffix to another, the .log last. */
 static int gs__rename_segment(gs_log *log, int64_t base, const char *from_sfx, const char *to_sfx)
 {
@@ -1478,6 +1491,8 @@ static int gs__rename_segment(gs_log *log, int64_t base, const char *from_sfx, c
     for (int k = 0; k < GS__NSEG_EXTS; k++) {
         snprintf(from, sizeof from, "%s/%020" PRId64 ".%s%s", log->dir, base, gs__seg_exts[k], from_sfx);
         snprintf(to, sizeof to, "%s/%020" PRId64 ".%s%s", log->dir, base, gs__seg_exts[k], to_sfx);
+        if (k == GS__NSEG_EXTS - 1 && strcmp(from_sfx, ".swap") == 0 && gs__fault("swap-rename"))
+            return -ENOSPC;
         if (rename(from, to) < 0 && !(errno == ENOENT && k < GS__NSEG_EXTS - 1))
             return -errno;
     }
@@ -1513,8 +1528,21 @@ int gs_log_clean_swap(gs_log *log, gs_clean_plan *plan)
             continue;
         }
         if ((r = gs__rename_segment(log, o->base_offset, ".swap", "")) < 0) {
+            /* Put everything back as it was: the new files that moved to
+             * their names go back to .swap, the old ones come back from
+             * .deleted (the .log last), and the cleaning is abandoned
+             * (gs_clean_plan_free removes the .swap files). If the old
+             * files cannot all come back, the .swap files stay, so that
+             * the next start completes the swap rather than lose both. */
+            (void)gs__rename_segment(log, o->base_offset, "", ".swap");
+            bool restored = true;
+            for (size_t u = 0; u < o->count; u++)
+                if (gs__rename_segment(log, log->segs[idx + u]->base_offset, ".deleted", "") < 0)
+                    restored = false;
+            if (!restored)
+                o->written = false;
             rc = rc ? rc : r;
-            continue; /* the .log.swap is there: the next start completes it */
+            continue;
         }
         o->written = false;
         char path[PATH_MAX];
@@ -1523,17 +1551,24 @@ int gs_log_clean_swap(gs_log *log, gs_clean_plan *plan)
         seg->refs = 1;
         seg->index.fd = seg->timeindex.fd = seg->txnindex.fd = -1;
         seg->dir = gu_strdup(log->dir);
+        /* The swap is done: the files on disk are the cleaned ones, and the
+         * new segment replaces the old ones whatever happens next. If it
+         * cannot be opened now (out of descriptors), it stays closed, as a
+         * segment the cache dropped, and the next read opens it. */
         gs__path(log, seg->base_offset, "log", path, sizeof path);
-        seg->fd = open(path, O_RDWR | O_CLOEXEC);
-        if (seg->fd < 0 || (r = gs__segment_open_indexes(log, seg, false)) < 0) {
-            /* Keep reading the old inodes: the files on disk are the
-             * cleaned ones, which hold a subset of their records. */
-            rc = rc ? rc : (seg->fd < 0 ? -errno : r);
-            gs__segment_unref(seg);
-            continue;
+        seg->fd = gs__fault("swap-open") ? -1 : gs__open(path, O_RDWR | O_CLOEXEC, 0);
+        if (seg->fd >= 0 && gs__segment_open_indexes(log, seg, false) < 0) {
+            gs_index_close(&seg->index);
+            gs_index_close(&seg->timeindex);
+            close(seg->fd);
+            seg->fd = -1;
         }
         gs__path(log, seg->base_offset, "txnindex", path, sizeof path);
         (void)gs_txnindex_open(&seg->txnindex, path); /* usable (empty) on failure */
+        if (seg->fd < 0 && seg->txnindex.fd >= 0) {
+            close(seg->txnindex.fd); /* reopened with the segment */
+            seg->txnindex.fd = -1;
+        }
         seg->size = o->size;
         seg->next_offset = o->next_offset;
         seg->max_timestamp = o->max_timestamp;
@@ -1554,8 +1589,10 @@ int gs_log_clean_swap(gs_log *log, gs_clean_plan *plan)
         log->segs[idx] = seg;
         memmove(&log->segs[idx + 1], &log->segs[idx + o->count], (log->nsegs - idx - o->count) * sizeof *log->segs);
         log->nsegs -= o->count - 1;
-        gs__lru_push(seg);
-        gs__evict(seg);
+        if (seg->fd >= 0) {
+            gs__lru_push(seg);
+            gs__evict(seg);
+        }
         swapped++;
     }
     return swapped > 0 || rc == 0 ? swapped : rc;

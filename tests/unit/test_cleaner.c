@@ -955,6 +955,81 @@ START_TEST(test_small_segments_merged)
 }
 END_TEST
 
+/* A cleaning whose .log.swap cannot be renamed into place (a full disk)
+ * puts the old segments back: nothing read changes, before or after a
+ * restart, and a later cleaning works. */
+START_TEST(test_swap_rename_fails_nothing_lost)
+{
+    gs_log *log = fill_small(7);
+    clean_segment_bytes = 1 << 20;
+    contents before;
+    read_all(log, &before);
+    ck_assert_int_eq(before.n, 7);
+    gs_clean_plan plan;
+    ck_assert_int_eq(gs_log_clean_prepare(log, 0, active_base(log), &plan), 0);
+    plan.delete_retention_ms = 86400000;
+    plan.map_bytes = 1 << 20;
+    plan.load_factor = 0.9;
+    plan.io_buffer = 4096;
+    plan.producers = gu_malloc(sizeof *plan.producers);
+    plan.aborted = gu_malloc(sizeof *plan.aborted);
+    plan.now_ms = clean_now;
+    plan.segment_bytes = clean_segment_bytes;
+    plan.max_index_bytes = clean_max_index;
+    gs_clean_run(&plan);
+    ck_assert_int_eq(plan.rc, 0);
+    setenv("GREGOR_TEST_FAULT", "swap-rename", 1);
+    ck_assert_int_eq(gs_log_clean_swap(log, &plan), -ENOSPC);
+    unsetenv("GREGOR_TEST_FAULT");
+    gs_clean_plan_free(&plan);
+    ck_assert(!exists("00000000000000000000.log.swap"));
+    ck_assert(!exists("00000000000000000003.log.deleted"));
+    ck_assert_uint_eq(gs_log_segment_count(log), 8);
+    gs_log_set_open_files_max(1); /* the old segments are read again from their files */
+    contents c;
+    read_all(log, &c);
+    ck_assert_int_eq(c.n, 7);
+    ck_assert_int_eq(memcmp(c.r, before.r, sizeof c.r), 0);
+    gs_log_close(log);
+    log = open_log(NULL);
+    ck_assert_uint_eq(gs_log_segment_count(log), 8);
+    read_all(log, &c);
+    ck_assert_int_eq(memcmp(c.r, before.r, sizeof c.r), 0);
+    clean(log, 0, active_base(log), 86400000, NULL, 0, NULL, 0, 1 << 20, NULL);
+    ck_assert_uint_eq(gs_log_segment_count(log), 2);
+    read_all(log, &c);
+    ck_assert_int_eq(c.n, 3);
+    gs_log_close(log);
+    gs_log_set_open_files_max(1024);
+}
+END_TEST
+
+/* The segment swapped in cannot be opened at once (out of descriptors): it
+ * replaces the old ones anyway, closed, and the next read opens it. */
+START_TEST(test_swap_open_fails_segment_opened_later)
+{
+    gs_log *log = fill_small(7);
+    clean_segment_bytes = 1 << 20;
+    setenv("GREGOR_TEST_FAULT", "swap-open", 1);
+    clean(log, 0, active_base(log), 86400000, NULL, 0, NULL, 0, 1 << 20, NULL);
+    unsetenv("GREGOR_TEST_FAULT");
+    ck_assert_uint_eq(gs_log_segment_count(log), 2);
+    gs_log_set_open_files_max(1);
+    contents c;
+    read_all(log, &c);
+    ck_assert_int_eq(c.n, 3);
+    ck_assert_str_eq(find(&c, 4)->value, "4");
+    ck_assert_str_eq(find(&c, 6)->value, "6");
+    gs_log_close(log);
+    log = open_log(NULL);
+    ck_assert_uint_eq(gs_log_segment_count(log), 2);
+    read_all(log, &c);
+    ck_assert_int_eq(c.n, 3);
+    gs_log_close(log);
+    gs_log_set_open_files_max(1024);
+}
+END_TEST
+
 START_TEST(test_group_bounded_by_segment_bytes)
 {
     gs_log *log = fill_small(6);
@@ -1109,6 +1184,8 @@ int main(void)
     tcase_add_test(tc, test_marker_last_of_producer_kept_empty);
     tcase_add_test(tc, test_group_bounds);
     tcase_add_test(tc, test_small_segments_merged);
+    tcase_add_test(tc, test_swap_rename_fails_nothing_lost);
+    tcase_add_test(tc, test_swap_open_fails_segment_opened_later);
     tcase_add_test(tc, test_group_bounded_by_segment_bytes);
     tcase_add_test(tc, test_recovery_group_swap_completed);
     tcase_add_test(tc, test_recovery_group_half_swapped);
