@@ -314,21 +314,12 @@ class TransactionV2TimeoutTest(BrokerTestCase):
                 out = p.produce(seq=1)
                 return out[0] == INVALID_PRODUCER_EPOCH
             wait_until(aborted, DEADLINE, "the transaction aborted on its timeout", interval=0.2)
-
-            def end(commit):
-                """EndTxn, again while the abort's markers are still being
-                written (CONCURRENT_TRANSACTIONS), as clients retry it:
-                Kafka refuses the produce as soon as it bumped the epoch."""
-                deadline = time.monotonic() + DEADLINE
-                while True:
-                    out = p.end(commit)
-                    if out[0] != CONCURRENT_TRANSACTIONS or time.monotonic() > deadline:
-                        return out
-                    time.sleep(0.05)
+            # (Kafka refuses the produce as soon as it bumped the epoch, and
+            # answers EndTxn CONCURRENT_TRANSACTIONS until its markers are written)
             # the producer learns of it at its EndTxn: a commit is refused,
             # an abort is answered as if it had bumped the epoch itself
-            self.assertEqual(end(True), (INVALID_TXN_STATE, -1, -1))
-            self.assertEqual(end(False), (NONE, pid, epoch + 1))
+            self.assertEqual(p.end_until_settled(True), (INVALID_TXN_STATE, -1, -1))
+            self.assertEqual(p.end_until_settled(False), (NONE, pid, epoch + 1))
 
 
 @gregor_only("gregor.transaction.version is Gregor's key (Kafka sets the feature with kafka-features.sh)")

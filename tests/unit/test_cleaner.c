@@ -116,9 +116,11 @@ static int64_t active_base(const gs_log *log)
 }
 
 /* Clean [first_dirty, end) as the broker does; returns cleaned_to. */
-static int64_t clean(gs_log *log, int64_t first_dirty, int64_t end, int64_t delete_retention_ms,
+/* Prepare and run a cleaning of [first_dirty, end) with the test's
+ * settings; the caller swaps it in (or not) and frees it. */
+static void plan_run(gs_log *log, gs_clean_plan *pl, int64_t first_dirty, int64_t end, int64_t delete_retention_ms,
                      const gs_clean_producer *producers, size_t nproducers, const gs_aborted_txn *aborted,
-                     size_t naborted, int64_t map_bytes, gs_clean_stats *stats)
+                     size_t naborted, int64_t map_bytes)
 {
     gs_clean_plan plan;
     ck_assert_int_eq(gs_log_clean_prepare(log, first_dirty, end, &plan), 0);
@@ -139,6 +141,15 @@ static int64_t clean(gs_log *log, int64_t first_dirty, int64_t end, int64_t dele
     plan.max_index_bytes = clean_max_index;
     gs_clean_run(&plan);
     ck_assert_msg(plan.rc == 0, "clean: %s", plan.err);
+    *pl = plan;
+}
+
+static int64_t clean(gs_log *log, int64_t first_dirty, int64_t end, int64_t delete_retention_ms,
+                     const gs_clean_producer *producers, size_t nproducers, const gs_aborted_txn *aborted,
+                     size_t naborted, int64_t map_bytes, gs_clean_stats *stats)
+{
+    gs_clean_plan plan;
+    plan_run(log, &plan, first_dirty, end, delete_retention_ms, producers, nproducers, aborted, naborted, map_bytes);
     ck_assert_int_ge(gs_log_clean_swap(log, &plan), 0);
     int64_t to = plan.cleaned_to;
     if (stats)
@@ -966,18 +977,7 @@ START_TEST(test_swap_rename_fails_nothing_lost)
     read_all(log, &before);
     ck_assert_int_eq(before.n, 7);
     gs_clean_plan plan;
-    ck_assert_int_eq(gs_log_clean_prepare(log, 0, active_base(log), &plan), 0);
-    plan.delete_retention_ms = 86400000;
-    plan.map_bytes = 1 << 20;
-    plan.load_factor = 0.9;
-    plan.io_buffer = 4096;
-    plan.producers = gu_malloc(sizeof *plan.producers);
-    plan.aborted = gu_malloc(sizeof *plan.aborted);
-    plan.now_ms = clean_now;
-    plan.segment_bytes = clean_segment_bytes;
-    plan.max_index_bytes = clean_max_index;
-    gs_clean_run(&plan);
-    ck_assert_int_eq(plan.rc, 0);
+    plan_run(log, &plan, 0, active_base(log), 86400000, NULL, 0, NULL, 0, 1 << 20);
     setenv("GREGOR_TEST_FAULT", "swap-rename", 1);
     ck_assert_int_eq(gs_log_clean_swap(log, &plan), -ENOSPC);
     unsetenv("GREGOR_TEST_FAULT");
