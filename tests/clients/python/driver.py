@@ -1072,19 +1072,28 @@ class KafkaPython:
         self.create_topic(topic, 4)
         allp = set(range(4))
         events = {"A": [], "B": []}
+        # kafka-python keeps revoked partitions in assignment() until the
+        # rebalance completes (the revoke callback is a notification); a
+        # member owns them only until its revoke callback.
+        revoked_since_assign = {"A": set(), "B": set()}
 
         class Listener(ConsumerRebalanceListener):
             def __init__(self, label):
                 self.label = label
 
             def on_partitions_revoked(self, revoked):
-                events[self.label].append(("revoke", sorted(tp.partition for tp in revoked)))
+                ps = sorted(tp.partition for tp in revoked)
+                revoked_since_assign[self.label].update(ps)
+                events[self.label].append(("revoke", ps))
 
             def on_partitions_assigned(self, assigned):
+                revoked_since_assign[self.label].clear()
                 events[self.label].append(("assign", sorted(tp.partition for tp in assigned)))
 
             def on_partitions_lost(self, lost):
-                events[self.label].append(("lost", sorted(tp.partition for tp in lost)))
+                ps = sorted(tp.partition for tp in lost)
+                revoked_since_assign[self.label].update(ps)
+                events[self.label].append(("lost", ps))
 
         def consumer(label):
             c = KafkaConsumer(bootstrap_servers=self.ctx.bootstrap, group_id=group,
@@ -1094,10 +1103,11 @@ class KafkaPython:
                               enable_auto_commit=False, auto_offset_reset="earliest",
                               request_timeout_ms=10000)
             c.subscribe([topic], listener=Listener(label))
+            c.label = label
             return c
 
         def owned(c):
-            return set(tp.partition for tp in c.assignment())
+            return set(tp.partition for tp in c.assignment()) - revoked_since_assign[c.label]
 
         def poll(c):
             c.poll(timeout_ms=100)
