@@ -806,20 +806,28 @@ int gs_log_detach(gs_log *log, const char *to)
     return rc;
 }
 
-int gs_dir_remove(const char *dir)
+int gs_dir_remove_except(const char *dir, const char *keep)
 {
     DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *de;
-        char path[PATH_MAX];
-        while ((de = readdir(d))) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-            unlink(path);
-        }
-        closedir(d);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    struct dirent *de;
+    char path[PATH_MAX];
+    int rc = 0;
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 || (keep && strcmp(de->d_name, keep) == 0))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (unlink(path) < 0 && errno != ENOENT && rc == 0)
+            rc = -errno;
     }
+    closedir(d);
+    return rc;
+}
+
+int gs_dir_remove(const char *dir)
+{
+    (void)gs_dir_remove_except(dir, NULL);
     return rmdir(dir) < 0 && errno != ENOENT ? -errno : 0;
 }
 

@@ -109,6 +109,10 @@ int gs_log_detach(gs_log *log, const char *to);
 /* Remove a directory and the files in it (any thread). */
 int gs_dir_remove(const char *dir);
 
+/* Remove the files in a directory but `keep` (NULL: none), and leave the
+ * directory (any thread). Returns 0 or the first failure's negative errno. */
+int gs_dir_remove_except(const char *dir, const char *keep);
+
 const char *gs_log_dir(const gs_log *log);
 int64_t gs_log_start_offset(const gs_log *log);
 int64_t gs_log_end_offset(const gs_log *log);

@@ -32,6 +32,10 @@ struct gb_topics {
     bool writing, dirty;
     bool store_failed; /* the last write failed: retried with each checkpoint and at close */
     struct gb_persist_wait *waiting, *in_flight;
+    /* deleted topics whose store write failed: their renamed directories
+     * keep partition.metadata (the mark a restart finishes the deletion
+     * by) until a store write without them succeeds */
+    struct gb_removal *unstored;
     bool checkpointing[2]; /* [recovery]: a checkpoint job of that kind runs */
     /* callers of gb_topics_checkpoint_start_offsets waiting for a job that
      * starts after their call (one running now may have missed their change) */
@@ -537,13 +541,23 @@ typedef struct gb_persist_job {
     int rc;
 } gb_persist_job;
 
+/* Test-only fault point (GREGOR_TEST_FAULT=topic-store): every write of
+ * the store fails, as on a full disk, for as long as the broker runs. */
+static bool gb__store_fault(void)
+{
+    const char *f = getenv("GREGOR_TEST_FAULT");
+    return f && strcmp(f, "topic-store") == 0;
+}
+
 static void gb__persist_work(void *arg)
 {
     gb_persist_job *job = arg;
-    job->rc = gs_write_file_atomic(job->path, job->text, job->len);
+    job->rc = job->rc < 0 ? job->rc : gs_write_file_atomic(job->path, job->text, job->len);
 }
 
 static void gb__persist_start(gb_broker *b);
+static void gb__removals_finish(gb_broker *b);
+static void gb__removals_drop(gb_topics *ts);
 
 static void gb__persist_after(void *arg)
 {
@@ -563,6 +577,8 @@ static void gb__persist_after(void *arg)
     free(job->path);
     free(job->text);
     free(job);
+    if (rc == 0)
+        gb__removals_finish(b);
     if (ts->dirty)
         gb__persist_start(b);
     while (done) {
@@ -585,6 +601,7 @@ static void gb__persist_start(gb_broker *b)
     snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_TOPICS_FILE);
     job->path = strdup(path);
     job->text = gb__store_text(b, &job->len);
+    job->rc = gb__store_fault() ? -ENOSPC : 0;
     ts->writing = true;
     ts->dirty = false;
     ts->in_flight = ts->waiting;
@@ -624,7 +641,7 @@ static int gb__persist_now(gb_broker *b)
     char *text = gb__store_text(b, &len);
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_TOPICS_FILE);
-    int rc = gs_write_file_atomic(path, text, len);
+    int rc = gb__store_fault() ? -ENOSPC : gs_write_file_atomic(path, text, len);
     free(text);
     return rc;
 }
@@ -960,6 +977,7 @@ void gb_topics_close(gb_broker *b)
             }
             gb__topic_free(t);
         }
+    gb__removals_drop(ts);
     free(ts->buckets);
     free(ts);
     b->topics = NULL;
@@ -1079,44 +1097,90 @@ gb_topic *gb_topic_auto_create(gb_broker *b, const char *name, size_t len)
 }
 
 /* The renamed directories of a deleted topic, removed on the threadpool
- * once the store no longer lists the topic. */
+ * once the store no longer lists the topic. If the store cannot be written
+ * (a full disk), the files go anyway, to give the space back, but each
+ * directory keeps its partition.metadata, which names the topic id: a
+ * restart before a store write succeeds then finishes the deletion
+ * (gb__finish_deletions) instead of bringing the topic back empty. */
 typedef struct gb_removal {
     gb_job work;
     uv_loop_t *loop;
     gb_broker *b;
+    bool keep_marks;
     size_t n;
     char **dirs;
     int *rc;
+    struct gb_removal *next; /* in gb_topics.unstored */
 } gb_removal;
 
 static void gb__removal_work(void *arg)
 {
     gb_removal *r = arg;
     for (size_t i = 0; i < r->n; i++)
-        r->rc[i] = gs_dir_remove(r->dirs[i]);
+        r->rc[i] = r->keep_marks ? gs_dir_remove_except(r->dirs[i], "partition.metadata") : gs_dir_remove(r->dirs[i]);
+}
+
+static void gb__removal_free(gb_removal *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->dirs[i]);
+    free(r->dirs);
+    free(r->rc);
+    free(r);
 }
 
 static void gb__removal_after(void *arg)
 {
     gb_removal *r = arg;
-    for (size_t i = 0; i < r->n; i++) {
+    for (size_t i = 0; i < r->n; i++)
         if (r->rc[i] < 0)
             gb_logger_warn("cannot remove %s: %s", r->dirs[i], strerror(-r->rc[i]));
-        free(r->dirs[i]);
+    gb_topics *ts = r->b->topics;
+    if (!r->keep_marks || !ts) {
+        gb__removal_free(r); /* at close, the next start finishes it */
+        return;
     }
-    free(r->dirs);
-    free(r->rc);
-    /* A store write that failed for want of space may work now that
-     * these files are gone. */
-    if (r->b->topics && r->b->topics->store_failed && !r->b->topics->writing)
-        gb__persist_wait(r->b, NULL, NULL, NULL);
-    free(r);
+    r->next = ts->unstored;
+    ts->unstored = r;
+    if (!ts->writing) {
+        if (ts->store_failed)
+            gb__persist_wait(r->b, NULL, NULL, NULL); /* may work now that these files are gone */
+        else
+            gb__removals_finish(r->b); /* a write after the deletion succeeded meanwhile */
+    }
 }
 
-static void gb__removal_start(void *arg)
+static void gb__removal_start(gb_removal *r, bool keep_marks)
 {
-    gb_removal *r = arg;
+    r->keep_marks = keep_marks;
     gb_job_queue(r->loop, &r->work, gb__removal_work, gb__removal_after, r);
+}
+
+static void gb__removal_stored(void *arg, int rc)
+{
+    gb__removal_start(arg, rc < 0);
+}
+
+/* At close: the marks stay, and the next start finishes these deletions. */
+static void gb__removals_drop(gb_topics *ts)
+{
+    for (gb_removal *r = ts->unstored, *next; r; r = next) {
+        next = r->next;
+        gb__removal_free(r);
+    }
+    ts->unstored = NULL;
+}
+
+/* A store write succeeded: every deletion it follows is on disk. */
+static void gb__removals_finish(gb_broker *b)
+{
+    gb_removal *r = b->topics->unstored;
+    b->topics->unstored = NULL;
+    while (r) {
+        gb_removal *next = r->next;
+        gb__removal_start(r, false);
+        r = next;
+    }
 }
 
 int gb_topic_delete(gb_broker *b, gb_topic *t)
@@ -1155,7 +1219,7 @@ int gb_topic_delete(gb_broker *b, gb_topic *t)
     gb__topic_free(t);
     /* The files go once the store no longer lists the topic: a crash before
      * that finds the renamed directories and finishes the deletion. */
-    gb_topics_persist(b, gb__removal_start, r);
+    gb_topics_persist_result(b, gb__removal_stored, r);
     return rc;
 }
 

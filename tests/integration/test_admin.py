@@ -792,6 +792,52 @@ class DeleteCrashTest(unittest.TestCase):
             admin = None
 
 
+    def test_deletion_whose_store_write_failed(self):
+        """DeleteTopics while the topic store cannot be written (a full disk;
+        here the test-only fault point GREGOR_TEST_FAULT=topic-store), then
+        kill -9. The deleted topic's files go at once, to give the space back,
+        but each renamed directory keeps its partition.metadata until a store
+        write succeeds: the restart finishes the deletion. (Before, the
+        directories went whole and the restart brought the topic back from
+        the store, empty.)"""
+        import shutil
+        import tempfile
+        from confluent_kafka.admin import NewTopic
+        tmp = tempfile.mkdtemp(prefix="gregor-dc-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        b = Broker(node_id=NODE_ID, data_dir=tmp)
+        self.addCleanup(b.cleanup)
+        with b:
+            admin = confluent_admin(b)
+            self.assertEqual(create(admin, [NewTopic("ds-gone", 2, 1), NewTopic("ds-keep", 1, 1)]),
+                             {"ds-gone": None, "ds-keep": None})
+            admin = None
+        data = os.path.join(b.data_dir, "data")
+        b2 = Broker(node_id=NODE_ID, data_dir=b.data_dir, env={"GREGOR_TEST_FAULT": "topic-store"})
+        self.addCleanup(b2.cleanup)
+        b2.start()
+        self.assertEqual(delete_topics_v1(b2, ["ds-gone"]), [{"name": "ds-gone", "error": 0}])
+        b2.wait_for_log(r"cannot write .*gregor-topics\.properties")
+
+        def marks_only():
+            dirs = [n for n in os.listdir(data) if n.startswith("ds-gone-")]
+            return len(dirs) == 2 and all(n.endswith("-delete") and
+                                          os.listdir(os.path.join(data, n)) == ["partition.metadata"]
+                                          for n in dirs)
+        wait_until(marks_only, 10.0, "the deleted partitions' files removed but partition.metadata")
+        self.assertIn("ds-gone/", store_text(b2))
+        b2.kill()
+        b3 = Broker(node_id=NODE_ID, data_dir=b.data_dir)
+        self.addCleanup(b3.cleanup)
+        with b3:
+            b3.wait_for_log(r"finishing the deletion of topic ds-gone")
+            admin = confluent_admin(b3)
+            self.assertEqual(sorted(admin.list_topics(timeout=10).topics), ["ds-keep"])
+            self.assertEqual(sorted(n for n in os.listdir(data) if n.startswith("ds-")), ["ds-keep-0"])
+            self.assertNotIn("ds-gone/", store_text(b3))
+            admin = None
+
+
 class DeleteDisabledTest(unittest.TestCase):
     def test_delete_topic_enable_false(self):
         from confluent_kafka.admin import NewTopic
