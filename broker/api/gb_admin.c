@@ -117,15 +117,25 @@ typedef struct gb_created_list {
 
 /* The topic store's write ended: answer, after undoing every creation of
  * the request if it failed (nothing the client is told failed may come
- * back after a restart, nor anything half-made stay). */
+ * back after a restart, nor anything half-made stay). Until then clients
+ * did not see what the request made (gb_topic_hide_from), so nothing was
+ * produced to what is undone. */
 static void gb__created_stored(void *arg, int rc)
 {
     gb_created_list *l = arg;
+    if (rc == 0)
+        for (size_t i = 0; i < l->n; i++) {
+            gb_topic *t = gb_topic_find_id(l->b, &l->c[i].id);
+            if (t)
+                gb_topic_reveal(t, l->c[i].to);
+        }
     if (rc < 0) {
         bool undone = false;
         for (size_t i = 0; i < l->n; i++) {
             gb_created *c = &l->c[i];
             gb_topic *t = gb_topic_find_id(l->b, &c->id);
+            if (t)
+                gb_topic_reveal(t, c->from);
             if (t && t->npartitions == c->to) {
                 gb_topic_undo_create(l->b, t, c->from);
                 undone = true;
@@ -653,6 +663,7 @@ void gb_handle_create_topics(gb_broker *b, gb_request *req)
             }
             if (t) {
                 p->out->topic_id = t->id;
+                gb_topic_hide_from(t, 0);
                 created->c[created->n++] = (gb_created){t->id, 0, t->npartitions, &p->out->error_code,
                                                         &p->out->error_message, p->out};
             } else if (body->validate_only) {
@@ -921,9 +932,11 @@ void gb_handle_create_partitions(gb_broker *b, gb_request *req)
             if (gb_topic_add_partitions(b, target[i], body->topics[i].count, body->validate_only, &err, msg,
                                         sizeof msg) < 0)
                 gb__fail(a, &outs[i]->error_code, &outs[i]->error_message, err, "%s", msg);
-            else if (!body->validate_only)
+            else if (!body->validate_only) {
+                gb_topic_hide_from(target[i], before);
                 created->c[created->n++] = (gb_created){target[i]->id, before, target[i]->npartitions,
                                                         &outs[i]->error_code, &outs[i]->error_message, outs[i]};
+            }
         }
     }
 

@@ -60,10 +60,10 @@ static gb__log_dirs_pick *gb__log_dirs_picks(gb_broker *b, gb_request *req, size
         size_t nt, total = 0;
         gb_topic **list = gb_topics_list(b, &req->arena, &nt);
         for (size_t i = 0; i < nt; i++)
-            total += (size_t)list[i]->npartitions;
+            total += (size_t)gb_topic_visible(list[i]);
         picks = gp_arena_calloc(&req->arena, total ? total : 1, sizeof *picks);
         for (size_t i = 0; i < nt; i++)
-            for (int32_t p = 0; p < list[i]->npartitions; p++)
+            for (int32_t p = 0; p < gb_topic_visible(list[i]); p++)
                 picks[k++] = (gb__log_dirs_pick){list[i], p};
         *n = k;
         return picks; /* already in order */
@@ -78,7 +78,7 @@ static gb__log_dirs_pick *gb__log_dirs_picks(gb_broker *b, gb_request *req, size
         if (!t)
             continue;
         for (int32_t j = 0; j < in->partitions_count; j++)
-            if (in->partitions[j] >= 0 && in->partitions[j] < t->npartitions)
+            if (in->partitions[j] >= 0 && in->partitions[j] < gb_topic_visible(t))
                 picks[k++] = (gb__log_dirs_pick){t, in->partitions[j]};
     }
     if (k > 1)

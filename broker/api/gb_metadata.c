@@ -61,12 +61,14 @@ static void gb__fill_topic(gb_broker *b, gb_request *req, gb_topic *t, gp_metada
     out->is_internal = t->internal;
     if (((const gp_metadata_request *)req->body)->include_topic_authorized_operations)
         out->topic_authorized_operations = GB_TOPIC_AUTHORIZED_OPERATIONS;
-    out->partitions_count = t->npartitions;
-    out->partitions =
-        gp_arena_alloc(&req->arena, (size_t)(t->npartitions ? t->npartitions : 1) * sizeof *out->partitions);
+    int32_t np = gb_topic_visible(t);
+    if (np == 0) /* being created: the store is written before clients use it */
+        out->error_code = GP_E_LEADER_NOT_AVAILABLE;
+    out->partitions_count = np;
+    out->partitions = gp_arena_alloc(&req->arena, (size_t)(np ? np : 1) * sizeof *out->partitions);
     int32_t *self = gp_arena_alloc(&req->arena, sizeof *self);
     *self = b->meta.node_id;
-    for (int32_t p = 0; p < t->npartitions; p++) {
+    for (int32_t p = 0; p < np; p++) {
         gp_metadata_response_partition *mp = &out->partitions[p];
         gp_metadata_response_partition_init(mp);
         mp->partition_index = p;
@@ -191,11 +193,14 @@ void gb_handle_metadata(gb_broker *b, gb_request *req)
     if (all) {
         size_t n;
         gb_topic **list = gb_topics_list(b, &req->arena, &n);
-        resp->topics_count = (int32_t)n;
+        resp->topics_count = 0;
         resp->topics = gp_arena_alloc(&req->arena, (n ? n : 1) * sizeof *resp->topics);
         for (size_t i = 0; i < n; i++) {
-            gp_metadata_response_topic_init(&resp->topics[i]);
-            gb__fill_topic(b, req, list[i], &resp->topics[i]);
+            if (gb_topic_visible(list[i]) == 0)
+                continue; /* being created */
+            gp_metadata_response_topic *out = &resp->topics[resp->topics_count++];
+            gp_metadata_response_topic_init(out);
+            gb__fill_topic(b, req, list[i], out);
         }
         gb_request_respond(req);
         return;
@@ -407,6 +412,8 @@ void gb_handle_describe_topic_partitions(gb_broker *b, gb_request *req)
             break;
         }
         gb_topic *t = gb_topic_find(b, names[i].p, (size_t)names[i].len);
+        if (t && gb_topic_visible(t) == 0)
+            t = NULL; /* being created */
         if (!t && all)
             continue;
         gp_describe_topic_partitions_response_topic *out = &resp->topics[resp->topics_count++];
@@ -424,10 +431,11 @@ void gb_handle_describe_topic_partitions(gb_broker *b, gb_request *req)
         out->topic_id = t->id;
         int32_t first = cursor && gb__cmp_str(&names[i], &cursor->topic_name) == 0 ? cursor->partition_index : 0;
         int64_t end = (int64_t)first + left;
-        if (end > t->npartitions)
-            end = t->npartitions;
+        int32_t np = gb_topic_visible(t);
+        if (end > np)
+            end = np;
         gb__dtp_fill_partitions(b, req, first, (int32_t)end, out);
-        if (end < t->npartitions) {
+        if (end < np) {
             resp->next_cursor = gp_arena_calloc(&req->arena, 1, sizeof *resp->next_cursor);
             resp->next_cursor->topic_name = out->name;
             resp->next_cursor->partition_index = (int32_t)end;

@@ -129,7 +129,7 @@ static void gb__clean_done(void *arg)
     gb_broker *b = c->b;
     c->job = NULL;
     gb_topic *t = gb_topic_find_id(b, &job->topic);
-    gb_partition *p = t ? gb_topic_partition(t, job->index) : NULL;
+    gb_partition *p = t ? gb_topic_partition_opened(t, job->index) : NULL;
     gs_clean_plan *plan = &job->plan;
     bool progress = false;
     if (p) {

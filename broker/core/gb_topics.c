@@ -128,7 +128,29 @@ bool gb_topic_name_is_internal(const char *name, size_t len)
 
 gb_partition *gb_topic_partition(gb_topic *t, int32_t index)
 {
+    return index >= 0 && index < gb_topic_visible(t) ? t->partitions[index] : NULL;
+}
+
+gb_partition *gb_topic_partition_opened(gb_topic *t, int32_t index)
+{
     return index >= 0 && index < t->npartitions ? t->partitions[index] : NULL;
+}
+
+int32_t gb_topic_visible(const gb_topic *t)
+{
+    return t->hiding > 0 && t->visible < t->npartitions ? t->visible : t->npartitions;
+}
+
+void gb_topic_hide_from(gb_topic *t, int32_t from)
+{
+    if (t->hiding++ == 0 || from < t->visible)
+        t->visible = from;
+}
+
+void gb_topic_reveal(gb_topic *t, int32_t upto)
+{
+    if (t->hiding > 0 && --t->hiding > 0 && upto > t->visible)
+        t->visible = upto;
 }
 
 static int gb__cmp_topic(const void *a, const void *b)
@@ -252,7 +274,7 @@ static void gb__checkpoint_after(void *arg)
                         job->recovery ? GS_RECOVERY_CHECKPOINT : GS_START_CHECKPOINT, strerror(-job->rc));
     for (size_t i = 0; job->rc < 0 && i < job->nparts; i++) {
         gb_topic *t = gb_topic_find_id(b, &job->parts[i].topic);
-        gb_partition *p = t ? gb_topic_partition(t, job->parts[i].index) : NULL;
+        gb_partition *p = t ? gb_topic_partition_opened(t, job->parts[i].index) : NULL;
         if (p && p->recovery_point == job->parts[i].after)
             p->recovery_point = job->parts[i].before;
     }
@@ -539,19 +561,23 @@ typedef struct gb_persist_job {
     char *text;
     size_t len;
     int rc;
+    bool slow;
 } gb_persist_job;
 
-/* Test-only fault point (GREGOR_TEST_FAULT=topic-store): every write of
- * the store fails, as on a full disk, for as long as the broker runs. */
-static bool gb__store_fault(void)
+/* Test-only fault points (GREGOR_TEST_FAULT): topic-store makes every
+ * write of the store fail, as on a full disk; topic-store-slow makes each
+ * take a second longer (a slow disk), for as long as the broker runs. */
+static bool gb__store_fault(const char *which)
 {
     const char *f = getenv("GREGOR_TEST_FAULT");
-    return f && strcmp(f, "topic-store") == 0;
+    return f && strcmp(f, which) == 0;
 }
 
 static void gb__persist_work(void *arg)
 {
     gb_persist_job *job = arg;
+    if (job->slow)
+        uv_sleep(1000);
     job->rc = job->rc < 0 ? job->rc : gs_write_file_atomic(job->path, job->text, job->len);
 }
 
@@ -601,7 +627,8 @@ static void gb__persist_start(gb_broker *b)
     snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_TOPICS_FILE);
     job->path = strdup(path);
     job->text = gb__store_text(b, &job->len);
-    job->rc = gb__store_fault() ? -ENOSPC : 0;
+    job->rc = gb__store_fault("topic-store") ? -ENOSPC : 0;
+    job->slow = gb__store_fault("topic-store-slow");
     ts->writing = true;
     ts->dirty = false;
     ts->in_flight = ts->waiting;
@@ -641,7 +668,7 @@ static int gb__persist_now(gb_broker *b)
     char *text = gb__store_text(b, &len);
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", b->data_dir, GB_TOPICS_FILE);
-    int rc = gb__store_fault() ? -ENOSPC : gs_write_file_atomic(path, text, len);
+    int rc = gb__store_fault("topic-store") ? -ENOSPC : gs_write_file_atomic(path, text, len);
     free(text);
     return rc;
 }

@@ -65,6 +65,12 @@ struct gb_topic {
     char id_text[23];
     int32_t npartitions;
     gb_partition **partitions;
+    /* CreateTopics and CreatePartitions that wait for the topic store:
+     * while hiding > 0, clients see only the first `visible` partitions
+     * (none: the topic is being created). So nothing is produced to what a
+     * failed store write undoes. gb_topic_visible() says how many. */
+    int hiding;
+    int32_t visible;
     gc_topic_config cfg; /* effective values */
     gc_kv *overrides;    /* as given, owned */
     size_t noverrides;
@@ -82,7 +88,24 @@ void gb_topics_close(gb_broker *b);
 
 gb_topic *gb_topic_find(gb_broker *b, const char *name, size_t len);
 gb_topic *gb_topic_find_id(gb_broker *b, const gp_uuid *id);
+
+/* A partition as clients see it: NULL past gb_topic_visible(). */
 gb_partition *gb_topic_partition(gb_topic *t, int32_t index);
+
+/* Every opened partition, visible to clients or not (the broker's own
+ * services: checkpoints, the cleaner). */
+gb_partition *gb_topic_partition_opened(gb_topic *t, int32_t index);
+
+/* The partitions clients see: all but those a creation still waiting for
+ * the topic store made. */
+int32_t gb_topic_visible(const gb_topic *t);
+
+/* A creation from partition `from` on waits for the topic store: hide it. */
+void gb_topic_hide_from(gb_topic *t, int32_t from);
+
+/* That wait ended: partitions below `upto` may be seen (the creation's
+ * count if the store was written, its `from` if it was undone). */
+void gb_topic_reveal(gb_topic *t, int32_t upto);
 
 /* Whether Kafka calls a topic of this name internal (Topic.isInternal: its
  * own topics, by name; "__foo" made by a user is not), which is what

@@ -12,6 +12,7 @@ results are compared by name."""
 
 import os
 import struct
+import time
 import unittest
 
 from broker import Broker, BrokerTestCase, gregor_only, on_kafka, wait_until
@@ -22,6 +23,7 @@ NODE_ID = 5
 # Kafka error codes.
 NONE = 0
 UNKNOWN_TOPIC_OR_PARTITION = 3
+LEADER_NOT_AVAILABLE = 5
 INVALID_TOPIC_EXCEPTION = 17
 TOPIC_ALREADY_EXISTS = 36
 INVALID_PARTITIONS = 37
@@ -836,6 +838,63 @@ class DeleteCrashTest(unittest.TestCase):
             self.assertEqual(sorted(n for n in os.listdir(data) if n.startswith("ds-")), ["ds-keep-0"])
             self.assertNotIn("ds-gone/", store_text(b3))
             admin = None
+
+
+@gregor_only("uses Gregor's test-only fault point GREGOR_TEST_FAULT=topic-store-slow")
+class CreateVisibilityTest(unittest.TestCase):
+    def test_created_partitions_hidden_until_stored(self):
+        """CreateTopics and CreatePartitions are answered once the topic store
+        is durable; until then clients do not see what they made (Metadata:
+        LEADER_NOT_AVAILABLE and no partitions, or the old count; Produce:
+        UNKNOWN_TOPIC_OR_PARTITION), so no record can be acknowledged into
+        partitions that a failed store write then undoes. The fault point
+        makes each store write a second slower to open the window. (Before,
+        the topic was in Metadata and took produces at once.)"""
+        import threading
+        from kwire import decode_metadata_response, metadata_request
+        from test_data import RawClient, build_batch
+        b = Broker(node_id=NODE_ID, env={"GREGOR_TEST_FAULT": "topic-store-slow"})
+        self.addCleanup(b.cleanup)
+        b.start()
+
+        def metadata(topics):
+            c = Conn(b.host, b.port)
+            try:
+                c.send(metadata_request(9, 5, topics))
+                return decode_metadata_response(9, c.recv_frame())["topics"]
+            finally:
+                c.sock.close()
+
+        def in_background(fn, *args):
+            out = {}
+            th = threading.Thread(target=lambda: out.setdefault("r", fn(*args)))
+            th.start()
+            return th, out
+
+        th, out = in_background(create_topics_v7, b, [("cv-new", 2, 1, None, None)])
+        wait_until(lambda: any(t["name"] == "cv-new" and t["error_code"] == LEADER_NOT_AVAILABLE
+                               for t in metadata(["cv-new"])), 5.0, "cv-new being created")
+        self.assertEqual([(t["name"], len(t["partitions"])) for t in metadata(["cv-new"])], [("cv-new", 0)])
+        self.assertNotIn("cv-new", [t["name"] for t in metadata(None)])
+        c = RawClient(b.host, b.port)
+        self.addCleanup(c.sock.close)
+        self.assertEqual(c.produce("cv-new", 0, build_batch([b"early"]), create=False)["error_code"],
+                         UNKNOWN_TOPIC_OR_PARTITION)
+        th.join(10)
+        self.assertEqual([(t["name"], t["error"]) for t in out["r"]], [("cv-new", 0)])
+        self.assertEqual([(t["error_code"], len(t["partitions"])) for t in metadata(["cv-new"])], [(0, 2)])
+        self.assertEqual(c.produce("cv-new", 1, build_batch([b"after"]), create=False)["error_code"], 0)
+
+        th, out = in_background(create_partitions_v3, b, [("cv-new", 3, None)])
+        time.sleep(0.3)  # the store write takes a second
+        self.assertTrue(th.is_alive(), "CreatePartitions answered before its store write")
+        self.assertEqual([(t["error_code"], len(t["partitions"])) for t in metadata(["cv-new"])], [(0, 2)])
+        self.assertEqual(c.produce("cv-new", 2, build_batch([b"early"]), create=False)["error_code"],
+                         UNKNOWN_TOPIC_OR_PARTITION)
+        th.join(10)
+        self.assertEqual([(t["name"], t["error"]) for t in out["r"]], [("cv-new", 0)])
+        self.assertEqual([(t["error_code"], len(t["partitions"])) for t in metadata(["cv-new"])], [(0, 3)])
+        self.assertEqual(c.produce("cv-new", 2, build_batch([b"after"]), create=False)["error_code"], 0)
 
 
 class DeleteDisabledTest(unittest.TestCase):
