@@ -110,23 +110,32 @@ int gs_txnindex_truncate(gs_txnindex *ti, int64_t offset)
             ti->e[k++] = ti->e[i];
     bool changed = k != ti->n;
     ti->n = k;
-    if (!changed || ti->fd < 0)
+    if (!changed || !ti->path)
         return 0;
     if (ti->n == 0) {
-        close(ti->fd);
+        if (ti->fd >= 0)
+            close(ti->fd);
         ti->fd = -1;
         return unlink(ti->path) < 0 && errno != ENOENT ? -errno : 0;
     }
-    /* Rewrite what is kept (an out-of-order file was filtered in memory). */
+    /* Rewrite what is kept (an out-of-order file was filtered in memory),
+     * through a descriptor of its own if the index holds none (its segment
+     * left the cache of open segments, or the reopen failed): the file must
+     * not keep entries a restart would read back. */
+    int fd = ti->fd;
+    if (fd < 0 && (fd = open(ti->path, O_RDWR | O_CLOEXEC)) < 0)
+        return errno == ENOENT ? 0 : -errno;
     size_t len = ti->n * GS_TXNINDEX_ENTRY;
     uint8_t *buf = gu_malloc(len);
     for (size_t i = 0; i < ti->n; i++)
         gs_txnindex_encode(&ti->e[i], buf + i * GS_TXNINDEX_ENTRY);
     int rc = 0;
     errno = 0;
-    if (pwrite(ti->fd, buf, len, 0) != (ssize_t)len || ftruncate(ti->fd, (off_t)len) < 0)
+    if (pwrite(fd, buf, len, 0) != (ssize_t)len || ftruncate(fd, (off_t)len) < 0)
         rc = errno ? -errno : -EIO;
     free(buf);
+    if (fd != ti->fd)
+        close(fd);
     return rc;
 }
 

@@ -195,6 +195,24 @@ START_TEST(test_file_bytes)
     ck_assert_uint_eq(ti.n, 0);
     ck_assert_int_eq(access(path, F_OK), -1); /* an empty index has no file */
     gs_txnindex_close(&ti);
+
+    /* The same with the descriptor closed (its segment left the cache of
+     * open segments): the file is rewritten all the same, so a restart
+     * does not read the dropped entries back. */
+    f = fopen(path, "wb");
+    fwrite(want, 1, 68, f);
+    fclose(f);
+    ck_assert_int_eq(gs_txnindex_open(&ti, path), 0);
+    ck_assert_uint_eq(ti.n, 2);
+    close(ti.fd);
+    ti.fd = -1;
+    ck_assert_int_eq(gs_txnindex_truncate(&ti, 12), 0);
+    ck_assert_int_eq(ti.fd, -1);
+    ck_assert_uint_eq(read_file(path, got, sizeof got), 34);
+    ck_assert_mem_eq(got, want, 34);
+    ck_assert_int_eq(gs_txnindex_truncate(&ti, 9), 0);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    gs_txnindex_close(&ti);
 }
 END_TEST
 
