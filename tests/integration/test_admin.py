@@ -764,10 +764,9 @@ class AdminStaticConfigTest(unittest.TestCase):
 @gregor_only("Gregor's topic store (gregor-topics.properties) and its log line; Kafka keeps topics in its "
              "metadata log")
 class DeleteCrashTest(unittest.TestCase):
-    def test_deletion_interrupted_before_the_store_was_rewritten(self):
-        """A crash after the directories were renamed for deletion but before
-        the store dropped the topic: the restart finishes the deletion (the
-        -delete directory names the topic by its id in partition.metadata)."""
+    def two_topics(self, gone, keep):
+        """A stopped broker whose data directory holds topic `gone` (2
+        partitions) and `keep` (1); returns it and its log directory."""
         import shutil
         import tempfile
         from confluent_kafka.admin import NewTopic
@@ -777,22 +776,31 @@ class DeleteCrashTest(unittest.TestCase):
         self.addCleanup(b.cleanup)
         with b:
             admin = confluent_admin(b)
-            self.assertEqual(create(admin, [NewTopic("dc-half", 2, 1), NewTopic("dc-keep", 1, 1)]),
-                             {"dc-half": None, "dc-keep": None})
+            self.assertEqual(create(admin, [NewTopic(gone, 2, 1), NewTopic(keep, 1, 1)]), {gone: None, keep: None})
             admin = None
-        data = os.path.join(b.data_dir, "data")
-        # partition 0 renamed, partition 1 not yet: the crash came in between
-        os.rename(os.path.join(data, "dc-half-0"), os.path.join(data, "dc-half-0.%s-delete" % ("ab" * 16)))
+        return b, os.path.join(b.data_dir, "data")
+
+    def assert_deletion_finished(self, b, data, gone, keep):
+        """A restart on b's data directory finishes the deletion of `gone`."""
         b2 = Broker(node_id=NODE_ID, data_dir=b.data_dir)
         self.addCleanup(b2.cleanup)
         with b2:
-            b2.wait_for_log(r"finishing the deletion of topic dc-half")
+            b2.wait_for_log(r"finishing the deletion of topic %s" % gone)
             admin = confluent_admin(b2)
-            self.assertEqual(sorted(admin.list_topics(timeout=10).topics), ["dc-keep"])
-            self.assertEqual(sorted(n for n in os.listdir(data) if n.startswith("dc-")), ["dc-keep-0"])
-            self.assertNotIn("dc-half/", store_text(b2))
+            self.assertEqual(sorted(admin.list_topics(timeout=10).topics), [keep])
+            prefix = gone.split("-")[0] + "-"
+            self.assertEqual(sorted(n for n in os.listdir(data) if n.startswith(prefix)), [keep + "-0"])
+            self.assertNotIn(gone + "/", store_text(b2))
             admin = None
 
+    def test_deletion_interrupted_before_the_store_was_rewritten(self):
+        """A crash after the directories were renamed for deletion but before
+        the store dropped the topic: the restart finishes the deletion (the
+        -delete directory names the topic by its id in partition.metadata)."""
+        b, data = self.two_topics("dc-half", "dc-keep")
+        # partition 0 renamed, partition 1 not yet: the crash came in between
+        os.rename(os.path.join(data, "dc-half-0"), os.path.join(data, "dc-half-0.%s-delete" % ("ab" * 16)))
+        self.assert_deletion_finished(b, data, "dc-half", "dc-keep")
 
     def test_deletion_whose_store_write_failed(self):
         """DeleteTopics while the topic store cannot be written (a full disk;
@@ -802,19 +810,7 @@ class DeleteCrashTest(unittest.TestCase):
         write succeeds: the restart finishes the deletion. (Before, the
         directories went whole and the restart brought the topic back from
         the store, empty.)"""
-        import shutil
-        import tempfile
-        from confluent_kafka.admin import NewTopic
-        tmp = tempfile.mkdtemp(prefix="gregor-dc-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        b = Broker(node_id=NODE_ID, data_dir=tmp)
-        self.addCleanup(b.cleanup)
-        with b:
-            admin = confluent_admin(b)
-            self.assertEqual(create(admin, [NewTopic("ds-gone", 2, 1), NewTopic("ds-keep", 1, 1)]),
-                             {"ds-gone": None, "ds-keep": None})
-            admin = None
-        data = os.path.join(b.data_dir, "data")
+        b, data = self.two_topics("ds-gone", "ds-keep")
         b2 = Broker(node_id=NODE_ID, data_dir=b.data_dir, env={"GREGOR_TEST_FAULT": "topic-store"})
         self.addCleanup(b2.cleanup)
         b2.start()
@@ -829,15 +825,7 @@ class DeleteCrashTest(unittest.TestCase):
         wait_until(marks_only, 10.0, "the deleted partitions' files removed but partition.metadata")
         self.assertIn("ds-gone/", store_text(b2))
         b2.kill()
-        b3 = Broker(node_id=NODE_ID, data_dir=b.data_dir)
-        self.addCleanup(b3.cleanup)
-        with b3:
-            b3.wait_for_log(r"finishing the deletion of topic ds-gone")
-            admin = confluent_admin(b3)
-            self.assertEqual(sorted(admin.list_topics(timeout=10).topics), ["ds-keep"])
-            self.assertEqual(sorted(n for n in os.listdir(data) if n.startswith("ds-")), ["ds-keep-0"])
-            self.assertNotIn("ds-gone/", store_text(b3))
-            admin = None
+        self.assert_deletion_finished(b, data, "ds-gone", "ds-keep")
 
 
 @gregor_only("uses Gregor's test-only fault point GREGOR_TEST_FAULT=topic-store-slow")
