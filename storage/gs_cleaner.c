@@ -113,8 +113,14 @@ static int64_t gs__map_get(const gs__map *m, const uint64_t h[2])
 
 /* ---- reading a segment batch by batch ---------------------------------------- */
 
+static void gs__name(char *out, size_t len, int64_t base, const char *ext, const char *suffix)
+{
+    snprintf(out, len, "%020" PRId64 ".%s%s", base, ext, suffix);
+}
+
 typedef struct gs__reader {
     int fd;
+    bool own_fd; /* opened by gs__reader_open */
     int64_t size; /* of the segment when the plan was made (closed: it does not grow) */
     int64_t pos;  /* of the next batch */
     uint8_t *buf;
@@ -123,13 +129,32 @@ typedef struct gs__reader {
     size_t buf_len;
 } gs__reader;
 
-static void gs__reader_init(gs__reader *r, const gs_log_slice *s, size_t cap)
+/* Read segment s of the plan: its descriptor if the slice holds one, else
+ * its .log opened by name (closed by gs__reader_close). */
+static int gs__reader_open(gs__reader *r, const gs_clean_plan *plan, const gs_log_slice *s, size_t cap)
 {
     memset(r, 0, sizeof *r);
     r->fd = s->fd;
+    if (r->fd < 0) {
+        char name[64];
+        gs__name(name, sizeof name, s->seg->base_offset, "log", "");
+        if ((r->fd = openat(plan->dirfd, name, O_RDONLY | O_CLOEXEC)) < 0)
+            return -errno;
+        r->own_fd = true;
+    }
     r->size = s->len;
     r->cap = cap < 65536 ? 65536 : cap;
     r->buf = gu_malloc(r->cap);
+    return 0;
+}
+
+static void gs__reader_close(gs__reader *r)
+{
+    free(r->buf);
+    r->buf = NULL;
+    if (r->own_fd)
+        close(r->fd);
+    r->fd = -1;
 }
 
 static int gs__reader_fill(gs__reader *r, size_t need)
@@ -363,7 +388,8 @@ static int gs__build_map(gs_clean_plan *plan, gs__map *m)
         if (seg_end <= plan->first_dirty)
             continue;
         gs__reader r;
-        gs__reader_init(&r, &plan->segs[i], plan->io_buffer);
+        if ((rc = gs__reader_open(&r, plan, &plan->segs[i], plan->io_buffer)) < 0)
+            break;
         const uint8_t *batch;
         size_t bytes;
         gp_batch_header h;
@@ -401,7 +427,7 @@ static int gs__build_map(gs_clean_plan *plan, gs__map *m)
                 rc = -EIO;
             gp_arena_reset(&a, NULL, 0);
         }
-        free(r.buf);
+        gs__reader_close(&r);
         if (rc > 0)
             rc = 0;
         if (full)
@@ -497,11 +523,6 @@ static int gs__out_batch(gs__out *w, const uint8_t *batch, size_t bytes)
         return rc;
     }
     return 0;
-}
-
-static void gs__name(char *out, size_t len, int64_t base, const char *ext, const char *suffix)
-{
-    snprintf(out, len, "%020" PRId64 ".%s%s", base, ext, suffix);
 }
 
 static int gs__write_file(int dirfd, const char *name, const gs__bytes *b)
@@ -741,7 +762,8 @@ static int gs__clean_group(gs_clean_plan *plan, const gs__map *m, gs__txns *t, g
     char name[64];
     struct stat st;
     const gs_log_slice *last = &plan->segs[o->first + o->count - 1];
-    if (fstat(last->fd, &st) < 0)
+    gs__name(name, sizeof name, last->seg->base_offset, "log", "");
+    if (last->fd >= 0 ? fstat(last->fd, &st) < 0 : fstatat(plan->dirfd, name, &st, 0) < 0)
         return -errno;
     o->modified_ms = gs__mtime_ms(&st);
     gs__out w = {.o = o, .interval = plan->index_interval_bytes, .last_ts = INT64_MIN};
@@ -759,7 +781,8 @@ static int gs__clean_group(gs_clean_plan *plan, const gs__map *m, gs__txns *t, g
         gs__name(name, sizeof name, src->seg->base_offset, "txnindex", "");
         had_txnindex |= faccessat(plan->dirfd, name, F_OK, 0) == 0;
         gs__reader r;
-        gs__reader_init(&r, src, plan->io_buffer);
+        if ((rc = gs__reader_open(&r, plan, src, plan->io_buffer)) < 0)
+            break;
         const uint8_t *batch;
         size_t bytes;
         gp_batch_header h;
@@ -770,7 +793,7 @@ static int gs__clean_group(gs_clean_plan *plan, const gs__map *m, gs__txns *t, g
                 break;
         }
         plan->stats.bytes_read += r.pos;
-        free(r.buf);
+        gs__reader_close(&r);
     }
     gp_arena_reset(&a, NULL, 0);
     if (rc == 0 && w.buf.len > 0)

@@ -6,7 +6,9 @@
  * (gs_clean_run: all the file work) and swapped into the log on the loop
  * (gs_log_clean_swap). The plan holds references to the segments it
  * cleans, so appends, reads, retention and checkpoints carry on meanwhile;
- * the active segment is never part of a plan.
+ * the active segment is never part of a plan. It holds no descriptor for
+ * them: the run opens each .log by name when it reads it, so a cleaning of
+ * thousands of segments stays within the open-segment bound.
  *
  * The run, as Kafka's Cleaner.doClean:
  *  1. the offset map: over the dirty section [first_dirty, end), the last

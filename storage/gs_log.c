@@ -1458,20 +1458,16 @@ int gs_log_clean_prepare(gs_log *log, int64_t first_dirty, int64_t end, gs_clean
     plan->dirfd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (plan->dirfd < 0)
         return -errno;
+    /* References without descriptors: the cleaner opens each .log by name
+     * when it reads it (a few at a time however many segments the plan
+     * has, so a cleaning stays within the open-segment bound). A segment
+     * DeleteRecords removes meanwhile fails the run (ENOENT), which the
+     * next pass repeats from the new log start. */
     plan->segs = gu_calloc(n, sizeof *plan->segs);
     for (size_t i = 0; i < n; i++) {
         gs_segment *seg = log->segs[i];
-        int fd = gs__pin(seg);
-        if (fd < 0) {
-            for (size_t k = 0; k < i; k++)
-                gs_log_slice_release(&plan->segs[k]);
-            free(plan->segs);
-            plan->segs = NULL;
-            close(plan->dirfd);
-            plan->dirfd = -1;
-            return fd;
-        }
-        plan->segs[i] = (gs_log_slice){seg, fd, 0, seg->size};
+        seg->refs++;
+        plan->segs[i] = (gs_log_slice){seg, -1, 0, seg->size};
     }
     plan->nsegs = n;
     plan->first_dirty = first_dirty;

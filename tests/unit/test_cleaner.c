@@ -11,6 +11,7 @@
  * gs_log_open.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -966,6 +967,45 @@ START_TEST(test_small_segments_merged)
 }
 END_TEST
 
+static int open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    ck_assert_ptr_nonnull(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* A cleaning of many segments holds no descriptor for them: the cleaner
+ * opens each .log when it reads it. (Before, the plan pinned every one,
+ * so a partition of thousands of small segments took as many descriptors
+ * past the open-segment bound.) */
+START_TEST(test_plan_holds_no_descriptors)
+{
+    gs_log_set_open_files_max(4);
+    gs_log *log = fill_small(200);
+    int before = open_fds();
+    gs_clean_plan plan;
+    ck_assert_int_eq(gs_log_clean_prepare(log, 0, active_base(log), &plan), 0);
+    ck_assert_uint_eq(plan.nsegs, 200);
+    ck_assert_int_le(open_fds(), before + 1); /* the directory */
+    gs_clean_plan_free(&plan);
+    clean_segment_bytes = 1 << 20;
+    gs_clean_stats st;
+    clean(log, 0, active_base(log), 86400000, NULL, 0, NULL, 0, 1 << 20, &st);
+    ck_assert_int_eq(st.segments_in, 200);
+    ck_assert_int_le(open_fds(), before + 4);
+    contents c;
+    read_all(log, &c);
+    ck_assert_int_eq(c.n, 3); /* k2=197, k0=198, k1=199 */
+    ck_assert_str_eq(find(&c, 199)->value, "199");
+    gs_log_close(log);
+    gs_log_set_open_files_max(1024);
+}
+END_TEST
+
 /* A cleaning whose .log.swap cannot be renamed into place (a full disk)
  * puts the old segments back: nothing read changes, before or after a
  * restart, and a later cleaning works. */
@@ -1169,6 +1209,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_latest_per_key);
+    tcase_add_test(tc, test_plan_holds_no_descriptors);
     tcase_add_test(tc, test_tombstones_kept_then_removed);
     tcase_add_test(tc, test_idempotent_last_batch_kept);
     tcase_add_test(tc, test_aborted_and_markers);
