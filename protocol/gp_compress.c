@@ -72,6 +72,34 @@ static void gp__oom(void)
     abort();
 }
 
+/* A thread that made a context frees it when it exits (threadpool threads
+ * are joined at exit): a key whose destructor runs then. */
+static pthread_key_t gp__ctx_key;
+static pthread_once_t gp__ctx_once = PTHREAD_ONCE_INIT;
+static _Thread_local bool gp__ctx_registered;
+
+static void gp__ctx_destroy(void *unused)
+{
+    (void)unused;
+    gp_compress_thread_free();
+}
+
+static void gp__ctx_key_make(void)
+{
+    if (pthread_key_create(&gp__ctx_key, gp__ctx_destroy) != 0)
+        abort();
+}
+
+static void gp__ctx_register(void)
+{
+    if (gp__ctx_registered)
+        return;
+    pthread_once(&gp__ctx_once, gp__ctx_key_make);
+    if (pthread_setspecific(gp__ctx_key, &gp__ctx) != 0)
+        gp__oom();
+    gp__ctx_registered = true;
+}
+
 void gp_compress_thread_free(void)
 {
     struct gp__ctx *c = &gp__ctx;
@@ -92,6 +120,7 @@ static z_stream *gp__inflater(int window_bits)
 {
     struct gp__ctx *c = &gp__ctx;
     if (!c->inflater_ready) {
+        gp__ctx_register();
         memset(&c->inflater, 0, sizeof c->inflater);
         int rc = inflateInit2(&c->inflater, window_bits);
         if (rc == Z_MEM_ERROR)
@@ -114,6 +143,7 @@ static z_stream *gp__deflater(int level)
         c->deflater_ready = false;
     }
     if (!c->deflater_ready) {
+        gp__ctx_register();
         memset(&c->deflater, 0, sizeof c->deflater);
         /* 15 + 16: gzip wrapper, 32 KiB window; memLevel 8 is zlib's default. */
         int rc = deflateInit2(&c->deflater, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
@@ -132,21 +162,28 @@ static z_stream *gp__deflater(int level)
 
 static ZSTD_DCtx *gp__zstd_dctx(void)
 {
-    if (!gp__ctx.zstd_d && !(gp__ctx.zstd_d = ZSTD_createDCtx()))
-        gp__oom();
+    if (!gp__ctx.zstd_d) {
+        gp__ctx_register();
+        if (!(gp__ctx.zstd_d = ZSTD_createDCtx()))
+            gp__oom();
+    }
     return gp__ctx.zstd_d;
 }
 
 static ZSTD_CCtx *gp__zstd_cctx(void)
 {
-    if (!gp__ctx.zstd_c && !(gp__ctx.zstd_c = ZSTD_createCCtx()))
-        gp__oom();
+    if (!gp__ctx.zstd_c) {
+        gp__ctx_register();
+        if (!(gp__ctx.zstd_c = ZSTD_createCCtx()))
+            gp__oom();
+    }
     return gp__ctx.zstd_c;
 }
 
 static LZ4F_dctx *gp__lz4_dctx(void)
 {
     if (!gp__ctx.lz4_d) {
+        gp__ctx_register();
         if (LZ4F_isError(LZ4F_createDecompressionContext(&gp__ctx.lz4_d, LZ4F_VERSION)))
             gp__oom();
     } else {
@@ -157,8 +194,11 @@ static LZ4F_dctx *gp__lz4_dctx(void)
 
 static LZ4F_cctx *gp__lz4_cctx(void)
 {
-    if (!gp__ctx.lz4_c && LZ4F_isError(LZ4F_createCompressionContext(&gp__ctx.lz4_c, LZ4F_VERSION)))
-        gp__oom();
+    if (!gp__ctx.lz4_c) {
+        gp__ctx_register();
+        if (LZ4F_isError(LZ4F_createCompressionContext(&gp__ctx.lz4_c, LZ4F_VERSION)))
+            gp__oom();
+    }
     return gp__ctx.lz4_c;
 }
 
