@@ -131,7 +131,9 @@ int gs_txnindex_truncate(gs_txnindex *ti, int64_t offset)
         gs_txnindex_encode(&ti->e[i], buf + i * GS_TXNINDEX_ENTRY);
     int rc = 0;
     errno = 0;
-    if (pwrite(fd, buf, len, 0) != (ssize_t)len || ftruncate(fd, (off_t)len) < 0)
+    /* Cut first: entries in marker order keep a prefix of the file, so the
+     * cut alone leaves it right if the rewrite then fails. */
+    if (ftruncate(fd, (off_t)len) < 0 || pwrite(fd, buf, len, 0) != (ssize_t)len)
         rc = errno ? -errno : -EIO;
     free(buf);
     if (fd != ti->fd)

@@ -764,7 +764,7 @@ void gb_handle_delete_topics(gb_broker *b, gb_request *req)
         } else if (by_name) {
             /* Unknown: Kafka's ApiError without a message of its own
              * answers with the error's default message. */
-            target[i] = gb_topic_find(b, names[i].p, (size_t)names[i].len);
+            target[i] = gb_topic_find_visible(b, names[i].p, (size_t)names[i].len);
             if (target[i])
                 out->topic_id = target[i]->id;
             else
@@ -772,6 +772,8 @@ void gb_handle_delete_topics(gb_broker *b, gb_request *req)
                          "This server does not host this topic-partition.");
         } else {
             target[i] = gb_topic_find_id(b, &ids[i]);
+            if (target[i] && gb_topic_visible(target[i]) == 0)
+                target[i] = NULL; /* being created */
             if (target[i])
                 out->name = gb__copy_str(a, target[i]->name);
             else
@@ -868,9 +870,18 @@ void gb_handle_create_partitions(gb_broker *b, gb_request *req)
             gb__fail(a, &out->error_code, &out->error_message, GP_E_INVALID_REQUEST, "Duplicate topic name.");
             continue;
         }
-        gb_topic *t = gb_topic_find(b, in->name.p, (size_t)in->name.len);
+        gb_topic *t = gb_topic_find_visible(b, in->name.p, (size_t)in->name.len);
         if (!t) {
             out->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        if (t->hiding > 0) {
+            /* Another CreatePartitions waits for the topic store: this one
+             * would build on partitions that may yet be undone. Kafka's
+             * controller would queue it; the client retries. */
+            gb__fail(a, &out->error_code, &out->error_message, GP_E_REQUEST_TIMED_OUT,
+                     "A partition change of topic '%.*s' is still being recorded; retry.", (int)in->name.len,
+                     in->name.p);
             continue;
         }
         if (in->count == t->npartitions) {
@@ -967,7 +978,7 @@ static void gb__describe_topic(gb_broker *b, gb_request *req, const gp_describe_
         gb__fail(a, &out->error_code, &out->error_message, GP_E_INVALID_TOPIC_EXCEPTION, "%s", why);
         return;
     }
-    gb_topic *t = gb_topic_find(b, in->resource_name.p, (size_t)in->resource_name.len);
+    gb_topic *t = gb_topic_find_visible(b, in->resource_name.p, (size_t)in->resource_name.len);
     if (!t) {
         out->error_code = GP_E_UNKNOWN_TOPIC_OR_PARTITION;
         return;

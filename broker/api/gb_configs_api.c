@@ -184,7 +184,7 @@ static void gb__alter_topic(gb_cfg_call *call, gb_cfg_res *r)
     }
     if (gb__check_ops(a, r) < 0)
         return;
-    gb_topic *t = gb_topic_find(b, r->name.p, (size_t)r->name.len);
+    gb_topic *t = gb_topic_find_visible(b, r->name.p, (size_t)r->name.len);
     if (!t) {
         gb__fail(a, r, GP_E_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%.*s' does not exist.", (int)r->name.len,
                  r->name.p);

@@ -136,6 +136,12 @@ gb_partition *gb_topic_partition_opened(gb_topic *t, int32_t index)
     return index >= 0 && index < t->npartitions ? t->partitions[index] : NULL;
 }
 
+gb_topic *gb_topic_find_visible(gb_broker *b, const char *name, size_t len)
+{
+    gb_topic *t = gb_topic_find(b, name, len);
+    return t && gb_topic_visible(t) > 0 ? t : NULL;
+}
+
 int32_t gb_topic_visible(const gb_topic *t)
 {
     return t->hiding > 0 && t->visible < t->npartitions ? t->visible : t->npartitions;
@@ -584,6 +590,8 @@ static void gb__persist_work(void *arg)
 static void gb__persist_start(gb_broker *b);
 static void gb__removals_finish(gb_broker *b);
 static void gb__removals_drop(gb_topics *ts);
+static void gb__removal_add_mark(gb_broker *b, const char *dir);
+static bool gb__dir_has_records(const char *path);
 
 static void gb__persist_after(void *arg)
 {
@@ -738,8 +746,10 @@ static int gb__load_store(gb_broker *b, bool *found, char *err, size_t errlen)
 /* Directories renamed for deletion (`<topic>-<p>.<hex>-delete`, Kafka's
  * names) outlived a crash. Removed now; and if the store still lists their
  * topic (same topic id: the crash came before the store was rewritten), the
- * deletion is finished: the topic and any partition directory it still has
- * under its own name go too. */
+ * deletion is finished: the topic and any partition directory of that id
+ * still under its own name go too (one of the same name but another id, a
+ * topic auto-created since, stays), and the renamed directory keeps its
+ * partition.metadata until the store is written without the topic. */
 static bool gb__finish_deletions(gb_broker *b)
 {
     DIR *d = opendir(b->data_dir);
@@ -760,29 +770,51 @@ static bool gb__finish_deletions(gb_broker *b)
     }
     closedir(d);
     bool changed = false;
+    /* First the topics (a topic's partitions may each have a renamed
+     * directory), then the directories: a mark stays while it names a
+     * topic finished here, until the store is written without it. */
+    char (*ids)[23] = gu_calloc(n ? n : 1, sizeof *ids);
+    bool *finished = gu_calloc(n ? n : 1, sizeof *finished);
     for (size_t i = 0; i < n; i++) {
-        char path[PATH_MAX], id[23];
+        char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", b->data_dir, names[i]);
         gp_uuid u;
-        gb_topic *t = gs_partition_metadata_read(path, id) && gs_uuid_parse(id, u.b) == 0 ? gb_topic_find_id(b, &u)
-                                                                                          : NULL;
-        if (t) {
-            gb_logger_warn("finishing the deletion of topic %s, interrupted by a crash", t->name);
-            for (int32_t p = 0; p < t->npartitions; p++) {
-                char dir[PATH_MAX];
-                gb__partition_dir(b, t, p, dir, sizeof dir);
-                (void)gs_dir_remove(dir);
-            }
-            gb__remove(b->topics, t);
-            t->npartitions = 0; /* none opened yet */
-            gb__topic_free(t);
-            changed = true;
+        if (!gs_partition_metadata_read(path, ids[i]) || gs_uuid_parse(ids[i], u.b) < 0) {
+            ids[i][0] = '\0';
+            continue;
         }
-        int rc = gs_dir_remove(path);
+        gb_topic *t = gb_topic_find_id(b, &u);
+        if (!t)
+            continue;
+        gb_logger_warn("finishing the deletion of topic %s, interrupted by a crash", t->name);
+        for (int32_t p = 0; p < t->npartitions; p++) {
+            char dir[PATH_MAX], other[23];
+            gb__partition_dir(b, t, p, dir, sizeof dir);
+            bool has_id = gs_partition_metadata_read(dir, other);
+            if (has_id ? strcmp(other, ids[i]) == 0 : !gb__dir_has_records(dir))
+                (void)gs_dir_remove(dir);
+        }
+        gb__remove(b->topics, t);
+        t->npartitions = 0; /* none opened yet */
+        gb__topic_free(t);
+        changed = true;
+        finished[i] = true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", b->data_dir, names[i]);
+        bool mark = false;
+        for (size_t k = 0; k < n && !mark && ids[i][0]; k++)
+            mark = finished[k] && strcmp(ids[k], ids[i]) == 0;
+        int rc = mark ? gs_dir_remove_except(path, "partition.metadata") : gs_dir_remove(path);
         if (rc < 0)
             gb_logger_warn("cannot remove %s: %s", path, strerror(-rc));
+        if (mark)
+            gb__removal_add_mark(b, path); /* removed once the store is written */
         free(names[i]);
     }
+    free(ids);
+    free(finished);
     free(names);
     return changed;
 }
@@ -963,8 +995,13 @@ int gb_topics_open(gb_broker *b, char *err, size_t errlen)
     gs_checkpoint_free(&ls);
     if (rc < 0)
         return -1;
-    if (changed && gb__persist_now(b) < 0)
-        gb_logger_warn("cannot write %s/%s", b->data_dir, GB_TOPICS_FILE);
+    if (changed && gb__persist_now(b) < 0) {
+        gb_logger_error("cannot write %s/%s (retried every checkpoint interval until it can be)", b->data_dir,
+                        GB_TOPICS_FILE);
+        b->topics->store_failed = true;
+    } else {
+        gb__removals_finish(b); /* the deletions finished above are on disk */
+    }
     /* From now on a crash is an unclean stop. */
     gs_clean_shutdown_clear(b->data_dir);
     gb__check_map_count(b);
@@ -1186,6 +1223,21 @@ static void gb__removal_start(gb_removal *r, bool keep_marks)
 static void gb__removal_stored(void *arg, int rc)
 {
     gb__removal_start(arg, rc < 0);
+}
+
+/* A renamed directory stripped to its mark at start-up (a deletion
+ * finished there): removed with the next store write that succeeds. */
+static void gb__removal_add_mark(gb_broker *b, const char *dir)
+{
+    gb_removal *r = gu_calloc(1, sizeof *r);
+    r->loop = b->loop;
+    r->b = b;
+    r->keep_marks = true;
+    r->dirs = gu_calloc(1, sizeof *r->dirs);
+    r->rc = gu_calloc(1, sizeof *r->rc);
+    r->dirs[r->n++] = gu_strdup(dir);
+    r->next = b->topics->unstored;
+    b->topics->unstored = r;
 }
 
 /* At close: the marks stay, and the next start finishes these deletions. */

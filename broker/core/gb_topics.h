@@ -100,6 +100,10 @@ gb_partition *gb_topic_partition_opened(gb_topic *t, int32_t index);
  * the topic store made. */
 int32_t gb_topic_visible(const gb_topic *t);
 
+/* A topic as admin requests see it: NULL while it is being created (no
+ * partition visible yet), as if it did not exist. */
+gb_topic *gb_topic_find_visible(gb_broker *b, const char *name, size_t len);
+
 /* A creation from partition `from` on waits for the topic store: hide it. */
 void gb_topic_hide_from(gb_topic *t, int32_t from);
 

@@ -24,6 +24,7 @@ NODE_ID = 5
 NONE = 0
 UNKNOWN_TOPIC_OR_PARTITION = 3
 LEADER_NOT_AVAILABLE = 5
+REQUEST_TIMED_OUT = 7
 INVALID_TOPIC_EXCEPTION = 17
 TOPIC_ALREADY_EXISTS = 36
 INVALID_PARTITIONS = 37
@@ -780,18 +781,22 @@ class DeleteCrashTest(unittest.TestCase):
             admin = None
         return b, os.path.join(b.data_dir, "data")
 
-    def assert_deletion_finished(self, b, data, gone, keep):
-        """A restart on b's data directory finishes the deletion of `gone`."""
+    def assert_deletion_finished(self, b, data, gone, keep, also=()):
+        """A restart on b's data directory finishes the deletion of `gone`;
+        `also`: directories (of a topic auto-created since) that stay."""
         b2 = Broker(node_id=NODE_ID, data_dir=b.data_dir)
         self.addCleanup(b2.cleanup)
         with b2:
             b2.wait_for_log(r"finishing the deletion of topic %s" % gone)
             admin = confluent_admin(b2)
-            self.assertEqual(sorted(admin.list_topics(timeout=10).topics), [keep])
+            self.assertEqual(sorted(admin.list_topics(timeout=10).topics), sorted([keep] + ([gone] if also else [])))
             prefix = gone.split("-")[0] + "-"
-            self.assertEqual(sorted(n for n in os.listdir(data) if n.startswith(prefix)), [keep + "-0"])
-            self.assertNotIn(gone + "/", store_text(b2))
+            want = sorted([keep + "-0"] + list(also))
+            wait_until(lambda: sorted(n for n in os.listdir(data) if n.startswith(prefix)) == want, 10.0,
+                       "partition directories %s" % want)
+            self.assertEqual(gone + "/" in store_text(b2), bool(also))
             admin = None
+        return b2
 
     def test_deletion_interrupted_before_the_store_was_rewritten(self):
         """A crash after the directories were renamed for deletion but before
@@ -818,14 +823,33 @@ class DeleteCrashTest(unittest.TestCase):
         b2.wait_for_log(r"cannot write .*gregor-topics\.properties")
 
         def marks_only():
-            dirs = [n for n in os.listdir(data) if n.startswith("ds-gone-")]
-            return len(dirs) == 2 and all(n.endswith("-delete") and
-                                          os.listdir(os.path.join(data, n)) == ["partition.metadata"]
-                                          for n in dirs)
+            dirs = [n for n in os.listdir(data) if n.startswith("ds-gone-") and n.endswith("-delete")]
+            return len(dirs) == 2 and all(os.listdir(os.path.join(data, n)) == ["partition.metadata"] for n in dirs)
         wait_until(marks_only, 10.0, "the deleted partitions' files removed but partition.metadata")
         self.assertIn("ds-gone/", store_text(b2))
+        # A produce auto-creates a topic of the same name meanwhile (another
+        # id, 1 partition), acknowledged with acks=all.
+        from test_data import RawClient, build_batch, parse_records
+        c = RawClient(b2.host, b2.port)
+        self.addCleanup(c.sock.close)
+        self.assertEqual(c.produce("ds-gone", 0, build_batch([b"new"]))["error_code"], 0)
         b2.kill()
-        self.assert_deletion_finished(b, data, "ds-gone", "ds-keep")
+        # A restart while the store still cannot be written finishes the
+        # deletion in memory and keeps the marks; the new topic's directory
+        # is adopted, not removed with the old topic's name.
+        b3 = Broker(node_id=NODE_ID, data_dir=b.data_dir, env={"GREGOR_TEST_FAULT": "topic-store"})
+        self.addCleanup(b3.cleanup)
+        b3.start()
+        b3.wait_for_log(r"finishing the deletion of topic ds-gone")
+        b3.wait_for_log(r"cannot write .*gregor-topics\.properties")
+        self.assertTrue(marks_only(), (os.listdir(data), b3.log()))
+        b3.kill()
+        b4 = self.assert_deletion_finished(b, data, "ds-gone", "ds-keep", also=["ds-gone-0"])
+        with b4:
+            c = RawClient(b4.host, b4.port)
+            self.addCleanup(c.sock.close)
+            got = c.fetch("ds-gone", 0, 0)
+            self.assertEqual([v for (_, _, v) in parse_records(got["records"])], [b"new"])
 
 
 @gregor_only("uses Gregor's test-only fault point GREGOR_TEST_FAULT=topic-store-slow")
@@ -868,6 +892,10 @@ class CreateVisibilityTest(unittest.TestCase):
         self.addCleanup(c.sock.close)
         self.assertEqual(c.produce("cv-new", 0, build_batch([b"early"]), create=False)["error_code"],
                          UNKNOWN_TOPIC_OR_PARTITION)
+        # Admin requests do not see it either.
+        self.assertEqual([r["error"] for r in create_partitions_v3(b, [("cv-new", 4, None)])],
+                         [UNKNOWN_TOPIC_OR_PARTITION])
+        self.assertEqual(delete_topics_v1(b, ["cv-new"]), [{"name": "cv-new", "error": UNKNOWN_TOPIC_OR_PARTITION}])
         th.join(10)
         self.assertEqual([(t["name"], t["error"]) for t in out["r"]], [("cv-new", 0)])
         self.assertEqual([(t["error_code"], len(t["partitions"])) for t in metadata(["cv-new"])], [(0, 2)])
@@ -879,6 +907,9 @@ class CreateVisibilityTest(unittest.TestCase):
         self.assertEqual([(t["error_code"], len(t["partitions"])) for t in metadata(["cv-new"])], [(0, 2)])
         self.assertEqual(c.produce("cv-new", 2, build_batch([b"early"]), create=False)["error_code"],
                          UNKNOWN_TOPIC_OR_PARTITION)
+        # A second CreatePartitions would build on partitions that may yet be
+        # undone: refused, retriably.
+        self.assertEqual([r["error"] for r in create_partitions_v3(b, [("cv-new", 4, None)])], [REQUEST_TIMED_OUT])
         th.join(10)
         self.assertEqual([(t["name"], t["error"]) for t in out["r"]], [("cv-new", 0)])
         self.assertEqual([(t["error_code"], len(t["partitions"])) for t in metadata(["cv-new"])], [(0, 3)])
