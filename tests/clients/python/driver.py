@@ -1110,7 +1110,7 @@ class KafkaPython:
             return set(tp.partition for tp in c.assignment()) - revoked_since_assign[c.label]
 
         def poll(c):
-            c.poll(timeout_ms=100)
+            c.poll(timeout_ms=300)
 
         self.ctx.stage("consumer A joins alone")
         a = consumer("A")
