@@ -120,7 +120,6 @@ static void gs__name(char *out, size_t len, int64_t base, const char *ext, const
 
 typedef struct gs__reader {
     int fd;
-    bool own_fd; /* opened by gs__reader_open */
     int64_t size; /* of the segment when the plan was made (closed: it does not grow) */
     int64_t pos;  /* of the next batch */
     uint8_t *buf;
@@ -129,19 +128,15 @@ typedef struct gs__reader {
     size_t buf_len;
 } gs__reader;
 
-/* Read segment s of the plan: its descriptor if the slice holds one, else
- * its .log opened by name (closed by gs__reader_close). */
+/* Read segment s of the plan: its .log opened by name (the plan holds no
+ * descriptors), closed by gs__reader_close. */
 static int gs__reader_open(gs__reader *r, const gs_clean_plan *plan, const gs_log_slice *s, size_t cap)
 {
     memset(r, 0, sizeof *r);
-    r->fd = s->fd;
-    if (r->fd < 0) {
-        char name[64];
-        gs__name(name, sizeof name, s->seg->base_offset, "log", "");
-        if ((r->fd = openat(plan->dirfd, name, O_RDONLY | O_CLOEXEC)) < 0)
-            return -errno;
-        r->own_fd = true;
-    }
+    char name[64];
+    gs__name(name, sizeof name, s->seg->base_offset, "log", "");
+    if ((r->fd = openat(plan->dirfd, name, O_RDONLY | O_CLOEXEC)) < 0)
+        return -errno;
     r->size = s->len;
     r->cap = cap < 65536 ? 65536 : cap;
     r->buf = gu_malloc(r->cap);
@@ -152,8 +147,7 @@ static void gs__reader_close(gs__reader *r)
 {
     free(r->buf);
     r->buf = NULL;
-    if (r->own_fd)
-        close(r->fd);
+    close(r->fd);
     r->fd = -1;
 }
 
@@ -763,7 +757,7 @@ static int gs__clean_group(gs_clean_plan *plan, const gs__map *m, gs__txns *t, g
     struct stat st;
     const gs_log_slice *last = &plan->segs[o->first + o->count - 1];
     gs__name(name, sizeof name, last->seg->base_offset, "log", "");
-    if (last->fd >= 0 ? fstat(last->fd, &st) < 0 : fstatat(plan->dirfd, name, &st, 0) < 0)
+    if (fstatat(plan->dirfd, name, &st, 0) < 0)
         return -errno;
     o->modified_ms = gs__mtime_ms(&st);
     gs__out w = {.o = o, .interval = plan->index_interval_bytes, .last_ts = INT64_MIN};

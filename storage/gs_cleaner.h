@@ -105,7 +105,7 @@ typedef struct gs_clean_stats {
 typedef struct gs_clean_plan {
     /* Input, filled by gs_log_clean_prepare and the caller. */
     int dirfd;           /* the partition directory (file names are relative to it) */
-    gs_log_slice *segs;  /* references to the segments cleaned, oldest first */
+    gs_log_slice *segs;  /* references to the segments cleaned, oldest first (fd -1: none held) */
     size_t nsegs;        /* the last one's offsets reach end or beyond */
     int64_t first_dirty; /* offsets below were cleaned before */
     int64_t end;         /* first uncleanable offset */

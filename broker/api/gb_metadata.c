@@ -411,9 +411,7 @@ void gb_handle_describe_topic_partitions(gb_broker *b, gb_request *req)
             resp->next_cursor->partition_index = 0;
             break;
         }
-        gb_topic *t = gb_topic_find(b, names[i].p, (size_t)names[i].len);
-        if (t && gb_topic_visible(t) == 0)
-            t = NULL; /* being created */
+        gb_topic *t = gb_topic_find_visible(b, names[i].p, (size_t)names[i].len);
         if (!t && all)
             continue;
         gp_describe_topic_partitions_response_topic *out = &resp->topics[resp->topics_count++];
